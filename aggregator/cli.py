@@ -1,0 +1,284 @@
+"""Command line: ``aggregator [--config PATH] COMMAND``.
+
+Exit codes: 0 when the job ran (even if some sources failed: they are reported),
+2 for a broken configuration or store, 1 for a command that could not do its job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from aggregator import pipeline
+from aggregator.config import Config, config_path, load_config
+from aggregator.errors import ConfigError, SourceError, StoreError
+from aggregator.fetch import fetch_url
+from aggregator.model import Source
+from aggregator.normalize import slugify
+from aggregator.publish import published_event
+from aggregator.store import Store
+
+log = logging.getLogger("aggregator")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aggregator",
+        description="Allt som sker: harvest organizers' calendars, merge them, publish feeds.",
+    )
+    parser.add_argument(
+        "--config", help="path to sources.yaml (default: $AGGREGATOR_CONFIG or ./sources.yaml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log only errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="harvest on schedule and serve feeds (the main job)")
+    run.add_argument("--once", action="store_true", help="harvest all sources, publish, exit")
+    run.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
+
+    harvest = commands.add_parser("harvest", help="harvest sources now (all, or --source ID)")
+    harvest.add_argument("--source", action="append", metavar="ID", help="only this source (repeatable)")
+    harvest.add_argument(
+        "--accept-shrink", action="store_true",
+        help="accept a harvest even when most upcoming events vanished at once",
+    )
+
+    pub = commands.add_parser("publish", help="write the feeds from the database")
+    pub.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+
+    serve = commands.add_parser("serve", help="serve the published feeds over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
+
+    sources = commands.add_parser("sources", help="list or check sources")
+    source_commands = sources.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    source_commands.add_parser("list", help="every source with its health")
+    check = source_commands.add_parser(
+        "check", help="fetch a URL, detect its kind and show the events it would import (stores nothing)"
+    )
+    check.add_argument("url", help="http(s) URL or a local file path")
+    check.add_argument("--kind", choices=["ical", "feed", "html", "facebook"], help="skip detection")
+    check.add_argument("--limit", type=int, default=20, help="events to show (default 20)")
+
+    events = commands.add_parser("events", help="list published events")
+    event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
+    listing = event_commands.add_parser("list", help="events in a date range, filtered")
+    listing.add_argument("--from", dest="date_from", type=date.fromisoformat, help="YYYY-MM-DD (default today)")
+    listing.add_argument("--to", dest="date_to", type=date.fromisoformat, help="YYYY-MM-DD (exclusive)")
+    listing.add_argument("--municipality", help="municipality name or slug")
+    listing.add_argument("--category", help="category name or slug")
+    listing.add_argument("--q", help="free text")
+    listing.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    try:
+        config = load_config(config_path(args.config))
+    except ConfigError as exc:
+        print(f"aggregator: configuration error: {exc}", file=sys.stderr)
+        return 2
+    now = _now()
+    if args.command == "sources" and args.sources_command == "check":
+        return _check(config, args, now)
+    try:
+        store = Store(config.resolve(config.settings.database))
+    except StoreError as exc:
+        print(f"aggregator: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _dispatch(args, config, store, now)
+    finally:
+        store.close()
+
+
+def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datetime) -> int:
+    if args.command == "run" and args.once:
+        report = pipeline.run_once(store, config, now, progress=_progress)
+        _print_summary(report, config)
+        return 0
+    if args.command == "run":
+        from aggregator.schedule import run_forever
+
+        return run_forever(store, config, host=args.host, port=args.port)
+    if args.command == "harvest":
+        unknown = [s for s in args.source or [] if s not in {src.id for src in config.sources}]
+        if unknown:
+            print(f"aggregator: no source with id {', '.join(unknown)}", file=sys.stderr)
+            return 1
+        reports = pipeline.harvest_all(
+            store, config, now, source_ids=args.source, accept_shrink=args.accept_shrink, progress=_progress
+        )
+        pipeline.update_events(store, now)
+        _print_summary(pipeline.RunReport(sources=reports, publish=pipeline.PublishReport(skipped=True)), config)
+        return 0
+    if args.command == "publish":
+        pipeline.update_events(store, now)
+        result = pipeline.publish(store, config, now, force=args.force)
+        print(_publish_line(result, config))
+        return 0
+    if args.command == "serve":
+        from aggregator.web import serve_feeds
+
+        serve_feeds(config, host=args.host, port=args.port)
+        return 0
+    if args.command == "sources":
+        return _sources_list(config, store)
+    if args.command == "events":
+        return _events_list(config, store, args, now)
+    raise AssertionError(args.command)
+
+
+def _now() -> datetime:
+    """The clock, overridable with AGGREGATOR_NOW (ISO 8601) for tests and reproducible builds."""
+    fixed = os.environ.get("AGGREGATOR_NOW")
+    if fixed:
+        value = datetime.fromisoformat(fixed)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _progress(report: pipeline.SourceReport) -> None:
+    if report.outcome == "failed":
+        detail = report.message
+    elif report.outcome == "unchanged":
+        detail = "unchanged"
+    else:
+        detail = (
+            f"{report.events} events ({report.new} new, {report.changed} changed, {report.removed} removed)"
+        )
+        if report.warnings:
+            detail += f", {len(report.warnings)} warnings"
+        if report.outcome == "held":
+            detail += " — HELD: " + report.message
+    print(f"  {report.outcome:9} {report.source_id}: {detail}", file=sys.stderr)
+
+
+def _print_summary(report: pipeline.RunReport, config: Config) -> None:
+    counts = {o: sum(1 for s in report.sources if s.outcome == o) for o in ("ok", "unchanged", "held", "failed")}
+    parts = [f"{counts['ok']} ok", f"{counts['unchanged']} unchanged"]
+    if counts["held"]:
+        parts.append(f"{counts['held']} held")
+    parts.append(f"{counts['failed']} failed")
+    print("Sources: " + ", ".join(parts))
+    new = sum(s.new for s in report.sources)
+    changed = sum(s.changed for s in report.sources)
+    removed = sum(s.removed for s in report.sources)
+    print(f"Harvested: {new} new, {changed} changed, {removed} removed")
+    for failed in report.failed:
+        print(f"  failed {failed.source_id}: {failed.message}")
+    if not report.publish.skipped or report.publish.feeds:
+        print(_publish_line(report.publish, config))
+
+
+def _publish_line(result: pipeline.PublishReport, config: Config) -> str:
+    feeds_dir = config.settings.feeds_dir
+    if result.skipped:
+        return f"Feeds: nothing changed, {feeds_dir}/ left as it was"
+    return (
+        f"Feeds: {result.events} events in {result.feeds} feeds; "
+        f"{result.written} files written, {result.unchanged} unchanged in {feeds_dir}/"
+    )
+
+
+def _sources_list(config: Config, store: Store) -> int:
+    store.sync_sources(config.sources)
+    health = {h.id: h for h in store.source_health()}
+    rows = [("ID", "STATUS", "EVENTS", "LAST OK", "MESSAGE")]
+    for source in config.sources:
+        h = health.get(source.id)
+        if h is None:
+            continue
+        message = h.message or (f"{len(h.warnings)} warnings: {h.warnings[0]}" if h.warnings else "")
+        rows.append((source.id, h.status, str(h.event_count), h.last_success_at or "-", message[:100]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    return 0
+
+
+def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
+    target = args.url
+    source = Source(id="check", name="check", kind=args.kind)
+    try:
+        if target.startswith(("http://", "https://", "webcal://")):
+            url = "https://" + target.removeprefix("webcal://") if target.startswith("webcal://") else target
+            fetched = fetch_url(url, config.settings, source_id="check")
+            content, content_type = fetched.content, fetched.content_type
+        else:
+            with open(target, "rb") as handle:
+                content, content_type = handle.read(config.settings.max_bytes + 1), ""
+        result = pipeline.parse_source_bytes(content, source, config, now, content_type)
+    except SourceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot read {target}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"Kind: {result.kind}")
+    print(f"Events: {len(result.events)}")
+    tz = ZoneInfo(config.settings.timezone)
+    for event in sorted(result.events, key=lambda e: _sort_key(e.start))[: args.limit]:
+        when = _format_when(event.start, event.all_day, tz)
+        where = event.place.text or event.location_text
+        status = " [INSTÄLLT]" if event.status == "cancelled" else ""
+        print(f"  {when}  {event.title}{status}" + (f" — {where}" if where else ""))
+    for warning in result.warnings:
+        print(f"warning: {warning.message}")
+    return 0
+
+
+def _sort_key(value: datetime | date) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time(), tzinfo=UTC)
+
+
+def _format_when(value: datetime | date, all_day: bool, tz: ZoneInfo) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat() + " heldag"
+
+
+def _events_list(config: Config, store: Store, args: argparse.Namespace, now: datetime) -> int:
+    tz = ZoneInfo(config.settings.timezone)
+    start_from = datetime.combine(args.date_from or now.astimezone(tz).date(), time(), tzinfo=tz)
+    start_to = datetime.combine(args.date_to, time(), tzinfo=tz) if args.date_to else None
+    feed = None
+    if args.municipality:
+        feed = f"municipality/{slugify(args.municipality)}"
+    if args.category:
+        feed = f"category/{slugify(args.category)}"
+    rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=args.q)
+    if args.municipality and args.category:
+        wanted = slugify(args.municipality)
+        rows = [r for r in rows if slugify(json.loads(r[1])["place"][3] or "") == wanted]
+    for event_id, data in rows:
+        event = published_event(event_id, data, "1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z", 0)
+        if args.json:
+            print(json.dumps({"id": event_id, **json.loads(data)}, ensure_ascii=False))
+            continue
+        when = _format_when(event.start, event.all_day, tz)
+        status = " [INSTÄLLT]" if event.status == "cancelled" else ""
+        where = event.place.municipality or event.place.locality
+        print(f"{when}  {event_id}  {event.title}{status}" + (f" ({where})" if where else ""))
+    if not args.json:
+        print(f"{len(rows)} events", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Identity and merging: which harvested events are the same event, and what it says.
+
+This is the exact stage: a source event joins an existing event when it carries
+the same publisher UID (an iCal UID arriving from two sources is one event).
+Fuzzy cross-source matching plugs in at ``decide_identities``: it receives each
+unassigned member and the lookup of existing events, and returns assignments.
+
+Everything here is pure: the pipeline reads rows from the store, calls these
+functions and writes their answers back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from aggregator.model import CANCELLED, Event
+from aggregator.normalize import merge_categories, slugify
+from aggregator.store import EventRow, MemberRow, MergedUpdate, event_span, event_to_json, iso
+
+
+REMOVED = "removed"  # content hash of an event with no active members
+
+
+def event_id_for(source_id: str, key: str) -> str:
+    """A new event's id: derived from its founding member, so rebuilds give the same ids."""
+    return hashlib.blake2b(f"{source_id}\x00{key}".encode(), digest_size=8).hexdigest()
+
+
+def decide_identities(
+    unassigned: Sequence[tuple[str, str, str]], ids_by_uid: Mapping[str, str]
+) -> list[tuple[str, str, str]]:
+    """(source_id, key, event_id) for each unassigned member.
+
+    Members sharing a UID, in this batch or with an existing event, get one id.
+    """
+    by_uid: dict[str, str] = dict(ids_by_uid)
+    assignments = []
+    for source_id, key, uid in sorted(unassigned):
+        event_id = by_uid.get(uid) if uid else None
+        if event_id is None:
+            event_id = event_id_for(source_id, key)
+            if uid:
+                by_uid[uid] = event_id
+        assignments.append((source_id, key, event_id))
+    return assignments
+
+
+def rank_members(members: Iterable[MemberRow]) -> list[MemberRow]:
+    """Highest priority first; ties go to the member seen first, then by name for determinism."""
+    return sorted(members, key=lambda m: (-m.priority, m.first_seen, m.source_id, m.key))
+
+
+def merge_members(members: Sequence[MemberRow]) -> Event | None:
+    """The merged event: each field from the highest-priority member that has a value."""
+    active = rank_members(m for m in members if not m.removed)
+    if not active:
+        return None
+    best = active[0].event
+    events = [m.event for m in active]
+
+    def first(attribute: str) -> str:
+        for event in events:
+            value = getattr(event, attribute)
+            if value:
+                return value
+        return ""
+
+    place = best.place
+    if not place.text:
+        place = next((e.place for e in events if e.place.text), place)
+    if not place.municipality:
+        municipality = next((e.place.municipality for e in events if e.place.municipality), "")
+        place = replace(place, municipality=municipality)
+    if place.latitude is None:
+        located = next((e.place for e in events if e.place.latitude is not None), None)
+        if located is not None:
+            place = replace(place, latitude=located.latitude, longitude=located.longitude)
+    top_priority = active[0].priority
+    cancelled = any(m.event.status == CANCELLED and m.priority >= top_priority for m in active)
+    return replace(
+        best,
+        description=first("description"),
+        description_html=first("description_html"),
+        url=first("url"),
+        image=first("image"),
+        location_text=best.location_text or first("location_text"),
+        organizer_url=first("organizer_url"),
+        place=place,
+        status=CANCELLED if cancelled else best.status,
+        categories=merge_categories(*(e.categories for e in events)),
+    )
+
+
+def feeds_of(event: Event, source_ids: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(feed, label) for each feed besides ``all`` that an event belongs to."""
+    feeds = []
+    if event.place.municipality:
+        feeds.append((f"municipality/{slugify(event.place.municipality)}", event.place.municipality))
+    feeds.extend((f"category/{slugify(c)}", c) for c in event.categories if slugify(c))
+    feeds.extend((f"organizer/{source_id}", source_id) for source_id in source_ids)
+    return tuple(dict.fromkeys(feeds))
+
+
+def merged_data(event: Event, members: Sequence[MemberRow]) -> str:
+    """The published content of a merged event as canonical JSON (also its change detector)."""
+    sources = [
+        {"id": m.source_id, "url": m.event.url}
+        for m in rank_members(members)
+        if not m.removed
+    ]
+    body = json.loads(event_to_json(event))
+    for field in ("source_id", "key", "uid"):
+        body.pop(field)
+    body["sources"] = sources
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) -> MergedUpdate:
+    """What an event looks like now; SEQUENCE rises only when its published content changed."""
+    merged = merge_members(members)
+    if merged is None:
+        return MergedUpdate(
+            id=row.id, changed=not row.removed, removed=True, modified_at=iso(now),
+            sequence=row.sequence + (1 if row.content_hash else 0),
+            content_hash=REMOVED, start_utc="", end_utc="", status="removed", data="{}",
+        )
+    data = merged_data(merged, members)
+    digest = hashlib.blake2b(data.encode(), digest_size=16).hexdigest()
+    if digest == row.content_hash and not row.removed:
+        return MergedUpdate(id=row.id, changed=False)
+    start_utc, end_utc = event_span(merged)
+    source_ids = [m.source_id for m in rank_members(members) if not m.removed]
+    feeds = feeds_of(merged, source_ids)
+    return MergedUpdate(
+        id=row.id,
+        changed=True,
+        removed=False,
+        modified_at=iso(now),
+        sequence=row.sequence + 1 if row.content_hash else 0,
+        content_hash=digest,
+        start_utc=start_utc,
+        end_utc=end_utc,
+        status=merged.status,
+        data=data,
+        feeds=tuple(feed for feed, _ in feeds),
+        feed_labels=feeds,
+    )

@@ -1,0 +1,54 @@
+"""The one exception tree of the aggregator.
+
+    AggregatorError
+     ├── ConfigError   sources.yaml is unusable (names file, line and key)
+     ├── FetchError    a source could not be fetched (carries source id / URL)
+     ├── ParseError    fetched bytes are not a calendar we can read
+     └── StoreError    the SQLite store is unusable
+
+Foreign exceptions are translated at the boundary where they happen
+(``raise ParseError(...) from exc``) so callers only ever catch these.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Base of every error the aggregator raises on purpose."""
+
+
+class ConfigError(AggregatorError):
+    def __init__(
+        self, message: str, *, file: str = "", line: int | None = None, key: str = ""
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        where = file
+        if line is not None:
+            where += f":{line}"
+        if key:
+            where += f" ({key})"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class SourceError(AggregatorError):
+    """An error about one source; the message is meant for its organizer."""
+
+    def __init__(self, message: str, *, source_id: str = "", url: str = "") -> None:
+        self.message = message
+        self.source_id = source_id
+        self.url = url
+        super().__init__(message)
+
+
+class FetchError(SourceError):
+    pass
+
+
+class ParseError(SourceError):
+    pass
+
+
+class StoreError(AggregatorError):
+    pass

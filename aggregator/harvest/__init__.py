@@ -1,0 +1,39 @@
+"""Harvesters: one module per source kind, each ``bytes (+ source) → HarvestResult``.
+
+Harvesters do no I/O of their own; ``fetch.py`` hands them the bytes. This
+module is the one place where kinds are wired to their parsers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aggregator.errors import ParseError
+from aggregator.harvest import ical
+from aggregator.harvest.detect import detect_kind
+from aggregator.model import HarvestResult, Settings, Source
+
+Harvester = Callable[..., HarvestResult]
+
+HARVESTERS: dict[str, Harvester] = {
+    "ical": ical.parse_ical,
+}
+
+
+def harvest_bytes(
+    content: bytes,
+    source: Source,
+    settings: Settings,
+    *,
+    now: datetime,
+    content_type: str = "",
+) -> HarvestResult:
+    """Detect the kind (unless the source names it) and parse with that harvester."""
+    kind = source.kind or detect_kind(content, content_type, source_id=source.id)
+    harvester = HARVESTERS.get(kind)
+    if harvester is None:
+        raise ParseError(
+            f"this looks like a {kind} source, which is not supported yet", source_id=source.id
+        )
+    return harvester(content, source, settings, now=now)

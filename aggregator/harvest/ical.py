@@ -1,0 +1,472 @@
+"""iCalendar (RFC 5545) → Events, for every producer's dialect.
+
+Parsing is icalendar's; recurrence expansion is recurring-ical-events', only for
+the series that need it (plain events take a fast path); Google's
+X-WR-TIMEZONE is applied with x-wr-timezone. Everything here tolerates what
+real producers write and reports what it had to skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+import icalendar
+import recurring_ical_events
+import x_wr_timezone
+from icalendar.error import BrokenCalendarProperty, InvalidCalendar
+
+from aggregator.errors import ParseError
+from aggregator.model import (
+    CANCELLED,
+    CONFIRMED,
+    TENTATIVE,
+    Event,
+    HarvestResult,
+    HarvestWarning,
+    Place,
+    Settings,
+    Source,
+)
+from aggregator.timezones import iana_name_for_tzid, local_to_utc, zone
+
+log = logging.getLogger(__name__)
+
+WINDOW_BACK = timedelta(days=30)
+WINDOW_AHEAD = timedelta(days=400)
+MAX_OCCURRENCES_PER_SERIES = 500
+MAX_WARNINGS = 50
+
+_VALARM_RE = re.compile(r"^BEGIN:VALARM\r?$.*?^END:VALARM\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+_VTIMEZONE_RE = re.compile(
+    r"^BEGIN:VTIMEZONE\r?$.*?^END:VTIMEZONE\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
+)
+_FACEBOOK_UID_RE = re.compile(r"^e(\d+)@facebook\.com$", re.IGNORECASE)
+_STATUS = {"CANCELLED": CANCELLED, "TENTATIVE": TENTATIVE}
+
+# Errors icalendar raises on input it cannot make sense of. AttributeError is
+# here on purpose: icalendar 7.3 crashes with it on a VTIMEZONE that has two
+# TZIDs (The Events Calendar 6.3 writes those; see corpus wp_the_events_calendar).
+_ICALENDAR_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError, InvalidCalendar)
+_EVENT_ERRORS = (ValueError, KeyError, IndexError, TypeError, OverflowError, BrokenCalendarProperty)
+
+
+@dataclass
+class _Context:
+    source: Source
+    default_tz: tzinfo
+    default_tz_name: str
+    window_start: datetime
+    window_end: datetime
+    warnings: list[HarvestWarning] = field(default_factory=list)
+    skipped_old: int = 0
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(HarvestWarning(self.source.id, message))
+        elif len(self.warnings) == MAX_WARNINGS:
+            self.warnings.append(HarvestWarning(self.source.id, "more warnings left out"))
+
+
+def decode_calendar_bytes(content: bytes) -> str:
+    """UTF-8 (with or without BOM); Latin-1 era files fall back to cp1252."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content.decode("cp1252", errors="replace")
+
+
+def parse_ical(
+    content: bytes, source: Source, settings: Settings, *, now: datetime
+) -> HarvestResult:
+    text = decode_calendar_bytes(content)
+    _check_looks_like_ical(text, source)
+    calendars = _parse_calendars(text, source)
+    events: list[Event] = []
+    warnings: list[HarvestWarning] = []
+    for calendar in calendars:
+        ctx = _context_for(calendar, source, settings, now)
+        events.extend(_events_of_calendar(calendar, ctx))
+        warnings.extend(ctx.warnings)
+        if ctx.skipped_old:
+            log.debug("%s: %d events ended before the window", source.id, ctx.skipped_old)
+    return HarvestResult(tuple(_unique_keys(events)), tuple(warnings), kind="ical")
+
+
+def _check_looks_like_ical(text: str, source: Source) -> None:
+    head = text.lstrip()[:2048]
+    if not head.upper().startswith("BEGIN:VCALENDAR"):
+        if head.upper().startswith("BEGIN:VEVENT"):
+            return  # a bare VEVENT; _parse_calendars wraps it
+        if re.match(r"\s*<(!doctype|html)", head, re.IGNORECASE):
+            raise ParseError(
+                "the address returned a web page (HTML) instead of a calendar file",
+                source_id=source.id,
+            )
+        if "BEGIN:VCALENDAR" not in head.upper():
+            raise ParseError(
+                "this is not an iCalendar file (it does not start with BEGIN:VCALENDAR)",
+                source_id=source.id,
+            )
+    tail = text[-4096:].upper()
+    if "END:VCALENDAR" not in tail and not head.upper().startswith("BEGIN:VEVENT"):
+        raise ParseError(
+            "the calendar file ends before END:VCALENDAR; it looks cut off, so nothing was changed",
+            source_id=source.id,
+        )
+
+
+def _parse_calendars(text: str, source: Source) -> list[icalendar.Calendar]:
+    # Alarms are of no use to a public calendar and some producers write broken
+    # TRIGGERs (NS International: "PT-2H") that make icalendar refuse the file.
+    text = _VALARM_RE.sub("", text)
+    if text.lstrip().upper().startswith("BEGIN:VEVENT"):
+        text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + text.strip() + "\r\nEND:VCALENDAR\r\n"
+    try:
+        return _from_ical(text)
+    except _ICALENDAR_ERRORS as first:
+        log.info("%s: retrying without VTIMEZONEs after: %s", source.id, first)
+        try:
+            return _from_ical(_VTIMEZONE_RE.sub("", text))
+        except _ICALENDAR_ERRORS:
+            raise ParseError(
+                f"the calendar file could not be read: {first}", source_id=source.id
+            ) from first
+
+
+def _from_ical(text: str) -> list[icalendar.Calendar]:
+    calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    return [c for c in calendars if c.name == "VCALENDAR"]
+
+
+def _context_for(
+    calendar: icalendar.Calendar, source: Source, settings: Settings, now: datetime
+) -> _Context:
+    tz_name = settings.timezone
+    x_wr = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if x_wr:
+        tz_name = iana_name_for_tzid(x_wr) or settings.timezone
+    return _Context(
+        source=source,
+        default_tz=zone(tz_name) or UTC,
+        default_tz_name=tz_name,
+        window_start=now - WINDOW_BACK,
+        window_end=now + WINDOW_AHEAD,
+    )
+
+
+def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator[Event]:
+    if calendar.get("X-WR-TIMEZONE"):
+        try:
+            calendar = x_wr_timezone.to_standard(calendar)
+        except _EVENT_ERRORS as exc:
+            ctx.warn(f"X-WR-TIMEZONE could not be applied ({exc}); times read as given")
+    series: dict[str, list[icalendar.Event]] = {}
+    for index, component in enumerate(calendar.walk("VEVENT")):
+        uid = str(component.get("UID", "")).strip() or f"no-uid-{index}"
+        series.setdefault(uid, []).append(component)
+    timezones = calendar.walk("VTIMEZONE")
+    for uid, components in series.items():
+        if len(components) == 1 and not _is_recurring(components[0]):
+            yield from _plain_event(components[0], uid, ctx)
+        else:
+            yield from _expand_series(components, uid, timezones, ctx)
+
+
+def _is_recurring(component: icalendar.Event) -> bool:
+    return any(name in component for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
+
+
+def _plain_event(component: icalendar.Event, uid: str, ctx: _Context) -> Iterator[Event]:
+    try:
+        event = _event_from_component(component, uid, uid, ctx)
+    except _EVENT_ERRORS as exc:
+        ctx.warn(f"skipped event {_describe(component)}: {_reason(exc)}")
+        return
+    if event is not None:
+        yield event
+
+
+def _expand_series(
+    components: list[icalendar.Event],
+    uid: str,
+    timezones: list[icalendar.Component],
+    ctx: _Context,
+) -> Iterator[Event]:
+    holder = icalendar.Calendar()
+    for tz in timezones:
+        holder.add_component(tz)
+    for component in components:
+        holder.add_component(component)
+    first = components[0]
+    try:
+        query = recurring_ical_events.of(holder, skip_bad_series=True)
+        occurrences = query.after(ctx.window_start.replace(tzinfo=None))
+        count = 0
+        for occurrence in occurrences:
+            start = _start_instant(occurrence, ctx)
+            if start is not None and start > ctx.window_end:
+                break
+            if count >= MAX_OCCURRENCES_PER_SERIES:
+                ctx.warn(
+                    f"series {_describe(first)} has more than {MAX_OCCURRENCES_PER_SERIES} "
+                    "occurrences in the window; the rest were left out"
+                )
+                break
+            count += 1
+            key = f"{uid}/{_recurrence_key(occurrence)}"
+            try:
+                event = _event_from_component(occurrence, uid, key, ctx)
+            except _EVENT_ERRORS as exc:
+                ctx.warn(f"skipped an occurrence of {_describe(first)}: {_reason(exc)}")
+                continue
+            if event is not None:
+                yield event
+    except _ICALENDAR_ERRORS + (BrokenCalendarProperty,) as exc:
+        ctx.warn(f"skipped recurring event {_describe(first)}: {_reason(exc)}")
+
+
+def _start_instant(component: icalendar.Event, ctx: _Context) -> datetime | None:
+    prop = component.get("DTSTART")
+    if prop is None:
+        return None
+    value = prop.dt
+    if isinstance(value, datetime):
+        return _to_utc(value, prop.params.get("TZID"), ctx)[0]
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _recurrence_key(occurrence: icalendar.Event) -> str:
+    prop = occurrence.get("RECURRENCE-ID") or occurrence.get("DTSTART")
+    value = prop.dt
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return value.strftime("%Y%m%dT%H%M%S")
+    return value.strftime("%Y%m%d")
+
+
+def _event_from_component(
+    component: icalendar.Event, uid: str, key: str, ctx: _Context
+) -> Event | None:
+    dtstart = component.get("DTSTART")
+    if dtstart is None:
+        raise ValueError("it has no start time (DTSTART)")
+    start_value = dtstart.dt
+    all_day = not isinstance(start_value, datetime)
+    end = _end_value(component, start_value, all_day, ctx)
+    if all_day:
+        start: datetime | date = start_value
+        tz_name = ctx.default_tz_name
+        ends_at = datetime(end.year, end.month, end.day, tzinfo=UTC) if isinstance(end, date) else None
+    else:
+        start, tz_name = _to_utc(start_value, dtstart.params.get("TZID"), ctx)
+        ends_at = end if isinstance(end, datetime) else start
+    if ends_at is not None and ends_at < ctx.window_start:
+        ctx.skipped_old += 1
+        return None
+    status = _STATUS.get(str(component.get("STATUS", "")).strip().upper(), CONFIRMED)
+    title = _text(component, "SUMMARY")
+    description = _text(component, "DESCRIPTION")
+    html = _alt_description_html(component)
+    url = _url(component, uid)
+    place = _geo_place(component)
+    organizer_name, organizer_url = _organizer(component)
+    return Event(
+        source_id=ctx.source.id,
+        key=key,
+        title=title,
+        start=start,
+        end=end,
+        all_day=all_day,
+        timezone=tz_name,
+        status=status,
+        description=description,
+        description_html=html,
+        url=url,
+        place=place,
+        location_text=_text(component, "LOCATION"),
+        categories=tuple(_categories(component)),
+        organizer_name=organizer_name,
+        organizer_url=organizer_url,
+        image=_image(component),
+        uid=uid if not uid.startswith("no-uid-") else "",
+    )
+
+
+def _end_value(
+    component: icalendar.Event, start: datetime | date, all_day: bool, ctx: _Context
+) -> datetime | date | None:
+    dtend = component.get("DTEND")
+    if dtend is not None:
+        value = dtend.dt
+        if all_day:
+            end_day = value.date() if isinstance(value, datetime) else value
+            if end_day <= start:
+                return start + timedelta(days=1)
+            return end_day
+        if not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+            end, _ = _to_utc(value, dtend.params.get("TZID"), ctx)
+        else:
+            end, _ = _to_utc(value, dtend.params.get("TZID"), ctx)
+        start_utc, _ = _to_utc(start, component["DTSTART"].params.get("TZID"), ctx)
+        if end < start_utc:
+            ctx.warn(f"event {_describe(component)} ends before it starts; end time ignored")
+            return None
+        return end
+    duration = component.get("DURATION")
+    if duration is not None and isinstance(duration.dt, timedelta) and duration.dt >= timedelta(0):
+        if all_day:
+            days = max(1, duration.dt.days)
+            return start + timedelta(days=days)
+        start_utc, _ = _to_utc(start, component["DTSTART"].params.get("TZID"), ctx)
+        return start_utc + duration.dt
+    if all_day:
+        return start + timedelta(days=1)
+    return None
+
+
+def _to_utc(value: datetime, tzid: Any, ctx: _Context) -> tuple[datetime, str]:
+    """A parsed DATE-TIME as a UTC instant plus the IANA zone it was given in."""
+    tzid_text = str(tzid) if isinstance(tzid, str) else ""
+    tz = value.tzinfo
+    if tz is not None and getattr(tz, "key", None):
+        name = tz.key  # a ZoneInfo
+        if name == "UTC" and ctx.default_tz_name:
+            return value.astimezone(UTC), ctx.default_tz_name
+        return value.astimezone(UTC), name
+    mapped = iana_name_for_tzid(tzid_text) if tzid_text else None
+    wall = value.replace(tzinfo=None)
+    if mapped and (mapped_zone := zone(mapped)) is not None:
+        return local_to_utc(wall, mapped_zone), mapped
+    if tz is not None and tz.utcoffset(value) is not None:
+        # a VTIMEZONE we cannot name: trust its rules for the instant
+        return value.astimezone(UTC), ctx.default_tz_name
+    if tzid_text:
+        ctx.warn(f"unknown time zone '{tzid_text}'; read as {ctx.default_tz_name}")
+    return local_to_utc(wall, ctx.default_tz), ctx.default_tz_name
+
+
+def _text(component: icalendar.Component, name: str) -> str:
+    value = component.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()
+
+
+def _alt_description_html(component: icalendar.Component) -> str:
+    value = component.get("X-ALT-DESC")
+    if value is None:
+        return ""
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        params = getattr(item, "params", {})
+        if str(params.get("FMTTYPE", "")).lower() == "text/html":
+            return str(item)
+    return ""
+
+
+def _url(component: icalendar.Component, uid: str) -> str:
+    url = _text(component, "URL")
+    if url.startswith(("http://", "https://")):
+        return url
+    match = _FACEBOOK_UID_RE.match(uid)
+    if match:
+        return f"https://www.facebook.com/events/{match.group(1)}/"
+    return ""
+
+
+def _geo_place(component: icalendar.Component) -> Place:
+    geo = component.get("GEO")
+    if geo is None:
+        return Place()
+    try:
+        lat, lon = float(geo.latitude), float(geo.longitude)
+    except (AttributeError, TypeError, ValueError, BrokenCalendarProperty):
+        return Place()
+    if -90 <= lat <= 90 and -180 <= lon <= 180:
+        return Place(latitude=lat, longitude=lon)
+    return Place()
+
+
+def _organizer(component: icalendar.Component) -> tuple[str, str]:
+    value = component.get("ORGANIZER")
+    if value is None:
+        return "", ""
+    if isinstance(value, list):
+        value = value[0]
+    name = str(getattr(value, "params", {}).get("CN", "")).strip().strip('"')
+    address = str(value).strip()
+    url = address if address.lower().startswith(("http://", "https://")) else ""
+    if not name and address and ":" not in address:
+        name = address  # Facebook's free-text ORGANIZER
+    return name, url
+
+
+def _categories(component: icalendar.Component) -> Iterable[str]:
+    value = component.get("CATEGORIES")
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in values:
+        cats = getattr(item, "cats", None)
+        if cats is None:
+            cats = str(item).split(",")
+        names.extend(str(c).strip() for c in cats if str(c).strip())
+    return names
+
+
+def _image(component: icalendar.Component) -> str:
+    for name in ("IMAGE", "ATTACH"):
+        value = component.get(name)
+        if value is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            text = str(item).strip()
+            fmt = str(getattr(item, "params", {}).get("FMTTYPE", "image/")).lower()
+            if text.startswith(("http://", "https://")) and fmt.startswith("image/"):
+                return text
+    return ""
+
+
+def _describe(component: icalendar.Component) -> str:
+    summary = _text(component, "SUMMARY")[:60] or "(no title)"
+    uid = str(component.get("UID", "")).strip()
+    return f"'{summary}'" + (f" (UID {uid[:80]})" if uid else "")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]
+
+
+def _unique_keys(events: list[Event]) -> Iterator[Event]:
+    """Some producers reuse one UID for different events; keep each, keyed apart."""
+    seen: dict[str, int] = {}
+    for event in events:
+        key = event.key
+        if key.startswith("no-uid-") or not key:
+            digest = hashlib.sha256(
+                f"{event.title}\x00{event.start.isoformat()}".encode()
+            ).hexdigest()[:20]
+            key = f"hash:{digest}"
+        if key in seen:
+            seen[key] += 1
+            key = f"{key}#{event.start.isoformat()}"
+            if key in seen:
+                key = f"{key}#{seen[event.key]}"
+        seen.setdefault(key, 0)
+        if key != event.key:
+            event = replace(event, key=key)
+        yield event

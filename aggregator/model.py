@@ -1,0 +1,134 @@
+"""The vocabulary every stage speaks: frozen dataclasses handed from stage to stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+CONFIRMED = "confirmed"
+TENTATIVE = "tentative"
+CANCELLED = "cancelled"
+STATUSES = (CONFIRMED, TENTATIVE, CANCELLED)
+
+KINDS = ("ical", "feed", "html", "facebook")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: str = "aggregator.db"
+    feeds_dir: str = "feeds"
+    timezone: str = "Europe/Stockholm"
+    base_url: str = "http://127.0.0.1:8080"
+    calendar_name: str = "Allt som sker"
+    allow_private_hosts: bool = False
+    municipalities: tuple[str, ...] = (
+        "Nässjö",
+        "Eksjö",
+        "Vimmerby",
+        "Hultsfred",
+        "Högsby",
+        "Oskarshamn",
+    )
+    user_agent: str = "AlltSomSker-Aggregator/0.1 (+https://alltsomsker.nu)"
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    name: str
+    url: str | None = None
+    path: str | None = None
+    kind: str | None = None
+    municipality: str | None = None
+    categories: tuple[str, ...] = ()
+    interval: int = 3600  # seconds
+    priority: int = 50
+    token_env: str | None = None
+
+    @property
+    def location(self) -> str:
+        """What to fetch, for messages: the URL or the path."""
+        return self.url or self.path or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str = ""
+    street: str = ""
+    locality: str = ""
+    municipality: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def text(self) -> str:
+        """The place as one line, the way LOCATION and ev:location want it."""
+        parts = [p for p in (self.name, self.street, self.locality) if p]
+        return ", ".join(dict.fromkeys(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event as harvested from one source.
+
+    ``start``/``end`` are UTC-aware datetimes, or dates for all-day events
+    (``end`` exclusive). ``timezone`` is the IANA zone the source gave.
+    """
+
+    source_id: str
+    key: str
+    title: str
+    start: datetime | date
+    end: datetime | date | None = None
+    all_day: bool = False
+    timezone: str = "Europe/Stockholm"
+    status: str = CONFIRMED
+    description: str = ""
+    description_html: str = ""
+    url: str = ""
+    place: Place = field(default_factory=Place)
+    location_text: str = ""
+    categories: tuple[str, ...] = ()
+    organizer_name: str = ""
+    organizer_url: str = ""
+    image: str = ""
+    uid: str = ""  # the publisher's own id (iCal UID, Facebook id …) for identity
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestWarning:
+    """Input we tolerated but could not use fully; reaches the source's health."""
+
+    source_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestResult:
+    events: tuple[Event, ...]
+    warnings: tuple[HarvestWarning, ...] = ()
+    kind: str = "ical"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """What we remember between fetches of a source, for conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    source_id: str
+    url: str
+    not_modified: bool
+    content: bytes = b""
+    content_type: str = ""
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None

@@ -1,0 +1,364 @@
+"""Orchestration of the stages: harvest → normalize → store → dedupe → publish.
+
+The stages themselves are pure or own one kind of I/O (``fetch`` the network,
+``store`` SQL); this module wires them so that ``cli`` and ``schedule`` share
+one implementation. One broken source never stops the others: every source
+error becomes a ``SourceReport``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from aggregator import dedupe, fetch
+from aggregator.config import Config
+from aggregator.errors import SourceError
+from aggregator.harvest import harvest_bytes
+from aggregator.model import HarvestResult, Source
+from aggregator.normalize import normalize_event
+from aggregator.publish import (
+    FORMATS,
+    MAX_SUBSCRIPTION_BYTES,
+    feed_title,
+    published_event,
+    render_key,
+)
+from aggregator.publish import ical as ical_out
+from aggregator.publish import jsonfeed, rss
+from aggregator.store import Store
+
+log = logging.getLogger("aggregator")
+
+HARVEST_VERSION = "1"  # bump when harvesters change, so unchanged sources are re-parsed
+FEED_WINDOW_BACK = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    source_id: str
+    outcome: str  # ok | unchanged | failed | held
+    events: int = 0
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    warnings: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishReport:
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    feeds: int = 0
+    events: int = 0
+    skipped: bool = False
+    oversized: tuple[str, ...] = ()
+
+
+@dataclass
+class RunReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    publish: PublishReport = field(default_factory=PublishReport)
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [s for s in self.sources if s.outcome == "failed"]
+
+
+def fingerprint(content_hash: str | None, source: Source) -> str:
+    """Content plus what shapes its parse: a config change forces a re-parse."""
+    return f"{HARVEST_VERSION}:{content_hash}:{hash_source(source)}"
+
+
+def hash_source(source: Source) -> str:
+    import hashlib
+
+    return hashlib.blake2b(repr(source).encode(), digest_size=8).hexdigest()
+
+
+def parse_source_bytes(
+    content: bytes, source: Source, config: Config, now: datetime, content_type: str = ""
+) -> HarvestResult:
+    """Harvest + normalize: what a source's bytes contain, ready to store or preview."""
+    result = harvest_bytes(content, source, config.settings, now=now, content_type=content_type)
+    events = tuple(normalize_event(e, source, config.settings) for e in result.events)
+    return HarvestResult(events, result.warnings, result.kind)
+
+
+def harvest_source(
+    store: Store,
+    config: Config,
+    source: Source,
+    now: datetime,
+    *,
+    session: requests.Session | None = None,
+    accept_shrink: bool = False,
+) -> SourceReport:
+    started = time.monotonic()
+    state = store.fetch_state(source.id)
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        fetched = fetch.fetch_source(
+            source, state, config.settings, base_dir=config.path.parent, session=session
+        )
+        if fetched.not_modified or (
+            fingerprint(fetched.content_hash, source) == state.content_hash and not accept_shrink
+        ):
+            store.record_unchanged(
+                source.id, now, http_status=fetched.http_status, duration_ms=elapsed(),
+                etag=fetched.etag, last_modified=fetched.last_modified,
+            )
+            log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
+            return SourceReport(source.id, "unchanged")
+        result = parse_source_bytes(fetched.content, source, config, now, fetched.content_type)
+    except SourceError as exc:
+        store.record_failure(source.id, exc.message, now, duration_ms=elapsed())
+        log.warning("%s: failed: %s", source.id, exc.message)
+        return SourceReport(source.id, "failed", message=exc.message)
+    outcome = store.apply_harvest(
+        source.id,
+        result.events,
+        result.warnings,
+        now,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+        fingerprint=fingerprint(fetched.content_hash, source),
+        http_status=fetched.http_status,
+        duration_ms=elapsed(),
+        accept_shrink=accept_shrink,
+    )
+    warnings = tuple(w.message for w in result.warnings)
+    for warning in warnings[:10]:
+        log.warning("%s: %s", source.id, warning)
+    if outcome.held:
+        log.warning("%s: held for review: %s", source.id, outcome.message)
+    log.info(
+        "%s: %d events (%d new, %d changed, %d removed) in %d ms",
+        source.id, len(result.events), outcome.new, outcome.changed, outcome.removed, elapsed(),
+    )
+    return SourceReport(
+        source.id,
+        "held" if outcome.held else "ok",
+        events=len(result.events),
+        new=outcome.new,
+        changed=outcome.changed,
+        removed=outcome.removed,
+        warnings=warnings,
+        message=outcome.message,
+    )
+
+
+def harvest_all(
+    store: Store,
+    config: Config,
+    now: datetime,
+    *,
+    source_ids: Sequence[str] | None = None,
+    accept_shrink: bool = False,
+    progress: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    store.sync_sources(config.sources)
+    sources = [s for s in config.sources if source_ids is None or s.id in source_ids]
+    reports = []
+    session = fetch.new_session(config.settings)
+    try:
+        for source in sources:
+            report = harvest_source(
+                store, config, source, now, session=session, accept_shrink=accept_shrink
+            )
+            reports.append(report)
+            if progress:
+                progress(report)
+    finally:
+        session.close()
+    return reports
+
+
+def update_events(store: Store, now: datetime) -> int:
+    """Identity for new members, then re-merge every event whose members changed."""
+    unassigned = store.unassigned_members()
+    if unassigned:
+        ids_by_uid = store.event_ids_by_uid(uid for _, _, uid in unassigned)
+        store.assign_members(dedupe.decide_identities(unassigned, ids_by_uid), now)
+    dirty = store.dirty_event_ids()
+    changed = 0
+    for start in range(0, len(dirty), 5000):
+        chunk = dirty[start : start + 5000]
+        rows = store.event_rows(chunk)
+        members = store.members_of(chunk)
+        updates = [dedupe.refresh_event(rows[i], members[i], now) for i in chunk]
+        store.save_merged(updates, now)
+        changed += sum(1 for u in updates if u.changed)
+    return changed
+
+
+def render_events(store: Store, config: Config) -> int:
+    """Render each event whose content (or the render settings) changed since last time."""
+    settings = config.settings
+    key = render_key(settings)
+    pending = store.events_needing_render(key)
+    renders = []
+    for event_id, data, created_at, modified_at, sequence in pending:
+        event = published_event(event_id, data, created_at, modified_at, sequence)
+        renders.append(
+            (
+                event_id,
+                ical_out.render_vevent(event, settings),
+                rss.render_item(event, settings),
+                jsonfeed.render_item(event, settings),
+            )
+        )
+        if len(renders) >= 5000:
+            store.save_renders(renders, key)
+            renders = []
+    if renders:
+        store.save_renders(renders, key)
+    return len(pending)
+
+
+def publish(store: Store, config: Config, now: datetime, *, force: bool = False) -> PublishReport:
+    """Write every feed that changed; skip entirely when nothing changed since the last publish."""
+    settings = config.settings
+    feeds_dir = config.resolve(settings.feeds_dir)
+    window_start = now - FEED_WINDOW_BACK
+    state = json.dumps(
+        [store.meta("data_version"), window_start.date().isoformat(), render_key(settings),
+         [(s.id, s.name) for s in config.sources]]
+    )
+    if not force and store.meta("published_state") == state and (feeds_dir / "index.json").exists():
+        return PublishReport(skipped=True)
+    render_events(store, config)
+    labels = store.feed_labels()
+    source_names = {s.id: s.name for s in config.sources}
+    feeds = ["all"] + sorted(
+        set(store.feed_names())
+        | {f"organizer/{s.id}" for s in config.sources}
+        | {f"municipality/{_slug(m)}" for m in settings.municipalities}
+    )
+    for m in settings.municipalities:
+        labels.setdefault(f"municipality/{_slug(m)}", m)
+    written = unchanged = 0
+    oversized = []
+    index = []
+    total_events = 0
+    for feed in feeds:
+        label = source_names.get(feed.removeprefix("organizer/"), labels.get(feed, feed)) if (
+            feed.startswith("organizer/")
+        ) else labels.get(feed, feed)
+        title = feed_title(feed, label, settings)
+        rows = store.feed_fragments(None if feed == "all" else feed, window_start)
+        if feed == "all":
+            total_events = len(rows)
+        outputs = {
+            "ics": ical_out.assemble_calendar(title, [r[1] for r in rows], settings, now.year),
+            "rss": rss.assemble_rss(title, _feed_url(settings.base_url, feed, "rss"), [r[2] for r in rows], settings),
+            "json": jsonfeed.assemble_json(
+                title, _feed_url(settings.base_url, feed, "json"), [r[3] for r in rows], settings
+            ),
+        }
+        for extension in FORMATS:
+            data = outputs[extension].encode("utf-8")
+            if extension == "ics" and len(data) > MAX_SUBSCRIPTION_BYTES:
+                oversized.append(f"{feed}.ics")
+                log.warning(
+                    "feed %s.ics is %.1f MB, over Google Calendar's 1 MB subscription limit",
+                    feed, len(data) / 1e6,
+                )
+            if write_if_changed(feeds_dir / f"{feed}.{extension}", data):
+                written += 1
+            else:
+                unchanged += 1
+        index.append(
+            {
+                "id": feed,
+                "title": title,
+                "events": len(rows),
+                **{extension: f"{feed}.{extension}" for extension in FORMATS},
+            }
+        )
+    index_data = json.dumps(
+        {"title": settings.calendar_name, "base_url": settings.base_url, "feeds": index},
+        ensure_ascii=False, indent=1,
+    ).encode("utf-8") + b"\n"
+    removed = _remove_stale_feeds(feeds_dir, {f"{feed}.{ext}" for feed in feeds for ext in FORMATS})
+    if write_if_changed(feeds_dir / "index.json", index_data):
+        written += 1
+    else:
+        unchanged += 1
+    store.set_meta("published_state", state)
+    return PublishReport(
+        written=written, unchanged=unchanged, removed=removed, feeds=len(feeds),
+        events=total_events, oversized=tuple(oversized),
+    )
+
+
+def _slug(name: str) -> str:
+    from aggregator.normalize import slugify
+
+    return slugify(name)
+
+
+def _feed_url(base_url: str, feed: str, extension: str) -> str:
+    return f"{base_url}/feeds/{feed}.{extension}"
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically replace ``path`` with ``data`` (temp file + rename) unless it already holds it."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _remove_stale_feeds(feeds_dir: Path, keep: set[str]) -> int:
+    """Delete feed files of feeds that no longer exist (only in the feed sub-folders)."""
+    removed = 0
+    for folder in ("municipality", "category", "organizer"):
+        directory = feeds_dir / folder
+        if not directory.is_dir():
+            continue
+        for path in directory.iterdir():
+            relative = f"{folder}/{path.name}"
+            if path.suffix.lstrip(".") in FORMATS and relative not in keep:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def run_once(
+    store: Store,
+    config: Config,
+    now: datetime | None = None,
+    *,
+    progress: Callable[[SourceReport], None] | None = None,
+) -> RunReport:
+    now = now or datetime.now(UTC)
+    reports = harvest_all(store, config, now, progress=progress)
+    update_events(store, now)
+    return RunReport(sources=reports, publish=publish(store, config, now))

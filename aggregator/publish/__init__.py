@@ -1,0 +1,138 @@
+"""Publishers: render each event once per content change, assemble feeds from the pieces.
+
+Which feeds exist: ``all`` plus one per municipality, category and organizer
+(``municipality/eksjo``), each as .ics, .rss and .json, and ``index.json``.
+Renderers are keyed by extension; every function here is pure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from aggregator.model import Place, Settings
+from aggregator.store import parse_iso
+
+RENDERER_VERSION = "1"
+FORMATS = ("ics", "rss", "json")
+DEFAULT_TITLES = {"municipality": "{}", "category": "{}", "organizer": "{}"}
+MAX_SUBSCRIPTION_BYTES = 1_000_000  # Google Calendar stops reading subscriptions larger than this
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedEvent:
+    """A merged event as the renderers see it."""
+
+    id: str
+    title: str
+    start: datetime | date
+    end: datetime | date | None
+    all_day: bool
+    timezone: str
+    status: str
+    description: str
+    description_html: str
+    url: str
+    place: Place
+    location_text: str
+    categories: tuple[str, ...]
+    organizer_name: str
+    organizer_url: str
+    image: str
+    sources: tuple[tuple[str, str], ...]
+    created_at: datetime
+    modified_at: datetime
+    sequence: int
+
+    @property
+    def location(self) -> str:
+        return self.location_text or self.place.text
+
+
+def published_event(
+    event_id: str, data: str, created_at: str, modified_at: str, sequence: int
+) -> PublishedEvent:
+    d = json.loads(data)
+
+    def when(value: str | None) -> datetime | date | None:
+        if value is None:
+            return None
+        return date.fromisoformat(value) if len(value) == 10 else parse_iso(value)
+
+    start = when(d["start"])
+    assert start is not None
+    return PublishedEvent(
+        id=event_id,
+        title=d["title"],
+        start=start,
+        end=when(d["end"]),
+        all_day=d["all_day"],
+        timezone=d["timezone"],
+        status=d["status"],
+        description=d["description"],
+        description_html=d["description_html"],
+        url=d["url"],
+        place=Place(*d["place"]),
+        location_text=d["location_text"],
+        categories=tuple(d["categories"]),
+        organizer_name=d["organizer_name"],
+        organizer_url=d["organizer_url"],
+        image=d["image"],
+        sources=tuple((s["id"], s["url"]) for s in d["sources"]),
+        created_at=parse_iso(created_at),
+        modified_at=parse_iso(modified_at),
+        sequence=sequence,
+    )
+
+
+def render_key(settings: Settings) -> str:
+    """Fragments are valid while these settings and the renderers stay the same."""
+    return f"{RENDERER_VERSION}|{settings.base_url}|{settings.timezone}|{settings.calendar_name}"
+
+
+def uid_domain(settings: Settings) -> str:
+    return urlsplit(settings.base_url).hostname or "alltsomsker.local"
+
+
+def event_page_url(event: PublishedEvent, settings: Settings) -> str:
+    return f"{settings.base_url}/events/{event.id}"
+
+
+def local_time(value: datetime, settings: Settings) -> datetime:
+    return value.astimezone(ZoneInfo(settings.timezone))
+
+
+def iso_local(value: datetime | date, settings: Settings) -> str:
+    """ISO 8601 with the offset in force locally, or a plain date for all-day events."""
+    if isinstance(value, datetime):
+        return local_time(value, settings).isoformat()
+    return value.isoformat()
+
+
+def utc_stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+SV_WEEKDAYS = ("mån", "tis", "ons", "tors", "fre", "lör", "sön")
+SV_MONTHS = ("jan", "feb", "mars", "apr", "maj", "juni", "juli", "aug", "sep", "okt", "nov", "dec")
+
+
+def swedish_when(event: PublishedEvent, settings: Settings) -> str:
+    """"lör 12 dec 2026 19:00" — the date as a Swedish reader writes it."""
+    if isinstance(event.start, datetime):
+        local = local_time(event.start, settings)
+        day = local.date()
+        clock = local.strftime(" %H:%M")
+    else:
+        day = event.start
+        clock = ""
+    return f"{SV_WEEKDAYS[day.weekday()]} {day.day} {SV_MONTHS[day.month - 1]} {day.year}{clock}"
+
+
+def feed_title(feed: str, label: str, settings: Settings) -> str:
+    if feed == "all":
+        return settings.calendar_name
+    return f"{settings.calendar_name} – {label}"

@@ -1,0 +1,65 @@
+"""JSON Feed 1.1 output; each item carries the event in an ``_event`` extension object."""
+
+from __future__ import annotations
+
+import json
+
+from aggregator.model import Settings
+from aggregator.publish import PublishedEvent, event_page_url, iso_local
+
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def _dump(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+
+
+def render_item(event: PublishedEvent, settings: Settings) -> str:
+    place = event.place
+    address = ", ".join(p for p in (place.street, place.locality) if p)
+    item: dict[str, object] = {
+        "id": event.id,
+        "url": event.url or event_page_url(event, settings),
+        "title": event.title,
+        "content_text": event.description,
+    }
+    if event.description_html:
+        item["content_html"] = event.description_html
+    if event.image:
+        item["image"] = event.image
+    item["date_published"] = iso_local(event.created_at, settings)
+    item["date_modified"] = iso_local(event.modified_at, settings)
+    if event.categories:
+        item["tags"] = list(event.categories)
+    item["_event"] = {
+        "start": iso_local(event.start, settings),
+        "end": iso_local(event.end, settings) if event.end is not None else None,
+        "all_day": event.all_day,
+        "timezone": event.timezone,
+        "status": event.status,
+        "sequence": event.sequence,
+        "location": {
+            "name": place.name or event.location_text,
+            "address": address,
+            "locality": place.locality,
+            "municipality": place.municipality,
+            "latitude": place.latitude,
+            "longitude": place.longitude,
+        },
+        "organizer": {"name": event.organizer_name, "url": event.organizer_url or None},
+        "categories": list(event.categories),
+        "sources": [{"id": source_id, "url": url or None} for source_id, url in event.sources],
+    }
+    return _dump(item)
+
+
+def assemble_json(title: str, feed_url: str, fragments: list[str], settings: Settings) -> str:
+    head = {
+        "version": VERSION,
+        "title": title,
+        "home_page_url": settings.base_url + "/",
+        "feed_url": feed_url,
+        "language": "sv",
+    }
+    opening = _dump(head)[:-1]
+    return opening + ',"items":[\n' + ",\n".join(fragments) + "\n]}\n"

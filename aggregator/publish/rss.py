@@ -1,0 +1,69 @@
+"""RSS 2.0 output with the RSS 1.0 event module (ev:startdate, ev:enddate, ev:location …)."""
+
+from __future__ import annotations
+
+import re
+from email.utils import format_datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from aggregator.model import CANCELLED, Settings
+from aggregator.publish import (
+    PublishedEvent,
+    event_page_url,
+    iso_local,
+    swedish_when,
+    uid_domain,
+)
+
+EVENT_NS = "http://purl.org/rss/1.0/modules/event/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    return escape(_XML_INVALID.sub("", value))
+
+
+def render_item(event: PublishedEvent, settings: Settings) -> str:
+    title = f"{swedish_when(event, settings)} – {event.title}"
+    if event.status == CANCELLED:
+        title = f"INSTÄLLT: {title}"
+    link = event.url or event_page_url(event, settings)
+    parts = [
+        "<item>",
+        f"<title>{xml_text(title)}</title>",
+        f"<link>{xml_text(link)}</link>",
+        f'<guid isPermaLink="false">{xml_text(event.id)}@{xml_text(uid_domain(settings))}</guid>',
+        f"<pubDate>{format_datetime(event.created_at, usegmt=True)}</pubDate>",
+    ]
+    if event.description:
+        parts.append(f"<description>{xml_text(event.description)}</description>")
+    parts.extend(f"<category>{xml_text(c)}</category>" for c in event.categories)
+    parts.append(f"<ev:startdate>{iso_local(event.start, settings)}</ev:startdate>")
+    if event.end is not None:
+        parts.append(f"<ev:enddate>{iso_local(event.end, settings)}</ev:enddate>")
+    if event.location:
+        parts.append(f"<ev:location>{xml_text(event.location)}</ev:location>")
+    if event.organizer_name:
+        parts.append(f"<ev:organizer>{xml_text(event.organizer_name)}</ev:organizer>")
+    if event.categories:
+        parts.append(f"<ev:type>{xml_text(', '.join(event.categories))}</ev:type>")
+    if event.image:
+        parts.append(f'<enclosure url={quoteattr(event.image)} type="image/jpeg" length="0"/>')
+    parts.append("</item>")
+    return "\n".join(parts) + "\n"
+
+
+def assemble_rss(title: str, feed_url: str, fragments: list[str], settings: Settings) -> str:
+    head = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<rss version="2.0" xmlns:ev="{EVENT_NS}" xmlns:atom="{ATOM_NS}">\n'
+        "<channel>\n"
+        f"<title>{xml_text(title)}</title>\n"
+        f"<link>{xml_text(settings.base_url)}/</link>\n"
+        f"<description>{xml_text('Evenemang: ' + title)}</description>\n"
+        "<language>sv-SE</language>\n"
+        f'<atom:link href={quoteattr(feed_url)} rel="self" type="application/rss+xml"/>\n'
+        "<ttl>60</ttl>\n"
+    )
+    return head + "".join(fragments) + "</channel>\n</rss>\n"

@@ -1,0 +1,680 @@
+"""SQLite store: the schema and every query. The only module that writes SQL.
+
+Tables
+    sources        one row per configured source: fetch state (ETag, Last-Modified,
+                   content fingerprint) and health (status, message, counts)
+    fetch_log      one row per harvest attempt
+    source_events  harvested events keyed by (source_id, key); vanished ones get
+                   ``removed_at`` (tombstones), never deleted
+    events         merged events: stable id, SEQUENCE, content hash and the
+                   pre-rendered feed fragments (ics, rss, json)
+    event_feeds    which feeds (``municipality/eksjo``, ``category/teater`` …) an event is in
+    meta           counters (data version, last publish)
+
+A harvest is one transaction: a failure changes nothing stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from aggregator.errors import StoreError
+from aggregator.model import Event, FetchState, HarvestWarning, Place
+
+migrations = Migrations("aggregator")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            location TEXT NOT NULL DEFAULT '',
+            kind TEXT,
+            priority INTEGER NOT NULL DEFAULT 50,
+            etag TEXT,
+            last_modified TEXT,
+            fingerprint TEXT,
+            status TEXT NOT NULL DEFAULT 'never',
+            message TEXT NOT NULL DEFAULT '',
+            warnings TEXT NOT NULL DEFAULT '[]',
+            event_count INTEGER NOT NULL DEFAULT 0,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TEXT,
+            last_success_at TEXT
+        );
+        CREATE TABLE fetch_log (
+            id INTEGER PRIMARY KEY,
+            source_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            http_status INTEGER,
+            duration_ms INTEGER,
+            events INTEGER,
+            message TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX fetch_log_source ON fetch_log (source_id, at);
+        CREATE TABLE source_events (
+            source_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            event_id TEXT,
+            uid TEXT NOT NULL DEFAULT '',
+            start_utc TEXT NOT NULL,
+            end_utc TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            data TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            removed_at TEXT,
+            PRIMARY KEY (source_id, key)
+        );
+        CREATE INDEX source_events_event ON source_events (event_id);
+        CREATE INDEX source_events_uid ON source_events (uid) WHERE uid != '';
+        CREATE INDEX source_events_unassigned ON source_events (source_id) WHERE event_id IS NULL;
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            modified_at TEXT NOT NULL,
+            sequence INTEGER NOT NULL DEFAULT 0,
+            content_hash TEXT NOT NULL DEFAULT '',
+            start_utc TEXT NOT NULL DEFAULT '',
+            end_utc TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'confirmed',
+            data TEXT NOT NULL DEFAULT '{}',
+            dirty INTEGER NOT NULL DEFAULT 1,
+            render_key TEXT NOT NULL DEFAULT '',
+            ics TEXT NOT NULL DEFAULT '',
+            rss TEXT NOT NULL DEFAULT '',
+            json_item TEXT NOT NULL DEFAULT '',
+            removed_at TEXT
+        );
+        CREATE INDEX events_window ON events (end_utc) WHERE removed_at IS NULL;
+        CREATE INDEX events_dirty ON events (id) WHERE dirty = 1;
+        CREATE TABLE event_feeds (
+            feed TEXT NOT NULL,
+            start_utc TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            PRIMARY KEY (feed, start_utc, event_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX event_feeds_event ON event_feeds (event_id);
+        CREATE TABLE feed_labels (feed TEXT PRIMARY KEY, label TEXT NOT NULL);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestOutcome:
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    held: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A source event as the merge stage sees it."""
+
+    source_id: str
+    key: str
+    event: Event
+    priority: int
+    first_seen: str
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: str
+    created_at: str
+    modified_at: str
+    sequence: int
+    content_hash: str
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    id: str
+    name: str
+    location: str
+    kind: str | None
+    status: str
+    message: str
+    event_count: int
+    warnings: tuple[str, ...]
+    consecutive_failures: int
+    last_attempt_at: str | None
+    last_success_at: str | None
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+        self.conn: sqlite3.Connection = conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- sources ---------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[Any]) -> None:
+        """Make the sources table match the configuration (keeps fetch state)."""
+        with self.transaction():
+            for source in sources:
+                self.conn.execute(
+                    """INSERT INTO sources (id, name, location, kind, priority)
+                       VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                         location = excluded.location, kind = excluded.kind,
+                         priority = excluded.priority""",
+                    (source.id, source.name, source.location, source.kind, source.priority),
+                )
+
+    def fetch_state(self, source_id: str) -> FetchState:
+        row = self.conn.execute(
+            "SELECT etag, last_modified, fingerprint FROM sources WHERE id = ?", (source_id,)
+        ).fetchone()
+        if row is None:
+            return FetchState()
+        return FetchState(etag=row[0], last_modified=row[1], content_hash=row[2])
+
+    def source_priorities(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT id, priority FROM sources").fetchall())
+
+    def record_failure(
+        self, source_id: str, message: str, now: datetime, *, http_status: int | None = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                """UPDATE sources SET status = 'failed', message = ?, last_attempt_at = ?,
+                   consecutive_failures = consecutive_failures + 1 WHERE id = ?""",
+                (message, iso(now), source_id),
+            )
+            self._log(source_id, now, "failed", http_status, duration_ms, None, message)
+
+    def record_unchanged(
+        self, source_id: str, now: datetime, *, http_status: int | None, duration_ms: int | None,
+        etag: str | None, last_modified: str | None,
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                """UPDATE sources SET status = CASE WHEN status = 'held' THEN 'held' ELSE 'ok' END,
+                   message = CASE WHEN status = 'held' THEN message ELSE '' END,
+                   last_attempt_at = ?, last_success_at = ?, consecutive_failures = 0,
+                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)
+                   WHERE id = ?""",
+                (iso(now), iso(now), etag, last_modified, source_id),
+            )
+            self._log(source_id, now, "unchanged", http_status, duration_ms, None, "")
+
+    def _log(
+        self, source_id: str, now: datetime, outcome: str, http_status: int | None,
+        duration_ms: int | None, events: int | None, message: str,
+    ) -> None:
+        self.conn.execute(
+            """INSERT INTO fetch_log (source_id, at, outcome, http_status, duration_ms, events, message)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (source_id, iso(now), outcome, http_status, duration_ms, events, message),
+        )
+
+    def apply_harvest(
+        self,
+        source_id: str,
+        events: Sequence[Event],
+        warnings: Sequence[HarvestWarning],
+        now: datetime,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        fingerprint: str | None,
+        http_status: int | None = None,
+        duration_ms: int | None = None,
+        accept_shrink: bool = False,
+    ) -> HarvestOutcome:
+        """Store one successful harvest: upsert, tombstone what vanished, guard against collapse."""
+        now_iso = iso(now)
+        with self.transaction():
+            existing = {
+                key: (content_hash, removed_at, end_utc)
+                for key, content_hash, removed_at, end_utc in self.conn.execute(
+                    "SELECT key, content_hash, removed_at, end_utc FROM source_events WHERE source_id = ?",
+                    (source_id,),
+                )
+            }
+            incoming: dict[str, tuple[Event, str, str]] = {}
+            for event in events:
+                data = event_to_json(event)
+                incoming[event.key] = (event, data, content_digest(data))
+            vanished = [
+                key for key, (_, removed_at, _) in existing.items()
+                if removed_at is None and key not in incoming
+            ]
+            upcoming_before = sum(
+                1 for _, removed_at, end_utc in existing.values() if removed_at is None and end_utc >= now_iso
+            )
+            vanished_upcoming = sum(1 for key in vanished if existing[key][2] >= now_iso)
+            held = not accept_shrink and is_collapse(upcoming_before, vanished_upcoming)
+            inserts, updates, unchanged = [], [], 0
+            for key, (event, data, digest) in incoming.items():
+                start_utc, end_utc = event_span(event)
+                old = existing.get(key)
+                if old is None:
+                    inserts.append(
+                        (source_id, key, event.uid, start_utc, end_utc, digest, data, now_iso, now_iso, now_iso)
+                    )
+                elif old[0] != digest or old[1] is not None:
+                    updates.append((event.uid, start_utc, end_utc, digest, data, now_iso, now_iso, source_id, key))
+                else:
+                    unchanged += 1
+            self.conn.executemany(
+                """INSERT INTO source_events (source_id, key, uid, start_utc, end_utc, content_hash, data,
+                   first_seen, last_seen, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                inserts,
+            )
+            self.conn.executemany(
+                """UPDATE source_events SET uid = ?, start_utc = ?, end_utc = ?, content_hash = ?, data = ?,
+                   last_seen = ?, changed_at = ?, removed_at = NULL WHERE source_id = ? AND key = ?""",
+                updates,
+            )
+            removed = 0
+            if not held and vanished:
+                self.conn.executemany(
+                    "UPDATE source_events SET removed_at = ?, changed_at = ? WHERE source_id = ? AND key = ?",
+                    [(now_iso, now_iso, source_id, key) for key in vanished],
+                )
+                removed = len(vanished)
+            touched = [update[-1] for update in updates] + (vanished if not held else [])
+            self._mark_events_dirty(source_id, touched)
+            message = ""
+            if held:
+                message = (
+                    f"{vanished_upcoming} of {upcoming_before} upcoming events vanished at once; "
+                    "kept them and held the source for review (harvest with --accept-shrink to accept)"
+                )
+            active = len(incoming) + (len(vanished) if held else 0)
+            self.conn.execute(
+                """UPDATE sources SET status = ?, message = ?, warnings = ?, event_count = ?,
+                   consecutive_failures = 0, last_attempt_at = ?, last_success_at = ?,
+                   etag = ?, last_modified = ?, fingerprint = ? WHERE id = ?""",
+                (
+                    "held" if held else "ok", message,
+                    json.dumps([w.message for w in warnings], ensure_ascii=False),
+                    active, now_iso, now_iso, etag, last_modified,
+                    None if held else fingerprint, source_id,
+                ),
+            )
+            self._log(source_id, now, "held" if held else "ok", http_status, duration_ms, len(incoming), message)
+            if inserts or updates or removed:
+                self._bump_data_version()
+        return HarvestOutcome(
+            new=len(inserts), changed=len(updates), removed=removed, unchanged=unchanged,
+            held=held, message=message,
+        )
+
+    def _mark_events_dirty(self, source_id: str, keys: Sequence[str]) -> None:
+        self.conn.executemany(
+            """UPDATE events SET dirty = 1 WHERE id = (
+                 SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
+            [(source_id, key) for key in keys],
+        )
+
+    def _bump_data_version(self) -> None:
+        self.conn.execute(
+            """INSERT INTO meta (key, value) VALUES ('data_version', '1')
+               ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"""
+        )
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- identity ----------------------------------------------------------------
+
+    def unassigned_members(self) -> list[tuple[str, str, str]]:
+        """(source_id, key, uid) of active source events that belong to no event yet."""
+        return self.conn.execute(
+            "SELECT source_id, key, uid FROM source_events WHERE event_id IS NULL AND removed_at IS NULL"
+        ).fetchall()
+
+    def event_ids_by_uid(self, uids: Iterable[str]) -> dict[str, str]:
+        """For each uid, the oldest event it already belongs to."""
+        result: dict[str, str] = {}
+        uid_list = [u for u in set(uids) if u]
+        for chunk_start in range(0, len(uid_list), 500):
+            chunk = uid_list[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            for uid, event_id in self.conn.execute(
+                f"""SELECT s.uid, s.event_id FROM source_events s JOIN events e ON e.id = s.event_id
+                    WHERE s.uid IN ({marks}) ORDER BY e.created_at DESC, e.id DESC""",
+                chunk,
+            ):
+                result[uid] = event_id
+        return result
+
+    def existing_event_ids(self, ids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        id_list = list(set(ids))
+        for chunk_start in range(0, len(id_list), 500):
+            chunk = id_list[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+        return found
+
+    def assign_members(self, assignments: Sequence[tuple[str, str, str]], now: datetime) -> None:
+        """Attach (source_id, key) to event ids, creating the events that are new."""
+        now_iso = iso(now)
+        with self.transaction():
+            self.conn.executemany(
+                """INSERT INTO events (id, created_at, modified_at, dirty) VALUES (?, ?, ?, 1)
+                   ON CONFLICT (id) DO UPDATE SET dirty = 1""",
+                [(event_id, now_iso, now_iso) for event_id in {a[2] for a in assignments}],
+            )
+            self.conn.executemany(
+                "UPDATE source_events SET event_id = ? WHERE source_id = ? AND key = ?",
+                [(event_id, source_id, key) for source_id, key, event_id in assignments],
+            )
+
+    def dirty_event_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM events WHERE dirty = 1 ORDER BY id")]
+
+    def members_of(self, event_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
+        result: dict[str, list[MemberRow]] = {event_id: [] for event_id in event_ids}
+        for chunk_start in range(0, len(event_ids), 500):
+            chunk = list(event_ids[chunk_start : chunk_start + 500])
+            marks = ",".join("?" * len(chunk))
+            for event_id, source_id, key, data, first_seen, removed_at, priority in self.conn.execute(
+                f"""SELECT s.event_id, s.source_id, s.key, s.data, s.first_seen, s.removed_at,
+                    COALESCE(src.priority, 0)
+                    FROM source_events s LEFT JOIN sources src ON src.id = s.source_id
+                    WHERE s.event_id IN ({marks})""",
+                chunk,
+            ):
+                result[event_id].append(
+                    MemberRow(source_id, key, event_from_json(data), priority, first_seen, removed_at is not None)
+                )
+        return result
+
+    def event_rows(self, event_ids: Sequence[str]) -> dict[str, EventRow]:
+        rows: dict[str, EventRow] = {}
+        for chunk_start in range(0, len(event_ids), 500):
+            chunk = list(event_ids[chunk_start : chunk_start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"""SELECT id, created_at, modified_at, sequence, content_hash, removed_at
+                    FROM events WHERE id IN ({marks})""",
+                chunk,
+            ):
+                rows[row[0]] = EventRow(row[0], row[1], row[2], row[3], row[4], row[5] is not None)
+        return rows
+
+    def save_merged(self, updates: Sequence[MergedUpdate], now: datetime) -> None:
+        """Write merged content for events whose published content changed, clear dirty flags."""
+        now_iso = iso(now)
+        with self.transaction():
+            changed = [u for u in updates if u.changed]
+            self.conn.executemany(
+                """UPDATE events SET modified_at = ?, sequence = ?, content_hash = ?, start_utc = ?,
+                   end_utc = ?, status = ?, data = ?, render_key = '', removed_at = ?, dirty = 0
+                   WHERE id = ?""",
+                [
+                    (u.modified_at, u.sequence, u.content_hash, u.start_utc, u.end_utc, u.status, u.data,
+                     now_iso if u.removed else None, u.id)
+                    for u in changed
+                ],
+            )
+            self.conn.executemany(
+                "UPDATE events SET dirty = 0 WHERE id = ?", [(u.id,) for u in updates if not u.changed]
+            )
+            self.conn.executemany(
+                "DELETE FROM event_feeds WHERE event_id = ?", [(u.id,) for u in changed]
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO event_feeds (feed, start_utc, event_id) VALUES (?, ?, ?)",
+                [(feed, u.start_utc, u.id) for u in changed if not u.removed for feed in u.feeds],
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO feed_labels (feed, label) VALUES (?, ?)",
+                sorted({label for u in changed if not u.removed for label in u.feed_labels}),
+            )
+            if changed:
+                self._bump_data_version()
+
+    # -- publishing ----------------------------------------------------------------
+
+    def events_needing_render(self, render_key: str) -> list[tuple[str, str, str, str, int]]:
+        """(id, data, created_at, modified_at, sequence) of active events not rendered for render_key."""
+        return self.conn.execute(
+            """SELECT id, data, created_at, modified_at, sequence FROM events
+               WHERE removed_at IS NULL AND render_key != ?""",
+            (render_key,),
+        ).fetchall()
+
+    def save_renders(self, renders: Sequence[tuple[str, str, str, str]], render_key: str) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE events SET ics = ?, rss = ?, json_item = ?, render_key = ? WHERE id = ?",
+                [(ics, rss, item, render_key, event_id) for event_id, ics, rss, item in renders],
+            )
+
+    def feed_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT feed FROM event_feeds ORDER BY feed")]
+
+    def feed_labels(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT feed, label FROM feed_labels").fetchall())
+
+    def feed_fragments(self, feed: str | None, window_start: datetime) -> list[tuple[str, str, str, str]]:
+        """(id, ics, rss, json_item) of a feed's events in the window, ordered by start then id."""
+        if feed is None:
+            return self.conn.execute(
+                """SELECT id, ics, rss, json_item FROM events
+                   WHERE removed_at IS NULL AND end_utc >= ? ORDER BY start_utc, id""",
+                (iso(window_start),),
+            ).fetchall()
+        return self.conn.execute(
+            """SELECT e.id, e.ics, e.rss, e.json_item FROM event_feeds f JOIN events e ON e.id = f.event_id
+               WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
+               ORDER BY f.start_utc, f.event_id""",
+            (feed, iso(window_start)),
+        ).fetchall()
+
+    def published_events(
+        self, *, start_from: datetime | None = None, start_to: datetime | None = None,
+        feed: str | None = None, query: str | None = None,
+    ) -> list[tuple[str, str]]:
+        """(id, data) of active events, ordered by start, for listings."""
+        sql = "SELECT e.id, e.data FROM events e"
+        where, params = ["e.removed_at IS NULL"], []
+        if feed:
+            sql += " JOIN event_feeds f ON f.event_id = e.id AND f.feed = ?"
+            params.append(feed)
+        if start_from:
+            where.append("e.end_utc >= ?")
+            params.append(iso(start_from))
+        if start_to:
+            where.append("e.start_utc < ?")
+            params.append(iso(start_to))
+        if query:
+            where.append("e.data LIKE ?")
+            params.append(f"%{query}%")
+        sql += " WHERE " + " AND ".join(where) + " ORDER BY e.start_utc, e.id"
+        return self.conn.execute(sql, params).fetchall()
+
+    def source_health(self) -> list[SourceHealth]:
+        rows = self.conn.execute(
+            """SELECT id, name, location, kind, status, message, event_count, warnings,
+               consecutive_failures, last_attempt_at, last_success_at FROM sources ORDER BY id"""
+        ).fetchall()
+        return [
+            SourceHealth(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(json.loads(r[7])), r[8], r[9], r[10])
+            for r in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        one = lambda sql: self.conn.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "events": one("SELECT count(*) FROM events WHERE removed_at IS NULL"),
+            "source_events": one("SELECT count(*) FROM source_events WHERE removed_at IS NULL"),
+            "removed": one("SELECT count(*) FROM source_events WHERE removed_at IS NOT NULL"),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MergedUpdate:
+    id: str
+    changed: bool
+    removed: bool = False
+    modified_at: str = ""
+    sequence: int = 0
+    content_hash: str = ""
+    start_utc: str = ""
+    end_utc: str = ""
+    status: str = ""
+    data: str = ""
+    feeds: tuple[str, ...] = ()
+    feed_labels: tuple[tuple[str, str], ...] = ()
+
+
+def is_collapse(upcoming_before: int, vanished_upcoming: int) -> bool:
+    """A sudden collapse: at least 5 upcoming events and more than half of them gone at once."""
+    return upcoming_before >= 5 and vanished_upcoming * 2 > upcoming_before
+
+
+def content_digest(data: str) -> str:
+    return hashlib.blake2b(data.encode(), digest_size=16).hexdigest()
+
+
+def event_span(event: Event) -> tuple[str, str]:
+    """Sortable UTC start and end strings; all-day dates as midnight UTC."""
+    start = _as_instant(event.start)
+    end = _as_instant(event.end) if event.end is not None else start
+    return iso(start), iso(max(start, end))
+
+
+def _as_instant(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _time_to_json(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return iso(value)
+    return value.isoformat()
+
+
+def _time_from_json(value: str | None) -> datetime | date | None:
+    if value is None:
+        return None
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    return parse_iso(value)
+
+
+def event_to_json(event: Event) -> str:
+    place = event.place
+    return json.dumps(
+        {
+            "source_id": event.source_id,
+            "key": event.key,
+            "title": event.title,
+            "start": _time_to_json(event.start),
+            "end": _time_to_json(event.end),
+            "all_day": event.all_day,
+            "timezone": event.timezone,
+            "status": event.status,
+            "description": event.description,
+            "description_html": event.description_html,
+            "url": event.url,
+            "place": [place.name, place.street, place.locality, place.municipality, place.latitude,
+                      place.longitude],
+            "location_text": event.location_text,
+            "categories": list(event.categories),
+            "organizer_name": event.organizer_name,
+            "organizer_url": event.organizer_url,
+            "image": event.image,
+            "uid": event.uid,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def event_from_json(data: str) -> Event:
+    d = json.loads(data)
+    start = _time_from_json(d["start"])
+    assert start is not None
+    return Event(
+        source_id=d["source_id"],
+        key=d["key"],
+        title=d["title"],
+        start=start,
+        end=_time_from_json(d["end"]),
+        all_day=d["all_day"],
+        timezone=d["timezone"],
+        status=d["status"],
+        description=d["description"],
+        description_html=d["description_html"],
+        url=d["url"],
+        place=Place(*d["place"]),
+        location_text=d["location_text"],
+        categories=tuple(d["categories"]),
+        organizer_name=d["organizer_name"],
+        organizer_url=d["organizer_url"],
+        image=d["image"],
+        uid=d["uid"],
+    )

@@ -1,0 +1,91 @@
+"""Turning whatever a producer calls a time zone into an IANA zone.
+
+Producers write IANA names (Google, Apple), Windows names (Outlook:
+``W. Europe Standard Time``), Windows display names without a VTIMEZONE
+(``(UTC+01:00) Amsterdam, Berlin, … Stockholm``), bare city lists, or
+``GMT+0100``-style labels. All of them are normal input.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+OFFSET_RE = re.compile(r"(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=512)
+def zone(name: str) -> zoneinfo.ZoneInfo | None:
+    """The IANA zone called ``name``, or None."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _city_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for name in sorted(zoneinfo.available_timezones()):
+        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/")):
+            city = name.rsplit("/", 1)[1].replace("_", " ").casefold()
+            index.setdefault(city, name)
+    return index
+
+
+@functools.lru_cache(maxsize=512)
+def iana_name_for_tzid(tzid: str) -> str | None:
+    """Best IANA name for a TZID as producers write it, or None when it is a mystery."""
+    tzid = tzid.strip().strip('"').strip("/")
+    if not tzid:
+        return None
+    if zone(tzid):
+        return tzid
+    # some producers prefix a path: /mozilla.org/20050126_1/Europe/Stockholm
+    for i in range(tzid.count("/")):
+        candidate = tzid.split("/", i + 1)[-1]
+        if zone(candidate):
+            return candidate
+    if tzid in WINDOWS_TO_OLSON:
+        return WINDOWS_TO_OLSON[tzid]
+    # Outlook display names: "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"
+    cities = _city_index()
+    for word in re.split(r"[,()&/]+", tzid):
+        name = cities.get(word.strip().casefold())
+        if name:
+            return name
+    match = OFFSET_RE.search(tzid)
+    if match and not re.search(r"daylight|summer|dst", tzid, re.IGNORECASE):
+        hours = int(match.group(2))
+        minutes = int(match.group(3) or 0)
+        if minutes == 0 and hours <= 14:
+            # Etc/GMT signs are inverted on purpose (POSIX)
+            sign = "-" if match.group(1) == "+" else "+"
+            return "UTC" if hours == 0 else f"Etc/GMT{sign}{hours}"
+    return None
+
+
+def local_to_utc(wall: datetime, tz: tzinfo) -> datetime:
+    """A wall-clock time in ``tz`` as a UTC instant.
+
+    In the spring gap (02:30 on the switch day) the offset from before the gap is
+    used, as RFC 5545 3.3.5 says, so 02:30 becomes 03:30 summer time; in the autumn
+    repeat the first (summer time) occurrence is taken (fold=0).
+    """
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def as_utc_day(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date()
+    return value
+
+
+def fixed_offset(minutes: int) -> timezone:
+    return timezone(timedelta(minutes=minutes))
