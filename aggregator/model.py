@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -35,6 +36,23 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class Recipe:
+    """CSS selectors for a website with no structured data (``recipe:`` in sources.yaml).
+
+    ``event`` selects each event block; the others are relative to that block.
+    """
+
+    event: str
+    title: str
+    date: str
+    time: str = ""
+    place: str = ""
+    link: str = ""
+    description: str = ""
+    image: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     id: str
     name: str
@@ -46,6 +64,8 @@ class Source:
     interval: int = 3600  # seconds
     priority: int = 50
     token_env: str | None = None
+    recipe: Recipe | None = None
+    max_pages: int = 50  # detail pages a website/feed harvest may follow
 
     @property
     def location(self) -> str:
@@ -132,3 +152,9 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
+
+
+# Harvesters that follow links (an RSS item's page, a listing's detail pages) get
+# one of these from the pipeline: URL in, body bytes out, FetchError on failure.
+# It applies the same limits and SSRF guard as every other fetch.
+PageFetcher = Callable[[str], bytes]

@@ -6,15 +6,26 @@ module is the one place where kinds are wired to their parsers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from aggregator.errors import ParseError
 from aggregator.harvest import ical
 from aggregator.harvest.detect import detect_kind
-from aggregator.model import HarvestResult, Settings, Source
+from aggregator.model import HarvestResult, PageFetcher, Settings, Source
 
-Harvester = Callable[..., HarvestResult]
+
+class Harvester(Protocol):
+    def __call__(
+        self,
+        content: bytes,
+        source: Source,
+        settings: Settings,
+        *,
+        now: datetime,
+        fetch_page: PageFetcher | None = None,
+    ) -> HarvestResult: ...
+
 
 HARVESTERS: dict[str, Harvester] = {
     "ical": ical.parse_ical,
@@ -28,6 +39,7 @@ def harvest_bytes(
     *,
     now: datetime,
     content_type: str = "",
+    fetch_page: PageFetcher | None = None,
 ) -> HarvestResult:
     """Detect the kind (unless the source names it) and parse with that harvester."""
     kind = source.kind or detect_kind(content, content_type, source_id=source.id)
@@ -36,4 +48,4 @@ def harvest_bytes(
         raise ParseError(
             f"this looks like a {kind} source, which is not supported yet", source_id=source.id
         )
-    return harvester(content, source, settings, now=now)
+    return harvester(content, source, settings, now=now, fetch_page=fetch_page)

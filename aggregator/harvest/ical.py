@@ -29,6 +29,7 @@ from aggregator.model import (
     Event,
     HarvestResult,
     HarvestWarning,
+    PageFetcher,
     Place,
     Settings,
     Source,
@@ -84,7 +85,12 @@ def decode_calendar_bytes(content: bytes) -> str:
 
 
 def parse_ical(
-    content: bytes, source: Source, settings: Settings, *, now: datetime
+    content: bytes,
+    source: Source,
+    settings: Settings,
+    *,
+    now: datetime,
+    fetch_page: PageFetcher | None = None,
 ) -> HarvestResult:
     text = decode_calendar_bytes(content)
     _check_looks_like_ical(text, source)
@@ -297,7 +303,8 @@ def _event_from_component(
         organizer_name=organizer_name,
         organizer_url=organizer_url,
         image=_image(component),
-        uid=uid if not uid.startswith("no-uid-") else "",
+        # an occurrence's identity across sources is UID + RECURRENCE-ID, i.e. its key
+        uid=key if not uid.startswith("no-uid-") else "",
     )
 
 
@@ -372,8 +379,16 @@ def _alt_description_html(component: icalendar.Component) -> str:
     for item in values:
         params = getattr(item, "params", {})
         if str(params.get("FMTTYPE", "")).lower() == "text/html":
-            return str(item)
+            return unescape_text(str(item))
     return ""
+
+
+_ESCAPE_RE = re.compile(r"\\([\\;,nN])")
+
+
+def unescape_text(value: str) -> str:
+    """RFC 5545 TEXT unescaping, for X- properties icalendar leaves escaped."""
+    return _ESCAPE_RE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
 
 
 def _url(component: icalendar.Component, uid: str) -> str:

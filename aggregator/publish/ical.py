@@ -136,7 +136,7 @@ def _transitions(tz: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, tim
         offset = probe.astimezone(tz).utcoffset()
         if offset != previous:
             low, high = probe - timedelta(days=1), probe
-            while high - low > timedelta(minutes=1):
+            while high - low > timedelta(seconds=1):
                 middle = low + (high - low) / 2
                 if middle.astimezone(tz).utcoffset() == previous:
                     low = middle
