@@ -177,6 +177,10 @@ def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator
     series: dict[str, list[icalendar.Event]] = {}
     for index, component in enumerate(calendar.walk("VEVENT")):
         uid = str(component.get("UID", "")).strip() or f"no-uid-{index}"
+        facebook = _FACEBOOK_UID_RE.match(uid)
+        if facebook:
+            # same identity as the Graph API and export harvesters give the event
+            uid = f"facebook:{facebook.group(1)}"
         series.setdefault(uid, []).append(component)
     timezones = calendar.walk("VTIMEZONE")
     for uid, components in series.items():
@@ -392,12 +396,11 @@ def unescape_text(value: str) -> str:
 
 
 def _url(component: icalendar.Component, uid: str) -> str:
+    if uid.startswith("facebook:"):
+        return f"https://www.facebook.com/events/{uid.removeprefix('facebook:')}/"
     url = _text(component, "URL")
     if url.startswith(("http://", "https://")):
         return url
-    match = _FACEBOOK_UID_RE.match(uid)
-    if match:
-        return f"https://www.facebook.com/events/{match.group(1)}/"
     return ""
 
 
