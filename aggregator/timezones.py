@@ -15,6 +15,15 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+# Outlook display names that name no city
+DISPLAY_NAMES = {
+    "eastern time (us & canada)": "America/New_York",
+    "central time (us & canada)": "America/Chicago",
+    "mountain time (us & canada)": "America/Denver",
+    "pacific time (us & canada)": "America/Los_Angeles",
+    "greenwich mean time": "Europe/London",
+    "coordinated universal time": "UTC",
+}
 OFFSET_RE = re.compile(r"(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
 
 
@@ -54,6 +63,10 @@ def iana_name_for_tzid(tzid: str) -> str | None:
             return candidate
     if tzid in WINDOWS_TO_OLSON:
         return WINDOWS_TO_OLSON[tzid]
+    folded = tzid.casefold()
+    for display_name, iana in DISPLAY_NAMES.items():
+        if display_name in folded:
+            return iana
     # Outlook display names: "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"
     cities = _city_index()
     for word in re.split(r"[,()&/]+", tzid):

@@ -39,7 +39,7 @@ def _first_start(path: Path) -> datetime:
     for line in text.replace("\n ", "").replace("\n\t", "").splitlines():
         in_event = in_event or line.strip().upper() == "BEGIN:VEVENT"
         if in_event and line.startswith("DTSTART") and ":" in line:
-            value = line.split(":", 1)[1].strip()[:8]
+            value = line.rsplit(":", 1)[1].strip()[:8]
             if value.isdigit():
                 return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), tzinfo=utc(2000, 1, 1).tzinfo)
     return utc(2026, 11, 26)

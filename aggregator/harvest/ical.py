@@ -20,6 +20,7 @@ import icalendar
 import recurring_ical_events
 import x_wr_timezone
 from icalendar.error import BrokenCalendarProperty, InvalidCalendar
+from icalendar.prop.broken import vBroken
 
 from aggregator.errors import ParseError
 from aggregator.model import (
@@ -214,6 +215,7 @@ def _expand_series(
     for tz in timezones:
         holder.add_component(tz)
     for component in components:
+        _repair_rrule(component, ctx)
         holder.add_component(component)
     first = components[0]
     try:
@@ -239,8 +241,23 @@ def _expand_series(
                 continue
             if event is not None:
                 yield event
+        if count == 0 and query.suppressed_errors:
+            ctx.warn(f"skipped recurring event {_describe(first)}: its dates could not be read")
     except _ICALENDAR_ERRORS + (BrokenCalendarProperty,) as exc:
         ctx.warn(f"skipped recurring event {_describe(first)}: {_reason(exc)}")
+
+
+def _repair_rrule(component: icalendar.Event, ctx: _Context) -> None:
+    """Exchange CDO writes ``BYDAY=MO, TU, WE``; drop the spaces. An unreadable rule
+    leaves the event as a single occurrence, with a warning."""
+    rule = component.get("RRULE")
+    if not isinstance(rule, vBroken):
+        return
+    del component["RRULE"]
+    try:
+        component.add("RRULE", icalendar.vRecur.from_ical(re.sub(r"\s+", "", str(rule))))
+    except _ICALENDAR_ERRORS:
+        ctx.warn(f"event {_describe(component)}: its repeat rule could not be read; only the first date is used")
 
 
 def _start_instant(component: icalendar.Event, ctx: _Context) -> datetime | None:
