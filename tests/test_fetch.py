@@ -1,0 +1,127 @@
+"""fetch.py against a real local HTTP server: conditional GET, limits, redirects, SSRF guard."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from aggregator.errors import FetchError
+from aggregator.fetch import check_host_allowed, fetch_source, fetch_url
+from aggregator.model import FetchState, Settings, Source
+
+ALLOW = Settings(allow_private_hosts=True)
+BODY = "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".encode()
+
+
+def test_conditional_get_answers_not_modified(httpserver: HTTPServer) -> None:
+    def handler(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304)
+        return Response(BODY, headers={"ETag": '"v1"', "Content-Type": "text/calendar"})
+
+    httpserver.expect_request("/cal.ics").respond_with_handler(handler)
+    url = httpserver.url_for("/cal.ics")
+    first = fetch_url(url, ALLOW)
+    assert (first.not_modified, first.content, first.etag) == (False, BODY, '"v1"')
+    second = fetch_url(url, ALLOW, state=FetchState(etag='"v1"', content_hash=first.content_hash))
+    assert second.not_modified and second.http_status == 304
+
+
+def test_user_agent_and_last_modified_are_sent(httpserver: HTTPServer) -> None:
+    seen = {}
+
+    def handler(request: Request) -> Response:
+        seen.update(request.headers)
+        return Response(BODY)
+
+    httpserver.expect_request("/cal.ics").respond_with_handler(handler)
+    fetch_url(httpserver.url_for("/cal.ics"), ALLOW, state=FetchState(last_modified="Wed, 25 Nov 2026 10:00:00 GMT"))
+    assert "AlltSomSker" in seen["User-Agent"]
+    assert seen["If-Modified-Since"] == "Wed, 25 Nov 2026 10:00:00 GMT"
+
+
+def test_http_error_is_a_fetch_error_naming_the_status(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/down.ics").respond_with_data("oops", status=500)
+    with pytest.raises(FetchError, match="HTTP 500"):
+        fetch_url(httpserver.url_for("/down.ics"), ALLOW, source_id="s")
+
+
+def test_size_cap_applies_to_decoded_body(httpserver: HTTPServer) -> None:
+    bomb = gzip.compress(b"A" * 5_000_000)
+    httpserver.expect_request("/bomb.ics").respond_with_data(
+        bomb, headers={"Content-Encoding": "gzip"}
+    )
+    with pytest.raises(FetchError, match="larger than the limit"):
+        fetch_url(httpserver.url_for("/bomb.ics"), Settings(allow_private_hosts=True, max_bytes=1_048_576))
+
+
+def test_declared_length_over_cap_is_refused_before_reading(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/big.ics").respond_with_data(b"x" * 2_000_000)
+    with pytest.raises(FetchError, match="larger than the limit"):
+        fetch_url(httpserver.url_for("/big.ics"), Settings(allow_private_hosts=True, max_bytes=1_048_576))
+
+
+def test_redirects_are_followed_but_bounded(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/old.ics").respond_with_data("", status=301, headers={"Location": "/new.ics"})
+    httpserver.expect_request("/new.ics").respond_with_data(BODY)
+    assert fetch_url(httpserver.url_for("/old.ics"), ALLOW).content == BODY
+    httpserver.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
+    with pytest.raises(FetchError, match="redirects"):
+        fetch_url(httpserver.url_for("/loop"), ALLOW)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.ics",
+        "http://localhost/x.ics",
+        "http://10.1.2.3/x.ics",
+        "http://192.168.1.1/x.ics",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x.ics",
+        "http://0.0.0.0/x.ics",
+    ],
+)
+def test_private_and_loopback_hosts_are_refused(url: str) -> None:
+    with pytest.raises(FetchError, match="private or local"):
+        check_host_allowed(url, Settings())
+
+
+def test_redirect_to_a_private_address_is_refused(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard runs on every hop: only the test server itself is exempted here."""
+    httpserver.expect_request("/hop").respond_with_data(
+        "", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data"}
+    )
+    from aggregator import fetch
+
+    checked = []
+
+    def guard_except_test_server(url: str, settings: Settings, source_id: str = "") -> None:
+        checked.append(url)
+        if not url.startswith(httpserver.url_for("/")):
+            check_host_allowed(url, settings, source_id)
+
+    monkeypatch.setattr(fetch, "check_host_allowed", guard_except_test_server)
+    with pytest.raises(FetchError, match="private or local"):
+        fetch_url(httpserver.url_for("/hop"), Settings())
+    assert checked == [httpserver.url_for("/hop"), "http://169.254.169.254/latest/meta-data"]
+
+
+def test_unreachable_host_is_a_fetch_error() -> None:
+    with pytest.raises(FetchError, match="could not connect"):
+        fetch_url("http://127.0.0.1:9/x.ics", Settings(allow_private_hosts=True, timeout=2))
+
+
+def test_path_sources_are_read_from_disk(tmp_path: Path) -> None:
+    (tmp_path / "cal.ics").write_bytes(BODY)
+    source = Source(id="lokal", name="Lokal", path="cal.ics")
+    result = fetch_source(source, FetchState(), Settings(), base_dir=tmp_path)
+    assert result.content == BODY and not result.not_modified
+    with pytest.raises(FetchError, match="file not found"):
+        fetch_source(Source(id="x", name="x", path="nope.ics"), FetchState(), Settings(), base_dir=tmp_path)
