@@ -66,6 +66,10 @@ def _time_prop(name: str, value: datetime | date, settings: Settings) -> str:
         if settings.timezone == "UTC":
             return f"{name}:{utc_stamp(value)}"
         local = local_time(value, settings)
+        if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+            # a wall time that happens twice (autumn switch): RFC 5545 means the first,
+            # ical.js reads the second; UTC leaves no room for either reading
+            return f"{name}:{utc_stamp(value)}"
         return fold(f"{name};TZID={settings.timezone}:{local.strftime('%Y%m%dT%H%M%S')}")
     return f"{name};VALUE=DATE:{value.strftime('%Y%m%d')}"
 

@@ -1,0 +1,141 @@
+"""Following links from a website source: which ones, how many, and whether we may.
+
+All network I/O goes through the pipeline's ``fetch_page`` (same limits and SSRF
+guard as every fetch). This module adds the crawl politeness: a page budget per
+harvest (``source.max_pages``), ``robots.txt`` for our user agent, and a choice of
+links that look like one page per event on the same site.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.robotparser
+from collections.abc import Iterable
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+from aggregator.errors import FetchError
+from aggregator.harvest.html_schema import HtmlContext
+from aggregator.model import PageFetcher
+
+_SKIP_EXT_RE = re.compile(
+    r"\.(?:pdf|jpe?g|png|gif|webp|svg|zip|ics|docx?|xlsx?|pptx?|mp[34]|mov|css|js|xml|rss)$",
+    re.IGNORECASE,
+)
+_SKIP_PATH_RE = re.compile(
+    r"/(?:wp-admin|wp-content|wp-json|wp-login|feed|tag|tags|category|kategori|author|"
+    r"page|sida|login|logga-in|cart|kassa|varukorg|search|sok|sök|share|print)(?:/|$)",
+    re.IGNORECASE,
+)
+_SKIP_QUERY_RE = re.compile(r"(?:^|&)(?:ical|outlook-ical|format|share|replytocom|print)=")
+_EVENTISH_RE = re.compile(
+    r"/(?:[^/]*-)?(?:events?|evenemang|evenemanget|kalender|kalendarium|calendar|program|"
+    r"aktivitet(?:er)?|arrangemang|konsert(?:er)?|forestallning(?:ar)?|föreställning(?:ar)?|"
+    r"happening|whats-on|vad-hander|vad-händer|biljetter|tickets|concerts?|shows?)(?:[-/]|$)",
+    re.IGNORECASE,
+)
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def same_site(url: str, base: str) -> bool:
+    return bool(_host(url)) and _host(url) == _host(base)
+
+
+def detail_links(tree: HtmlElement, page_url: str, source_url: str, limit: int) -> list[str]:
+    """Links on a listing page that look like one page per event on the same site.
+
+    A link qualifies when it sits below the listing's own path
+    (``/evenemang/`` → ``/evenemang/julkonsert/``) or its path names events
+    (``/event/…``, ``/kalender/…``, ``/program/…``); pagination, feeds, tag
+    archives, files and the listing itself do not.
+    """
+    hrefs = (a.get("href", "") for a in tree.iter("a"))
+    return pick_links(hrefs, page_url, source_url, limit)
+
+
+def pick_links(hrefs: Iterable[str], page_url: str, source_url: str, limit: int) -> list[str]:
+    listing = urlsplit(page_url)
+    listing_path = listing.path.rstrip("/")
+    chosen: dict[str, None] = {}
+    for href in hrefs:
+        if len(chosen) >= limit:
+            break
+        href = (href or "").strip()
+        if not href or href.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
+            continue
+        url = urldefrag(urljoin(page_url, href))[0]
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not same_site(url, source_url or page_url):
+            continue
+        path = parts.path.rstrip("/")
+        if path == listing_path or listing_path.startswith(path + "/") or not path:
+            continue
+        if _SKIP_EXT_RE.search(path) or _SKIP_PATH_RE.search(path + "/"):
+            continue
+        if parts.query and _SKIP_QUERY_RE.search(parts.query):
+            continue
+        below_listing = bool(listing_path) and path.startswith(listing_path + "/")
+        if below_listing or _EVENTISH_RE.search(path):
+            chosen.setdefault(url, None)
+    return list(chosen)
+
+
+class Crawler:
+    """Fetches follow-up pages within the source's page budget, honouring robots.txt."""
+
+    def __init__(self, fetch_page: PageFetcher, ctx: HtmlContext, budget: int) -> None:
+        self._fetch_page = fetch_page
+        self._ctx = ctx
+        self.budget = max(0, budget)
+        self.fetched = 0
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._budget_warned = False
+
+    @property
+    def exhausted(self) -> bool:
+        return self.fetched >= self.budget
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        root = f"{parts.scheme}://{parts.netloc}"
+        if root not in self._robots:
+            self._robots[root] = self._load_robots(root + "/robots.txt")
+        rules = self._robots[root]
+        return rules is None or rules.can_fetch(self._ctx.settings.user_agent, url)
+
+    def _load_robots(self, url: str) -> urllib.robotparser.RobotFileParser | None:
+        """The site's rules; a missing or unreadable robots.txt allows everything."""
+        try:
+            body = self._fetch_page(url)
+        except FetchError:
+            return None
+        text = body[:512_000].decode("utf-8", errors="replace")
+        if "<html" in text[:1000].lower():
+            return None  # a soft 404: the site answered with a web page
+        rules = urllib.robotparser.RobotFileParser(url)
+        rules.parse(text.splitlines())
+        return rules
+
+    def fetch(self, url: str) -> bytes | None:
+        """The page's bytes, or None (with a warning) when over budget, disallowed or failed."""
+        if self.exhausted:
+            if not self._budget_warned:
+                self._budget_warned = True
+                self._ctx.warn(
+                    f"followed {self.budget} pages (max_pages); the remaining links were left out"
+                )
+            return None
+        if not self.allowed(url):
+            self._ctx.warn(f"robots.txt does not allow fetching {url[:200]}; skipped")
+            return None
+        self.fetched += 1
+        try:
+            return self._fetch_page(url)
+        except FetchError as exc:
+            self._ctx.warn(f"could not fetch {url[:200]}: {str(exc)[:200]}")
+            return None
