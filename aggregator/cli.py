@@ -45,9 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
 
     harvest = commands.add_parser("harvest", help="harvest sources now (all, or --source ID)")
-    harvest.add_argument("--source", action="append", metavar="ID", help="only this source (repeatable)")
     harvest.add_argument(
-        "--accept-shrink", action="store_true",
+        "--source", action="append", metavar="ID", help="only this source (repeatable)"
+    )
+    harvest.add_argument(
+        "--accept-shrink",
+        action="store_true",
         help="accept a harvest even when most upcoming events vanished at once",
     )
 
@@ -55,24 +58,35 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
 
     serve = commands.add_parser("serve", help="serve the published feeds over HTTP")
-    serve.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
 
     sources = commands.add_parser("sources", help="list or check sources")
-    source_commands = sources.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    source_commands = sources.add_subparsers(
+        dest="sources_command", metavar="ACTION", required=True
+    )
     source_commands.add_parser("list", help="every source with its health")
     check = source_commands.add_parser(
-        "check", help="fetch a URL, detect its kind and show the events it would import (stores nothing)"
+        "check",
+        help="fetch a URL, detect its kind and show the events it would import (stores nothing)",
     )
     check.add_argument("url", help="http(s) URL or a local file path")
-    check.add_argument("--kind", choices=["ical", "feed", "html", "facebook"], help="skip detection")
+    check.add_argument(
+        "--kind", choices=["ical", "feed", "html", "facebook"], help="skip detection"
+    )
     check.add_argument("--limit", type=int, default=20, help="events to show (default 20)")
 
     events = commands.add_parser("events", help="list published events")
     event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
     listing = event_commands.add_parser("list", help="events in a date range, filtered")
-    listing.add_argument("--from", dest="date_from", type=date.fromisoformat, help="YYYY-MM-DD (default today)")
-    listing.add_argument("--to", dest="date_to", type=date.fromisoformat, help="YYYY-MM-DD (exclusive)")
+    listing.add_argument(
+        "--from", dest="date_from", type=date.fromisoformat, help="YYYY-MM-DD (default today)"
+    )
+    listing.add_argument(
+        "--to", dest="date_to", type=date.fromisoformat, help="YYYY-MM-DD (exclusive)"
+    )
     listing.add_argument("--municipality", help="municipality name or slug")
     listing.add_argument("--category", help="category name or slug")
     listing.add_argument("--q", help="free text")
@@ -117,10 +131,18 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
             print(f"aggregator: no source with id {', '.join(unknown)}", file=sys.stderr)
             return 1
         reports = pipeline.harvest_all(
-            store, config, now, source_ids=args.source, accept_shrink=args.accept_shrink, progress=_progress
+            store,
+            config,
+            now,
+            source_ids=args.source,
+            accept_shrink=args.accept_shrink,
+            progress=_progress,
         )
         pipeline.update_events(store, now)
-        _print_summary(pipeline.RunReport(sources=reports, publish=pipeline.PublishReport(skipped=True)), config)
+        _print_summary(
+            pipeline.RunReport(sources=reports, publish=pipeline.PublishReport(skipped=True)),
+            config,
+        )
         return 0
     if args.command == "publish":
         pipeline.update_events(store, now)
@@ -150,7 +172,9 @@ def _now() -> datetime:
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def _progress(report: pipeline.SourceReport) -> None:
@@ -159,9 +183,7 @@ def _progress(report: pipeline.SourceReport) -> None:
     elif report.outcome == "unchanged":
         detail = "unchanged"
     else:
-        detail = (
-            f"{report.events} events ({report.new} new, {report.changed} changed, {report.removed} removed)"
-        )
+        detail = f"{report.events} events ({report.new} new, {report.changed} changed, {report.removed} removed)"
         if report.warnings:
             detail += f", {len(report.warnings)} warnings"
         if report.outcome == "held":
@@ -170,7 +192,10 @@ def _progress(report: pipeline.SourceReport) -> None:
 
 
 def _print_summary(report: pipeline.RunReport, config: Config) -> None:
-    counts = {o: sum(1 for s in report.sources if s.outcome == o) for o in ("ok", "unchanged", "held", "failed")}
+    counts = {
+        o: sum(1 for s in report.sources if s.outcome == o)
+        for o in ("ok", "unchanged", "held", "failed")
+    }
     parts = [f"{counts['ok']} ok", f"{counts['unchanged']} unchanged"]
     if counts["held"]:
         parts.append(f"{counts['held']} held")
@@ -204,8 +229,12 @@ def _sources_list(config: Config, store: Store) -> int:
         h = health.get(source.id)
         if h is None:
             continue
-        message = h.message or (f"{len(h.warnings)} warnings: {h.warnings[0]}" if h.warnings else "")
-        rows.append((source.id, h.status, str(h.event_count), h.last_success_at or "-", message[:100]))
+        message = h.message or (
+            f"{len(h.warnings)} warnings: {h.warnings[0]}" if h.warnings else ""
+        )
+        rows.append(
+            (source.id, h.status, str(h.event_count), h.last_success_at or "-", message[:100])
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
@@ -217,7 +246,11 @@ def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
     source = Source(id="check", name="check", kind=args.kind)
     try:
         if target.startswith(("http://", "https://", "webcal://")):
-            url = "https://" + target.removeprefix("webcal://") if target.startswith("webcal://") else target
+            url = (
+                "https://" + target.removeprefix("webcal://")
+                if target.startswith("webcal://")
+                else target
+            )
             fetched = fetch_url(url, config.settings, source_id="check")
             content, content_type = fetched.content, fetched.content_type
         else:

@@ -96,9 +96,7 @@ def parse_config(text: str, path: Path) -> Config:
     if root is None:
         raise ConfigError("file is empty; expected 'settings:' and 'sources:'", file=str(path))
     top = reader.mapping(root, "top level", {"settings", "sources"})
-    settings = (
-        reader.settings(top["settings"][1]) if "settings" in top else Settings()
-    )
+    settings = reader.settings(top["settings"][1]) if "settings" in top else Settings()
     if "sources" not in top:
         raise ConfigError("missing 'sources:' list", file=str(path), line=1, key="sources")
     sources = reader.sources(top["sources"][1], settings)
@@ -182,12 +180,15 @@ class _Reader:
                 zoneinfo.ZoneInfo(values["timezone"])
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
                 raise self.error(
-                    fields["timezone"][1], "timezone",
+                    fields["timezone"][1],
+                    "timezone",
                     f"unknown time zone '{values['timezone']}' (use an IANA name like Europe/Stockholm)",
                 ) from exc
         if "base_url" in values and not _is_http_url(values["base_url"]):
             raise self.error(
-                fields["base_url"][1], "base_url", f"base_url '{values['base_url']}' is not an http(s) URL"
+                fields["base_url"][1],
+                "base_url",
+                f"base_url '{values['base_url']}' is not an http(s) URL",
             )
         if "base_url" in values:
             values["base_url"] = values["base_url"].rstrip("/")
@@ -203,7 +204,9 @@ class _Reader:
             line = item.start_mark.line + 1
             if source.id in seen:
                 raise self.error(
-                    item, "id", f"duplicate source id '{source.id}' (first defined on line {seen[source.id]})"
+                    item,
+                    "id",
+                    f"duplicate source id '{source.id}' (first defined on line {seen[source.id]})",
                 )
             seen[source.id] = line
             result.append(source)
@@ -217,13 +220,16 @@ class _Reader:
         source_id = self.string(id_node, "id")
         if not SLUG_RE.match(source_id):
             raise self.error(
-                id_node, "id",
+                id_node,
+                "id",
                 f"source id '{source_id}' must be lowercase letters, digits and dashes (like 'vimmerby-teater')",
             )
         values: dict[str, Any] = {"id": source_id}
         values["name"] = self.string(fields["name"][1], "name") if "name" in fields else source_id
         if ("url" in fields) == ("path" in fields):
-            raise self.error(node, "url", f"source '{source_id}' needs exactly one of 'url' or 'path'")
+            raise self.error(
+                node, "url", f"source '{source_id}' needs exactly one of 'url' or 'path'"
+            )
         if "url" in fields:
             url = self.string(fields["url"][1], "url")
             if url.startswith("webcal://"):
@@ -245,7 +251,8 @@ class _Reader:
             known = {m.casefold(): m for m in settings.municipalities}
             if municipality.casefold() not in known:
                 raise self.error(
-                    fields["municipality"][1], "municipality",
+                    fields["municipality"][1],
+                    "municipality",
                     f"unknown municipality '{municipality}' (settings.municipalities: "
                     f"{', '.join(settings.municipalities)})",
                 )
@@ -265,7 +272,9 @@ class _Reader:
         match = INTERVAL_RE.match(raw)
         if not match:
             raise self.error(
-                node, "interval", f"bad interval '{raw}' (use a number and s, m, h or d, like 30m or 1h)"
+                node,
+                "interval",
+                f"bad interval '{raw}' (use a number and s, m, h or d, like 30m or 1h)",
             )
         seconds = int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
         if seconds < MIN_INTERVAL:

@@ -21,7 +21,6 @@ from aggregator.model import CANCELLED, Event
 from aggregator.normalize import merge_categories, slugify
 from aggregator.store import EventRow, MemberRow, MergedUpdate, event_span, event_to_json, iso
 
-
 REMOVED = "removed"  # content hash of an event with no active members
 
 
@@ -99,7 +98,9 @@ def feeds_of(event: Event, source_ids: Iterable[str]) -> tuple[tuple[str, str], 
     """(feed, label) for each feed besides ``all`` that an event belongs to."""
     feeds = []
     if event.place.municipality:
-        feeds.append((f"municipality/{slugify(event.place.municipality)}", event.place.municipality))
+        feeds.append(
+            (f"municipality/{slugify(event.place.municipality)}", event.place.municipality)
+        )
     feeds.extend((f"category/{slugify(c)}", c) for c in event.categories if slugify(c))
     feeds.extend((f"organizer/{source_id}", source_id) for source_id in source_ids)
     return tuple(dict.fromkeys(feeds))
@@ -108,9 +109,7 @@ def feeds_of(event: Event, source_ids: Iterable[str]) -> tuple[tuple[str, str], 
 def merged_data(event: Event, members: Sequence[MemberRow]) -> str:
     """The published content of a merged event as canonical JSON (also its change detector)."""
     sources = [
-        {"id": m.source_id, "url": m.event.url}
-        for m in rank_members(members)
-        if not m.removed
+        {"id": m.source_id, "url": m.event.url} for m in rank_members(members) if not m.removed
     ]
     body = json.loads(event_to_json(event))
     for field in ("source_id", "key", "uid"):
@@ -124,9 +123,16 @@ def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) ->
     merged = merge_members(members)
     if merged is None:
         return MergedUpdate(
-            id=row.id, changed=not row.removed, removed=True, modified_at=iso(now),
+            id=row.id,
+            changed=not row.removed,
+            removed=True,
+            modified_at=iso(now),
             sequence=row.sequence + (1 if row.content_hash else 0),
-            content_hash=REMOVED, start_utc="", end_utc="", status="removed", data="{}",
+            content_hash=REMOVED,
+            start_utc="",
+            end_utc="",
+            status="removed",
+            data="{}",
         )
     data = merged_data(merged, members)
     digest = hashlib.blake2b(data.encode(), digest_size=16).hexdigest()

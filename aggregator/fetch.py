@@ -103,7 +103,9 @@ def fetch_url(
     except requests.exceptions.SSLError as exc:
         raise FetchError(f"TLS/certificate error: {exc}", source_id=source_id, url=url) from exc
     except requests.exceptions.ConnectionError as exc:
-        raise FetchError(f"could not connect to {_host(url)}", source_id=source_id, url=url) from exc
+        raise FetchError(
+            f"could not connect to {_host(url)}", source_id=source_id, url=url
+        ) from exc
     except requests.exceptions.RequestException as exc:
         raise FetchError(f"request failed: {exc}", source_id=source_id, url=url) from exc
     finally:
@@ -143,7 +145,9 @@ def _get_following_redirects(
             target = urljoin(url, response.headers["Location"])
             response.close()
             if urlsplit(target).scheme not in ("http", "https"):
-                raise FetchError(f"redirected to a non-HTTP address {target}", source_id=source_id, url=url)
+                raise FetchError(
+                    f"redirected to a non-HTTP address {target}", source_id=source_id, url=url
+                )
             url = target
             continue
         return response
@@ -160,7 +164,9 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"the host name {host} does not resolve", source_id=source_id, url=url) from exc
+        raise FetchError(
+            f"the host name {host} does not resolve", source_id=source_id, url=url
+        ) from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if not address.is_global or address.is_multicast:
@@ -185,7 +191,9 @@ def _read_capped(response: requests.Response, max_bytes: int, source_id: str, ur
     return b"".join(chunks)
 
 
-def _read_path(source: Source, state: FetchState, settings: Settings, base_dir: Path) -> FetchResult:
+def _read_path(
+    source: Source, state: FetchState, settings: Settings, base_dir: Path
+) -> FetchResult:
     assert source.path is not None
     path = Path(source.path)
     if not path.is_absolute():
@@ -197,9 +205,13 @@ def _read_path(source: Source, state: FetchState, settings: Settings, base_dir: 
     except FileNotFoundError as exc:
         raise FetchError(f"file not found: {path}", source_id=source.id, url=str(path)) from exc
     except IsADirectoryError as exc:
-        raise FetchError(f"{path} is a folder, not a file", source_id=source.id, url=str(path)) from exc
+        raise FetchError(
+            f"{path} is a folder, not a file", source_id=source.id, url=str(path)
+        ) from exc
     except OSError as exc:
-        raise FetchError(f"cannot read {path}: {exc.strerror}", source_id=source.id, url=str(path)) from exc
+        raise FetchError(
+            f"cannot read {path}: {exc.strerror}", source_id=source.id, url=str(path)
+        ) from exc
     digest = content_hash(content)
     return FetchResult(
         source_id=source.id,

@@ -18,7 +18,22 @@ from aggregator.model import Event, Place, Settings, Source
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
-ALLOWED_TAGS = {"p", "br", "b", "strong", "i", "em", "u", "ul", "ol", "li", "a", "h3", "h4", "blockquote"}
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h3",
+    "h4",
+    "blockquote",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 _TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _BLOCK_END_RE = re.compile(r"<\s*(br\s*/?|/p|/li|/h\d|/div|/tr)\s*>", re.IGNORECASE)
@@ -39,15 +54,17 @@ def normalize_event(event: Event, source: Source, settings: Settings) -> Event:
         description_html = sanitize_html(event.description_html)
     elif looks_like_html(raw_description):
         description_html = sanitize_html(raw_description)
-    description = html_to_text(description_html) if description_html else clean_multiline(raw_description)
+    description = (
+        html_to_text(description_html) if description_html else clean_multiline(raw_description)
+    )
     place = parse_place(event.location_text, event.place)
     municipality = municipality_for(place, event.location_text, source.municipality, settings)
     place = replace(place, municipality=municipality or "")
     return replace(
         event,
-        title=clean_line(html_to_text(event.title) if looks_like_html(event.title) else event.title)[
-            :MAX_TITLE
-        ]
+        title=clean_line(
+            html_to_text(event.title) if looks_like_html(event.title) else event.title
+        )[:MAX_TITLE]
         or "Namnlöst evenemang",
         description=description[:MAX_DESCRIPTION],
         description_html=description_html[:MAX_DESCRIPTION],
@@ -103,8 +120,9 @@ def clean_url(url: str) -> str:
     return ""
 
 
-def parse_place(location: str, known: Place = Place()) -> Place:
+def parse_place(location: str, known: Place | None = None) -> Place:
     """Split "Name, Street 4, 598 30 Locality" into its parts where they can be told apart."""
+    known = known or Place()
     text = clean_line(location)
     if not text:
         return known
@@ -115,9 +133,9 @@ def parse_place(location: str, known: Place = Place()) -> Place:
         postcode = _POSTCODE_RE.match(part)
         if postcode and not locality:
             locality = postcode.group(2).strip()
-        elif not street and _STREET_RE.search(part) and part != parts[0]:
-            street = part
-        elif not street and _STREET_RE.search(part) and len(parts) > 1 and parts[0] == part:
+        elif (not street and _STREET_RE.search(part) and part != parts[0]) or (
+            not street and _STREET_RE.search(part) and len(parts) > 1 and parts[0] == part
+        ):
             street = part
         else:
             rest.append(part)
@@ -190,6 +208,8 @@ def merge_categories(*groups: tuple[str, ...]) -> tuple[str, ...]:
 
 def slugify(text: str) -> str:
     """Lowercase ASCII slug: ``Västervik`` → ``vastervik``, ``Barn & familj`` → ``barn-familj``."""
-    folded = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("æ", "ae").replace("ø", "o"))
+    folded = unicodedata.normalize(
+        "NFKD", text.replace("ß", "ss").replace("æ", "ae").replace("ø", "o")
+    )
     ascii_text = folded.encode("ascii", "ignore").decode("ascii").lower()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:80]

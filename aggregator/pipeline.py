@@ -8,6 +8,7 @@ error becomes a ``SourceReport``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -25,16 +26,17 @@ from aggregator.config import Config
 from aggregator.errors import SourceError
 from aggregator.harvest import harvest_bytes
 from aggregator.model import HarvestResult, Source
-from aggregator.normalize import normalize_event
+from aggregator.normalize import normalize_event, slugify
 from aggregator.publish import (
     FORMATS,
     MAX_SUBSCRIPTION_BYTES,
     feed_title,
+    jsonfeed,
     published_event,
     render_key,
+    rss,
 )
 from aggregator.publish import ical as ical_out
-from aggregator.publish import jsonfeed, rss
 from aggregator.store import Store
 
 log = logging.getLogger("aggregator")
@@ -82,8 +84,6 @@ def fingerprint(content_hash: str | None, source: Source) -> str:
 
 
 def hash_source(source: Source) -> str:
-    import hashlib
-
     return hashlib.blake2b(repr(source).encode(), digest_size=8).hexdigest()
 
 
@@ -119,8 +119,12 @@ def harvest_source(
             fingerprint(fetched.content_hash, source) == state.content_hash and not accept_shrink
         ):
             store.record_unchanged(
-                source.id, now, http_status=fetched.http_status, duration_ms=elapsed(),
-                etag=fetched.etag, last_modified=fetched.last_modified,
+                source.id,
+                now,
+                http_status=fetched.http_status,
+                duration_ms=elapsed(),
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
             )
             log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
             return SourceReport(source.id, "unchanged")
@@ -148,7 +152,12 @@ def harvest_source(
         log.warning("%s: held for review: %s", source.id, outcome.message)
     log.info(
         "%s: %d events (%d new, %d changed, %d removed) in %d ms",
-        source.id, len(result.events), outcome.new, outcome.changed, outcome.removed, elapsed(),
+        source.id,
+        len(result.events),
+        outcome.new,
+        outcome.changed,
+        outcome.removed,
+        elapsed(),
     )
     return SourceReport(
         source.id,
@@ -236,36 +245,30 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
     feeds_dir = config.resolve(settings.feeds_dir)
     window_start = now - FEED_WINDOW_BACK
     state = json.dumps(
-        [store.meta("data_version"), window_start.date().isoformat(), render_key(settings),
-         [(s.id, s.name) for s in config.sources]]
+        [
+            store.meta("data_version"),
+            window_start.date().isoformat(),
+            render_key(settings),
+            [(s.id, s.name) for s in config.sources],
+        ]
     )
     if not force and store.meta("published_state") == state and (feeds_dir / "index.json").exists():
         return PublishReport(skipped=True)
     render_events(store, config)
-    labels = store.feed_labels()
-    source_names = {s.id: s.name for s in config.sources}
-    feeds = ["all"] + sorted(
-        set(store.feed_names())
-        | {f"organizer/{s.id}" for s in config.sources}
-        | {f"municipality/{_slug(m)}" for m in settings.municipalities}
-    )
-    for m in settings.municipalities:
-        labels.setdefault(f"municipality/{_slug(m)}", m)
     written = unchanged = 0
     oversized = []
     index = []
     total_events = 0
-    for feed in feeds:
-        label = source_names.get(feed.removeprefix("organizer/"), labels.get(feed, feed)) if (
-            feed.startswith("organizer/")
-        ) else labels.get(feed, feed)
-        title = feed_title(feed, label, settings)
+    feeds = feed_catalog(store, config)
+    for feed, title in feeds:
         rows = store.feed_fragments(None if feed == "all" else feed, window_start)
         if feed == "all":
             total_events = len(rows)
         outputs = {
             "ics": ical_out.assemble_calendar(title, [r[1] for r in rows], settings, now.year),
-            "rss": rss.assemble_rss(title, _feed_url(settings.base_url, feed, "rss"), [r[2] for r in rows], settings),
+            "rss": rss.assemble_rss(
+                title, _feed_url(settings.base_url, feed, "rss"), [r[2] for r in rows], settings
+            ),
             "json": jsonfeed.assemble_json(
                 title, _feed_url(settings.base_url, feed, "json"), [r[3] for r in rows], settings
             ),
@@ -276,7 +279,8 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
                 oversized.append(f"{feed}.ics")
                 log.warning(
                     "feed %s.ics is %.1f MB, over Google Calendar's 1 MB subscription limit",
-                    feed, len(data) / 1e6,
+                    feed,
+                    len(data) / 1e6,
                 )
             if write_if_changed(feeds_dir / f"{feed}.{extension}", data):
                 written += 1
@@ -290,26 +294,48 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
                 **{extension: f"{feed}.{extension}" for extension in FORMATS},
             }
         )
-    index_data = json.dumps(
-        {"title": settings.calendar_name, "base_url": settings.base_url, "feeds": index},
-        ensure_ascii=False, indent=1,
-    ).encode("utf-8") + b"\n"
-    removed = _remove_stale_feeds(feeds_dir, {f"{feed}.{ext}" for feed in feeds for ext in FORMATS})
+    index_data = (
+        json.dumps(
+            {"title": settings.calendar_name, "base_url": settings.base_url, "feeds": index},
+            ensure_ascii=False,
+            indent=1,
+        ).encode("utf-8")
+        + b"\n"
+    )
+    removed = _remove_stale_feeds(
+        feeds_dir, {f"{feed}.{ext}" for feed, _ in feeds for ext in FORMATS}
+    )
     if write_if_changed(feeds_dir / "index.json", index_data):
         written += 1
     else:
         unchanged += 1
     store.set_meta("published_state", state)
     return PublishReport(
-        written=written, unchanged=unchanged, removed=removed, feeds=len(feeds),
-        events=total_events, oversized=tuple(oversized),
+        written=written,
+        unchanged=unchanged,
+        removed=removed,
+        feeds=len(feeds),
+        events=total_events,
+        oversized=tuple(oversized),
     )
 
 
-def _slug(name: str) -> str:
-    from aggregator.normalize import slugify
+def feed_catalog(store: Store, config: Config) -> list[tuple[str, str]]:
+    """(feed, title) of every feed to write: all, plus each municipality, category, organizer.
 
-    return slugify(name)
+    Configured municipalities and organizers always get a feed (empty or not), so
+    subscription URLs never break; categories exist while some event has them.
+    """
+    settings = config.settings
+    labels = store.feed_labels()
+    labels.update({f"municipality/{slugify(m)}": m for m in settings.municipalities})
+    labels.update({f"organizer/{s.id}": s.name for s in config.sources})
+    names = set(store.feed_names())
+    names |= {f"organizer/{s.id}" for s in config.sources}
+    names |= {f"municipality/{slugify(m)}" for m in settings.municipalities}
+    return [("all", feed_title("all", "", settings))] + [
+        (feed, feed_title(feed, labels.get(feed, feed), settings)) for feed in sorted(names)
+    ]
 
 
 def _feed_url(base_url: str, feed: str, extension: str) -> str:

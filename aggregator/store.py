@@ -228,7 +228,12 @@ class Store:
         return dict(self.conn.execute("SELECT id, priority FROM sources").fetchall())
 
     def record_failure(
-        self, source_id: str, message: str, now: datetime, *, http_status: int | None = None,
+        self,
+        source_id: str,
+        message: str,
+        now: datetime,
+        *,
+        http_status: int | None = None,
         duration_ms: int | None = None,
     ) -> None:
         with self.transaction():
@@ -240,8 +245,14 @@ class Store:
             self._log(source_id, now, "failed", http_status, duration_ms, None, message)
 
     def record_unchanged(
-        self, source_id: str, now: datetime, *, http_status: int | None, duration_ms: int | None,
-        etag: str | None, last_modified: str | None,
+        self,
+        source_id: str,
+        now: datetime,
+        *,
+        http_status: int | None,
+        duration_ms: int | None,
+        etag: str | None,
+        last_modified: str | None,
     ) -> None:
         with self.transaction():
             self.conn.execute(
@@ -255,8 +266,14 @@ class Store:
             self._log(source_id, now, "unchanged", http_status, duration_ms, None, "")
 
     def _log(
-        self, source_id: str, now: datetime, outcome: str, http_status: int | None,
-        duration_ms: int | None, events: int | None, message: str,
+        self,
+        source_id: str,
+        now: datetime,
+        outcome: str,
+        http_status: int | None,
+        duration_ms: int | None,
+        events: int | None,
+        message: str,
     ) -> None:
         self.conn.execute(
             """INSERT INTO fetch_log (source_id, at, outcome, http_status, duration_ms, events, message)
@@ -293,11 +310,14 @@ class Store:
                 data = event_to_json(event)
                 incoming[event.key] = (event, data, content_digest(data))
             vanished = [
-                key for key, (_, removed_at, _) in existing.items()
+                key
+                for key, (_, removed_at, _) in existing.items()
                 if removed_at is None and key not in incoming
             ]
             upcoming_before = sum(
-                1 for _, removed_at, end_utc in existing.values() if removed_at is None and end_utc >= now_iso
+                1
+                for _, removed_at, end_utc in existing.values()
+                if removed_at is None and end_utc >= now_iso
             )
             vanished_upcoming = sum(1 for key in vanished if existing[key][2] >= now_iso)
             held = not accept_shrink and is_collapse(upcoming_before, vanished_upcoming)
@@ -307,10 +327,33 @@ class Store:
                 old = existing.get(key)
                 if old is None:
                     inserts.append(
-                        (source_id, key, event.uid, start_utc, end_utc, digest, data, now_iso, now_iso, now_iso)
+                        (
+                            source_id,
+                            key,
+                            event.uid,
+                            start_utc,
+                            end_utc,
+                            digest,
+                            data,
+                            now_iso,
+                            now_iso,
+                            now_iso,
+                        )
                     )
                 elif old[0] != digest or old[1] is not None:
-                    updates.append((event.uid, start_utc, end_utc, digest, data, now_iso, now_iso, source_id, key))
+                    updates.append(
+                        (
+                            event.uid,
+                            start_utc,
+                            end_utc,
+                            digest,
+                            data,
+                            now_iso,
+                            now_iso,
+                            source_id,
+                            key,
+                        )
+                    )
                 else:
                     unchanged += 1
             self.conn.executemany(
@@ -344,18 +387,36 @@ class Store:
                    consecutive_failures = 0, last_attempt_at = ?, last_success_at = ?,
                    etag = ?, last_modified = ?, fingerprint = ? WHERE id = ?""",
                 (
-                    "held" if held else "ok", message,
+                    "held" if held else "ok",
+                    message,
                     json.dumps([w.message for w in warnings], ensure_ascii=False),
-                    active, now_iso, now_iso, etag, last_modified,
-                    None if held else fingerprint, source_id,
+                    active,
+                    now_iso,
+                    now_iso,
+                    etag,
+                    last_modified,
+                    None if held else fingerprint,
+                    source_id,
                 ),
             )
-            self._log(source_id, now, "held" if held else "ok", http_status, duration_ms, len(incoming), message)
+            self._log(
+                source_id,
+                now,
+                "held" if held else "ok",
+                http_status,
+                duration_ms,
+                len(incoming),
+                message,
+            )
             if inserts or updates or removed:
                 self._bump_data_version()
         return HarvestOutcome(
-            new=len(inserts), changed=len(updates), removed=removed, unchanged=unchanged,
-            held=held, message=message,
+            new=len(inserts),
+            changed=len(updates),
+            removed=removed,
+            unchanged=unchanged,
+            held=held,
+            message=message,
         )
 
     def _mark_events_dirty(self, source_id: str, keys: Sequence[str]) -> None:
@@ -410,7 +471,10 @@ class Store:
         for chunk_start in range(0, len(id_list), 500):
             chunk = id_list[chunk_start : chunk_start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+            found.update(
+                r[0]
+                for r in self.conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
+            )
         return found
 
     def assign_members(self, assignments: Sequence[tuple[str, str, str]], now: datetime) -> None:
@@ -428,14 +492,24 @@ class Store:
             )
 
     def dirty_event_ids(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM events WHERE dirty = 1 ORDER BY id")]
+        return [
+            r[0] for r in self.conn.execute("SELECT id FROM events WHERE dirty = 1 ORDER BY id")
+        ]
 
     def members_of(self, event_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
         result: dict[str, list[MemberRow]] = {event_id: [] for event_id in event_ids}
         for chunk_start in range(0, len(event_ids), 500):
             chunk = list(event_ids[chunk_start : chunk_start + 500])
             marks = ",".join("?" * len(chunk))
-            for event_id, source_id, key, data, first_seen, removed_at, priority in self.conn.execute(
+            for (
+                event_id,
+                source_id,
+                key,
+                data,
+                first_seen,
+                removed_at,
+                priority,
+            ) in self.conn.execute(
                 f"""SELECT s.event_id, s.source_id, s.key, s.data, s.first_seen, s.removed_at,
                     COALESCE(src.priority, 0)
                     FROM source_events s LEFT JOIN sources src ON src.id = s.source_id
@@ -443,7 +517,14 @@ class Store:
                 chunk,
             ):
                 result[event_id].append(
-                    MemberRow(source_id, key, event_from_json(data), priority, first_seen, removed_at is not None)
+                    MemberRow(
+                        source_id,
+                        key,
+                        event_from_json(data),
+                        priority,
+                        first_seen,
+                        removed_at is not None,
+                    )
                 )
         return result
 
@@ -470,13 +551,23 @@ class Store:
                    end_utc = ?, status = ?, data = ?, render_key = '', removed_at = ?, dirty = 0
                    WHERE id = ?""",
                 [
-                    (u.modified_at, u.sequence, u.content_hash, u.start_utc, u.end_utc, u.status, u.data,
-                     now_iso if u.removed else None, u.id)
+                    (
+                        u.modified_at,
+                        u.sequence,
+                        u.content_hash,
+                        u.start_utc,
+                        u.end_utc,
+                        u.status,
+                        u.data,
+                        now_iso if u.removed else None,
+                        u.id,
+                    )
                     for u in changed
                 ],
             )
             self.conn.executemany(
-                "UPDATE events SET dirty = 0 WHERE id = ?", [(u.id,) for u in updates if not u.changed]
+                "UPDATE events SET dirty = 0 WHERE id = ?",
+                [(u.id,) for u in updates if not u.changed],
             )
             self.conn.executemany(
                 "DELETE FROM event_feeds WHERE event_id = ?", [(u.id,) for u in changed]
@@ -510,12 +601,16 @@ class Store:
             )
 
     def feed_names(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT feed FROM event_feeds ORDER BY feed")]
+        return [
+            r[0] for r in self.conn.execute("SELECT DISTINCT feed FROM event_feeds ORDER BY feed")
+        ]
 
     def feed_labels(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT feed, label FROM feed_labels").fetchall())
 
-    def feed_fragments(self, feed: str | None, window_start: datetime) -> list[tuple[str, str, str, str]]:
+    def feed_fragments(
+        self, feed: str | None, window_start: datetime
+    ) -> list[tuple[str, str, str, str]]:
         """(id, ics, rss, json_item) of a feed's events in the window, ordered by start then id."""
         if feed is None:
             return self.conn.execute(
@@ -531,8 +626,12 @@ class Store:
         ).fetchall()
 
     def published_events(
-        self, *, start_from: datetime | None = None, start_to: datetime | None = None,
-        feed: str | None = None, query: str | None = None,
+        self,
+        *,
+        start_from: datetime | None = None,
+        start_to: datetime | None = None,
+        feed: str | None = None,
+        query: str | None = None,
     ) -> list[tuple[str, str]]:
         """(id, data) of active events, ordered by start, for listings."""
         sql = "SELECT e.id, e.data FROM events e"
@@ -558,7 +657,9 @@ class Store:
                consecutive_failures, last_attempt_at, last_success_at FROM sources ORDER BY id"""
         ).fetchall()
         return [
-            SourceHealth(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(json.loads(r[7])), r[8], r[9], r[10])
+            SourceHealth(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(json.loads(r[7])), r[8], r[9], r[10]
+            )
             for r in rows
         ]
 
@@ -640,8 +741,14 @@ def event_to_json(event: Event) -> str:
             "description": event.description,
             "description_html": event.description_html,
             "url": event.url,
-            "place": [place.name, place.street, place.locality, place.municipality, place.latitude,
-                      place.longitude],
+            "place": [
+                place.name,
+                place.street,
+                place.locality,
+                place.municipality,
+                place.latitude,
+                place.longitude,
+            ],
             "location_text": event.location_text,
             "categories": list(event.categories),
             "organizer_name": event.organizer_name,

@@ -18,9 +18,7 @@ DATA = TESTS / "data"
 JS_DIR = TESTS / "js"
 
 
-def write_config(
-    folder: Path, sources: list[dict[str, Any]], **settings: Any
-) -> Path:
+def write_config(folder: Path, sources: list[dict[str, Any]], **settings: Any) -> Path:
     base = {
         "database": str(folder / "test.db"),
         "feeds_dir": str(folder / "feeds"),
@@ -45,7 +43,10 @@ def read_with_icaljs(paths: list[Path]) -> dict[str, Any]:
     assert (JS_DIR / "node_modules" / "ical.js").exists(), "run `npm install` in tests/js"
     out = subprocess.run(
         [node, str(JS_DIR / "read_ics.mjs"), *map(str, paths)],
-        check=True, capture_output=True, text=True, timeout=120,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return json.loads(out.stdout)
 
@@ -89,7 +90,9 @@ def assert_feeds_valid(feeds_dir: Path) -> int:
         for a, b in zip(ours, theirs["events"], strict=True):
             assert "floating" not in b["start"], f"ical.js saw a floating time in {path}"
             assert a["uid"] == b["uid"]
-            assert a["start"] == b["start"], f"{path} {a['summary']}: icalendar {a['start']} ical.js {b['start']}"
+            assert a["start"] == b["start"], (
+                f"{path} {a['summary']}: icalendar {a['start']} ical.js {b['start']}"
+            )
             if a["end"] is not None:
                 assert a["end"] == b["end"], f"{path} {a['summary']}: end differs"
             checked += 1

@@ -17,7 +17,9 @@ from tests.support import assert_feeds_valid, read_with_icalendar, write_config
 ROOT = Path(__file__).parent.parent
 
 
-def vevent(uid: str, summary: str, start: str, end: str, *, sequence: int = 0, extra: str = "") -> str:
+def vevent(
+    uid: str, summary: str, start: str, end: str, *, sequence: int = 0, extra: str = ""
+) -> str:
     return (
         f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nSEQUENCE:{sequence}\r\n"
         f"DTSTART;TZID=Europe/Stockholm:{start}\r\nDTEND;TZID=Europe/Stockholm:{end}\r\n"
@@ -26,36 +28,76 @@ def vevent(uid: str, summary: str, start: str, end: str, *, sequence: int = 0, e
 
 
 def calendar(*events: str) -> bytes:
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//E2E//SV\r\n" + "".join(events) + "END:VCALENDAR\r\n").encode()
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//E2E//SV\r\n"
+        + "".join(events)
+        + "END:VCALENDAR\r\n"
+    ).encode()
 
 
 TEATER_V1 = calendar(
-    vevent("julrevy@teater.se", "Julrevy", "20261212T190000", "20261212T210000",
-           extra="LOCATION:Folkets hus\\, Storgatan 2\\, 598 30 Vimmerby\r\n"),
-    vevent("vaar@teater.se", "Vårföreställning", "20270328T150000", "20270328T170000",
-           extra="CATEGORIES:Teater,Barn\r\n"),
+    vevent(
+        "julrevy@teater.se",
+        "Julrevy",
+        "20261212T190000",
+        "20261212T210000",
+        extra="LOCATION:Folkets hus\\, Storgatan 2\\, 598 30 Vimmerby\r\n",
+    ),
+    vevent(
+        "vaar@teater.se",
+        "Vårföreställning",
+        "20270328T150000",
+        "20270328T170000",
+        extra="CATEGORIES:Teater,Barn\r\n",
+    ),
     vevent("host@teater.se", "Höstföreställning", "20271031T020000", "20271031T040000"),
     vevent("inställd@teater.se", "Nyårskabaré", "20261231T200000", "20261231T235900"),
 )
 TEATER_V2 = calendar(
-    vevent("julrevy@teater.se", "Julrevy – extra föreställning", "20261212T190000", "20261212T213000", sequence=1,
-           extra="LOCATION:Folkets hus\\, Storgatan 2\\, 598 30 Vimmerby\r\n"),
-    vevent("vaar@teater.se", "Vårföreställning", "20270328T150000", "20270328T170000",
-           extra="CATEGORIES:Teater,Barn\r\n"),
+    vevent(
+        "julrevy@teater.se",
+        "Julrevy – extra föreställning",
+        "20261212T190000",
+        "20261212T213000",
+        sequence=1,
+        extra="LOCATION:Folkets hus\\, Storgatan 2\\, 598 30 Vimmerby\r\n",
+    ),
+    vevent(
+        "vaar@teater.se",
+        "Vårföreställning",
+        "20270328T150000",
+        "20270328T170000",
+        extra="CATEGORIES:Teater,Barn\r\n",
+    ),
     vevent("host@teater.se", "Höstföreställning", "20271031T020000", "20271031T040000"),
 )
 KOMMUN = calendar(
     vevent("julrevy@teater.se", "JULREVY", "20261212T190000", "20261212T210000"),
-    vevent("lucia@oskarshamn.se", "Luciatåg på Stora torget", "20261213T170000", "20261213T180000",
-           extra="LOCATION:Stora torget\\, Påskallavik\r\n"),
+    vevent(
+        "lucia@oskarshamn.se",
+        "Luciatåg på Stora torget",
+        "20261213T170000",
+        "20261213T180000",
+        extra="LOCATION:Stora torget\\, Påskallavik\r\n",
+    ),
 )
 KYRKA = calendar(
-    vevent("lucia@kyrka.se", "Luciakonsert i Hultsfreds kyrka", "20261213T170000", "20261213T183000",
-           extra="LOCATION:Hultsfreds kyrka\r\n"),
+    vevent(
+        "lucia@kyrka.se",
+        "Luciakonsert i Hultsfreds kyrka",
+        "20261213T170000",
+        "20261213T183000",
+        extra="LOCATION:Hultsfreds kyrka\r\n",
+    ),
 )
 BIBLIOTEK = calendar(
-    vevent("saga@bibliotek.se", "Sagostund", "20261205T100000", "20261205T110000",
-           extra="LOCATION:Biblioteket\\, Mariannelund\r\n"),
+    vevent(
+        "saga@bibliotek.se",
+        "Sagostund",
+        "20261205T100000",
+        "20261205T110000",
+        extra="LOCATION:Biblioteket\\, Mariannelund\r\n",
+    ),
 )
 
 
@@ -63,14 +105,19 @@ class Sources:
     """What the fake organizers' servers answer; tests change it between runs."""
 
     def __init__(self, httpserver: HTTPServer) -> None:
-        self.bodies = {"teater": TEATER_V1, "kommun": KOMMUN, "kyrka": KYRKA, "bibliotek": BIBLIOTEK}
+        self.bodies = {
+            "teater": TEATER_V1,
+            "kommun": KOMMUN,
+            "kyrka": KYRKA,
+            "bibliotek": BIBLIOTEK,
+        }
         self.status = {name: 200 for name in self.bodies}
         self.hits: dict[str, int] = {name: 0 for name in self.bodies}
         for name in self.bodies:
             httpserver.expect_request(f"/{name}.ics").respond_with_handler(self._handler(name))
         self.url = httpserver.url_for
 
-    def _handler(self, name: str):  # noqa: ANN202
+    def _handler(self, name: str):
         def handle(request: Request) -> Response:
             self.hits[name] += 1
             if self.status[name] != 200:
@@ -78,7 +125,9 @@ class Sources:
             etag = f'"{name}-{hash(self.bodies[name]) & 0xFFFF}"'
             if name == "bibliotek" and request.headers.get("If-None-Match") == etag:
                 return Response(status=304)
-            return Response(self.bodies[name], headers={"ETag": etag, "Content-Type": "text/calendar"})
+            return Response(
+                self.bodies[name], headers={"ETag": etag, "Content-Type": "text/calendar"}
+            )
 
         return handle
 
@@ -93,12 +142,28 @@ def config_file(tmp_path: Path, organizers: Sources) -> Path:
     return write_config(
         tmp_path,
         [
-            {"id": "teater", "name": "Vimmerby Teater", "url": organizers.url("/teater.ics"),
-             "municipality": "Vimmerby", "categories": ["Teater"], "priority": 50},
-            {"id": "kommun", "name": "Oskarshamns kommun", "url": organizers.url("/kommun.ics"),
-             "municipality": "Oskarshamn", "priority": 20},
-            {"id": "kyrka", "name": "Hultsfreds församling", "url": organizers.url("/kyrka.ics"),
-             "municipality": "Hultsfred", "kind": "ical"},
+            {
+                "id": "teater",
+                "name": "Vimmerby Teater",
+                "url": organizers.url("/teater.ics"),
+                "municipality": "Vimmerby",
+                "categories": ["Teater"],
+                "priority": 50,
+            },
+            {
+                "id": "kommun",
+                "name": "Oskarshamns kommun",
+                "url": organizers.url("/kommun.ics"),
+                "municipality": "Oskarshamn",
+                "priority": 20,
+            },
+            {
+                "id": "kyrka",
+                "name": "Hultsfreds församling",
+                "url": organizers.url("/kyrka.ics"),
+                "municipality": "Hultsfred",
+                "kind": "ical",
+            },
             {"id": "bibliotek", "name": "Eksjö bibliotek", "url": organizers.url("/bibliotek.ics")},
         ],
     )
@@ -109,7 +174,9 @@ def run(config_file: Path, *args: str) -> int:
 
 
 def feed_bytes(feeds: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(feeds)): p.read_bytes() for p in sorted(feeds.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(feeds)): p.read_bytes() for p in sorted(feeds.rglob("*")) if p.is_file()
+    }
 
 
 def events_in(path: Path) -> dict[str, dict]:
@@ -117,7 +184,10 @@ def events_in(path: Path) -> dict[str, dict]:
 
 
 def test_whole_pipeline_through_changes_failures_and_reruns(
-    config_file: Path, organizers: Sources, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    config_file: Path,
+    organizers: Sources,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     feeds = config_file.parent / "feeds"
     monkeypatch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
@@ -130,17 +200,29 @@ def test_whole_pipeline_through_changes_failures_and_reruns(
     assert_feeds_valid(feeds)
     all_events = events_in(feeds / "all.ics")
     assert set(all_events) == {
-        "Julrevy", "Vårföreställning", "Höstföreställning", "Nyårskabaré",
-        "Luciatåg på Stora torget", "Luciakonsert i Hultsfreds kyrka", "Sagostund",
+        "Julrevy",
+        "Vårföreställning",
+        "Höstföreställning",
+        "Nyårskabaré",
+        "Luciatåg på Stora torget",
+        "Luciakonsert i Hultsfreds kyrka",
+        "Sagostund",
     }, "the same UID from the theatre and the municipality is one event, the theatre's title wins"
     assert all_events["Vårföreställning"]["start"] == {"utc": "2027-03-28T13:00:00Z"}
     assert all_events["Höstföreställning"]["start"] == {"utc": "2027-10-31T00:00:00Z"}
     assert set(events_in(feeds / "municipality" / "oskarshamn.ics")) == {"Luciatåg på Stora torget"}
-    assert set(events_in(feeds / "municipality" / "eksjo.ics")) == {"Sagostund"}, "Mariannelund is in Eksjö"
+    assert set(events_in(feeds / "municipality" / "eksjo.ics")) == {"Sagostund"}, (
+        "Mariannelund is in Eksjö"
+    )
     assert "Julrevy" in events_in(feeds / "organizer" / "kommun.ics")
     assert set(events_in(feeds / "category" / "barn.ics")) == {"Vårföreställning"}
     index = json.loads((feeds / "index.json").read_text())
-    assert {f["id"] for f in index["feeds"]} >= {"all", "municipality/vimmerby", "category/teater", "organizer/kyrka"}
+    assert {f["id"] for f in index["feeds"]} >= {
+        "all",
+        "municipality/vimmerby",
+        "category/teater",
+        "organizer/kyrka",
+    }
     julrevy = json.loads((feeds / "all.json").read_text())["items"]
     julrevy = next(i for i in julrevy if i["title"] == "Julrevy")
     assert [s["id"] for s in julrevy["_event"]["sources"]] == ["teater", "kommun"]
@@ -183,21 +265,37 @@ def test_whole_pipeline_through_changes_failures_and_reruns(
     monkeypatch.setenv("AGGREGATOR_NOW", "2026-11-26T14:00:00+00:00")
     assert run(config_file, "run", "--once") == 0
     assert feed_bytes(feeds) == before
-    assert {p: p.stat().st_mtime_ns for p in feeds.rglob("*") if p.is_file()} == mtimes, "no file rewritten"
+    assert {p: p.stat().st_mtime_ns for p in feeds.rglob("*") if p.is_file()} == mtimes, (
+        "no file rewritten"
+    )
     # and a forced rebuild from the database gives the same bytes
     assert run(config_file, "publish", "--force") == 0
     assert feed_bytes(feeds) == before
 
 
 def test_collapsing_source_is_held_instead_of_wiped(
-    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
-    many = calendar(*(vevent(f"e{i}@x.se", f"Evenemang {i}", f"202612{10 + i:02d}T180000",
-                             f"202612{10 + i:02d}T200000") for i in range(8)))
+    many = calendar(
+        *(
+            vevent(
+                f"e{i}@x.se",
+                f"Evenemang {i}",
+                f"202612{10 + i:02d}T180000",
+                f"202612{10 + i:02d}T200000",
+            )
+            for i in range(8)
+        )
+    )
     body = {"data": many}
     httpserver.expect_request("/cal.ics").respond_with_handler(lambda r: Response(body["data"]))
-    config_file = write_config(tmp_path, [{"id": "forening", "name": "Föreningen", "url": httpserver.url_for("/cal.ics")}])
+    config_file = write_config(
+        tmp_path, [{"id": "forening", "name": "Föreningen", "url": httpserver.url_for("/cal.ics")}]
+    )
     assert run(config_file, "run", "--once") == 0
     body["data"] = calendar(vevent("e0@x.se", "Evenemang 0", "20261210T180000", "20261210T200000"))
     assert run(config_file, "run", "--once") == 0
@@ -225,7 +323,9 @@ def test_bundled_example_sources_run(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert listing.strip() and all("(Eksjö)" in line for line in listing.strip().splitlines())
 
 
-def test_sources_check_previews_without_storing(tmp_path: Path, organizers: Sources, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sources_check_previews_without_storing(
+    tmp_path: Path, organizers: Sources, capsys: pytest.CaptureFixture[str]
+) -> None:
     config_file = write_config(tmp_path, [])
     assert run(config_file, "sources", "check", organizers.url("/kyrka.ics")) == 0
     out = capsys.readouterr().out
@@ -234,7 +334,9 @@ def test_sources_check_previews_without_storing(tmp_path: Path, organizers: Sour
     assert not (tmp_path / "test.db").exists()
 
 
-def test_sources_list_shows_health(config_file: Path, organizers: Sources, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sources_list_shows_health(
+    config_file: Path, organizers: Sources, capsys: pytest.CaptureFixture[str]
+) -> None:
     organizers.status["kyrka"] = 503
     run(config_file, "run", "--once")
     capsys.readouterr()
@@ -245,14 +347,19 @@ def test_sources_list_shows_health(config_file: Path, organizers: Sources, capsy
     assert "failed" in kyrka and "HTTP 503" in kyrka
 
 
-def test_broken_configuration_exits_2_naming_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_configuration_exits_2_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "sources.yaml"
-    path.write_text("sources:\n  - id: a\n    url: http://example.se/a.ics\n    intervall: 1h\n", encoding="utf-8")
+    path.write_text(
+        "sources:\n  - id: a\n    url: http://example.se/a.ics\n    intervall: 1h\n",
+        encoding="utf-8",
+    )
     assert main(["--config", str(path), "run", "--once"]) == 2
     assert f"{path}:4 (intervall)" in capsys.readouterr().err
 
 
-def _all_parsers(parser=None):  # noqa: ANN001, ANN202
+def _all_parsers(parser=None):
     import argparse
 
     parser = parser or build_parser()

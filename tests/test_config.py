@@ -57,24 +57,67 @@ def _broken(old: str, new: str) -> str:
     [
         (_broken("    priority: 60", "    prioritet: 60"), 12, "prioritet", "unknown key"),
         (_broken("  - id: lokal", "  - id: eksjo-kultur"), 13, "id", "duplicate source id"),
-        (_broken("webcal://example.se/kalender.ics", "ftp://example.se/x.ics"), 8, "url", "not an http"),
+        (
+            _broken("webcal://example.se/kalender.ics", "ftp://example.se/x.ics"),
+            8,
+            "url",
+            "not an http",
+        ),
         (_broken("    interval: 30m", "    interval: 1x"), 11, "interval", "bad interval '1x'"),
-        (_broken("    interval: 30m", "    interval: 10s"), 11, "interval", "shorter than one minute"),
-        (_broken("    municipality: eksjö", "    municipality: Västervik"), 9, "municipality", "unknown municipality"),
-        (_broken("    path: examples/x.ics", "    name: x"), 13, "url", "exactly one of 'url' or 'path'"),
+        (
+            _broken("    interval: 30m", "    interval: 10s"),
+            11,
+            "interval",
+            "shorter than one minute",
+        ),
+        (
+            _broken("    municipality: eksjö", "    municipality: Västervik"),
+            9,
+            "municipality",
+            "unknown municipality",
+        ),
+        (
+            _broken("    path: examples/x.ics", "    name: x"),
+            13,
+            "url",
+            "exactly one of 'url' or 'path'",
+        ),
         (_broken("  - id: lokal", "  - id: Lokal Källa"), 13, "id", "lowercase"),
         (_broken("    priority: 60", "    priority: hög"), 12, "priority", "whole number"),
-        (_broken("  timezone: Europe/Stockholm", "  timezone: Europe/Smaland"), 3, "timezone", "unknown time zone"),
+        (
+            _broken("  timezone: Europe/Stockholm", "  timezone: Europe/Smaland"),
+            3,
+            "timezone",
+            "unknown time zone",
+        ),
         (_broken("  database: test.db", "  databas: test.db"), 2, "databas", "unknown key"),
         (_broken("    name: Eksjö kulturhus", "    name: [a"), None, "", "not valid YAML"),
-        (_broken("    priority: 60", "    priority: 60\n    kind: pdf"), 13, "kind", "unknown kind"),
+        (
+            _broken("    priority: 60", "    priority: 60\n    kind: pdf"),
+            13,
+            "kind",
+            "unknown kind",
+        ),
     ],
     ids=[
-        "unknown-key", "duplicate-id", "bad-url", "bad-interval", "tiny-interval", "unknown-municipality",
-        "no-url-or-path", "bad-id", "bad-priority", "bad-timezone", "unknown-setting", "bad-yaml", "bad-kind",
+        "unknown-key",
+        "duplicate-id",
+        "bad-url",
+        "bad-interval",
+        "tiny-interval",
+        "unknown-municipality",
+        "no-url-or-path",
+        "bad-id",
+        "bad-priority",
+        "bad-timezone",
+        "unknown-setting",
+        "bad-yaml",
+        "bad-kind",
     ],
 )
-def test_errors_name_file_line_and_key(text: str, line: int | None, key: str, message: str, tmp_path: Path) -> None:
+def test_errors_name_file_line_and_key(
+    text: str, line: int | None, key: str, message: str, tmp_path: Path
+) -> None:
     path = tmp_path / "sources.yaml"
     with pytest.raises(ConfigError) as caught:
         parse_config(text, path)
@@ -94,7 +137,9 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
 
 
-def test_environment_variable_names_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_names_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from aggregator.config import config_path
 
     monkeypatch.setenv("AGGREGATOR_CONFIG", str(tmp_path / "other.yaml"))

@@ -14,7 +14,7 @@ from aggregator.fetch import check_host_allowed, fetch_source, fetch_url
 from aggregator.model import FetchState, Settings, Source
 
 ALLOW = Settings(allow_private_hosts=True)
-BODY = "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".encode()
+BODY = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
 
 
 def test_conditional_get_answers_not_modified(httpserver: HTTPServer) -> None:
@@ -39,7 +39,11 @@ def test_user_agent_and_last_modified_are_sent(httpserver: HTTPServer) -> None:
         return Response(BODY)
 
     httpserver.expect_request("/cal.ics").respond_with_handler(handler)
-    fetch_url(httpserver.url_for("/cal.ics"), ALLOW, state=FetchState(last_modified="Wed, 25 Nov 2026 10:00:00 GMT"))
+    fetch_url(
+        httpserver.url_for("/cal.ics"),
+        ALLOW,
+        state=FetchState(last_modified="Wed, 25 Nov 2026 10:00:00 GMT"),
+    )
     assert "AlltSomSker" in seen["User-Agent"]
     assert seen["If-Modified-Since"] == "Wed, 25 Nov 2026 10:00:00 GMT"
 
@@ -56,20 +60,28 @@ def test_size_cap_applies_to_decoded_body(httpserver: HTTPServer) -> None:
         bomb, headers={"Content-Encoding": "gzip"}
     )
     with pytest.raises(FetchError, match="larger than the limit"):
-        fetch_url(httpserver.url_for("/bomb.ics"), Settings(allow_private_hosts=True, max_bytes=1_048_576))
+        fetch_url(
+            httpserver.url_for("/bomb.ics"), Settings(allow_private_hosts=True, max_bytes=1_048_576)
+        )
 
 
 def test_declared_length_over_cap_is_refused_before_reading(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/big.ics").respond_with_data(b"x" * 2_000_000)
     with pytest.raises(FetchError, match="larger than the limit"):
-        fetch_url(httpserver.url_for("/big.ics"), Settings(allow_private_hosts=True, max_bytes=1_048_576))
+        fetch_url(
+            httpserver.url_for("/big.ics"), Settings(allow_private_hosts=True, max_bytes=1_048_576)
+        )
 
 
 def test_redirects_are_followed_but_bounded(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/old.ics").respond_with_data("", status=301, headers={"Location": "/new.ics"})
+    httpserver.expect_request("/old.ics").respond_with_data(
+        "", status=301, headers={"Location": "/new.ics"}
+    )
     httpserver.expect_request("/new.ics").respond_with_data(BODY)
     assert fetch_url(httpserver.url_for("/old.ics"), ALLOW).content == BODY
-    httpserver.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
+    httpserver.expect_request("/loop").respond_with_data(
+        "", status=302, headers={"Location": "/loop"}
+    )
     with pytest.raises(FetchError, match="redirects"):
         fetch_url(httpserver.url_for("/loop"), ALLOW)
 
@@ -124,4 +136,6 @@ def test_path_sources_are_read_from_disk(tmp_path: Path) -> None:
     result = fetch_source(source, FetchState(), Settings(), base_dir=tmp_path)
     assert result.content == BODY and not result.not_modified
     with pytest.raises(FetchError, match="file not found"):
-        fetch_source(Source(id="x", name="x", path="nope.ics"), FetchState(), Settings(), base_dir=tmp_path)
+        fetch_source(
+            Source(id="x", name="x", path="nope.ics"), FetchState(), Settings(), base_dir=tmp_path
+        )

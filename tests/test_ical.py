@@ -41,7 +41,9 @@ def _first_start(path: Path) -> datetime:
         if in_event and line.startswith("DTSTART") and ":" in line:
             value = line.rsplit(":", 1)[1].strip()[:8]
             if value.isdigit():
-                return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), tzinfo=utc(2000, 1, 1).tzinfo)
+                return datetime(
+                    int(value[:4]), int(value[4:6]), int(value[6:8]), tzinfo=utc(2000, 1, 1).tzinfo
+                )
     return utc(2026, 11, 26)
 
 
@@ -57,7 +59,9 @@ def test_corpus_file_yields_events_or_a_clear_error(path: Path, source: Source) 
     for event in result.events:
         assert event.title is not None
         if isinstance(event.start, datetime):
-            assert event.start.utcoffset() is not None and event.start.utcoffset().total_seconds() == 0
+            assert (
+                event.start.utcoffset() is not None and event.start.utcoffset().total_seconds() == 0
+            )
             if event.end is not None:
                 assert isinstance(event.end, datetime) and event.end >= event.start
         else:
@@ -101,10 +105,18 @@ def test_google_utc_times_with_x_wr_timezone(now: datetime, source: Source) -> N
     assert floating.start == utc(2026, 12, 12, 17)
 
 
-def test_weekly_series_keeps_local_time_across_the_dst_switch(now: datetime, source: Source) -> None:
+def test_weekly_series_keeps_local_time_across_the_dst_switch(
+    now: datetime, source: Source
+) -> None:
     events = parse("google_x_wr_timezone.ics", now, source).events
-    series = sorted((e for e in events if e.key.startswith("weekly-over-dst")), key=lambda e: e.start)
-    assert [e.start for e in series] == [utc(2027, 3, 17, 18), utc(2027, 3, 24, 18), utc(2027, 3, 31, 17)]
+    series = sorted(
+        (e for e in events if e.key.startswith("weekly-over-dst")), key=lambda e: e.start
+    )
+    assert [e.start for e in series] == [
+        utc(2027, 3, 17, 18),
+        utc(2027, 3, 24, 18),
+        utc(2027, 3, 31, 17),
+    ]
     assert [e.key for e in series] == [
         "weekly-over-dst@google.com/20270317T180000Z",
         "weekly-over-dst@google.com/20270324T180000Z",
@@ -121,7 +133,9 @@ def test_outlook_windows_zone_with_vtimezone(now: datetime, source: Source) -> N
     assert "<b>vårkonsert</b>, fri entré" in concert.description_html
 
 
-def test_outlook_windows_zone_without_vtimezone_and_cancelled(now: datetime, source: Source) -> None:
+def test_outlook_windows_zone_without_vtimezone_and_cancelled(
+    now: datetime, source: Source
+) -> None:
     events = by_key(parse("outlook_windows_tzid.ics", now, source))
     event = events["040000008200E00074C5B7101A82E00800000000A2"]
     assert event.start == utc(2026, 12, 10, 17)
@@ -157,7 +171,9 @@ def test_all_day_and_multi_day_events_have_exclusive_end(now: datetime, source: 
 
 def test_rrule_with_exdate_rdate_and_overrides(now: datetime, source: Source) -> None:
     result = parse("recurrence_exdate_rdate_override.ics", now, source)
-    series = sorted((e for e in result.events if e.key.startswith("korovning")), key=lambda e: e.start)
+    series = sorted(
+        (e for e in result.events if e.key.startswith("korovning")), key=lambda e: e.start
+    )
     assert [(e.key.split("/")[1], e.start, e.status) for e in series] == [
         ("20270104T173000Z", utc(2027, 1, 4, 17, 30), "confirmed"),
         ("20270118T173000Z", utc(2027, 1, 19, 18, 0), "confirmed"),
@@ -187,7 +203,9 @@ def test_latin1_file(now: datetime, source: Source) -> None:
     assert event.start == utc(2026, 12, 13, 17)
 
 
-def test_malformed_events_are_skipped_with_a_warning_naming_them(now: datetime, source: Source) -> None:
+def test_malformed_events_are_skipped_with_a_warning_naming_them(
+    now: datetime, source: Source
+) -> None:
     result = parse("malformed_event.ics", now, source)
     assert [e.key for e in result.events] == ["good@example.se"]
     messages = " | ".join(w.message for w in result.warnings)
@@ -202,7 +220,9 @@ def test_malformed_events_are_skipped_with_a_warning_naming_them(now: datetime, 
         ("error_page.ics", "web page"),
     ],
 )
-def test_malformed_files_are_a_clear_source_error(name: str, message: str, now: datetime, source: Source) -> None:
+def test_malformed_files_are_a_clear_source_error(
+    name: str, message: str, now: datetime, source: Source
+) -> None:
     with pytest.raises(ParseError, match=message):
         parse(name, now, source)
 

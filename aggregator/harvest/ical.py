@@ -44,7 +44,9 @@ WINDOW_AHEAD = timedelta(days=400)
 MAX_OCCURRENCES_PER_SERIES = 500
 MAX_WARNINGS = 50
 
-_VALARM_RE = re.compile(r"^BEGIN:VALARM\r?$.*?^END:VALARM\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+_VALARM_RE = re.compile(
+    r"^BEGIN:VALARM\r?$.*?^END:VALARM\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
+)
 _VTIMEZONE_RE = re.compile(
     r"^BEGIN:VTIMEZONE\r?$.*?^END:VTIMEZONE\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
 )
@@ -243,7 +245,7 @@ def _expand_series(
                 yield event
         if count == 0 and query.suppressed_errors:
             ctx.warn(f"skipped recurring event {_describe(first)}: its dates could not be read")
-    except _ICALENDAR_ERRORS + (BrokenCalendarProperty,) as exc:
+    except (*_ICALENDAR_ERRORS, BrokenCalendarProperty) as exc:
         ctx.warn(f"skipped recurring event {_describe(first)}: {_reason(exc)}")
 
 
@@ -257,7 +259,9 @@ def _repair_rrule(component: icalendar.Event, ctx: _Context) -> None:
     try:
         component.add("RRULE", icalendar.vRecur.from_ical(re.sub(r"\s+", "", str(rule))))
     except _ICALENDAR_ERRORS:
-        ctx.warn(f"event {_describe(component)}: its repeat rule could not be read; only the first date is used")
+        ctx.warn(
+            f"event {_describe(component)}: its repeat rule could not be read; only the first date is used"
+        )
 
 
 def _start_instant(component: icalendar.Event, ctx: _Context) -> datetime | None:
@@ -292,7 +296,9 @@ def _event_from_component(
     if all_day:
         start: datetime | date = start_value
         tz_name = ctx.default_tz_name
-        ends_at = datetime(end.year, end.month, end.day, tzinfo=UTC) if isinstance(end, date) else None
+        ends_at = (
+            datetime(end.year, end.month, end.day, tzinfo=UTC) if isinstance(end, date) else None
+        )
     else:
         start, tz_name = _to_utc(start_value, dtstart.params.get("TZID"), ctx)
         ends_at = end if isinstance(end, datetime) else start

@@ -121,7 +121,7 @@ SV_MONTHS = ("jan", "feb", "mars", "apr", "maj", "juni", "juli", "aug", "sep", "
 
 
 def swedish_when(event: PublishedEvent, settings: Settings) -> str:
-    """"lör 12 dec 2026 19:00" — the date as a Swedish reader writes it."""
+    """ "lör 12 dec 2026 19:00" — the date as a Swedish reader writes it."""
     if isinstance(event.start, datetime):
         local = local_time(event.start, settings)
         day = local.date()

@@ -208,7 +208,8 @@ def vtimezone(name: str, year: int) -> str:
             wall, month, weekday, week = _rule(instant, before)
             for check_year in (year + 1, year + 2):
                 if not any(
-                    _rule(i, b)[1:] == (month, weekday, week) for i, b, _ in _transitions(tz, check_year)
+                    _rule(i, b)[1:] == (month, weekday, week)
+                    for i, b, _ in _transitions(tz, check_year)
                 ):
                     raise ValueError(f"time zone {name} has no fixed yearly rule")
             kind = "DAYLIGHT" if after > before else "STANDARD"
