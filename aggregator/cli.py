@@ -138,14 +138,14 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
             accept_shrink=args.accept_shrink,
             progress=_progress,
         )
-        pipeline.update_events(store, now)
+        pipeline.update_events(store, config, now)
         _print_summary(
             pipeline.RunReport(sources=reports, publish=pipeline.PublishReport(skipped=True)),
             config,
         )
         return 0
     if args.command == "publish":
-        pipeline.update_events(store, now)
+        pipeline.update_events(store, config, now)
         result = pipeline.publish(store, config, now, force=args.force)
         print(_publish_line(result, config))
         return 0
@@ -243,7 +243,7 @@ def _sources_list(config: Config, store: Store) -> int:
 
 def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
     target = args.url
-    source = Source(id="check", name="check", kind=args.kind)
+    source = Source(id="check", name="check", kind=args.kind, url=_check_url(target))
     try:
         if target.startswith(("http://", "https://", "webcal://")):
             url = (
@@ -274,6 +274,12 @@ def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
     for warning in result.warnings:
         print(f"warning: {warning.message}")
     return 0
+
+
+def _check_url(target: str) -> str | None:
+    if target.startswith("webcal://"):
+        return "https://" + target.removeprefix("webcal://")
+    return target if target.startswith(("http://", "https://")) else None
 
 
 def _sort_key(value: datetime | date) -> datetime:

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from aggregator.errors import ConfigError
-from aggregator.model import KINDS, Settings, Source
+from aggregator.harvest.html_recipe import check_recipe
+from aggregator.model import KINDS, Recipe, Settings, Source
 
 DEFAULT_CONFIG = "sources.yaml"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -48,7 +49,10 @@ SOURCE_KEYS = {
     "interval",
     "priority",
     "token_env",
+    "recipe",
+    "max_pages",
 }
+RECIPE_KEYS = {"event", "title", "date", "time", "place", "link", "description", "image"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +269,28 @@ class _Reader:
             values["priority"] = self.integer(fields["priority"][1], "priority")
         if "token_env" in fields:
             values["token_env"] = self.string(fields["token_env"][1], "token_env")
+        if "max_pages" in fields:
+            values["max_pages"] = self.integer(fields["max_pages"][1], "max_pages")
+            if not 0 <= values["max_pages"] <= 1000:
+                raise self.error(fields["max_pages"][1], "max_pages", "'max_pages' must be 0–1000")
+        if "recipe" in fields:
+            values["recipe"] = self.recipe(fields["recipe"][1])
         return Source(**values)
+
+    def recipe(self, node: yaml.Node) -> Recipe:
+        fields = self.mapping(node, "recipe", RECIPE_KEYS)
+        for required in ("event", "title", "date"):
+            if required not in fields:
+                raise self.error(
+                    node, f"recipe.{required}", f"recipe needs a '{required}' selector"
+                )
+        values = {key: self.string(value, f"recipe.{key}") for key, (_, value) in fields.items()}
+        recipe = Recipe(**values)
+        try:
+            check_recipe(recipe)
+        except ValueError as exc:
+            raise self.error(node, "recipe", f"bad CSS selector in recipe: {exc}") from exc
+        return recipe
 
     def interval(self, node: yaml.Node) -> int:
         raw = str(self.scalar(node, "interval"))

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from aggregator.model import CANCELLED, Event
 from aggregator.normalize import merge_categories, slugify
-from aggregator.store import EventRow, MemberRow, MergedUpdate, event_span, event_to_json, iso
+from aggregator.store import EventRow, MemberRow, MergedUpdate, event_span, event_to_dict, iso
 
 REMOVED = "removed"  # content hash of an event with no active members
 
@@ -59,6 +59,8 @@ def merge_members(members: Sequence[MemberRow]) -> Event | None:
     if not active:
         return None
     best = active[0].event
+    if len(active) == 1:
+        return best
     events = [m.event for m in active]
 
     def first(attribute: str) -> str:
@@ -106,15 +108,12 @@ def feeds_of(event: Event, source_ids: Iterable[str]) -> tuple[tuple[str, str], 
     return tuple(dict.fromkeys(feeds))
 
 
-def merged_data(event: Event, members: Sequence[MemberRow]) -> str:
+def merged_data(event: Event, sources: Sequence[tuple[str, str]]) -> str:
     """The published content of a merged event as canonical JSON (also its change detector)."""
-    sources = [
-        {"id": m.source_id, "url": m.event.url} for m in rank_members(members) if not m.removed
-    ]
-    body = json.loads(event_to_json(event))
+    body = event_to_dict(event)
     for field in ("source_id", "key", "uid"):
         body.pop(field)
-    body["sources"] = sources
+    body["sources"] = [{"id": source_id, "url": url} for source_id, url in sources]
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -134,14 +133,19 @@ def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) ->
             status="removed",
             data="{}",
         )
-    data = merged_data(merged, members)
+    ranked = [m for m in rank_members(members) if not m.removed]
+    sources = tuple((m.source_id, m.event.url) for m in ranked)
+    data = merged_data(merged, sources)
     digest = hashlib.blake2b(data.encode(), digest_size=16).hexdigest()
     if digest == row.content_hash and not row.removed:
         return MergedUpdate(id=row.id, changed=False)
     start_utc, end_utc = event_span(merged)
-    source_ids = [m.source_id for m in rank_members(members) if not m.removed]
-    feeds = feeds_of(merged, source_ids)
+    feeds = feeds_of(merged, [source_id for source_id, _ in sources])
     return MergedUpdate(
+        created_at=row.created_at,
+        event=merged,
+        sources=sources,
+        had_content=bool(row.content_hash),
         id=row.id,
         changed=True,
         removed=False,

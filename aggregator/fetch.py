@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import os
+import re
 import socket
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -18,11 +20,14 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from aggregator.errors import FetchError
-from aggregator.model import FetchResult, FetchState, Settings, Source
+from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
+_SECRET_PARAM_RE = re.compile(
+    r"([?&](?:access_token|token|api_key|key|secret)=)[^&#\s]+", re.IGNORECASE
+)
 ACCEPT = (
     "text/calendar, application/rss+xml, application/atom+xml, application/xml;q=0.9, "
     "text/html;q=0.8, application/json;q=0.8, */*;q=0.5"
@@ -54,7 +59,41 @@ def fetch_source(
     if source.path:
         return _read_path(source, state, settings, base_dir)
     assert source.url is not None
-    return fetch_url(source.url, settings, state=state, source_id=source.id, session=session)
+    return fetch_url(
+        source.url,
+        settings,
+        state=state,
+        source_id=source.id,
+        session=session,
+        headers=auth_headers(source),
+    )
+
+
+def page_fetcher(settings: Settings, session: requests.Session, source: Source) -> PageFetcher:
+    """What harvesters that follow links get: same limits, SSRF guard and token header."""
+    headers = auth_headers(source)
+
+    def fetch_page(url: str) -> bytes:
+        return fetch_url(
+            url, settings, source_id=source.id, session=session, headers=headers
+        ).content
+
+    return fetch_page
+
+
+def auth_headers(source: Source) -> dict[str, str]:
+    """A bearer token from the environment variable the source names (Graph API).
+
+    Sent as a header, never in the URL, so it cannot leak into logs, errors or the
+    database; without the variable the URL is fetched as given.
+    """
+    token = os.environ.get(source.token_env, "").strip() if source.token_env else ""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def redact_url(url: str) -> str:
+    """The URL with secret query parameters (access_token=…) blanked, for messages."""
+    return _SECRET_PARAM_RE.sub(r"\1[token]", url)
 
 
 def fetch_url(
@@ -64,11 +103,13 @@ def fetch_url(
     state: FetchState | None = None,
     source_id: str = "",
     session: requests.Session | None = None,
+    headers: dict[str, str] | None = None,
 ) -> FetchResult:
     state = state or FetchState()
     own_session = session is None
     session = session or new_session(settings)
-    headers = {}
+    headers = dict(headers or {})
+    shown = redact_url(url)
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
@@ -89,25 +130,31 @@ def fetch_url(
             if response.status_code >= 400:
                 raise FetchError(
                     f"the server answered HTTP {response.status_code} {response.reason or ''}".strip()
-                    + f" for {url}",
+                    + f" for {shown}",
                     source_id=source_id,
-                    url=url,
+                    url=shown,
                 )
             content = _read_capped(response, settings.max_bytes, source_id, url)
         finally:
             response.close()
-    except requests.exceptions.Timeout as exc:
+    except requests.exceptions.Timeout:
         raise FetchError(
-            f"the server did not answer within {settings.timeout:g} s", source_id=source_id, url=url
-        ) from exc
-    except requests.exceptions.SSLError as exc:
-        raise FetchError(f"TLS/certificate error: {exc}", source_id=source_id, url=url) from exc
-    except requests.exceptions.ConnectionError as exc:
+            f"the server did not answer within {settings.timeout:g} s",
+            source_id=source_id,
+            url=shown,
+        ) from None
+    except requests.exceptions.SSLError:
         raise FetchError(
-            f"could not connect to {_host(url)}", source_id=source_id, url=url
-        ) from exc
+            f"TLS/certificate error for {_host(url)}", source_id=source_id, url=shown
+        ) from None
+    except requests.exceptions.ConnectionError:
+        raise FetchError(
+            f"could not connect to {_host(url)}", source_id=source_id, url=shown
+        ) from None
     except requests.exceptions.RequestException as exc:
-        raise FetchError(f"request failed: {exc}", source_id=source_id, url=url) from exc
+        raise FetchError(
+            f"request failed: {redact_url(str(exc))}", source_id=source_id, url=shown
+        ) from None
     finally:
         if own_session:
             session.close()
@@ -115,7 +162,7 @@ def fetch_url(
     return FetchResult(
         source_id=source_id,
         url=url,
-        not_modified=digest == state.content_hash,
+        not_modified=False,  # 200: the pipeline compares content fingerprints itself
         content=content,
         content_type=response.headers.get("Content-Type", ""),
         http_status=response.status_code,
@@ -146,47 +193,48 @@ def _get_following_redirects(
             response.close()
             if urlsplit(target).scheme not in ("http", "https"):
                 raise FetchError(
-                    f"redirected to a non-HTTP address {target}", source_id=source_id, url=url
+                    f"redirected to a non-HTTP address {redact_url(target)}",
+                    source_id=source_id,
+                    url=redact_url(url),
                 )
             url = target
             continue
         return response
-    raise FetchError(f"more than {MAX_REDIRECTS} redirects", source_id=source_id, url=url)
+    raise FetchError(
+        f"more than {MAX_REDIRECTS} redirects", source_id=source_id, url=redact_url(url)
+    )
 
 
 def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> None:
     """Refuse private, loopback, link-local and reserved addresses (SSRF guard)."""
     host = _host(url)
     if not host:
-        raise FetchError(f"'{url}' has no host name", source_id=source_id, url=url)
+        raise FetchError(f"'{redact_url(url)}' has no host name", source_id=source_id)
     if settings.allow_private_hosts:
         return
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(
-            f"the host name {host} does not resolve", source_id=source_id, url=url
-        ) from exc
+        raise FetchError(f"the host name {host} does not resolve", source_id=source_id) from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if not address.is_global or address.is_multicast:
             raise FetchError(
                 f"{host} points at a private or local address ({address}); refused",
                 source_id=source_id,
-                url=url,
             )
 
 
 def _read_capped(response: requests.Response, max_bytes: int, source_id: str, url: str) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(_too_big(max_bytes), source_id=source_id, url=url)
+        raise FetchError(_too_big(max_bytes), source_id=source_id, url=redact_url(url))
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(chunk_size=65536):
         size += len(chunk)
         if size > max_bytes:
-            raise FetchError(_too_big(max_bytes), source_id=source_id, url=url)
+            raise FetchError(_too_big(max_bytes), source_id=source_id, url=redact_url(url))
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -198,6 +246,15 @@ def _read_path(
     path = Path(source.path)
     if not path.is_absolute():
         path = base_dir / path
+    if path.is_dir():
+        # a folder the operator drops Facebook exports into: one deterministic bundle
+        from aggregator.harvest.facebook import bundle_export_folder, read_export_folder
+
+        content = bundle_export_folder(
+            read_export_folder(path, settings.max_bytes, source_id=source.id)
+        )
+        digest = content_hash(content)
+        return FetchResult(source.id, str(path), False, content, content_hash=digest)
     try:
         if path.stat().st_size > settings.max_bytes:
             raise FetchError(_too_big(settings.max_bytes), source_id=source.id, url=str(path))
@@ -216,7 +273,7 @@ def _read_path(
     return FetchResult(
         source_id=source.id,
         url=str(path),
-        not_modified=digest == state.content_hash,
+        not_modified=False,
         content=content,
         content_hash=digest,
     )

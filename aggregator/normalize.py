@@ -37,6 +37,10 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 _TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _BLOCK_END_RE = re.compile(r"<\s*(br\s*/?|/p|/li|/h\d|/div|/tr)\s*>", re.IGNORECASE)
+# control and invisible format characters (not \t \n); what unicodedata calls Cc/Cf
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ufff9-\ufffb]"
+)
 _SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
 _BLANK_LINES_RE = re.compile(r"\n\s*\n\s*\n+")
 _POSTCODE_RE = re.compile(r"^\s*(\d{3}\s?\d{2})\s+(.+)$")
@@ -80,13 +84,12 @@ def normalize_event(event: Event, source: Source, settings: Settings) -> Event:
 
 def clean_line(text: str) -> str:
     text = html.unescape(text) if "&" in text else text
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = _CONTROL_RE.sub("", text)
     return _SPACE_RE.sub(" ", text.replace("\n", " ")).strip()
 
 
 def clean_multiline(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [_SPACE_RE.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES_RE.sub("\n\n", "\n".join(lines)).strip()
 
@@ -206,6 +209,7 @@ def merge_categories(*groups: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+@functools.lru_cache(maxsize=4096)
 def slugify(text: str) -> str:
     """Lowercase ASCII slug: ``Västervik`` → ``vastervik``, ``Barn & familj`` → ``barn-familj``."""
     folded = unicodedata.normalize(

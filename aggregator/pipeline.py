@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,23 +25,25 @@ from aggregator import dedupe, fetch
 from aggregator.config import Config
 from aggregator.errors import SourceError
 from aggregator.harvest import harvest_bytes
-from aggregator.model import HarvestResult, Source
+from aggregator.model import HarvestResult, Settings, Source
 from aggregator.normalize import normalize_event, slugify
 from aggregator.publish import (
     FORMATS,
     MAX_SUBSCRIPTION_BYTES,
+    PublishedEvent,
     feed_title,
     jsonfeed,
     published_event,
+    published_from_event,
     render_key,
     rss,
 )
 from aggregator.publish import ical as ical_out
-from aggregator.store import Store
+from aggregator.store import MergedUpdate, Store
 
 log = logging.getLogger("aggregator")
 
-HARVEST_VERSION = "1"  # bump when harvesters change, so unchanged sources are re-parsed
+HARVEST_VERSION = "2"  # bump when harvesters change, so unchanged sources are re-parsed
 FEED_WINDOW_BACK = timedelta(days=30)
 
 
@@ -88,10 +90,29 @@ def hash_source(source: Source) -> str:
 
 
 def parse_source_bytes(
-    content: bytes, source: Source, config: Config, now: datetime, content_type: str = ""
+    content: bytes,
+    source: Source,
+    config: Config,
+    now: datetime,
+    content_type: str = "",
+    *,
+    session: requests.Session | None = None,
 ) -> HarvestResult:
     """Harvest + normalize: what a source's bytes contain, ready to store or preview."""
-    result = harvest_bytes(content, source, config.settings, now=now, content_type=content_type)
+    own_session = session is None
+    session = session or fetch.new_session(config.settings)
+    try:
+        result = harvest_bytes(
+            content,
+            source,
+            config.settings,
+            now=now,
+            content_type=content_type,
+            fetch_page=fetch.page_fetcher(config.settings, session, source),
+        )
+    finally:
+        if own_session:
+            session.close()
     events = tuple(normalize_event(e, source, config.settings) for e in result.events)
     return HarvestResult(events, result.warnings, result.kind)
 
@@ -128,7 +149,9 @@ def harvest_source(
             )
             log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
             return SourceReport(source.id, "unchanged")
-        result = parse_source_bytes(fetched.content, source, config, now, fetched.content_type)
+        result = parse_source_bytes(
+            fetched.content, source, config, now, fetched.content_type, session=session
+        )
     except SourceError as exc:
         store.record_failure(source.id, exc.message, now, duration_ms=elapsed())
         log.warning("%s: failed: %s", source.id, exc.message)
@@ -197,40 +220,60 @@ def harvest_all(
     return reports
 
 
-def update_events(store: Store, now: datetime) -> int:
-    """Identity for new members, then re-merge every event whose members changed."""
+def update_events(store: Store, config: Config, now: datetime) -> int:
+    """Identity for new members, then re-merge (and re-render) every event whose members changed."""
     unassigned = store.unassigned_members()
     if unassigned:
         ids_by_uid = store.event_ids_by_uid(uid for _, _, uid in unassigned)
         store.assign_members(dedupe.decide_identities(unassigned, ids_by_uid), now)
     dirty = store.dirty_event_ids()
     changed = 0
+    key = render_key(config.settings)
     for start in range(0, len(dirty), 5000):
         chunk = dirty[start : start + 5000]
         rows = store.event_rows(chunk)
         members = store.members_of(chunk)
-        updates = [dedupe.refresh_event(rows[i], members[i], now) for i in chunk]
+        updates = [
+            render_update(dedupe.refresh_event(rows[i], members[i], now), config.settings, key)
+            for i in chunk
+        ]
         store.save_merged(updates, now)
         changed += sum(1 for u in updates if u.changed)
     return changed
 
 
+def render_update(update: MergedUpdate, settings: Settings, key: str) -> MergedUpdate:
+    """Render an event's feed fragments once, when its published content changes."""
+    if not update.changed or update.removed or update.event is None:
+        return update
+    event = published_from_event(
+        update.id,
+        update.event,
+        update.sources,
+        update.created_at,
+        update.modified_at,
+        update.sequence,
+    )
+    return replace(update, fragments=render_fragments(event, settings), render_key=key)
+
+
+def render_fragments(event: PublishedEvent, settings: Settings) -> tuple[str, str, str]:
+    return (
+        ical_out.render_vevent(event, settings),
+        rss.render_item(event, settings),
+        jsonfeed.render_item(event, settings),
+    )
+
+
 def render_events(store: Store, config: Config) -> int:
-    """Render each event whose content (or the render settings) changed since last time."""
+    """Re-render events rendered under other settings (base_url, timezone …) than the current."""
     settings = config.settings
     key = render_key(settings)
     pending = store.events_needing_render(key)
     renders = []
     for event_id, data, created_at, modified_at, sequence in pending:
         event = published_event(event_id, data, created_at, modified_at, sequence)
-        renders.append(
-            (
-                event_id,
-                ical_out.render_vevent(event, settings),
-                rss.render_item(event, settings),
-                jsonfeed.render_item(event, settings),
-            )
-        )
+        renders.append((event_id, *render_fragments(event, settings)))
         if len(renders) >= 5000:
             store.save_renders(renders, key)
             renders = []
@@ -386,5 +429,5 @@ def run_once(
 ) -> RunReport:
     now = now or datetime.now(UTC)
     reports = harvest_all(store, config, now, progress=progress)
-    update_events(store, now)
+    update_events(store, config, now)
     return RunReport(sources=reports, publish=publish(store, config, now))

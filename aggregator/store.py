@@ -165,11 +165,12 @@ class SourceHealth:
 
 
 def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC as 2026-12-12T18:00:00Z (sortable as text)."""
+    return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_iso(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(value)
 
 
 class Store:
@@ -459,7 +460,8 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for uid, event_id in self.conn.execute(
                 f"""SELECT s.uid, s.event_id FROM source_events s JOIN events e ON e.id = s.event_id
-                    WHERE s.uid IN ({marks}) ORDER BY e.created_at DESC, e.id DESC""",
+                    WHERE s.uid != '' AND s.uid IN ({marks})
+                    ORDER BY e.created_at DESC, e.id DESC""",
                 chunk,
             ):
                 result[uid] = event_id
@@ -548,7 +550,8 @@ class Store:
             changed = [u for u in updates if u.changed]
             self.conn.executemany(
                 """UPDATE events SET modified_at = ?, sequence = ?, content_hash = ?, start_utc = ?,
-                   end_utc = ?, status = ?, data = ?, render_key = '', removed_at = ?, dirty = 0
+                   end_utc = ?, status = ?, data = ?, removed_at = ?, dirty = 0,
+                   ics = ?, rss = ?, json_item = ?, render_key = ?
                    WHERE id = ?""",
                 [
                     (
@@ -560,6 +563,8 @@ class Store:
                         u.status,
                         u.data,
                         now_iso if u.removed else None,
+                        *u.fragments,
+                        u.render_key,
                         u.id,
                     )
                     for u in changed
@@ -570,7 +575,8 @@ class Store:
                 [(u.id,) for u in updates if not u.changed],
             )
             self.conn.executemany(
-                "DELETE FROM event_feeds WHERE event_id = ?", [(u.id,) for u in changed]
+                "DELETE FROM event_feeds WHERE event_id = ?",
+                [(u.id,) for u in changed if u.had_content],
             )
             self.conn.executemany(
                 "INSERT OR IGNORE INTO event_feeds (feed, start_utc, event_id) VALUES (?, ?, ?)",
@@ -686,6 +692,12 @@ class MergedUpdate:
     data: str = ""
     feeds: tuple[str, ...] = ()
     feed_labels: tuple[tuple[str, str], ...] = ()
+    created_at: str = ""
+    event: Event | None = None  # the merged event, for rendering
+    sources: tuple[tuple[str, str], ...] = ()
+    fragments: tuple[str, str, str] = ("", "", "")  # ics, rss, json item
+    render_key: str = ""
+    had_content: bool = True
 
 
 def is_collapse(upcoming_before: int, vanished_upcoming: int) -> bool:
@@ -727,38 +739,38 @@ def _time_from_json(value: str | None) -> datetime | date | None:
 
 
 def event_to_json(event: Event) -> str:
+    return json.dumps(event_to_dict(event), ensure_ascii=False, separators=(",", ":"))
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
     place = event.place
-    return json.dumps(
-        {
-            "source_id": event.source_id,
-            "key": event.key,
-            "title": event.title,
-            "start": _time_to_json(event.start),
-            "end": _time_to_json(event.end),
-            "all_day": event.all_day,
-            "timezone": event.timezone,
-            "status": event.status,
-            "description": event.description,
-            "description_html": event.description_html,
-            "url": event.url,
-            "place": [
-                place.name,
-                place.street,
-                place.locality,
-                place.municipality,
-                place.latitude,
-                place.longitude,
-            ],
-            "location_text": event.location_text,
-            "categories": list(event.categories),
-            "organizer_name": event.organizer_name,
-            "organizer_url": event.organizer_url,
-            "image": event.image,
-            "uid": event.uid,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return {
+        "source_id": event.source_id,
+        "key": event.key,
+        "title": event.title,
+        "start": _time_to_json(event.start),
+        "end": _time_to_json(event.end),
+        "all_day": event.all_day,
+        "timezone": event.timezone,
+        "status": event.status,
+        "description": event.description,
+        "description_html": event.description_html,
+        "url": event.url,
+        "place": [
+            place.name,
+            place.street,
+            place.locality,
+            place.municipality,
+            place.latitude,
+            place.longitude,
+        ],
+        "location_text": event.location_text,
+        "categories": list(event.categories),
+        "organizer_name": event.organizer_name,
+        "organizer_url": event.organizer_url,
+        "image": event.image,
+        "uid": event.uid,
+    }
 
 
 def event_from_json(data: str) -> Event:

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from aggregator import dedupe
-from aggregator.model import CANCELLED, Event, Place, Source
+from aggregator.config import Config
+from aggregator.model import CANCELLED, Event, Place, Settings, Source
 from aggregator.pipeline import update_events
 from aggregator.store import EventRow, MemberRow, Store
 from tests.support import utc
 
 NOW = utc(2026, 11, 26, 12)
+CONFIG = Config(path=Path("sources.yaml"), settings=Settings(), sources=())
 
 
 def member(source_id: str, priority: int, **kw: object) -> MemberRow:
@@ -109,7 +111,7 @@ def test_event_id_survives_the_founding_member_leaving(tmp_path: Path) -> None:
         store.apply_harvest(
             source_id, events, [], now, etag=None, last_modified=None, fingerprint=None
         )
-        update_events(store, now)
+        update_events(store, CONFIG, now)
 
     shared = Event(
         source_id="a", key="uid-1", title="Julmarknad", start=utc(2026, 12, 5, 10), uid="uid-1"

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from aggregator.errors import ParseError
-from aggregator.harvest import ical
+from aggregator.harvest import facebook, feed, html, ical
 from aggregator.harvest.detect import detect_kind
 from aggregator.model import HarvestResult, PageFetcher, Settings, Source
 
@@ -29,6 +29,9 @@ class Harvester(Protocol):
 
 HARVESTERS: dict[str, Harvester] = {
     "ical": ical.parse_ical,
+    "feed": feed.parse_feed,
+    "html": html.parse_html,
+    "facebook": facebook.parse_facebook,
 }
 
 
@@ -42,7 +45,9 @@ def harvest_bytes(
     fetch_page: PageFetcher | None = None,
 ) -> HarvestResult:
     """Detect the kind (unless the source names it) and parse with that harvester."""
-    kind = source.kind or detect_kind(content, content_type, source_id=source.id)
+    kind = source.kind or detect_kind(
+        content, content_type, source_id=source.id, url=source.url or ""
+    )
     harvester = HARVESTERS.get(kind)
     if harvester is None:
         raise ParseError(

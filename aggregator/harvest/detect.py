@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 
 from aggregator.errors import ParseError
+from aggregator.harvest.tribe import is_tribe_url, looks_like_tribe_json
 
 SNIFF_BYTES = 4096
 _XML_FEED = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
 _HTML = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p|script)[\s>]", re.IGNORECASE)
 
 
-def detect_kind(content: bytes, content_type: str = "", *, source_id: str = "") -> str:
+def detect_kind(
+    content: bytes, content_type: str = "", *, source_id: str = "", url: str = ""
+) -> str:
     head = content[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise ParseError("the source is empty (0 bytes of content)", source_id=source_id)
@@ -26,6 +29,9 @@ def detect_kind(content: bytes, content_type: str = "", *, source_id: str = "") 
     if _HTML.search(head[:2048]):
         return "html"
     if head.startswith((b"{", b"[")):
+        # The Events Calendar's REST API is JSON too, and is read by the website harvester
+        if is_tribe_url(url) or looks_like_tribe_json(content):
+            return "html"
         return "facebook"
     if head.startswith(b"PK\x03\x04"):
         return "facebook"  # a zip: Facebook "Download your information" export

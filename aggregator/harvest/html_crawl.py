@@ -58,7 +58,11 @@ def detail_links(tree: HtmlElement, page_url: str, source_url: str, limit: int) 
     return pick_links(hrefs, page_url, source_url, limit)
 
 
-def pick_links(hrefs: Iterable[str], page_url: str, source_url: str, limit: int) -> list[str]:
+def pick_links(
+    hrefs: Iterable[str], page_url: str, source_url: str, limit: int, *, any_path: bool = False
+) -> list[str]:
+    """Same-site, non-file, non-archive links; ``any_path`` skips the event-path test
+    (for URLs the page's own data says are events)."""
     listing = urlsplit(page_url)
     listing_path = listing.path.rstrip("/")
     chosen: dict[str, None] = {}
@@ -80,7 +84,7 @@ def pick_links(hrefs: Iterable[str], page_url: str, source_url: str, limit: int)
         if parts.query and _SKIP_QUERY_RE.search(parts.query):
             continue
         below_listing = bool(listing_path) and path.startswith(listing_path + "/")
-        if below_listing or _EVENTISH_RE.search(path):
+        if any_path or below_listing or _EVENTISH_RE.search(path):
             chosen.setdefault(url, None)
     return list(chosen)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
-from aggregator.harvest.html_dates import When, parse_duration, parse_when
+from aggregator.harvest.html_dates import When, parse_duration, parse_swedish, parse_when
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
@@ -130,13 +130,13 @@ def event_from_node(node: dict[str, Any], page_url: str, ctx: HtmlContext) -> Ev
     title = text_of(node.get("name")) or text_of(node.get("headline"))
     label = f"'{title[:60]}'" if title else "(no name)"
     start_text = text_of(node.get("startDate"))
-    start = parse_when(start_text, ctx.tz) if start_text else None
+    start = _parse_value(start_text, ctx)
     if start is None:
         reason = f"start date '{start_text[:40]}' not understood" if start_text else "no start date"
         ctx.warn(f"skipped event {label}: {reason}")
         return None
     end = _end_of(node, start, label, ctx)
-    if _ended_before_window(start, end, ctx):
+    if ended_before_window(start, end, ctx):
         ctx.skipped_old += 1
         return None
     status, notes = _status(node, label, ctx)
@@ -182,7 +182,7 @@ def _end_of(
     node: dict[str, Any], start: When, label: str, ctx: HtmlContext
 ) -> datetime | date | None:
     end_text = text_of(node.get("endDate"))
-    end = parse_when(end_text, ctx.tz) if end_text else None
+    end = _parse_value(end_text, ctx)
     if start.all_day:
         assert isinstance(start.value, date)
         last = start.value
@@ -203,6 +203,18 @@ def _end_of(
     return end.value
 
 
+def _parse_value(text: str, ctx: HtmlContext) -> When | None:
+    """ISO 8601 as it should be; Swedish prose when a page put the visible text there
+    (RDFa and hCalendar take an element's text when it has no machine-readable value)."""
+    if not text:
+        return None
+    parsed = parse_when(text, ctx.tz)
+    if parsed is None and any(ch.isalpha() for ch in text) and len(text) < 80:
+        found = parse_swedish(text, ctx.now, ctx.tz)
+        parsed = found[0] if found else None
+    return parsed
+
+
 def _has_offset(text: str) -> bool:
     return bool(re.search(r"(Z|[+-]\d{2}:?\d{2})$", text.strip()))
 
@@ -213,7 +225,7 @@ def _local_day(value: datetime | date, ctx: HtmlContext) -> date:
     return value
 
 
-def _ended_before_window(start: When, end: datetime | date | None, ctx: HtmlContext) -> bool:
+def ended_before_window(start: When, end: datetime | date | None, ctx: HtmlContext) -> bool:
     last = end or start.value
     if not isinstance(last, datetime):
         last = datetime(last.year, last.month, last.day, tzinfo=UTC)
@@ -278,7 +290,8 @@ def _place(item: dict[str, Any]) -> tuple[Place, str]:
         return place, ""
     address_text = text_of(address)
     if address_text:
-        text = ", ".join(dict.fromkeys(p for p in (name, address_text) if p))
+        in_address = name and name.casefold() in address_text.casefold()
+        text = address_text if in_address else ", ".join(p for p in (name, address_text) if p)
         return Place(latitude=latitude, longitude=longitude), text
     return Place(name=name, latitude=latitude, longitude=longitude), ""
 
@@ -312,7 +325,7 @@ def _organizer(value: Any, page_url: str) -> tuple[str, str]:
 
 
 def price_line(node: dict[str, Any]) -> str:
-    """"Pris: 150 kr", "Pris: 100–200 kr" or "Fri entré" from ``offers``."""
+    """ "Pris: 150 kr", "Pris: 100–200 kr" or "Fri entré" from ``offers``."""
     free = str(text_of(node.get("isAccessibleForFree"))).lower() in ("true", "1", "yes")
     offers = node.get("offers")
     offers = offers if isinstance(offers, list) else [offers] if offers else []
@@ -362,7 +375,10 @@ def _amount(value: float) -> str:
 
 
 def compose_description(
-    raw: str, *, notes: list[str] = (), extra: list[str] = ()  # type: ignore[assignment]
+    raw: str,
+    *,
+    notes: Sequence[str] = (),
+    extra: Sequence[str] = (),
 ) -> tuple[str, str]:
     """(text, html) with status notes before and price/online lines after the body.
 
@@ -430,36 +446,48 @@ def hash_key(event: Event) -> str:
 
 
 def finish_events(events: list[Event]) -> list[Event]:
-    """Keys for every event: hash when none; shared keys split by start; exact repeats dropped.
+    """Keys for every event: hash when none; repeats dropped; shared keys split by start.
 
-    A listing often repeats its detail pages' events and showtimes share a film's URL,
-    so (key, start) pairs seen twice keep the richer copy, and a key used by
-    events at different times gets the start appended.
+    A listing often repeats its detail pages' events (same key or same title, time
+    and place): the richer copy is kept. Showtimes share a film's URL, so a key
+    used by events at different times gets the start appended.
     """
-    best: dict[tuple[str, str, str], Event] = {}
+    kept: list[Event] = []
+    by_key: dict[tuple[str, str], int] = {}
+    by_title: dict[tuple[str, str], list[int]] = {}
     for event in events:
         if not event.key:
             event = replace(event, key=hash_key(event), uid="")
-        ident = (event.key, event.start.isoformat(), "")
-        twin = (event.title.casefold(), event.start.isoformat(), "t")
-        seen = best.get(ident) or best.get(twin)
-        if seen is not None:
-            if _richness(event) > _richness(seen):
-                best[(seen.key, seen.start.isoformat(), "")] = event
+        start = event.start.isoformat()
+        index = by_key.get((event.key, start))
+        if index is None:
+            twins = by_title.get((event.title.casefold(), start), [])
+            index = next((i for i in twins if _same_place(kept[i], event)), None)
+        if index is not None:
+            if _richness(event) > _richness(kept[index]):
+                kept[index] = event
+                by_key[(event.key, start)] = index
             continue
-        best[ident] = event
-        best[twin] = event
-    unique = list({id(e): e for k, e in best.items() if k[2] == ""}.values())
+        by_key[(event.key, start)] = len(kept)
+        by_title.setdefault((event.title.casefold(), start), []).append(len(kept))
+        kept.append(event)
     counts: dict[str, int] = {}
-    for event in unique:
+    for event in kept:
         counts[event.key] = counts.get(event.key, 0) + 1
     out = []
-    for event in unique:
+    for event in kept:
         if counts[event.key] > 1:
             key = f"{event.key}#{event.start.isoformat()}"
             event = replace(event, key=key, uid=key if event.uid else "")
         out.append(event)
     return out
+
+
+def _same_place(a: Event, b: Event) -> bool:
+    """Same title and start is one event unless both name different places."""
+    pa = (a.place.text or a.location_text).casefold()
+    pb = (b.place.text or b.location_text).casefold()
+    return not pa or not pb or pa == pb
 
 
 def _richness(event: Event) -> int:

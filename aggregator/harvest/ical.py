@@ -172,11 +172,10 @@ def _context_for(
 
 
 def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator[Event]:
-    if calendar.get("X-WR-TIMEZONE"):
-        try:
-            calendar = x_wr_timezone.to_standard(calendar)
-        except _EVENT_ERRORS as exc:
-            ctx.warn(f"X-WR-TIMEZONE could not be applied ({exc}); times read as given")
+    # X-WR-TIMEZONE needs no rewrite for single events: UTC times are already the
+    # right instants and floating times take ctx.default_tz (the X-WR zone). Only
+    # series are rewritten (x-wr-timezone), so a weekly 19:00 stays 19:00 across DST.
+    x_wr = calendar.get("X-WR-TIMEZONE")
     series: dict[str, list[icalendar.Event]] = {}
     for index, component in enumerate(calendar.walk("VEVENT")):
         uid = str(component.get("UID", "")).strip() or f"no-uid-{index}"
@@ -190,7 +189,7 @@ def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator
         if len(components) == 1 and not _is_recurring(components[0]):
             yield from _plain_event(components[0], uid, ctx)
         else:
-            yield from _expand_series(components, uid, timezones, ctx)
+            yield from _expand_series(components, uid, timezones, x_wr, ctx)
 
 
 def _is_recurring(component: icalendar.Event) -> bool:
@@ -211,6 +210,7 @@ def _expand_series(
     components: list[icalendar.Event],
     uid: str,
     timezones: list[icalendar.Component],
+    x_wr: Any,
     ctx: _Context,
 ) -> Iterator[Event]:
     holder = icalendar.Calendar()
@@ -220,6 +220,12 @@ def _expand_series(
         _repair_rrule(component, ctx)
         holder.add_component(component)
     first = components[0]
+    if x_wr:
+        holder.add("X-WR-TIMEZONE", x_wr)
+        try:
+            holder = x_wr_timezone.to_standard(holder)
+        except _EVENT_ERRORS as exc:
+            ctx.warn(f"X-WR-TIMEZONE could not be applied to {_describe(first)} ({exc})")
     try:
         query = recurring_ical_events.of(holder, skip_bad_series=True)
         occurrences = query.after(ctx.window_start.replace(tzinfo=None))

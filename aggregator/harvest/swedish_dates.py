@@ -68,10 +68,21 @@ MONTHS = {
     "december": 12,
     "dec": 12,
 }
-_MONTH_NAMES = (
-    "januari februari mars april maj juni juli augusti september oktober november december"
-).split()
-_WEEKDAY_NAMES = "måndag tisdag onsdag torsdag fredag lördag söndag".split()
+_MONTH_NAMES = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+_WEEKDAY_NAMES = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"]
 
 
 def _alternatives(words: dict[str, int]) -> str:
@@ -83,7 +94,7 @@ _TEXT_DATE = (
     rf"(?P<d1>\d{{1,2}})(?::[ae])?\.?(?:\s*[–-]\s*(?P<d2>\d{{1,2}})(?::[ae])?\.?)?"
     rf"\s*(?P<mon>{_alternatives(MONTHS)})\b\.?(?:\s+(?P<y>20\d\d)\b)?"
 )
-_ISO_DATE = r"(?P<iy>20\d\d)-(?P<im>\d{1,2})-(?P<id>\d{1,2})\b"
+_ISO_DATE = r"(?P<iy>20\d\d)-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?!\d)"
 _NUM_DATE = r"(?P<nd>\d{1,2})/(?P<nm>\d{1,2})(?:[/-](?P<ny>20\d\d|\d\d))?(?![\d/])"
 _DATE_RE = re.compile(
     rf"(?<![\w/.:-]){_WD}?(?P<den>den\s+)?(?:{_ISO_DATE}|{_TEXT_DATE}|{_NUM_DATE})",
@@ -92,18 +103,21 @@ _DATE_RE = re.compile(
 _RANGE_END_RE = re.compile(
     rf"\s*(?:[–-]|till)\s*{_WD}?(?:den\s+)?(?:{_ISO_DATE}|{_TEXT_DATE})",
 )
-_TIME = r"(?P<h1>\d{1,2})(?:[.:](?P<m1>\d{2})(?::\d{2})?)?"
+_NOT_MORE = r"(?![\d:/]|\.\d)"  # a sentence's full stop may follow, more digits may not
+_TIME = rf"(?P<h1>\d{{1,2}})(?:[.:](?P<m1>\d{{2}})(?::\d{{2}})?)?{_NOT_MORE}"
 _TIME_END = (
     r"(?:\s*(?:[–-]|till|och)\s*(?:kl(?:ockan)?\.?\s*|ca\.?\s*)?"
-    r"(?P<h2>\d{1,2})(?:[.:](?P<m2>\d{2}))?(?![\d.:]))?"
+    rf"(?P<h2>\d{{1,2}})(?:[.:](?P<m2>\d{{2}}))?{_NOT_MORE})?"
 )
-_KL = r"(?P<kl>kl(?:ockan)?\.?\s*|från\s+kl\.?\s*|mellan\s+kl\.?\s*|mellan\s+|från\s+)"
+_KL = r"(?P<kl>kl(?:ockan)?\.?\s*)"
 # a time right after the date: "… kl. 13.00", "… 19.00–21.00", "2027-01-02T13:00", EM's " - 19:00 - 21:00"
-_TIME_AFTER_RE = re.compile(rf"(?:\s*,?\s*(?:[-–|·]\s*)?{_KL}?|t){_TIME}(?![\d.:/]){_TIME_END}")
+_TIME_AFTER_RE = re.compile(
+    rf"(?:\s*,?\s*(?:[-–|·]\s*)?(?:(?:från|mellan)\s+)?{_KL}?|t){_TIME}{_TIME_END}"
+)
 # a time anywhere else in the text needs its "kl": "Öppet kl. 11–15"
-_KL_TIME_RE = re.compile(rf"(?<![\w]){_KL}{_TIME}(?![\d.:/]){_TIME_END}")
+_KL_TIME_RE = re.compile(rf"(?<!\w){_KL}{_TIME}{_TIME_END}")
 # a field that is only a time: "18.30", "19–21"
-_BARE_TIME_RE = re.compile(rf"\s*{_KL}?{_TIME}{_TIME_END}\s*[.,]?\s*")
+_BARE_TIME_RE = re.compile(rf"\s*(?:(?:från|mellan)\s+)?{_KL}?{_TIME}{_TIME_END}\s*[.,]?\s*")
 _ALL_DAY_RE = re.compile(r"\s*[-–,]?\s*(?:heldag|hela dagen)\b")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 _DASHES = str.maketrans({"\u2013": "–", "\u2014": "–", "\u2011": "-", "\u2212": "–", "\xa0": " "})
@@ -288,8 +302,9 @@ def _infer_date(
         if value.weekday() == weekday:
             return value
     raise SwedishDateError(
-        f"{_WEEKDAY_NAMES[weekday]} {day} {_month_name(month)} does not fall on a "
-        f"{_WEEKDAY_NAMES[weekday]} in {inferred.year}–{inferred.year + WEEKDAY_YEARS}"
+        f"the weekday does not match: {day} {_month_name(month)} is not a "
+        f"{_WEEKDAY_NAMES[weekday]} in any year from {inferred.year} to "
+        f"{inferred.year + WEEKDAY_YEARS}"
     )
 
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
 
 from aggregator.harvest.html_crawl import Crawler, same_site
-from aggregator.harvest.html_dates import parse_when
+from aggregator.harvest.html_dates import When, parse_when
 from aggregator.harvest.html_schema import (
     HtmlContext,
-    _ended_before_window,
     clean,
     compose_description,
+    ended_before_window,
     text_of,
     url_of,
 )
@@ -38,8 +39,10 @@ _UTC_OFFSET_ZONE_RE = re.compile(r"^UTC([+-]\d+(?:\.\d+)?)$")
 
 def looks_like_tribe_json(content: bytes) -> bool:
     head = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{") and b'"events"' in content[:200_000] and (
-        b'"rest_url"' in content or b'"total_pages"' in content or b'"start_date"' in content
+    return (
+        head.startswith(b"{")
+        and b'"events"' in content[:200_000]
+        and (b'"rest_url"' in content or b'"total_pages"' in content or b'"start_date"' in content)
     )
 
 
@@ -123,10 +126,10 @@ def _event(item: dict[str, Any], ctx: HtmlContext) -> Event | None:
     start_value, end_value = start.value, end.value if end else None
     if all_day:
         last = end_value if end_value and end_value >= start_value else start_value
-        end_value = last + _one_day()
+        end_value = last + timedelta(days=1)
     elif end_value is not None and end_value < start_value:
         end_value = None
-    if _ended_before_window(start, end_value, ctx):
+    if ended_before_window(start, end_value, ctx):
         ctx.skipped_old += 1
         return None
     status, notes = _status(item)
@@ -161,13 +164,7 @@ def _event(item: dict[str, Any], ctx: HtmlContext) -> Event | None:
     )
 
 
-def _one_day():  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return timedelta(days=1)
-
-
-def _zone(value: Any, ctx: HtmlContext) -> tuple[str, Any]:
+def _zone(value: Any, ctx: HtmlContext) -> tuple[str, tzinfo]:
     """The event's IANA zone; WordPress "UTC+1" manual offsets fall back to the default."""
     name = str(value or "").strip()
     found = zone(name) if name and not _UTC_OFFSET_ZONE_RE.match(name) else None
@@ -176,7 +173,7 @@ def _zone(value: Any, ctx: HtmlContext) -> tuple[str, Any]:
     return name, found
 
 
-def _when(item: dict[str, Any], which: str, all_day: bool, tz: Any):  # type: ignore[no-untyped-def]
+def _when(item: dict[str, Any], which: str, all_day: bool, tz: tzinfo) -> When | None:
     local = str(item.get(f"{which}_date") or "").strip()
     if all_day:
         return parse_when(local[:10], tz) if local else None

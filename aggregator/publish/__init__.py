@@ -8,12 +8,13 @@ Renderers are keyed by extension; every function here is pure.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from aggregator.model import Place, Settings
+from aggregator.model import Event, Place, Settings
 from aggregator.store import parse_iso
 
 RENDERER_VERSION = "1"
@@ -82,6 +83,39 @@ def published_event(
         organizer_url=d["organizer_url"],
         image=d["image"],
         sources=tuple((s["id"], s["url"]) for s in d["sources"]),
+        created_at=parse_iso(created_at),
+        modified_at=parse_iso(modified_at),
+        sequence=sequence,
+    )
+
+
+def published_from_event(
+    event_id: str,
+    event: Event,
+    sources: Sequence[tuple[str, str]],
+    created_at: str,
+    modified_at: str,
+    sequence: int,
+) -> PublishedEvent:
+    """The same as ``published_event`` but from the merged Event still in memory."""
+    return PublishedEvent(
+        id=event_id,
+        title=event.title,
+        start=event.start,
+        end=event.end,
+        all_day=event.all_day,
+        timezone=event.timezone,
+        status=event.status,
+        description=event.description,
+        description_html=event.description_html,
+        url=event.url,
+        place=event.place,
+        location_text=event.location_text,
+        categories=event.categories,
+        organizer_name=event.organizer_name,
+        organizer_url=event.organizer_url,
+        image=event.image,
+        sources=tuple(sources),
         created_at=parse_iso(created_at),
         modified_at=parse_iso(modified_at),
         sequence=sequence,

@@ -1,0 +1,233 @@
+"""Benchmark: the whole pipeline on 100k synthetic events served from a local HTTP server.
+
+    python bench/pipeline.py [--events 100000] [--sources 20]
+
+Prints wall time and events/s for harvest (fetch + parse + normalize), store,
+dedupe (identity + merge) and publish (render + write), the peak memory, a
+no-change second run, and the ratio of the whole first run to a bare
+``icalendar.Calendar.from_ical`` of the same bytes measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import icalendar
+
+from aggregator import fetch, pipeline
+from aggregator.config import load_config
+from aggregator.store import Store
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+TITLES = [
+    "Julkonsert",
+    "Luciatåg",
+    "Loppis",
+    "Föredrag om hembygden",
+    "Barnteater",
+    "Stickcafé",
+    "Vårmarknad",
+    "Orgelkonsert",
+    "Dans på logen",
+    "Bokcirkel",
+    "Guidad vandring",
+    "Filmkväll",
+]
+PLACES = [
+    "Folkets hus, Storgatan 2, 598 30 Vimmerby",
+    "Hembygdsgården, Lönneberga",
+    "Eksjö kulturhus, Eksjö",
+    "Bygdegården, Mariannelund",
+    "Kyrkan, Fågelfors",
+    "Stora torget, Påskallavik",
+    "Biblioteket, Bodafors",
+    "Stadsparken, Oskarshamn",
+]
+
+
+def make_calendar(source_index: int, events: int, rng: random.Random) -> bytes:
+    """One organizer's calendar: mostly single events, ~20% of events from weekly series."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:-//Bench//Source {source_index}//SV",
+        "X-WR-TIMEZONE:Europe/Stockholm",
+    ]
+    series = max(1, events // 5 // 60)  # weekly series of ~60 occurrences in the window
+    for s in range(series):
+        start = NOW - timedelta(days=rng.randint(0, 20)) + timedelta(hours=rng.randint(8, 20))
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:series-{source_index}-{s}@bench",
+            "DTSTAMP:20261101T000000Z",
+            f"DTSTART;TZID=Europe/Stockholm:{start.strftime('%Y%m%dT%H0000')}",
+            f"DTEND;TZID=Europe/Stockholm:{(start + timedelta(hours=2)).strftime('%Y%m%dT%H0000')}",
+            "RRULE:FREQ=WEEKLY;COUNT=60",
+            f"SUMMARY:{rng.choice(TITLES)} (serie {s})",
+            f"LOCATION:{rng.choice(PLACES).replace(',', chr(92) + ',')}",
+            "END:VEVENT",
+        ]
+    for i in range(events - series * 60):
+        start = NOW + timedelta(days=rng.randint(0, 390), hours=rng.randint(8, 21))
+        # every 10th event also appears in the municipal calendar (source 0): same UID
+        uid = (
+            f"shared-{i}@bench"
+            if i % 10 == 0 and source_index < 2
+            else f"e-{source_index}-{i}@bench"
+        )
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20261101T000000Z",
+            f"DTSTART:{start.strftime('%Y%m%dT%H%M00Z')}",
+            f"DTEND:{(start + timedelta(hours=2)).strftime('%Y%m%dT%H%M00Z')}",
+            f"SUMMARY:{rng.choice(TITLES)} nr {i}",
+            f"DESCRIPTION:Välkommen till en kväll med {rng.choice(TITLES).lower()}. Fika finns.",
+            f"LOCATION:{rng.choice(PLACES).replace(',', chr(92) + ',')}",
+            f"CATEGORIES:{rng.choice(['Musik', 'Teater', 'Barn', 'Marknad', 'Föredrag'])}",
+            f"URL:https://forening{source_index}.example/evenemang/{i}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def serve(bodies: dict[str, bytes]) -> ThreadingHTTPServer:
+    etags = {
+        path: '"' + hashlib.sha256(body).hexdigest()[:16] + '"' for path, body in bodies.items()
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            if self.headers.get("If-None-Match") == etags[self.path]:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etags[self.path])
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--sources", type=int, default=20)
+    args = parser.parse_args()
+    rng = random.Random(42)
+    per_source = args.events // args.sources
+    bodies = {f"/s{i}.ics": make_calendar(i, per_source, rng) for i in range(args.sources)}
+    total_bytes = sum(len(b) for b in bodies.values())
+    server = serve(bodies)
+    port = server.server_address[1]
+    work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    sources_yaml = "\n".join(
+        f"  - id: s{i}\n    name: Förening {i}\n    url: http://127.0.0.1:{port}/s{i}.ics\n    municipality: Vimmerby"
+        for i in range(args.sources)
+    )
+    (work / "sources.yaml").write_text(
+        f"settings:\n  database: {work}/bench.db\n  feeds_dir: {work}/feeds\n  allow_private_hosts: true\n"
+        f"  max_bytes: 200000000\nsources:\n{sources_yaml}\n",
+        encoding="utf-8",
+    )
+    config = load_config(work / "sources.yaml")
+    store = Store(config.settings.database)
+    store.sync_sources(config.sources)
+    print(
+        f"{args.sources} sources, {total_bytes / 1e6:.1f} MB of iCalendar, {args.events} events incl. series"
+    )
+
+    timings = {"fetch": 0.0, "parse+normalize": 0.0, "store": 0.0}
+    harvested = 0
+    session = fetch.new_session(config.settings)
+    first_start = time.perf_counter()
+    for source in config.sources:
+        t = time.perf_counter()
+        fetched = fetch.fetch_source(
+            source, store.fetch_state(source.id), config.settings, base_dir=work, session=session
+        )
+        timings["fetch"] += time.perf_counter() - t
+        t = time.perf_counter()
+        result = pipeline.parse_source_bytes(
+            fetched.content, source, config, NOW, fetched.content_type
+        )
+        timings["parse+normalize"] += time.perf_counter() - t
+        harvested += len(result.events)
+        t = time.perf_counter()
+        store.apply_harvest(
+            source.id,
+            result.events,
+            result.warnings,
+            NOW,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            fingerprint=pipeline.fingerprint(fetched.content_hash, source),
+        )
+        timings["store"] += time.perf_counter() - t
+    t = time.perf_counter()
+    pipeline.update_events(store, config, NOW)
+    timings["dedupe"] = time.perf_counter() - t
+    t = time.perf_counter()
+    report = pipeline.publish(store, config, NOW)
+    timings["publish"] = time.perf_counter() - t
+    first_total = time.perf_counter() - first_start
+    memory = peak_mb()
+
+    t = time.perf_counter()
+    again = pipeline.run_once(store, config, NOW)
+    second_total = time.perf_counter() - t
+    assert all(s.outcome == "unchanged" for s in again.sources), again.sources
+
+    t = time.perf_counter()
+    for body in bodies.values():
+        icalendar.Calendar.from_ical(body)
+    baseline = time.perf_counter() - t
+
+    print(
+        f"harvested {harvested} events into {report.events} published events, {report.feeds} feeds"
+    )
+    for stage, seconds in timings.items():
+        print(f"  {stage:16} {seconds:7.2f} s  {harvested / seconds:10.0f} events/s")
+    print(f"  {'first run':16} {first_total:7.2f} s  {harvested / first_total:10.0f} events/s")
+    print(
+        f"  {'no-change rerun':16} {second_total:7.2f} s  ({100 * second_total / first_total:.1f}% of first run)"
+    )
+    print(f"  {'bare icalendar':16} {baseline:7.2f} s  (Calendar.from_ical of the same bytes)")
+    print(f"ratio pipeline / bare parse: {first_total / baseline:.2f}")
+    print(f"peak memory (max RSS) during first run: {memory:.0f} MB")
+    all_ics = Path(config.settings.feeds_dir) / "all.ics"
+    print(f"all.ics: {all_ics.stat().st_size / 1e6:.1f} MB")
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
