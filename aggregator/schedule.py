@@ -1,0 +1,73 @@
+"""``aggregator run``: harvest each source on its own interval and serve the feeds.
+
+One APScheduler job per source; a lock serialises database work so a slow source
+never blocks the web server and two harvests never write at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from aggregator import fetch, pipeline
+from aggregator.config import Config
+from aggregator.model import Source
+from aggregator.store import Store
+from aggregator.web import make_server
+
+log = logging.getLogger(__name__)
+
+
+def harvest_and_publish(store: Store, config: Config, source: Source, lock: threading.Lock) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with lock:
+        session = fetch.new_session(config.settings)
+        try:
+            report = pipeline.harvest_source(store, config, source, now, session=session)
+        finally:
+            session.close()
+        if report.outcome in ("ok", "held"):
+            pipeline.update_events(store, config, now)
+            pipeline.publish(store, config, now)
+
+
+def build_scheduler(store: Store, config: Config, lock: threading.Lock) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=UTC)
+    now = datetime.now(UTC)
+    for source in config.sources:
+        scheduler.add_job(
+            harvest_and_publish,
+            IntervalTrigger(seconds=source.interval),
+            args=(store, config, source, lock),
+            id=source.id,
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=source.interval,
+        )
+    return scheduler
+
+
+def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
+    lock = threading.Lock()
+    store.sync_sources(config.sources)
+    with lock:
+        pipeline.publish(store, config, datetime.now(UTC).replace(microsecond=0))
+    scheduler = build_scheduler(store, config, lock)
+    server = make_server(config, host, port)
+    scheduler.start()
+    log.warning(
+        "harvesting %d sources; feeds on http://%s:%d/feeds/", len(config.sources), host, port
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.shutdown(wait=False)
+        server.server_close()
+    return 0

@@ -1,0 +1,100 @@
+"""Serving the published feeds over HTTP: ETag/304, gzip, correct content types.
+
+A small standard-library server on purpose: feeds are static files written
+atomically by ``publish``; the JSON API and registration pages come in their own issue.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from aggregator.config import Config
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {
+    ".ics": "text/calendar; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+}
+
+
+def resolve_feed(feeds_dir: Path, request_path: str) -> Path | None:
+    """The file a ``/feeds/...`` path names, or None (also for any path leaving feeds_dir)."""
+    path = unquote(urlsplit(request_path).path)
+    if not path.startswith("/feeds/"):
+        return None
+    relative = path.removeprefix("/feeds/")
+    if not relative or "\x00" in relative:
+        return None
+    root = feeds_dir.resolve()
+    target = (root / relative).resolve()
+    if root not in target.parents or target.suffix not in CONTENT_TYPES or not target.is_file():
+        return None
+    return target
+
+
+def make_handler(feeds_dir: Path) -> type[BaseHTTPRequestHandler]:
+    class FeedHandler(BaseHTTPRequestHandler):
+        server_version = "AlltSomSker"
+
+        def do_GET(self) -> None:
+            self._serve(send_body=True)
+
+        def do_HEAD(self) -> None:
+            self._serve(send_body=False)
+
+        def _serve(self, *, send_body: bool) -> None:
+            target = resolve_feed(feeds_dir, self.path)
+            if target is None:
+                self.send_error(HTTPStatus.NOT_FOUND, "Ingen sådan kalender")
+                return
+            body = target.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            if etag in [t.strip() for t in self.headers.get("If-None-Match", "").split(",")]:
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            encoding = None
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                body, encoding = gzip.compress(body, mtime=0), "gzip"
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", CONTENT_TYPES[target.suffix])
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
+            self.send_header("Cache-Control", "public, max-age=300")
+            self.send_header("Vary", "Accept-Encoding")
+            self.send_header("Access-Control-Allow-Origin", "*")
+            if encoding:
+                self.send_header("Content-Encoding", encoding)
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("%s " + format, self.address_string(), *args)
+
+    return FeedHandler
+
+
+def make_server(config: Config, host: str, port: int) -> ThreadingHTTPServer:
+    feeds_dir = config.resolve(config.settings.feeds_dir)
+    return ThreadingHTTPServer((host, port), make_handler(feeds_dir))
+
+
+def serve_feeds(config: Config, *, host: str, port: int) -> None:
+    server = make_server(config, host, port)
+    log.warning("serving %s on http://%s:%d/feeds/", config.settings.feeds_dir, host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
