@@ -43,7 +43,9 @@ class SourceError(AggregatorError):
 
 
 class FetchError(SourceError):
-    pass
+    """``body`` keeps the start of an error answer (a Graph API error object explains itself)."""
+
+    body: bytes = b""
 
 
 class ParseError(SourceError):

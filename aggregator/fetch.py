@@ -128,12 +128,14 @@ def fetch_url(
                     content_hash=state.content_hash,
                 )
             if response.status_code >= 400:
-                raise FetchError(
+                error = FetchError(
                     f"the server answered HTTP {response.status_code} {response.reason or ''}".strip()
                     + f" for {shown}",
                     source_id=source_id,
                     url=shown,
                 )
+                error.body = next(response.iter_content(chunk_size=65536), b"")
+                raise error
             content = _read_capped(response, settings.max_bytes, source_id, url)
         finally:
             response.close()

@@ -24,7 +24,7 @@ import requests
 from aggregator import dedupe, fetch
 from aggregator.config import Config
 from aggregator.errors import SourceError
-from aggregator.harvest import harvest_bytes
+from aggregator.harvest import facebook, harvest_bytes
 from aggregator.model import HarvestResult, Settings, Source
 from aggregator.normalize import normalize_event, slugify
 from aggregator.publish import (
@@ -153,9 +153,10 @@ def harvest_source(
             fetched.content, source, config, now, fetched.content_type, session=session
         )
     except SourceError as exc:
-        store.record_failure(source.id, exc.message, now, duration_ms=elapsed())
-        log.warning("%s: failed: %s", source.id, exc.message)
-        return SourceReport(source.id, "failed", message=exc.message)
+        message = failure_message(exc, source)
+        store.record_failure(source.id, message, now, duration_ms=elapsed())
+        log.warning("%s: failed: %s", source.id, message)
+        return SourceReport(source.id, "failed", message=message)
     outcome = store.apply_harvest(
         source.id,
         result.events,
@@ -192,6 +193,16 @@ def harvest_source(
         warnings=warnings,
         message=outcome.message,
     )
+
+
+def failure_message(exc: SourceError, source: Source) -> str:
+    """The sentence an organizer sees; a Graph API error answer says what is wrong itself."""
+    body = getattr(exc, "body", b"")
+    if body and (source.kind == "facebook" or source.token_env):
+        explained = facebook.describe_graph_error(body, source)
+        if explained:
+            return explained
+    return exc.message
 
 
 def harvest_all(
