@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from aggregator import pipeline
+from aggregator import moderation, pipeline
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_url
@@ -91,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--category", help="category name or slug")
     listing.add_argument("--q", help="free text")
     listing.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    show = event_commands.add_parser(
+        "show", help="an event's sources and the scores that joined them"
+    )
+    show.add_argument("id", help="event id (as in events list and feed UIDs)")
+    merge = event_commands.add_parser("merge", help="these two events are one (remembered)")
+    merge.add_argument("ids", nargs=2, metavar="ID", help="the two event ids")
+    split = event_commands.add_parser(
+        "split", help="split an event into one per source (remembered)"
+    )
+    split.add_argument("id", help="event id")
+    apart = event_commands.add_parser(
+        "apart", help="these two events are different: never merge them"
+    )
+    apart.add_argument("ids", nargs=2, metavar="ID", help="the two event ids")
+    event_commands.add_parser("review", help="pairs the matcher was unsure about, for a moderator")
     return parser
 
 
@@ -112,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _dispatch(args, config, store, now)
+    except BrokenPipeError:  # `aggregator events list | head`
+        sys.stderr.close()
+        return 0
     finally:
         store.close()
 
@@ -156,8 +174,10 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         return 0
     if args.command == "sources":
         return _sources_list(config, store)
-    if args.command == "events":
+    if args.command == "events" and args.events_command == "list":
         return _events_list(config, store, args, now)
+    if args.command == "events":
+        return moderation.run(args, config, store, now)
     raise AssertionError(args.command)
 
 

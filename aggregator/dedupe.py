@@ -1,9 +1,12 @@
 """Identity and merging: which harvested events are the same event, and what it says.
 
-This is the exact stage: a source event joins an existing event when it carries
-the same publisher UID (an iCal UID arriving from two sources is one event).
-Fuzzy cross-source matching plugs in at ``decide_identities``: it receives each
-unassigned member and the lookup of existing events, and returns assignments.
+Two stages. The exact stage gives every new member an event: the one its publisher
+UID already belongs to (an iCal UID arriving from two sources is one event), the one
+a re-keyed old self of it belonged to, or a new one. The fuzzy stage
+(``matching.match_events`` over the days a harvest touched) then decides which
+members are the same real event, and ``reconcile`` moves members between events so
+that ids stay stable: the older id survives a join, a cluster keeps its id when a
+member leaves.
 
 Everything here is pure: the pipeline reads rows from the store, calls these
 functions and writes their answers back.
@@ -13,13 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from aggregator.matching import normalize_title
 from aggregator.model import CANCELLED, Event
 from aggregator.normalize import merge_categories, slugify
-from aggregator.store import EventRow, MemberRow, MergedUpdate, event_span, event_to_dict, iso
+from aggregator.store import (
+    EventRow,
+    MatchMember,
+    MemberRow,
+    MergedUpdate,
+    event_span,
+    event_to_dict,
+    iso,
+)
 
 REMOVED = "removed"  # content hash of an event with no active members
 
@@ -159,3 +171,99 @@ def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) ->
         feeds=tuple(feed for feed, _ in feeds),
         feed_labels=feeds,
     )
+
+
+# -- identity across sources (fuzzy stage) and re-keyed events ---------------------------
+
+
+def inherit_rekeyed(
+    new: Sequence[MatchMember], removed: Sequence[MatchMember]
+) -> dict[tuple[str, str], str]:
+    """Event ids for new members that are a re-keyed old member of the same source.
+
+    Some platforms change an event's UID when it is rescheduled (The Events Calendar
+    builds it from post id + start + end) or on every fetch. A new member with the same
+    URL as a just-removed one, or the same title and place with only the time moved,
+    is that event: it keeps its published id instead of appearing beside a removed one.
+    """
+    by_source: dict[str, list[MatchMember]] = {}
+    for old in removed:
+        by_source.setdefault(old.source_id, []).append(old)
+    inherited: dict[tuple[str, str], str] = {}
+    used: set[tuple[str, str]] = set()
+    for member in sorted(new, key=lambda m: m.ref):
+        for old in by_source.get(member.source_id, []):
+            if old.ref in used or old.event_id is None:
+                continue
+            if _same_event_rekeyed(member.event, old.event):
+                inherited[member.ref] = old.event_id
+                used.add(old.ref)
+                break
+    return inherited
+
+
+def _same_event_rekeyed(new: Event, old: Event) -> bool:
+    if new.url and new.url == old.url:
+        return True
+    return normalize_title(new.title) == normalize_title(old.title) != "" and (
+        new.location_text or new.place.text
+    ) == (old.location_text or old.place.text)
+
+
+def reconcile(
+    members: Sequence[MatchMember],
+    clusters: Sequence[Sequence[int]],
+    id_taken: Callable[[str], bool],
+) -> list[tuple[str, str, str]]:
+    """(source_id, key, event_id) for members whose event must change to fit ``clusters``.
+
+    Each group (a cluster, or a member alone) keeps an id it already has: an old id goes
+    to the group holding most of its members, and a group holding several old ids keeps
+    the oldest, so when two published events turn out to be one the older id survives
+    and when a member leaves, the cluster keeps its id. Groups with no id left get a new one.
+    """
+    in_cluster = {i for c in clusters for i in c}
+    groups = [list(c) for c in clusters] + [[i] for i in range(len(members)) if i not in in_cluster]
+    holders: dict[str, list[int]] = {}
+    for g, group in enumerate(groups):
+        for i in group:
+            event_id = members[i].event_id
+            if event_id:
+                holders.setdefault(event_id, []).append(g)
+    age = {m.event_id: m.event_created_at for m in members if m.event_id}
+    chosen: dict[int, str] = {}
+    for event_id in sorted(holders, key=lambda e: (age.get(e) or "", e)):
+        counts: dict[int, int] = {}
+        for g in holders[event_id]:
+            counts[g] = counts.get(g, 0) + 1
+        candidates = [g for g in counts if g not in chosen]
+        if not candidates:
+            continue
+        best = min(
+            candidates,
+            key=lambda g: (-counts[g], min(members[i].first_seen for i in groups[g]), g),
+        )
+        chosen[best] = event_id
+    given = set(chosen.values())
+    assignments = []
+    for g, group in enumerate(groups):
+        event_id = chosen.get(g)
+        if event_id is None:
+            founder = min((members[i] for i in group), key=lambda m: (m.first_seen, m.ref))
+            event_id = _fresh_id(
+                founder.source_id, founder.key, lambda e: e in given or id_taken(e)
+            )
+            given.add(event_id)
+        for i in group:
+            if members[i].event_id != event_id:
+                assignments.append((members[i].source_id, members[i].key, event_id))
+    return assignments
+
+
+def _fresh_id(source_id: str, key: str, taken: Callable[[str], bool]) -> str:
+    event_id = event_id_for(source_id, key)
+    counter = 1
+    while taken(event_id):
+        event_id = event_id_for(source_id, f"{key}\x00{counter}")
+        counter += 1
+    return event_id

@@ -683,8 +683,9 @@ def _cluster(
     pairs: Iterable[tuple[int, int, PairScore]],
     sources: Sequence[str] | None,
     non_match: Callable[[int, int], bool] | None,
+    forced: Sequence[tuple[int, int]] = (),
 ) -> tuple[list[list[int]], list[tuple[int, int, PairScore]], list[tuple[int, int, PairScore]]]:
-    """(clusters, merged pairs, match pairs refused by a guard)."""
+    """(clusters, merged pairs, match pairs refused by a guard); ``forced`` pairs join first."""
     known_conflicts: set[tuple[int, int]] = set()
     matches: list[tuple[int, int, PairScore]] = []
     for i, j, score in pairs:
@@ -724,6 +725,10 @@ def _cluster(
                 unclear.update({(min(i, j), max(i, j)), (min(i, k), max(i, k))})
     forest = _Clusters(n, sources, cannot)
     merged, refused = [], []
+    for i, j in forced:
+        if forest.find(i) != forest.find(j):
+            forest.union(i, j)
+            merged.append((i, j, FORCED))
     for i, j, score in sorted(matches, key=lambda m: (-m[2].total, m[0], m[1])):
         if forest.find(i) == forest.find(j):
             continue
@@ -760,32 +765,59 @@ class MatchResult:
     review: list[tuple[int, int, PairScore]]
 
 
-def match_events(events: Sequence[Event], tz_name: str) -> MatchResult:
-    """Find the events that are the same real event, and the pairs a human should decide."""
+FORCED = PairScore(
+    time=1.0, title=1.0, place=1.0, total=1.0, notes=("joined by a moderator or a shared UID",)
+)
+
+
+def match_events(
+    events: Sequence[Event],
+    tz_name: str,
+    *,
+    must_link: Iterable[tuple[int, int]] = (),
+    cannot_link: Iterable[tuple[int, int]] = (),
+) -> MatchResult:
+    """Find the events that are the same real event, and the pairs a human should decide.
+
+    ``must_link`` pairs (a moderator's merge, a shared publisher UID) are joined first,
+    whatever their scores; ``cannot_link`` pairs (a moderator's "keep apart") are clear
+    non-matches, so no chain can pull them together either.
+    """
     # Scoring makes millions of short-lived acyclic tuples; the collections they trigger
     # would rescan every event each time (about 20 % of the run), so hold the collector.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _match_events(events, tz_name)
+        return _match_events(events, tz_name, must_link, cannot_link)
     finally:
         if enabled:
             gc.enable()
 
 
-def _match_events(events: Sequence[Event], tz_name: str) -> MatchResult:
+def _match_events(
+    events: Sequence[Event],
+    tz_name: str,
+    must_link: Iterable[tuple[int, int]],
+    cannot_link: Iterable[tuple[int, int]],
+) -> MatchResult:
     features = [_features(e, tz_name) for e in events]
+    forbidden = {(min(i, j), max(i, j)) for i, j in cannot_link}
+    forced = sorted({(min(i, j), max(i, j)) for i, j in must_link if i != j} - forbidden)
     kept = []
     for i, j in _candidate_pairs(features):
+        if (i, j) in forbidden or (j, i) in forbidden:
+            continue
         score = _worth_keeping(features[i], features[j])
         if score is not None and score.total >= REVIEW:
             kept.append((i, j, score))
 
     def non_match(i: int, j: int) -> bool:
+        if (i, j) in forbidden:
+            return True
         return is_clear_non_match(_score(features[i], features[j]))
 
     sources = [f.source for f in features]
-    clusters, merged, refused = _cluster(len(events), kept, sources, non_match)
+    clusters, merged, refused = _cluster(len(events), kept, sources, non_match, forced)
     where = {i: c for c, members in enumerate(clusters) for i in members}
     uncertain = [(i, j, s) for i, j, s in kept if s.total < MATCH and not is_clear_non_match(s)]
     review = sorted(

@@ -16,12 +16,12 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import requests
 
-from aggregator import dedupe, fetch
+from aggregator import dedupe, fetch, matching
 from aggregator.config import Config
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
@@ -39,7 +39,7 @@ from aggregator.publish import (
     rss,
 )
 from aggregator.publish import ical as ical_out
-from aggregator.store import MergedUpdate, Store
+from aggregator.store import MatchMember, MergedUpdate, Store
 
 log = logging.getLogger("aggregator")
 
@@ -232,11 +232,10 @@ def harvest_all(
 
 
 def update_events(store: Store, config: Config, now: datetime) -> int:
-    """Identity for new members, then re-merge (and re-render) every event whose members changed."""
-    unassigned = store.unassigned_members()
-    if unassigned:
-        ids_by_uid = store.event_ids_by_uid(uid for _, _, uid in unassigned)
-        store.assign_members(dedupe.decide_identities(unassigned, ids_by_uid), now)
+    """Identity for new members, fuzzy matching on the touched days, then re-merge (and
+    re-render) every event whose members changed. Returns how many events changed."""
+    assign_new_members(store, now)
+    match_dirty_days(store, config, now)
     dirty = store.dirty_event_ids()
     changed = 0
     key = render_key(config.settings)
@@ -251,6 +250,93 @@ def update_events(store: Store, config: Config, now: datetime) -> int:
         store.save_merged(updates, now)
         changed += sum(1 for u in updates if u.changed)
     return changed
+
+
+REKEY_WINDOW = timedelta(days=1)  # how recently a re-keyed event's old self must have vanished
+
+
+def assign_new_members(store: Store, now: datetime) -> None:
+    """Exact stage: shared UID → that event; a re-keyed old self → its event; else a new one."""
+    unassigned = store.unassigned_members()
+    if not unassigned:
+        return
+    ids_by_uid = store.event_ids_by_uid(uid for _, _, uid in unassigned)
+    without_uid_match = [(s, k) for s, k, uid in unassigned if not (uid and uid in ids_by_uid)]
+    inherited: dict[tuple[str, str], str] = {}
+    if without_uid_match:
+        events = store.member_events(without_uid_match)
+        new = [
+            MatchMember(s, k, None, "", "", events[(s, k)])
+            for s, k in without_uid_match
+            if (s, k) in events
+        ]
+        removed = store.recently_removed({s for s, _ in without_uid_match}, now - REKEY_WINDOW)
+        inherited = dedupe.inherit_rekeyed(new, removed)
+    assignments = dedupe.decide_identities(
+        [(s, k, uid) for s, k, uid in unassigned if (s, k) not in inherited], ids_by_uid
+    )
+    assignments += [(s, k, event_id) for (s, k), event_id in sorted(inherited.items())]
+    store.assign_members(assignments, now)
+
+
+def match_dirty_days(store: Store, config: Config, now: datetime) -> None:
+    """Fuzzy stage, incremental: re-match only the days harvests touched (± a day, so the
+    venue's local date is covered whatever the UTC offset)."""
+    days = store.dirty_days()
+    if not days:
+        return
+    members = store.members_starting_between(day_ranges(days))
+    index = {m.ref: i for i, m in enumerate(members)}
+    must_link: list[tuple[int, int]] = []
+    cannot_link: list[tuple[int, int]] = []
+    for kind, a, b in store.overrides():
+        if a in index and b in index:
+            (must_link if kind == "merge" else cannot_link).append((index[a], index[b]))
+    by_uid: dict[str, int] = {}
+    for i, member in enumerate(members):
+        uid = member.event.uid
+        if uid:
+            if uid in by_uid:
+                must_link.append((by_uid[uid], i))
+            else:
+                by_uid[uid] = i
+    result = matching.match_events(
+        [m.event for m in members],
+        config.settings.timezone,
+        must_link=must_link,
+        cannot_link=cannot_link,
+    )
+    known_ids = store.existing_event_ids(m.event_id for m in members if m.event_id)
+    assignments = dedupe.reconcile(
+        members,
+        result.clusters,
+        lambda event_id: event_id in known_ids or store.event_exists(event_id),
+    )
+    if assignments:
+        store.assign_members(assignments, now)
+    pairs = [
+        (members[i].ref, members[j].ref, decision, score.total, score.reason)
+        for decision, found in (("merged", result.merged), ("review", result.review))
+        for i, j, score in found
+    ]
+    store.save_match_pairs([m.ref for m in members], pairs, now)
+    store.clear_dirty_days(days)
+    if assignments:
+        log.info("matching: %d members moved between events", len(assignments))
+
+
+def day_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
+    """[from, to) UTC ranges covering each day with a day on either side, merged."""
+    ranges: list[tuple[str, str]] = []
+    for day in sorted(days):
+        start = date.fromisoformat(day) - timedelta(days=1)
+        end = date.fromisoformat(day) + timedelta(days=2)
+        low, high = f"{start.isoformat()}T00:00:00Z", f"{end.isoformat()}T00:00:00Z"
+        if ranges and low <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], high))
+        else:
+            ranges.append((low, high))
+    return ranges
 
 
 def render_update(update: MergedUpdate, settings: Settings, key: str) -> MergedUpdate:

@@ -117,6 +117,33 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_matching(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE dirty_days (day TEXT PRIMARY KEY);
+        CREATE TABLE match_pairs (
+            a_source TEXT NOT NULL, a_key TEXT NOT NULL,
+            b_source TEXT NOT NULL, b_key TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            total REAL NOT NULL,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (a_source, a_key, b_source, b_key)
+        );
+        CREATE INDEX match_pairs_b ON match_pairs (b_source, b_key);
+        CREATE INDEX match_pairs_review ON match_pairs (decision) WHERE decision = 'review';
+        CREATE TABLE overrides (
+            kind TEXT NOT NULL CHECK (kind IN ('merge', 'apart')),
+            a_source TEXT NOT NULL, a_key TEXT NOT NULL,
+            b_source TEXT NOT NULL, b_key TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (kind, a_source, a_key, b_source, b_key)
+        );
+        """
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class HarvestOutcome:
     new: int = 0
@@ -137,6 +164,22 @@ class MemberRow:
     priority: int
     first_seen: str
     removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MatchMember:
+    """A source event as the matcher sees it, with the event it belongs to now."""
+
+    source_id: str
+    key: str
+    event_id: str | None
+    event_created_at: str
+    first_seen: str
+    event: Event
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.source_id, self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,13 +342,15 @@ class Store:
         """Store one successful harvest: upsert, tombstone what vanished, guard against collapse."""
         now_iso = iso(now)
         with self.transaction():
-            existing = {
-                key: (content_hash, removed_at, end_utc)
-                for key, content_hash, removed_at, end_utc in self.conn.execute(
-                    "SELECT key, content_hash, removed_at, end_utc FROM source_events WHERE source_id = ?",
-                    (source_id,),
-                )
-            }
+            existing = {}
+            old_starts = {}
+            for key, content_hash, removed_at, end_utc, start_utc in self.conn.execute(
+                """SELECT key, content_hash, removed_at, end_utc, start_utc
+                   FROM source_events WHERE source_id = ?""",
+                (source_id,),
+            ):
+                existing[key] = (content_hash, removed_at, end_utc)
+                old_starts[key] = start_utc
             incoming: dict[str, tuple[Event, str, str]] = {}
             for event in events:
                 data = event_to_json(event)
@@ -376,6 +421,9 @@ class Store:
                 removed = len(vanished)
             touched = [update[-1] for update in updates] + (vanished if not held else [])
             self._mark_events_dirty(source_id, touched)
+            days = {row[3][:10] for row in inserts} | {row[1][:10] for row in updates}
+            days |= {old_starts[key][:10] for key in touched}
+            self.mark_days_dirty(days)
             message = ""
             if held:
                 message = (
@@ -443,6 +491,144 @@ class Store:
             (key, value),
         )
 
+    # -- matching ------------------------------------------------------------------
+
+    def mark_days_dirty(self, days: Iterable[str]) -> None:
+        """UTC dates (YYYY-MM-DD) whose events must be matched again."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO dirty_days (day) VALUES (?)", [(d,) for d in days if d]
+        )
+
+    def dirty_days(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT day FROM dirty_days ORDER BY day")]
+
+    def clear_dirty_days(self, days: Iterable[str]) -> None:
+        with self.transaction():
+            self.conn.executemany("DELETE FROM dirty_days WHERE day = ?", [(d,) for d in days])
+
+    def members_starting_between(self, ranges: Sequence[tuple[str, str]]) -> list[MatchMember]:
+        """Active source events starting in any [from, to) range, with their event's age."""
+        members: list[MatchMember] = []
+        for start, end in ranges:
+            for source_id, key, event_id, created_at, first_seen, data in self.conn.execute(
+                """SELECT s.source_id, s.key, s.event_id, e.created_at, s.first_seen, s.data
+                   FROM source_events s LEFT JOIN events e ON e.id = s.event_id
+                   WHERE s.removed_at IS NULL AND s.start_utc >= ? AND s.start_utc < ?
+                   ORDER BY s.source_id, s.key""",
+                (start, end),
+            ):
+                members.append(
+                    MatchMember(
+                        source_id,
+                        key,
+                        event_id,
+                        created_at or "",
+                        first_seen,
+                        event_from_json(data),
+                    )
+                )
+        return members
+
+    def overrides(self) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+        return [
+            (kind, (a_source, a_key), (b_source, b_key))
+            for kind, a_source, a_key, b_source, b_key in self.conn.execute(
+                "SELECT kind, a_source, a_key, b_source, b_key FROM overrides ORDER BY rowid"
+            )
+        ]
+
+    def add_overrides(
+        self, kind: str, pairs: Iterable[tuple[tuple[str, str], tuple[str, str]]], now: datetime
+    ) -> None:
+        """Record a moderator's merge or keep-apart; the opposite order is replaced."""
+        with self.transaction():
+            for a, b in pairs:
+                a, b = min(a, b), max(a, b)
+                other = "apart" if kind == "merge" else "merge"
+                self.conn.execute(
+                    """DELETE FROM overrides WHERE kind = ? AND a_source = ? AND a_key = ?
+                       AND b_source = ? AND b_key = ?""",
+                    (other, *a, *b),
+                )
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO overrides VALUES (?, ?, ?, ?, ?, ?)",
+                    (kind, *a, *b, iso(now)),
+                )
+
+    def save_match_pairs(
+        self,
+        members: Sequence[tuple[str, str]],
+        pairs: Sequence[tuple[tuple[str, str], tuple[str, str], str, float, str]],
+        now: datetime,
+    ) -> None:
+        """Replace the remembered scores of the re-matched members (why they merged, or not)."""
+        with self.transaction():
+            self.conn.executemany(
+                "DELETE FROM match_pairs WHERE a_source = ? AND a_key = ?", list(members)
+            )
+            self.conn.executemany(
+                "DELETE FROM match_pairs WHERE b_source = ? AND b_key = ?", list(members)
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO match_pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (*a, *b, decision, total, reason, iso(now))
+                    for a, b, decision, total, reason in pairs
+                ],
+            )
+
+    def match_pairs_of(self, members: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
+        """(a_source, a_key, b_source, b_key, decision, total, reason) touching these members."""
+        wanted = set(members)
+        rows = []
+        for member in wanted:
+            rows += self.conn.execute(
+                """SELECT a_source, a_key, b_source, b_key, decision, total, reason FROM match_pairs
+                   WHERE (a_source = ? AND a_key = ?) OR (b_source = ? AND b_key = ?)""",
+                (*member, *member),
+            ).fetchall()
+        return sorted(set(rows))
+
+    def review_pairs(self) -> list[tuple[str, str, str, str, float, str, str, str]]:
+        """Undecided pairs whose events are still apart: (event a, title a, event b, title b,
+        score, reason, a member, b member)."""
+        return self.conn.execute(
+            """SELECT sa.event_id, json_extract(sa.data, '$.title'), sb.event_id,
+                      json_extract(sb.data, '$.title'), p.total, p.reason,
+                      sa.source_id || ':' || sa.key, sb.source_id || ':' || sb.key
+               FROM match_pairs p
+               JOIN source_events sa ON sa.source_id = p.a_source AND sa.key = p.a_key
+               JOIN source_events sb ON sb.source_id = p.b_source AND sb.key = p.b_key
+               WHERE p.decision = 'review' AND sa.removed_at IS NULL AND sb.removed_at IS NULL
+                 AND sa.event_id != sb.event_id
+                 AND NOT EXISTS (SELECT 1 FROM overrides o WHERE o.a_source = p.a_source
+                      AND o.a_key = p.a_key AND o.b_source = p.b_source AND o.b_key = p.b_key)
+               ORDER BY sa.start_utc, p.total DESC"""
+        ).fetchall()
+
+    def active_members_of(self, event_id: str) -> list[tuple[str, str, str, str]]:
+        """(source_id, key, start_utc, data) of an event's active members."""
+        return self.conn.execute(
+            """SELECT source_id, key, start_utc, data FROM source_events
+               WHERE event_id = ? AND removed_at IS NULL ORDER BY source_id, key""",
+            (event_id,),
+        ).fetchall()
+
+    def recently_removed(self, source_ids: Iterable[str], since: datetime) -> list[MatchMember]:
+        """Members of these sources tombstoned since ``since``: a re-keyed event's old self."""
+        members: list[MatchMember] = []
+        for source_id in set(source_ids):
+            for key, event_id, first_seen, data in self.conn.execute(
+                """SELECT key, event_id, first_seen, data FROM source_events
+                   WHERE source_id = ? AND removed_at >= ? AND event_id IS NOT NULL
+                   ORDER BY key""",
+                (source_id, iso(since)),
+            ):
+                members.append(
+                    MatchMember(source_id, key, event_id, "", first_seen, event_from_json(data))
+                )
+        return members
+
     # -- identity ----------------------------------------------------------------
 
     def unassigned_members(self) -> list[tuple[str, str, str]]:
@@ -450,6 +636,16 @@ class Store:
         return self.conn.execute(
             "SELECT source_id, key, uid FROM source_events WHERE event_id IS NULL AND removed_at IS NULL"
         ).fetchall()
+
+    def member_events(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+        result = {}
+        for source_id, key in refs:
+            row = self.conn.execute(
+                "SELECT data FROM source_events WHERE source_id = ? AND key = ?", (source_id, key)
+            ).fetchone()
+            if row:
+                result[(source_id, key)] = event_from_json(row[0])
+        return result
 
     def event_ids_by_uid(self, uids: Iterable[str]) -> dict[str, str]:
         """For each uid, the oldest event it already belongs to."""
@@ -467,6 +663,18 @@ class Store:
                 result[uid] = event_id
         return result
 
+    def event_id_of(self, ref: tuple[str, str]) -> str | None:
+        row = self.conn.execute(
+            "SELECT event_id FROM source_events WHERE source_id = ? AND key = ?", ref
+        ).fetchone()
+        return row[0] if row else None
+
+    def event_exists(self, event_id: str) -> bool:
+        return (
+            self.conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone()
+            is not None
+        )
+
     def existing_event_ids(self, ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
         id_list = list(set(ids))
@@ -480,9 +688,15 @@ class Store:
         return found
 
     def assign_members(self, assignments: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        """Attach (source_id, key) to event ids, creating the events that are new."""
+        """Attach (source_id, key) to event ids, creating the events that are new; the
+        events members leave and join are both re-merged."""
         now_iso = iso(now)
         with self.transaction():
+            self.conn.executemany(
+                """UPDATE events SET dirty = 1 WHERE id = (
+                     SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
+                [(source_id, key) for source_id, key, _ in assignments],
+            )
             self.conn.executemany(
                 """INSERT INTO events (id, created_at, modified_at, dirty) VALUES (?, ?, ?, 1)
                    ON CONFLICT (id) DO UPDATE SET dirty = 1""",

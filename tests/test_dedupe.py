@@ -136,3 +136,298 @@ def test_event_id_survives_the_founding_member_leaving(tmp_path: Path) -> None:
     remaining = store.conn.execute("SELECT id, removed_at, data FROM events").fetchall()
     assert len(remaining) == 1 and remaining[0][0] == ids[0][0] and remaining[0][1] is None
     assert "JULMARKNAD" in remaining[0][2]
+
+
+# -- fuzzy stage, stable ids, re-keyed events, moderators -------------------------------
+
+from aggregator.store import MatchMember  # noqa: E402
+
+
+def mm(
+    source_id: str, key: str, event_id: str | None, created: str = "", first_seen: str = ""
+) -> MatchMember:
+    event = Event(source_id=source_id, key=key, title="x", start=utc(2026, 12, 12, 18))
+    return MatchMember(
+        source_id, key, event_id, created, first_seen or "2026-11-01T00:00:00Z", event
+    )
+
+
+def test_reconcile_older_id_survives_a_join() -> None:
+    members = [
+        mm("a", "1", "old", "2026-10-01T00:00:00Z"),
+        mm("b", "1", "new", "2026-11-20T00:00:00Z"),
+    ]
+    assert dedupe.reconcile(members, [[0, 1]], lambda _: False) == [("b", "1", "old")]
+
+
+def test_reconcile_cluster_keeps_its_id_when_a_member_leaves() -> None:
+    members = [
+        mm("a", "1", "e1", "2026-10-01T00:00:00Z", "2026-10-01T00:00:00Z"),
+        mm("b", "1", "e1", "2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z"),
+        mm("c", "1", "e1", "2026-10-01T00:00:00Z", "2026-10-03T00:00:00Z"),
+    ]
+    moved = dedupe.reconcile(members, [[0, 1]], lambda _: False)
+    assert moved == [("c", "1", dedupe.event_id_for("c", "1"))]
+
+
+def test_reconcile_new_ids_never_collide() -> None:
+    taken = {dedupe.event_id_for("c", "1")}
+    members = [mm("a", "1", "e1"), mm("c", "1", "e1", first_seen="2027-01-01T00:00:00Z")]
+    moved = dedupe.reconcile(members, [], lambda e: e in taken)
+    assert len(moved) == 1 and moved[0][2] not in taken | {"e1"}
+
+
+def ev_at(
+    source_id: str, key: str, title: str, start, place: str = "Folkets hus, Virserum", **kw
+) -> Event:
+    return Event(
+        source_id=source_id,
+        key=key,
+        title=title,
+        start=start,
+        end=start + timedelta(hours=2),
+        location_text=place,
+        place=Place(name=place.split(",")[0], locality=place.split(", ")[-1]),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "inherits"),
+    [
+        (
+            dict(title="Julkonsert", url="https://x.se/e/1"),
+            dict(title="Julkonsert", url="https://x.se/e/1"),
+            True,
+        ),
+        (dict(title="Julkonsert"), dict(title="JULKONSERT!"), True),
+        (dict(title="Julkonsert"), dict(title="Vårkonsert"), False),
+        (dict(title="Julkonsert", place="Kyrkan, Målilla"), dict(title="Julkonsert"), False),
+    ],
+    ids=["same-url", "same-title-and-place", "other-title", "other-place"],
+)
+def test_inherit_rekeyed(new: dict, old: dict, inherits: bool) -> None:
+    def member(key: str, event_id: str | None, fields: dict, hour: int) -> MatchMember:
+        fields = dict(fields)
+        event = ev_at("tec", key, fields.pop("title"), utc(2026, 12, 12, hour), **fields)
+        return MatchMember("tec", key, event_id, "", "", event)
+
+    found = dedupe.inherit_rekeyed(
+        [member("uid-2", None, new, 19)], [member("uid-1", "e-old", old, 18)]
+    )
+    assert found == ({("tec", "uid-2"): "e-old"} if inherits else {})
+
+
+class Region:
+    """A real store and the pipeline's update step, for multi-harvest stories."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.store = Store(tmp_path / "region.db")
+        self.sources = [
+            Source(id=i, name=i, priority=p)
+            for i, p in (("teater", 50), ("fb", 40), ("kommun", 20))
+        ]
+        self.config = Config(
+            path=tmp_path / "sources.yaml", settings=Settings(), sources=tuple(self.sources)
+        )
+        self.store.sync_sources(self.sources)
+        self.now = NOW
+
+    def harvest(self, source_id: str, events: list[Event]) -> None:
+        self.now += timedelta(hours=1)
+        self.store.apply_harvest(
+            source_id, events, [], self.now, etag=None, last_modified=None, fingerprint=None
+        )
+        update_events(self.store, self.config, self.now)
+
+    def published(self) -> dict[str, str]:
+        """title → event id of every published event."""
+        return {
+            json.loads(data)["title"]: event_id
+            for event_id, data in self.store.conn.execute(
+                "SELECT id, data FROM events WHERE removed_at IS NULL"
+            )
+        }
+
+    def event_of(self, source_id: str, key: str) -> str:
+        return self.store.event_id_of((source_id, key)) or ""
+
+    def cli(self, *args: str) -> int:
+        return main_with_store(self, *args)
+
+
+def main_with_store(region: Region, *args: str) -> int:
+    from aggregator import moderation
+
+    parser = __import__("aggregator.cli", fromlist=["build_parser"]).build_parser()
+    parsed = parser.parse_args(["events", *args])
+    region.now += timedelta(hours=1)
+    return moderation.run(parsed, region.config, region.store, region.now)
+
+
+import json  # noqa: E402
+
+PIPPI = utc(2026, 12, 12, 18)
+
+
+def test_same_show_from_three_sources_is_one_event_but_the_matinee_is_not(tmp_path: Path) -> None:
+    region = Region(tmp_path)
+    region.harvest(
+        "teater",
+        [
+            ev_at("teater", "t1", "Pippi Långstrump på cirkus", PIPPI),
+            ev_at("teater", "t2", "Pippi Långstrump på cirkus", PIPPI - timedelta(hours=5)),
+        ],
+    )
+    region.harvest(
+        "fb",
+        [
+            ev_at(
+                "fb",
+                "f1",
+                "PIPPI LÅNGSTRUMP PÅ CIRKUS – premiär!",
+                PIPPI,
+                place="Virserums Folkets hus, Virserum",
+            )
+        ],
+    )
+    region.harvest(
+        "kommun",
+        [ev_at("kommun", "k1", "Pippi Långstrump på cirkus", PIPPI + timedelta(minutes=15))],
+    )
+    evening = region.event_of("teater", "t1")
+    assert region.event_of("fb", "f1") == evening == region.event_of("kommun", "k1")
+    assert region.event_of("teater", "t2") != evening, "the 2 pm matinée is its own event"
+    assert region.store.counts()["events"] == 2
+
+
+def test_older_published_id_survives_when_two_events_turn_out_to_be_one(tmp_path: Path) -> None:
+    region = Region(tmp_path)
+    region.harvest("teater", [ev_at("teater", "t1", "Julkonsert med kören", PIPPI)])
+    region.harvest("kommun", [ev_at("kommun", "k1", "Konsert", PIPPI, place="Kyrkan, Målilla")])
+    older, newer = region.event_of("teater", "t1"), region.event_of("kommun", "k1")
+    assert older != newer and len(region.published()) == 2
+    region.harvest("kommun", [ev_at("kommun", "k1", "Julkonsert med kören", PIPPI)])
+    assert region.event_of("kommun", "k1") == older
+    assert set(region.published().values()) == {older}, "the newer id left the feeds"
+    region.harvest("teater", [])  # the organizer's own member leaves: the cluster keeps its id
+    assert region.event_of("kommun", "k1") == older
+
+
+def test_rekeyed_event_of_one_source_keeps_its_published_id(tmp_path: Path) -> None:
+    region = Region(tmp_path)
+    region.harvest("teater", [ev_at("teater", "2101-20261212T1900", "Vernissage", PIPPI)])
+    first = region.event_of("teater", "2101-20261212T1900")
+    region.harvest(
+        "teater", [ev_at("teater", "2101-20261213T1500", "Vernissage", PIPPI + timedelta(hours=20))]
+    )
+    assert region.event_of("teater", "2101-20261213T1500") == first
+    sequence = region.store.conn.execute(
+        "SELECT sequence FROM events WHERE id = ?", (first,)
+    ).fetchone()[0]
+    assert sequence == 1 and list(region.published().values()) == [first]
+
+
+def test_moderator_merge_split_and_apart_are_honoured_later(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    region = Region(tmp_path)
+    region.harvest("teater", [ev_at("teater", "t1", "Julkonsert", PIPPI)])
+    region.harvest(
+        "kommun", [ev_at("kommun", "k1", "Adventsmusik i kyrkan", PIPPI, place="Kyrkan, Virserum")]
+    )
+    a, b = region.event_of("teater", "t1"), region.event_of("kommun", "k1")
+    assert a != b
+    assert region.cli("merge", a, b) == 0
+    assert region.event_of("kommun", "k1") == a
+    region.harvest(
+        "kommun",
+        [
+            ev_at(
+                "kommun",
+                "k1",
+                "Adventsmusik i kyrkan",
+                PIPPI,
+                place="Kyrkan, Virserum",
+                description="ändrad text",
+            )
+        ],
+    )
+    assert region.event_of("kommun", "k1") == a, "a merge is remembered across harvests"
+    assert region.cli("show", a) == 0
+    shown = capsys.readouterr().out
+    assert "teater:t1" in shown and "kommun:k1" in shown and "joined by a moderator" in shown
+    assert region.cli("split", a) == 0
+    assert region.event_of("kommun", "k1") != a and region.event_of("teater", "t1") == a
+    region.harvest("kommun", [ev_at("kommun", "k1", "Julkonsert", PIPPI)])
+    assert region.event_of("kommun", "k1") != a, "kept apart even when the titles now agree"
+
+
+def test_review_queue_lists_uncertain_pairs_with_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    region = Region(tmp_path)
+    region.harvest("teater", [ev_at("teater", "t1", "Luciatåg", PIPPI, place="Kyrkan, Virserum")])
+    region.harvest(
+        "kommun",
+        [
+            ev_at(
+                "kommun",
+                "k1",
+                "Luciatåg med kör och fika",
+                PIPPI + timedelta(minutes=30),
+                place="Virserum",
+            )
+        ],
+    )
+    capsys.readouterr()
+    assert region.cli("review") == 0
+    out = capsys.readouterr().out
+    a, b = region.event_of("teater", "t1"), region.event_of("kommun", "k1")
+    assert a != b, "a 0.75 score is uncertain: not merged"
+    assert "review 0.75" in out
+    assert f"aggregator events merge {a} {b}" in out or f"aggregator events merge {b} {a}" in out
+    assert region.cli("apart", a, b) == 0
+    capsys.readouterr()
+    region.cli("review")
+    assert "aggregator events merge" not in capsys.readouterr().out, (
+        "a decided pair leaves the queue"
+    )
+
+
+def test_matching_is_incremental_by_day(tmp_path: Path) -> None:
+    region = Region(tmp_path)
+    region.harvest(
+        "teater",
+        [
+            ev_at("teater", "dec", "Julkonsert", PIPPI),
+            ev_at("teater", "mar", "Vårkonsert", utc(2027, 3, 20, 18)),
+        ],
+    )
+    region.harvest(
+        "kommun",
+        [
+            ev_at("kommun", "dec", "Julkonsert", PIPPI),
+            ev_at("kommun", "mar", "Vårkonsert", utc(2027, 3, 20, 18)),
+        ],
+    )
+    assert region.store.dirty_days() == []
+    stamp = "SELECT at FROM match_pairs WHERE a_key = ? OR b_key = ?"
+    march_before = region.store.conn.execute(stamp, ("mar", "mar")).fetchone()[0]
+    region.harvest(
+        "kommun",
+        [
+            ev_at("kommun", "dec", "Julkonsert!", PIPPI),
+            ev_at("kommun", "mar", "Vårkonsert", utc(2027, 3, 20, 18)),
+        ],
+    )
+    assert region.store.conn.execute(stamp, ("mar", "mar")).fetchone()[0] == march_before
+    assert region.store.conn.execute(stamp, ("dec", "dec")).fetchone()[0] != march_before
+
+
+def test_evening_event_is_matched_on_the_local_day_across_utc_midnight(tmp_path: Path) -> None:
+    region = Region(tmp_path)
+    late = utc(2026, 12, 31, 23, 30)  # 00:30 on 1 January in Stockholm
+    region.harvest("teater", [ev_at("teater", "t1", "Nyårsdans", late)])
+    region.harvest("kommun", [ev_at("kommun", "k1", "Nyårsdans", late + timedelta(minutes=15))])
+    assert region.event_of("teater", "t1") == region.event_of("kommun", "k1")

@@ -48,7 +48,8 @@ def active_keys(store: Store) -> set[str]:
 def test_wal_mode_and_migrations(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
-        ("m001_initial",)
+        ("m001_initial",),
+        ("m002_matching",),
     ]
 
 
