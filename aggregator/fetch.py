@@ -250,7 +250,7 @@ def _read_path(
         path = base_dir / path
     if path.is_dir():
         # a folder the operator drops Facebook exports into: one deterministic bundle
-        from aggregator.harvest.facebook import bundle_export_folder, read_export_folder
+        from aggregator.harvest.facebook_export import bundle_export_folder, read_export_folder
 
         content = bundle_export_folder(
             read_export_folder(path, settings.max_bytes, source_id=source.id)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from rapidfuzz import fuzz
 
 from aggregator.gazetteer import LOCALITIES
+from aggregator.matching_clusters import join_matches
 from aggregator.model import Event
 
 MATCH = 0.80  # total at or above: merged
@@ -40,7 +41,6 @@ NEAR_MIDNIGHT_MINUTES = 90  # such events are also compared with the neighbourin
 TITLE_CONFLICT = 0.5  # titles this different at one time and place are two events
 FAR_KM = 20.0  # coordinates this far apart are two places
 VENUE_CONFLICT = 0.5  # venue names this different in one town are two places
-AMBIGUITY_MARGIN = 0.05  # an event matching two incompatible events this evenly is unclear
 COMMON_SHARE = 0.01  # title anchors held by more of the events are too common to block on
 COMMON_MIN = 200  # ... but only in catalogues big enough for that to matter
 
@@ -639,45 +639,6 @@ def candidate_pairs(events: Sequence[Event], tz_name: str) -> Iterator[tuple[int
     return _candidate_pairs([_features(e, tz_name) for e in events])
 
 
-class _Clusters:
-    """Union-find that refuses unions joining a source twice or a clear non-match pair."""
-
-    def __init__(self, n: int, sources: Sequence[str] | None, cannot: Callable[[int, int], bool]):
-        self.parent = list(range(n))
-        self.members: dict[int, list[int]] = {}
-        self.sources = sources
-        self.cannot = cannot
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def group(self, root: int) -> list[int]:
-        return self.members.get(root, [root])
-
-    def compatible(self, i: int, j: int) -> bool:
-        ri, rj = self.find(i), self.find(j)
-        if ri == rj:
-            return True
-        left, right = self.group(ri), self.group(rj)
-        if self.sources is not None:
-            taken = {self.sources[x] for x in left}
-            if any(self.sources[y] in taken for y in right):
-                return False
-        return not any(self.cannot(x, y) for x in left for y in right)
-
-    def union(self, i: int, j: int) -> None:
-        ri, rj = self.find(i), self.find(j)
-        keep, gone = min(ri, rj), max(ri, rj)
-        self.parent[gone] = keep
-        self.members[keep] = self.group(keep) + self.members.pop(gone, [gone])
-
-    def clusters(self) -> list[list[int]]:
-        return sorted(sorted(m) for m in self.members.values() if len(m) > 1)
-
-
 def _cluster(
     n: int,
     pairs: Iterable[tuple[int, int, PairScore]],
@@ -694,50 +655,7 @@ def _cluster(
             known_conflicts.add((i, j))
         elif score.total >= MATCH:
             matches.append((i, j, score))
-    cache: dict[tuple[int, int], bool] = {}
-
-    def cannot(x: int, y: int) -> bool:
-        pair = (x, y) if x < y else (y, x)
-        if pair in known_conflicts:
-            return True
-        if sources is not None and sources[x] == sources[y]:
-            return True
-        if non_match is None:
-            return False
-        if pair not in cache:
-            cache[pair] = non_match(*pair)
-        return cache[pair]
-
-    # An event that matches two mutually exclusive events about equally well (a village
-    # site's "Luciatåg" at "Kyrkan", the same hour as three churches' Luciatåg) is not
-    # evidence for either: send those pairs to review instead of guessing.
-    partners: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    for i, j, score in matches:
-        partners[i].append((score.total, j))
-        partners[j].append((score.total, i))
-    unclear: set[tuple[int, int]] = set()
-    for i, found in partners.items():
-        if len(found) < 2:
-            continue
-        found.sort(reverse=True)
-        for (s1, j), (s2, k) in pairwise(found):
-            if s1 - s2 < AMBIGUITY_MARGIN and cannot(j, k):
-                unclear.update({(min(i, j), max(i, j)), (min(i, k), max(i, k))})
-    forest = _Clusters(n, sources, cannot)
-    merged, refused = [], []
-    for i, j in forced:
-        if forest.find(i) != forest.find(j):
-            forest.union(i, j)
-            merged.append((i, j, FORCED))
-    for i, j, score in sorted(matches, key=lambda m: (-m[2].total, m[0], m[1])):
-        if forest.find(i) == forest.find(j):
-            continue
-        if (i, j) in unclear or not forest.compatible(i, j):
-            refused.append((i, j, score))
-            continue
-        forest.union(i, j)
-        merged.append((i, j, score))
-    return forest.clusters(), merged, refused
+    return join_matches(n, matches, known_conflicts, sources, non_match, forced, FORCED)
 
 
 def cluster(

@@ -19,12 +19,11 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from aggregator.errors import FetchError, ParseError
-from aggregator.harvest import facebook
-from aggregator.harvest.facebook import (
+from aggregator.harvest import facebook, facebook_export
+from aggregator.harvest.facebook import parse_facebook, redact
+from aggregator.harvest.facebook_export import (
     bundle_export_folder,
-    parse_facebook,
     read_export_folder,
-    redact,
     repair_mojibake,
 )
 from aggregator.model import CANCELLED, CONFIRMED, Event, HarvestResult, Settings, Source
@@ -662,7 +661,7 @@ def test_zip_limits_and_damage(monkeypatch: pytest.MonkeyPatch) -> None:
         parse(make_zip({"your_activity/events/your_events.html": "<html></html>"}))
     with pytest.raises(ParseError, match="not valid JSON"):
         parse(make_zip({"events/your_events.json": '{"your_events_v2": ['}))
-    monkeypatch.setattr(facebook, "MAX_ZIP_MEMBERS", 5)
+    monkeypatch.setattr(facebook_export, "MAX_ZIP_MEMBERS", 5)
     with pytest.raises(ParseError, match="more than the 5"):
         parse(make_zip({f"f{i}.txt": "x" for i in range(6)}))
 

@@ -12,8 +12,7 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from aggregator.errors import FetchError, ParseError
-from aggregator.harvest import feed as feed_module
-from aggregator.harvest.feed import parse_feed, read_jsonld_events
+from aggregator.harvest.feed import parse_feed
 from aggregator.model import CANCELLED, CONFIRMED, Event, HarvestResult, Settings, Source
 
 RSS = Path(__file__).parent / "data" / "rss"
@@ -288,16 +287,6 @@ def test_cancelled_title() -> None:
     assert event.status == CANCELLED
 
 
-def test_minimal_jsonld_reader() -> None:
-    page = (RSS / "tec_event_page.html").read_bytes()
-    (event,) = read_jsonld_events(page, "https://k.example.se/e/", source(), Settings())
-    assert (event.start, event.end) == (utc(2026, 12, 5, 13, 0), utc(2026, 12, 5, 16, 0))
-    assert event.place.locality == "Oskarshamn"
-    assert event.organizer_name == "Oskarshamns konsthall"
-    broken = b'<script type="application/ld+json">{"@type": "Event", "startDate": </script>'
-    assert read_jsonld_events(broken, "https://k.example.se/", source(), Settings()) == []
-
-
 # -- following item links, against a real local web server ---------------------------------
 
 
@@ -383,22 +372,3 @@ def test_without_a_page_fetcher_tec_items_are_skipped_not_dated_by_pubdate(
     feed, base = tec_site
     with pytest.raises(ParseError, match="says when its event takes place"):
         parse_feed(feed, source(url=f"{base}/events/feed/"), Settings(), now=NOW)
-
-
-def test_item_pages_without_the_website_harvester(
-    tec_site: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(feed_module, "_website_harvester", lambda: None)
-    feed, base = tec_site
-    result = parse_feed(
-        feed,
-        source(url=f"{base}/events/feed/"),
-        Settings(allow_private_hosts=True),
-        now=NOW,
-        fetch_page=requests_fetcher([]),  # type: ignore[arg-type]
-    )
-    events = by_key(result)
-    vernissage = events[f"{base}/?post_type=tribe_events&p=2101"]
-    assert (vernissage.start, vernissage.end) == (utc(2026, 12, 5, 13, 0), utc(2026, 12, 5, 16, 0))
-    assert vernissage.location_text == "Oskarshamns konsthall, Hantverksgatan 18, Oskarshamn"
-    assert events[f"{base}/?post_type=tribe_events&p=2102"].status == CANCELLED

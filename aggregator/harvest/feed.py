@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 import feedparser
 
 from aggregator.errors import ParseError, SourceError
+from aggregator.harvest.html import parse_html
 from aggregator.harvest.ical import WINDOW_BACK
 from aggregator.harvest.swedish_dates import SwedishDateError, find_swedish_datetime
 from aggregator.model import (
@@ -36,7 +36,6 @@ from aggregator.model import (
     HarvestResult,
     HarvestWarning,
     PageFetcher,
-    Place,
     Settings,
     Source,
 )
@@ -437,24 +436,12 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-def _website_harvester() -> Any:
-    """``harvest.html.parse_html``, imported late: it is optional and imports this module's peers."""
-    try:
-        from aggregator.harvest import html as html_harvester
-    except ImportError:
-        return None
-    return getattr(html_harvester, "parse_html", None)
-
-
 def _page_reader(
     source: Source, settings: Settings, now: datetime
 ) -> Callable[[bytes, str], list[Event]]:
-    """The website harvester when there is one, else this module's JSON-LD reader."""
-    parse_html = _website_harvester()
+    """The website harvester, reading an item's page as one ``html`` source."""
 
     def read(content: bytes, url: str) -> list[Event]:
-        if parse_html is None:
-            return read_jsonld_events(content, url, source, settings)
         page_source = replace(source, url=url, path=None, kind="html", recipe=None)
         try:
             result = parse_html(content, page_source, settings, now=now, fetch_page=None)
@@ -586,107 +573,3 @@ def _unique_keys(events: list[Event]) -> Iterator[Event]:
 def _reason(exc: BaseException | None) -> str:
     text = str(exc or "").strip() or (type(exc).__name__ if exc else "unknown error")
     return text[:200]
-
-
-# --- a minimal schema.org Event reader for item pages, used only when harvest/html.py
-# (the website harvester, which reads far more) has no parse_html
-
-_LD_JSON_RE = re.compile(
-    rb"<script[^>]*type\s*=\s*[\"']?application/ld\+json[\"']?[^>]*>(.*?)</script>",
-    re.IGNORECASE | re.DOTALL,
-)
-MAX_PAGE_BYTES = 5 * 1024 * 1024
-MAX_JSON_DEPTH = 20
-
-
-def read_jsonld_events(content: bytes, url: str, source: Source, settings: Settings) -> list[Event]:
-    """schema.org Events (and subtypes) in a page's JSON-LD; broken blocks are passed over."""
-    tz = zone(settings.timezone) or UTC
-    events: list[Event] = []
-    for block in _LD_JSON_RE.findall(content[:MAX_PAGE_BYTES]):
-        try:
-            data = json.loads(block.decode("utf-8", errors="replace").strip(), strict=False)
-        except (ValueError, RecursionError):
-            continue
-        for node in _json_nodes(data):
-            event = _jsonld_event(node, url, source, settings, tz)
-            if event is not None:
-                events.append(event)
-    return events
-
-
-def _json_nodes(data: Any) -> Iterator[dict[str, Any]]:
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        node, depth = stack.pop(0)
-        if depth > MAX_JSON_DEPTH:
-            continue
-        if isinstance(node, list):
-            stack.extend((item, depth + 1) for item in node)
-        elif isinstance(node, dict):
-            yield node
-            if "@graph" in node:
-                stack.append((node["@graph"], depth + 1))
-
-
-def _is_event_type(node: dict[str, Any]) -> bool:
-    types = node.get("@type")
-    names = types if isinstance(types, list) else [types]
-    return any(isinstance(t, str) and t.rsplit("/", 1)[-1].endswith("Event") for t in names)
-
-
-def _jsonld_event(
-    node: dict[str, Any], url: str, source: Source, settings: Settings, tz: tzinfo
-) -> Event | None:
-    if not _is_event_type(node):
-        return None
-    start = _parse_stamp(node.get("startDate"), tz)
-    if start is None:
-        return None
-    end = _parse_stamp(node.get("endDate"), tz)
-    all_day = not isinstance(start, datetime)
-    if isinstance(end, datetime) != (not all_day) or (end is not None and end < start):  # type: ignore[operator]
-        end = None
-    if all_day and end is not None:
-        end = end + timedelta(days=1)  # schema.org endDate is the last day, inclusive
-    place, location_text = _jsonld_place(node.get("location"))
-    organizer = node.get("organizer")
-    status = str(node.get("eventStatus", ""))
-    page_url = _jsonld_text(node.get("url")) or url
-    return Event(
-        source_id=source.id,
-        key=_jsonld_text(node.get("@id")) or page_url,
-        title=_jsonld_text(node.get("name")),
-        start=start,
-        end=end,
-        all_day=all_day,
-        timezone=settings.timezone,
-        status=CANCELLED if "Cancelled" in status else CONFIRMED,
-        description=_jsonld_text(node.get("description")),
-        url=page_url,
-        place=place,
-        location_text=location_text,
-        organizer_name=_jsonld_text(organizer.get("name")) if isinstance(organizer, dict) else "",
-    )
-
-
-def _jsonld_place(value: Any) -> tuple[Place, str]:
-    value = value[0] if isinstance(value, list) and value else value
-    if isinstance(value, str):
-        return Place(), value.strip()
-    if not isinstance(value, dict):
-        return Place(), ""
-    name = _jsonld_text(value.get("name"))
-    address = value.get("address")
-    street = locality = ""
-    if isinstance(address, dict):
-        street = _jsonld_text(address.get("streetAddress"))
-        locality = _jsonld_text(address.get("addressLocality"))
-    elif isinstance(address, str):
-        street = address.strip()
-    place = Place(name=name, street=street, locality=locality)
-    return place, place.text
-
-
-def _jsonld_text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
