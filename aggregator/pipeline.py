@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from aggregator.normalize import normalize_event, slugify
 from aggregator.publish import (
     FORMATS,
     MAX_SUBSCRIPTION_BYTES,
+    FeedFrame,
     PublishedEvent,
     feed_title,
     jsonfeed,
@@ -401,36 +402,44 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
     total_events = 0
     feeds = feed_catalog(store, config)
     for feed, title in feeds:
-        rows = store.feed_fragments(None if feed == "all" else feed, window_start)
-        if feed == "all":
-            total_events = len(rows)
-        outputs = {
-            "ics": ical_out.assemble_calendar(title, [r[1] for r in rows], settings, now.year),
-            "rss": rss.assemble_rss(
-                title, _feed_url(settings.base_url, feed, "rss"), [r[2] for r in rows], settings
+        frames = {
+            "ics": ("ics", ical_out.calendar_frame(title, settings, now.year)),
+            "rss": (
+                "rss",
+                rss.rss_frame(title, _feed_url(settings.base_url, feed, "rss"), settings),
             ),
-            "json": jsonfeed.assemble_json(
-                title, _feed_url(settings.base_url, feed, "json"), [r[3] for r in rows], settings
+            "json": (
+                "json_item",
+                jsonfeed.json_frame(title, _feed_url(settings.base_url, feed, "json"), settings),
             ),
         }
+        count = 0
         for extension in FORMATS:
-            data = outputs[extension].encode("utf-8")
-            if extension == "ics" and len(data) > MAX_SUBSCRIPTION_BYTES:
+            column, frame = frames[extension]
+            fragments = store.iter_feed_fragments(
+                None if feed == "all" else feed, column, window_start
+            )
+            changed, size, count = write_feed_if_changed(
+                feeds_dir / f"{feed}.{extension}", frame, fragments
+            )
+            if extension == "ics" and size > MAX_SUBSCRIPTION_BYTES:
                 oversized.append(f"{feed}.ics")
                 log.warning(
                     "feed %s.ics is %.1f MB, over Google Calendar's 1 MB subscription limit",
                     feed,
-                    len(data) / 1e6,
+                    size / 1e6,
                 )
-            if write_if_changed(feeds_dir / f"{feed}.{extension}", data):
+            if changed:
                 written += 1
             else:
                 unchanged += 1
+        if feed == "all":
+            total_events = count
         index.append(
             {
                 "id": feed,
                 "title": title,
-                "events": len(rows),
+                "events": count,
                 **{extension: f"{feed}.{extension}" for extension in FORMATS},
             }
         )
@@ -439,13 +448,13 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
             {"title": settings.calendar_name, "base_url": settings.base_url, "feeds": index},
             ensure_ascii=False,
             indent=1,
-        ).encode("utf-8")
-        + b"\n"
+        )
+        + "\n"
     )
     removed = _remove_stale_feeds(
         feeds_dir, {f"{feed}.{ext}" for feed, _ in feeds for ext in FORMATS}
     )
-    if write_if_changed(feeds_dir / "index.json", index_data):
+    if write_feed_if_changed(feeds_dir / "index.json", FeedFrame(index_data, "", ""), ())[0]:
         written += 1
     else:
         unchanged += 1
@@ -482,24 +491,52 @@ def _feed_url(base_url: str, feed: str, extension: str) -> str:
     return f"{base_url}/feeds/{feed}.{extension}"
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically replace ``path`` with ``data`` (temp file + rename) unless it already holds it."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+def write_feed_if_changed(
+    path: Path, frame: FeedFrame, fragments: Iterable[str]
+) -> tuple[bool, int, int]:
+    """Stream a feed to a temp file; replace ``path`` only if the bytes differ.
+
+    Returns (rewritten, size in bytes, fragments written). Memory stays small whatever
+    the feed's size: the old file is compared by hash, read in chunks.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    digest = hashlib.sha256()
+    size = count = 0
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "wb", buffering=1 << 20) as handle:
+
+            def put(text: str) -> None:
+                nonlocal size
+                data = text.encode("utf-8")
+                digest.update(data)
+                handle.write(data)
+                size += len(data)
+
+            put(frame.head)
+            for fragment in fragments:
+                if count:
+                    put(frame.separator)
+                put(fragment)
+                count += 1
+            put(frame.tail)
+        if _file_digest(path) == digest.digest():
+            Path(temp).unlink()
+            return False, size, count
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return True
+    return True, size, count
+
+
+def _file_digest(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").digest()
+    except FileNotFoundError:
+        return None
 
 
 def _remove_stale_feeds(feeds_dir: Path, keep: set[str]) -> int:

@@ -226,6 +226,8 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.execute("PRAGMA cache_size=-131072")  # 128 MB: bulk merges rewrite big rows
+            self.db.execute("PRAGMA temp_store=MEMORY")
             migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
@@ -827,6 +829,28 @@ class Store:
 
     def feed_labels(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT feed, label FROM feed_labels").fetchall())
+
+    def iter_feed_fragments(
+        self, feed: str | None, column: str, window_start: datetime
+    ) -> Iterator[str]:
+        """One rendered column (ics, rss, json_item) of a feed's events, in feed order, lazily."""
+        if column not in ("ics", "rss", "json_item"):
+            raise ValueError(column)
+        if feed is None:
+            cursor = self.conn.execute(
+                f"""SELECT {column} FROM events WHERE removed_at IS NULL AND end_utc >= ?
+                    ORDER BY start_utc, id""",
+                (iso(window_start),),
+            )
+        else:
+            cursor = self.conn.execute(
+                f"""SELECT e.{column} FROM event_feeds f JOIN events e ON e.id = f.event_id
+                    WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
+                    ORDER BY f.start_utc, f.event_id""",
+                (feed, iso(window_start)),
+            )
+        for (fragment,) in cursor:
+            yield fragment
 
     def feed_fragments(
         self, feed: str | None, window_start: datetime

@@ -24,6 +24,22 @@ MAX_SUBSCRIPTION_BYTES = 1_000_000  # Google Calendar stops reading subscription
 
 
 @dataclass(frozen=True, slots=True)
+class FeedFrame:
+    """What surrounds a feed's event fragments: ``head + separator.join(items) + tail``.
+
+    Feeds are streamed to disk piece by piece, so a 100k-event feed never sits in
+    memory whole.
+    """
+
+    head: str
+    separator: str
+    tail: str
+
+    def assemble(self, fragments: Sequence[str]) -> str:
+        return self.head + self.separator.join(fragments) + self.tail
+
+
+@dataclass(frozen=True, slots=True)
 class PublishedEvent:
     """A merged event as the renderers see it."""
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator.model import CANCELLED, TENTATIVE, Settings
 from aggregator.publish import (
+    FeedFrame,
     PublishedEvent,
     event_page_url,
     local_time,
@@ -39,22 +40,21 @@ def escape_text(value: str) -> str:
 
 def fold(line: str) -> str:
     """Fold a content line at 75 octets without splitting a UTF-8 character."""
+    if len(line) <= 75 and line.isascii():
+        return line
     encoded = line.encode("utf-8")
     if len(encoded) <= 75:
         return line
-    parts: list[str] = []
-    limit = 75
-    current: list[str] = []
-    size = 0
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            parts.append("".join(current))
-            current, size, limit = [], 0, 74
-        current.append(char)
-        size += width
-    parts.append("".join(current))
-    return (CRLF + " ").join(parts)
+    parts: list[bytes] = []
+    start, limit = 0, 75
+    while len(encoded) - start > limit:
+        cut = start + limit
+        while encoded[cut] & 0xC0 == 0x80:  # never cut inside a character
+            cut -= 1
+        parts.append(encoded[start:cut])
+        start, limit = cut, 74
+    parts.append(encoded[start:])
+    return (CRLF + " ").join(part.decode("utf-8") for part in parts)
 
 
 def _prop(name: str, value: str) -> str:
@@ -109,6 +109,10 @@ def render_vevent(event: PublishedEvent, settings: Settings) -> str:
 
 
 def assemble_calendar(title: str, fragments: list[str], settings: Settings, year: int) -> str:
+    return calendar_frame(title, settings, year).assemble(fragments)
+
+
+def calendar_frame(title: str, settings: Settings, year: int) -> FeedFrame:
     head = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -124,7 +128,7 @@ def assemble_calendar(title: str, fragments: list[str], settings: Settings, year
     body = CRLF.join(head) + CRLF
     if settings.timezone != "UTC":
         body += vtimezone(settings.timezone, year)
-    return body + "".join(fragments) + "END:VCALENDAR" + CRLF
+    return FeedFrame(body, "", "END:VCALENDAR" + CRLF)
 
 
 # -- VTIMEZONE ---------------------------------------------------------------------

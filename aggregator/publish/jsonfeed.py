@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from aggregator.model import Settings
-from aggregator.publish import PublishedEvent, event_page_url, iso_local
+from aggregator.publish import FeedFrame, PublishedEvent, event_page_url, iso_local
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -54,6 +54,10 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
 
 
 def assemble_json(title: str, feed_url: str, fragments: list[str], settings: Settings) -> str:
+    return json_frame(title, feed_url, settings).assemble(fragments)
+
+
+def json_frame(title: str, feed_url: str, settings: Settings) -> FeedFrame:
     head = {
         "version": VERSION,
         "title": title,
@@ -61,5 +65,4 @@ def assemble_json(title: str, feed_url: str, fragments: list[str], settings: Set
         "feed_url": feed_url,
         "language": "sv",
     }
-    opening = _dump(head)[:-1]
-    return opening + ',"items":[\n' + ",\n".join(fragments) + "\n]}\n"
+    return FeedFrame(_dump(head)[:-1] + ',"items":[\n', ",\n", "\n]}\n")

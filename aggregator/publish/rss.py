@@ -8,6 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from aggregator.model import CANCELLED, Settings
 from aggregator.publish import (
+    FeedFrame,
     PublishedEvent,
     event_page_url,
     iso_local,
@@ -55,6 +56,10 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
 
 
 def assemble_rss(title: str, feed_url: str, fragments: list[str], settings: Settings) -> str:
+    return rss_frame(title, feed_url, settings).assemble(fragments)
+
+
+def rss_frame(title: str, feed_url: str, settings: Settings) -> FeedFrame:
     head = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<rss version="2.0" xmlns:ev="{EVENT_NS}" xmlns:atom="{ATOM_NS}">\n'
@@ -66,4 +71,4 @@ def assemble_rss(title: str, feed_url: str, fragments: list[str], settings: Sett
         f'<atom:link href={quoteattr(feed_url)} rel="self" type="application/rss+xml"/>\n'
         "<ttl>60</ttl>\n"
     )
-    return head + "".join(fragments) + "</channel>\n</rss>\n"
+    return FeedFrame(head, "", "</channel>\n</rss>\n")
