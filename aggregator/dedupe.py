@@ -132,6 +132,8 @@ def merged_data(event: Event, sources: Sequence[tuple[str, str]]) -> str:
 def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) -> MergedUpdate:
     """What an event looks like now; SEQUENCE rises only when its published content changed."""
     merged = merge_members(members)
+    if merged is None and not row.content_hash:
+        return MergedUpdate(id=row.id, changed=False)  # never published: nothing to take back
     if merged is None:
         return MergedUpdate(
             id=row.id,
@@ -140,6 +142,7 @@ def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) ->
             modified_at=iso(now),
             sequence=row.sequence + (1 if row.content_hash else 0),
             content_hash=REMOVED,
+            created_at=row.created_at,
             start_utc="",
             end_utc="",
             status="removed",

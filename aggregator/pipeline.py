@@ -25,7 +25,7 @@ from aggregator import dedupe, fetch, matching
 from aggregator.config import Config
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
-from aggregator.model import HarvestResult, Settings, Source
+from aggregator.model import Event, HarvestResult, Settings, Source
 from aggregator.normalize import normalize_event, slugify
 from aggregator.publish import (
     FORMATS,
@@ -40,7 +40,7 @@ from aggregator.publish import (
     rss,
 )
 from aggregator.publish import ical as ical_out
-from aggregator.store import MatchMember, MergedUpdate, Store
+from aggregator.store import EventRow, MatchMember, MergedUpdate, Store, iso
 
 log = logging.getLogger("aggregator")
 
@@ -236,14 +236,17 @@ def update_events(store: Store, config: Config, now: datetime) -> int:
     """Identity for new members, fuzzy matching on the touched days, then re-merge (and
     re-render) every event whose members changed. Returns how many events changed."""
     assign_new_members(store, now)
-    match_dirty_days(store, config, now)
+    parsed = match_dirty_days(store, config, now)
     dirty = store.dirty_event_ids()
     changed = 0
     key = render_key(config.settings)
     for start in range(0, len(dirty), 5000):
         chunk = dirty[start : start + 5000]
         rows = store.event_rows(chunk)
-        members = store.members_of(chunk)
+        for event_id in chunk:
+            if event_id not in rows:  # a new event: its row is written with its first merge
+                rows[event_id] = EventRow(event_id, iso(now), iso(now), 0, "", False)
+        members = store.members_of(chunk, parsed)
         updates = [
             render_update(dedupe.refresh_event(rows[i], members[i], now), config.settings, key)
             for i in chunk
@@ -277,15 +280,15 @@ def assign_new_members(store: Store, now: datetime) -> None:
         [(s, k, uid) for s, k, uid in unassigned if (s, k) not in inherited], ids_by_uid
     )
     assignments += [(s, k, event_id) for (s, k), event_id in sorted(inherited.items())]
-    store.assign_members(assignments, now)
+    store.assign_members(assignments, now, moving=False)
 
 
-def match_dirty_days(store: Store, config: Config, now: datetime) -> None:
+def match_dirty_days(store: Store, config: Config, now: datetime) -> dict[tuple[str, str], Event]:
     """Fuzzy stage, incremental: re-match only the days harvests touched (± a day, so the
     venue's local date is covered whatever the UTC offset)."""
     days = store.dirty_days()
     if not days:
-        return
+        return {}
     members = store.members_starting_between(day_ranges(days))
     index = {m.ref: i for i, m in enumerate(members)}
     must_link: list[tuple[int, int]] = []
@@ -307,12 +310,11 @@ def match_dirty_days(store: Store, config: Config, now: datetime) -> None:
         must_link=must_link,
         cannot_link=cannot_link,
     )
-    known_ids = store.existing_event_ids(m.event_id for m in members if m.event_id)
+    current = {m.event_id for m in members if m.event_id}
     assignments = dedupe.reconcile(
-        members,
-        result.clusters,
-        lambda event_id: event_id in known_ids or store.event_exists(event_id),
+        members, result.clusters, lambda event_id: event_id in current or store.id_in_use(event_id)
     )
+
     if assignments:
         store.assign_members(assignments, now)
     pairs = [
@@ -324,6 +326,7 @@ def match_dirty_days(store: Store, config: Config, now: datetime) -> None:
     store.clear_dirty_days(days)
     if assignments:
         log.info("matching: %d members moved between events", len(assignments))
+    return {m.ref: m.event for m in members}
 
 
 def day_ranges(days: Sequence[str]) -> list[tuple[str, str]]:

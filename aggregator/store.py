@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -671,38 +671,21 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def event_exists(self, event_id: str) -> bool:
-        return (
-            self.conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone()
-            is not None
-        )
-
-    def existing_event_ids(self, ids: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        id_list = list(set(ids))
-        for chunk_start in range(0, len(id_list), 500):
-            chunk = id_list[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                r[0]
-                for r in self.conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
-            )
-        return found
-
-    def assign_members(self, assignments: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        """Attach (source_id, key) to event ids, creating the events that are new; the
-        events members leave and join are both re-merged."""
-        now_iso = iso(now)
+    def assign_members(
+        self, assignments: Sequence[tuple[str, str, str]], now: datetime, *, moving: bool = True
+    ) -> None:
+        """Attach (source_id, key) to event ids; the events members leave (when ``moving``)
+        and join are both re-merged. A new id gets its events row when first merged."""
         with self.transaction():
+            if moving:
+                self.conn.executemany(
+                    """UPDATE events SET dirty = 1 WHERE id = (
+                         SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
+                    [(source_id, key) for source_id, key, _ in assignments],
+                )
             self.conn.executemany(
-                """UPDATE events SET dirty = 1 WHERE id = (
-                     SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
-                [(source_id, key) for source_id, key, _ in assignments],
-            )
-            self.conn.executemany(
-                """INSERT INTO events (id, created_at, modified_at, dirty) VALUES (?, ?, ?, 1)
-                   ON CONFLICT (id) DO UPDATE SET dirty = 1""",
-                [(event_id, now_iso, now_iso) for event_id in {a[2] for a in assignments}],
+                "UPDATE events SET dirty = 1 WHERE id = ?",
+                [(event_id,) for event_id in sorted({a[2] for a in assignments})],
             )
             self.conn.executemany(
                 "UPDATE source_events SET event_id = ? WHERE source_id = ? AND key = ?",
@@ -710,11 +693,36 @@ class Store:
             )
 
     def dirty_event_ids(self) -> list[str]:
+        """Events to re-merge: flagged ones, and ids members point at that have no row yet."""
         return [
-            r[0] for r in self.conn.execute("SELECT id FROM events WHERE dirty = 1 ORDER BY id")
+            r[0]
+            for r in self.conn.execute(
+                """SELECT id FROM events WHERE dirty = 1
+                   UNION
+                   SELECT DISTINCT s.event_id FROM source_events s
+                   WHERE s.event_id IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.event_id)
+                   ORDER BY 1"""
+            )
         ]
 
-    def members_of(self, event_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
+    def id_in_use(self, event_id: str) -> bool:
+        return (
+            self.conn.execute(
+                """SELECT 1 WHERE EXISTS (SELECT 1 FROM events WHERE id = ?)
+                   OR EXISTS (SELECT 1 FROM source_events WHERE event_id = ?)""",
+                (event_id, event_id),
+            ).fetchone()
+            is not None
+        )
+
+    def members_of(
+        self,
+        event_ids: Sequence[str],
+        parsed: Mapping[tuple[str, str], Event] | None = None,
+    ) -> dict[str, list[MemberRow]]:
+        """Each event's members (removed ones too); ``parsed`` spares re-reading their JSON."""
+        parsed = parsed or {}
         result: dict[str, list[MemberRow]] = {event_id: [] for event_id in event_ids}
         for chunk_start in range(0, len(event_ids), 500):
             chunk = list(event_ids[chunk_start : chunk_start + 500])
@@ -738,7 +746,7 @@ class Store:
                     MemberRow(
                         source_id,
                         key,
-                        event_from_json(data),
+                        parsed.get((source_id, key)) or event_from_json(data),
                         priority,
                         first_seen,
                         removed_at is not None,
@@ -765,12 +773,19 @@ class Store:
         with self.transaction():
             changed = [u for u in updates if u.changed]
             self.conn.executemany(
-                """UPDATE events SET modified_at = ?, sequence = ?, content_hash = ?, start_utc = ?,
-                   end_utc = ?, status = ?, data = ?, removed_at = ?, dirty = 0,
-                   ics = ?, rss = ?, json_item = ?, render_key = ?
-                   WHERE id = ?""",
+                """INSERT INTO events (created_at, modified_at, sequence, content_hash, start_utc,
+                     end_utc, status, data, removed_at, dirty, ics, rss, json_item, render_key, id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET modified_at = excluded.modified_at,
+                     sequence = excluded.sequence, content_hash = excluded.content_hash,
+                     start_utc = excluded.start_utc, end_utc = excluded.end_utc,
+                     status = excluded.status, data = excluded.data,
+                     removed_at = excluded.removed_at, dirty = 0, ics = excluded.ics,
+                     rss = excluded.rss, json_item = excluded.json_item,
+                     render_key = excluded.render_key""",
                 [
                     (
+                        u.created_at or now_iso,
                         u.modified_at,
                         u.sequence,
                         u.content_hash,
