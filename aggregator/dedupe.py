@@ -126,7 +126,8 @@ def merged_data(event: Event, sources: Sequence[tuple[str, str]]) -> str:
     for field in ("source_id", "key", "uid"):
         body.pop(field)
     body["sources"] = [{"id": source_id, "url": url} for source_id, url in sources]
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # key order is fixed by event_to_dict, so the text is canonical without sort_keys
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) -> MergedUpdate:

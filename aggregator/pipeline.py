@@ -267,14 +267,12 @@ def assign_new_members(store: Store, now: datetime) -> None:
     ids_by_uid = store.event_ids_by_uid(uid for _, _, uid in unassigned)
     without_uid_match = [(s, k) for s, k, uid in unassigned if not (uid and uid in ids_by_uid)]
     inherited: dict[tuple[str, str], str] = {}
-    if without_uid_match:
-        events = store.member_events(without_uid_match)
-        new = [
-            MatchMember(s, k, None, "", "", events[(s, k)])
-            for s, k in without_uid_match
-            if (s, k) in events
-        ]
-        removed = store.recently_removed({s for s, _ in without_uid_match}, now - REKEY_WINDOW)
+    removed = store.recently_removed({s for s, _ in without_uid_match}, now - REKEY_WINDOW)
+    if removed:
+        rekeyable = {m.source_id for m in removed}
+        refs = [(s, k) for s, k in without_uid_match if s in rekeyable]
+        events = store.member_events(refs)
+        new = [MatchMember(s, k, None, "", "", events[(s, k)]) for s, k in refs if (s, k) in events]
         inherited = dedupe.inherit_rekeyed(new, removed)
     assignments = dedupe.decide_identities(
         [(s, k, uid) for s, k, uid in unassigned if (s, k) not in inherited], ids_by_uid

@@ -7,6 +7,7 @@ Renderers are keyed by extension; every function here is pure.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -151,8 +152,13 @@ def event_page_url(event: PublishedEvent, settings: Settings) -> str:
     return f"{settings.base_url}/events/{event.id}"
 
 
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def local_time(value: datetime, settings: Settings) -> datetime:
-    return value.astimezone(ZoneInfo(settings.timezone))
+    return value.astimezone(_zone(settings.timezone))
 
 
 def iso_local(value: datetime | date, settings: Settings) -> str:
@@ -163,7 +169,8 @@ def iso_local(value: datetime | date, settings: Settings) -> str:
 
 
 def utc_stamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    v = value.astimezone(UTC)
+    return f"{v.year:04d}{v.month:02d}{v.day:02d}T{v.hour:02d}{v.minute:02d}{v.second:02d}Z"
 
 
 SV_WEEKDAYS = ("mån", "tis", "ons", "tors", "fre", "lör", "sön")
