@@ -515,11 +515,16 @@ def write_feed_if_changed(
                 size += len(data)
 
             put(frame.head)
+            batch: list[str] = []
             for fragment in fragments:
-                if count:
-                    put(frame.separator)
-                put(fragment)
-                count += 1
+                batch.append(fragment)
+                if len(batch) == 2000:  # join in batches: one encode and write per batch
+                    put((frame.separator if count else "") + frame.separator.join(batch))
+                    count += len(batch)
+                    batch = []
+            if batch:
+                put((frame.separator if count else "") + frame.separator.join(batch))
+                count += len(batch)
             put(frame.tail)
         if _file_digest(path) == digest.digest():
             Path(temp).unlink()

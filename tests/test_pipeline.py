@@ -1,0 +1,39 @@
+"""pipeline.py pieces that the end-to-end tests reach only at scale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aggregator.pipeline import day_ranges, write_feed_if_changed
+from aggregator.publish import FeedFrame
+
+
+def test_streamed_feed_is_valid_across_batches_and_not_rewritten_when_same(tmp_path: Path) -> None:
+    frame = FeedFrame('{"items":[', ",", "]}")
+    items = [json.dumps({"id": i, "title": "Fika på ån"}, ensure_ascii=False) for i in range(4501)]
+    path = tmp_path / "all.json"
+    changed, size, count = write_feed_if_changed(path, frame, iter(items))
+    assert (changed, count) == (True, 4501)
+    assert size == path.stat().st_size
+    assert [item["id"] for item in json.loads(path.read_text(encoding="utf-8"))["items"]] == list(
+        range(4501)
+    )
+    mtime = path.stat().st_mtime_ns
+    assert write_feed_if_changed(path, frame, iter(items))[0] is False
+    assert path.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.json"], "no temp files left behind"
+    assert write_feed_if_changed(path, frame, iter(items[:-1]))[0] is True
+
+
+def test_empty_feed(tmp_path: Path) -> None:
+    path = tmp_path / "x" / "empty.json"
+    assert write_feed_if_changed(path, FeedFrame("[", ",", "]"), iter(()))[:2] == (True, 2)
+    assert json.loads(path.read_text()) == []
+
+
+def test_day_ranges_cover_neighbours_and_merge() -> None:
+    assert day_ranges(["2026-12-12", "2026-12-13", "2027-01-05"]) == [
+        ("2026-12-11T00:00:00Z", "2026-12-15T00:00:00Z"),
+        ("2027-01-04T00:00:00Z", "2027-01-07T00:00:00Z"),
+    ]
