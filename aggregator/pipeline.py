@@ -403,26 +403,18 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
     total_events = 0
     feeds = feed_catalog(store, config)
     for feed, title in feeds:
-        frames = {
-            "ics": ("ics", ical_out.calendar_frame(title, settings, now.year)),
-            "rss": (
-                "rss",
-                rss.rss_frame(title, _feed_url(settings.base_url, feed, "rss"), settings),
-            ),
-            "json": (
-                "json_item",
-                jsonfeed.json_frame(title, _feed_url(settings.base_url, feed, "json"), settings),
+        frames = {  # in the order of FORMATS, the order iter_feed_fragments yields them
+            "ics": ical_out.calendar_frame(title, settings, now.year),
+            "rss": rss.rss_frame(title, _feed_url(settings.base_url, feed, "rss"), settings),
+            "json": jsonfeed.json_frame(
+                title, _feed_url(settings.base_url, feed, "json"), settings
             ),
         }
-        count = 0
-        for extension in FORMATS:
-            column, frame = frames[extension]
-            fragments = store.iter_feed_fragments(
-                None if feed == "all" else feed, column, window_start
-            )
-            changed, size, count = write_feed_if_changed(
-                feeds_dir / f"{feed}.{extension}", frame, fragments
-            )
+        targets = [(feeds_dir / f"{feed}.{extension}", frames[extension]) for extension in FORMATS]
+        rows = store.iter_feed_fragments(None if feed == "all" else feed, window_start)
+        results = write_feeds_if_changed(targets, rows)
+        count = results[0][2]
+        for extension, (changed, size, _) in zip(FORMATS, results, strict=True):
             if extension == "ics" and size > MAX_SUBSCRIPTION_BYTES:
                 oversized.append(f"{feed}.ics")
                 log.warning(
@@ -495,46 +487,70 @@ def _feed_url(base_url: str, feed: str, extension: str) -> str:
 def write_feed_if_changed(
     path: Path, frame: FeedFrame, fragments: Iterable[str]
 ) -> tuple[bool, int, int]:
-    """Stream a feed to a temp file; replace ``path`` only if the bytes differ.
+    """Stream one feed to disk; see ``write_feeds_if_changed``."""
+    return write_feeds_if_changed([(path, frame)], ((f,) for f in fragments))[0]
 
-    Returns (rewritten, size in bytes, fragments written). Memory stays small whatever
-    the feed's size: the old file is compared by hash, read in chunks.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    digest = hashlib.sha256()
-    size = count = 0
+
+def write_feeds_if_changed(
+    targets: Sequence[tuple[Path, FeedFrame]], rows: Iterable[Sequence[str]]
+) -> list[tuple[bool, int, int]]:
+    """Stream feeds to temp files, row by row (one fragment per target in each row);
+    replace a target only if its bytes differ. Returns (rewritten, bytes, fragments)
+    per target. Memory stays small whatever the feeds' size: old files are compared by
+    hash, read in chunks."""
+    writers = [_FeedWriter(path, frame) for path, frame in targets]
     try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as handle:
-
-            def put(text: str) -> None:
-                nonlocal size
-                data = text.encode("utf-8")
-                digest.update(data)
-                handle.write(data)
-                size += len(data)
-
-            put(frame.head)
-            batch: list[str] = []
-            for fragment in fragments:
-                batch.append(fragment)
-                if len(batch) == 2000:  # join in batches: one encode and write per batch
-                    put((frame.separator if count else "") + frame.separator.join(batch))
-                    count += len(batch)
-                    batch = []
-            if batch:
-                put((frame.separator if count else "") + frame.separator.join(batch))
-                count += len(batch)
-            put(frame.tail)
-        if _file_digest(path) == digest.digest():
-            Path(temp).unlink()
-            return False, size, count
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
+        batch: list[Sequence[str]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 2000:  # join in batches: one encode and write per batch
+                for column, writer in enumerate(writers):
+                    writer.add([r[column] for r in batch])
+                batch = []
+        for column, writer in enumerate(writers):
+            writer.add([r[column] for r in batch])
+        return [writer.finish() for writer in writers]
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        for writer in writers:
+            writer.abandon()
         raise
-    return True, size, count
+
+
+class _FeedWriter:
+    def __init__(self, path: Path, frame: FeedFrame) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self.path, self.frame, self.temp = path, frame, Path(temp)
+        self.handle = os.fdopen(fd, "wb", buffering=1 << 20)
+        self.digest = hashlib.sha256()
+        self.size = self.count = 0
+        self._put(frame.head)
+
+    def _put(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.digest.update(data)
+        self.handle.write(data)
+        self.size += len(data)
+
+    def add(self, fragments: list[str]) -> None:
+        if fragments:
+            lead = self.frame.separator if self.count else ""
+            self._put(lead + self.frame.separator.join(fragments))
+            self.count += len(fragments)
+
+    def finish(self) -> tuple[bool, int, int]:
+        self._put(self.frame.tail)
+        self.handle.close()
+        if _file_digest(self.path) == self.digest.digest():
+            self.temp.unlink()
+            return False, self.size, self.count
+        os.chmod(self.temp, 0o644)
+        os.replace(self.temp, self.path)
+        return True, self.size, self.count
+
+    def abandon(self) -> None:
+        self.handle.close()
+        self.temp.unlink(missing_ok=True)
 
 
 def _file_digest(path: Path) -> bytes | None:

@@ -144,6 +144,11 @@ def m002_matching(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_feed_order_index(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
+
+
 @dataclass(frozen=True, slots=True)
 class HarvestOutcome:
     new: int = 0
@@ -846,43 +851,23 @@ class Store:
         return dict(self.conn.execute("SELECT feed, label FROM feed_labels").fetchall())
 
     def iter_feed_fragments(
-        self, feed: str | None, column: str, window_start: datetime
-    ) -> Iterator[str]:
-        """One rendered column (ics, rss, json_item) of a feed's events, in feed order, lazily."""
-        if column not in ("ics", "rss", "json_item"):
-            raise ValueError(column)
+        self, feed: str | None, window_start: datetime
+    ) -> Iterator[tuple[str, str, str]]:
+        """(ics, rss, json_item) of a feed's events in feed order, lazily (one read per row)."""
         if feed is None:
             cursor = self.conn.execute(
-                f"""SELECT {column} FROM events WHERE removed_at IS NULL AND end_utc >= ?
-                    ORDER BY start_utc, id""",
+                """SELECT ics, rss, json_item FROM events
+                   WHERE removed_at IS NULL AND end_utc >= ? ORDER BY start_utc, id""",
                 (iso(window_start),),
             )
         else:
             cursor = self.conn.execute(
-                f"""SELECT e.{column} FROM event_feeds f JOIN events e ON e.id = f.event_id
-                    WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
-                    ORDER BY f.start_utc, f.event_id""",
+                """SELECT e.ics, e.rss, e.json_item FROM event_feeds f JOIN events e ON e.id = f.event_id
+                   WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
+                   ORDER BY f.start_utc, f.event_id""",
                 (feed, iso(window_start)),
             )
-        for (fragment,) in cursor:
-            yield fragment
-
-    def feed_fragments(
-        self, feed: str | None, window_start: datetime
-    ) -> list[tuple[str, str, str, str]]:
-        """(id, ics, rss, json_item) of a feed's events in the window, ordered by start then id."""
-        if feed is None:
-            return self.conn.execute(
-                """SELECT id, ics, rss, json_item FROM events
-                   WHERE removed_at IS NULL AND end_utc >= ? ORDER BY start_utc, id""",
-                (iso(window_start),),
-            ).fetchall()
-        return self.conn.execute(
-            """SELECT e.id, e.ics, e.rss, e.json_item FROM event_feeds f JOIN events e ON e.id = f.event_id
-               WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
-               ORDER BY f.start_utc, f.event_id""",
-            (feed, iso(window_start)),
-        ).fetchall()
+        yield from cursor
 
     def published_events(
         self,

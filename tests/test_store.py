@@ -50,6 +50,7 @@ def test_wal_mode_and_migrations(store: Store) -> None:
     assert store.conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
         ("m001_initial",),
         ("m002_matching",),
+        ("m003_feed_order_index",),
     ]
 
 
