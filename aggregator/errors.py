@@ -41,6 +41,22 @@ class SourceError(AggregatorError):
         self.url = url
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # keep source_id, url (and a FetchError's body) when crossing a process boundary
+        return (
+            _rebuild_source_error,
+            (type(self), self.message, self.source_id, self.url, getattr(self, "body", b"")),
+        )
+
+
+def _rebuild_source_error(
+    cls: type[SourceError], message: str, source_id: str, url: str, body: bytes
+) -> SourceError:
+    error = cls(message, source_id=source_id, url=url)
+    if body:
+        error.body = body  # type: ignore[attr-defined]
+    return error
+
 
 class FetchError(SourceError):
     """``body`` keeps the start of an error answer (a Graph API error object explains itself)."""

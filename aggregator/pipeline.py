@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -118,6 +120,15 @@ def parse_source_bytes(
     return HarvestResult(events, result.warnings, result.kind)
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A source whose new bytes wait to be parsed."""
+
+    source: Source
+    result: fetch.FetchResult
+    started: float
+
+
 def harvest_source(
     store: Store,
     config: Config,
@@ -127,47 +138,85 @@ def harvest_source(
     session: requests.Session | None = None,
     accept_shrink: bool = False,
 ) -> SourceReport:
+    """Fetch, parse and store one source; a failure is recorded, never raised."""
+    fetched = fetch_step(store, config, source, now, session=session, accept_shrink=accept_shrink)
+    if isinstance(fetched, SourceReport):
+        return fetched
+    try:
+        result = parse_source_bytes(
+            fetched.result.content,
+            source,
+            config,
+            now,
+            fetched.result.content_type,
+            session=session,
+        )
+    except SourceError as exc:
+        return record_failure(store, source, exc, now, fetched.started)
+    return store_step(store, fetched, result, now, accept_shrink=accept_shrink)
+
+
+def fetch_step(
+    store: Store,
+    config: Config,
+    source: Source,
+    now: datetime,
+    *,
+    session: requests.Session | None,
+    accept_shrink: bool,
+) -> _Fetched | SourceReport:
+    """Fetch a source; unchanged or failed sources are recorded and reported right away."""
     started = time.monotonic()
     state = store.fetch_state(source.id)
-
-    def elapsed() -> int:
-        return int((time.monotonic() - started) * 1000)
-
     try:
         fetched = fetch.fetch_source(
             source, state, config.settings, base_dir=config.path.parent, session=session
         )
-        if fetched.not_modified or (
-            fingerprint(fetched.content_hash, source) == state.content_hash and not accept_shrink
-        ):
-            store.record_unchanged(
-                source.id,
-                now,
-                http_status=fetched.http_status,
-                duration_ms=elapsed(),
-                etag=fetched.etag,
-                last_modified=fetched.last_modified,
-            )
-            log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
-            return SourceReport(source.id, "unchanged")
-        result = parse_source_bytes(
-            fetched.content, source, config, now, fetched.content_type, session=session
-        )
     except SourceError as exc:
-        message = failure_message(exc, source)
-        store.record_failure(source.id, message, now, duration_ms=elapsed())
-        log.warning("%s: failed: %s", source.id, message)
-        return SourceReport(source.id, "failed", message=message)
+        return record_failure(store, source, exc, now, started)
+    if fetched.not_modified or (
+        fingerprint(fetched.content_hash, source) == state.content_hash and not accept_shrink
+    ):
+        store.record_unchanged(
+            source.id,
+            now,
+            http_status=fetched.http_status,
+            duration_ms=_since(started),
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+        )
+        log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
+        return SourceReport(source.id, "unchanged")
+    return _Fetched(source, fetched, started)
+
+
+def record_failure(
+    store: Store, source: Source, exc: SourceError, now: datetime, started: float
+) -> SourceReport:
+    message = failure_message(exc, source)
+    store.record_failure(source.id, message, now, duration_ms=_since(started))
+    log.warning("%s: failed: %s", source.id, message)
+    return SourceReport(source.id, "failed", message=message)
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def store_step(
+    store: Store, fetched: _Fetched, result: HarvestResult, now: datetime, *, accept_shrink: bool
+) -> SourceReport:
+    source = fetched.source
     outcome = store.apply_harvest(
         source.id,
         result.events,
         result.warnings,
         now,
-        etag=fetched.etag,
-        last_modified=fetched.last_modified,
-        fingerprint=fingerprint(fetched.content_hash, source),
-        http_status=fetched.http_status,
-        duration_ms=elapsed(),
+        etag=fetched.result.etag,
+        last_modified=fetched.result.last_modified,
+        fingerprint=fingerprint(fetched.result.content_hash, source),
+        http_status=fetched.result.http_status,
+        duration_ms=_since(fetched.started),
         accept_shrink=accept_shrink,
     )
     warnings = tuple(w.message for w in result.warnings)
@@ -182,7 +231,7 @@ def harvest_source(
         outcome.new,
         outcome.changed,
         outcome.removed,
-        elapsed(),
+        _since(fetched.started),
     )
     return SourceReport(
         source.id,
@@ -206,6 +255,9 @@ def failure_message(exc: SourceError, source: Source) -> str:
     return exc.message
 
 
+PARALLEL_PARSE_BYTES = 4_000_000  # below this a worker process costs more than it saves
+
+
 def harvest_all(
     store: Store,
     config: Config,
@@ -214,22 +266,71 @@ def harvest_all(
     source_ids: Sequence[str] | None = None,
     accept_shrink: bool = False,
     progress: Callable[[SourceReport], None] | None = None,
+    parallel_bytes: int = PARALLEL_PARSE_BYTES,
 ) -> list[SourceReport]:
+    """Fetch every source, parse the changed ones (in worker processes when there is
+    enough to parse and more than one core), store each in configuration order."""
     store.sync_sources(config.sources)
     sources = [s for s in config.sources if source_ids is None or s.id in source_ids]
-    reports = []
+    reports: dict[str, SourceReport] = {}
+    pending: list[_Fetched] = []
     session = fetch.new_session(config.settings)
     try:
         for source in sources:
-            report = harvest_source(
+            fetched = fetch_step(
                 store, config, source, now, session=session, accept_shrink=accept_shrink
             )
-            reports.append(report)
+            if isinstance(fetched, SourceReport):
+                reports[source.id] = fetched
+                if progress:
+                    progress(fetched)
+            else:
+                pending.append(fetched)
+        workers = min(len(pending), os.cpu_count() or 1, 4)
+        size = sum(len(f.result.content) for f in pending)
+        if workers > 1 and size >= parallel_bytes:
+            parsed = _parse_in_workers(pending, config, now, workers)
+        else:
+            parsed = (_parse_job(f, config, now, session) for f in pending)
+        for fetched, outcome in zip(pending, parsed, strict=True):
+            if isinstance(outcome, HarvestResult):
+                report = store_step(store, fetched, outcome, now, accept_shrink=accept_shrink)
+            else:
+                report = record_failure(store, fetched.source, outcome, now, fetched.started)
+            reports[fetched.source.id] = report
             if progress:
                 progress(report)
     finally:
         session.close()
-    return reports
+    return [reports[s.id] for s in sources]
+
+
+def _parse_job(
+    fetched: _Fetched, config: Config, now: datetime, session: requests.Session | None = None
+) -> HarvestResult | SourceError:
+    """Parse one fetched source; errors come back as values (they cross processes)."""
+    try:
+        return parse_source_bytes(
+            fetched.result.content,
+            fetched.source,
+            config,
+            now,
+            fetched.result.content_type,
+            session=session,
+        )
+    except SourceError as exc:
+        return exc
+
+
+def _parse_in_workers(
+    pending: Sequence[_Fetched], config: Config, now: datetime, workers: int
+) -> Iterator[HarvestResult | SourceError]:
+    # spawn, not fork: the parent may run threads (scheduler, HTTP servers in tests)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_parse_job, fetched, config, now) for fetched in pending]
+        for future in futures:
+            yield future.result()
 
 
 def update_events(store: Store, config: Config, now: datetime) -> int:

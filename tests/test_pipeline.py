@@ -37,3 +37,39 @@ def test_day_ranges_cover_neighbours_and_merge() -> None:
         ("2026-12-11T00:00:00Z", "2026-12-15T00:00:00Z"),
         ("2027-01-04T00:00:00Z", "2027-01-07T00:00:00Z"),
     ]
+
+
+def test_parallel_parse_stores_the_same_as_serial(tmp_path: Path) -> None:
+    """Worker processes (used for large harvests) give the same results and errors."""
+    from datetime import UTC, datetime
+
+    from aggregator.config import load_config
+    from aggregator.pipeline import harvest_all, update_events
+    from aggregator.store import Store
+    from tests.support import DATA, write_config
+
+    sources = [
+        {"id": "google", "name": "Google", "path": str(DATA / "ical" / "google_x_wr_timezone.ics")},
+        {
+            "id": "outlook",
+            "name": "Outlook",
+            "path": str(DATA / "ical" / "outlook_windows_tzid.ics"),
+        },
+        {"id": "cut", "name": "Avklippt", "path": str(DATA / "ical" / "truncated.ics")},
+    ]
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    results = {}
+    for mode, threshold in (("serial", 10**12), ("parallel", 0)):
+        folder = tmp_path / mode
+        folder.mkdir()
+        config = load_config(write_config(folder, sources))
+        store = Store(config.settings.database)
+        reports = harvest_all(store, config, now, parallel_bytes=threshold)
+        update_events(store, config, now)
+        rows = store.conn.execute(
+            "SELECT source_id, key, data FROM source_events ORDER BY 1, 2"
+        ).fetchall()
+        results[mode] = ([(r.source_id, r.outcome, r.events, r.message) for r in reports], rows)
+    assert results["parallel"] == results["serial"]
+    outcomes = {source: outcome for source, outcome, *_ in results["serial"][0]}
+    assert outcomes == {"google": "ok", "outlook": "ok", "cut": "failed"}
