@@ -46,16 +46,23 @@ def decide_identities(
 ) -> list[tuple[str, str, str]]:
     """(source_id, key, event_id) for each unassigned member.
 
-    Members sharing a UID, in this batch or with an existing event, get one id.
+    Members sharing a UID, in this batch or with an existing event, get one id, except
+    two members of one source: a producer that reuses a UID for two events is wrong, not
+    telling us they are one.
     """
     by_uid: dict[str, str] = dict(ids_by_uid)
+    sources_of: dict[str, set[str]] = {}
     assignments = []
     for source_id, key, uid in sorted(unassigned):
         event_id = by_uid.get(uid) if uid else None
+        if event_id is not None and source_id in sources_of.get(uid, set()):
+            event_id = None
         if event_id is None:
             event_id = event_id_for(source_id, key)
             if uid:
-                by_uid[uid] = event_id
+                by_uid.setdefault(uid, event_id)
+        if uid:
+            sources_of.setdefault(uid, set()).add(source_id)
         assignments.append((source_id, key, event_id))
     return assignments
 

@@ -399,10 +399,9 @@ def match_dirty_days(store: Store, config: Config, now: datetime) -> dict[tuple[
     for i, member in enumerate(members):
         uid = member.event.uid
         if uid:
-            if uid in by_uid:
-                must_link.append((by_uid[uid], i))
-            else:
-                by_uid[uid] = i
+            first = by_uid.setdefault(uid, i)
+            if first != i and members[first].source_id != member.source_id:
+                must_link.append((first, i))
     result = matching.match_events(
         [m.event for m in members],
         config.settings.timezone,

@@ -431,3 +431,17 @@ def test_evening_event_is_matched_on_the_local_day_across_utc_midnight(tmp_path:
     region.harvest("teater", [ev_at("teater", "t1", "Nyårsdans", late)])
     region.harvest("kommun", [ev_at("kommun", "k1", "Nyårsdans", late + timedelta(minutes=15))])
     assert region.event_of("teater", "t1") == region.event_of("kommun", "k1")
+
+
+def test_a_uid_reused_within_one_source_does_not_merge_its_events(tmp_path: Path) -> None:
+    region = Region(tmp_path)
+    region.harvest(
+        "teater",
+        [
+            ev_at("teater", "same-uid", "Julkonsert", PIPPI, uid="same-uid"),
+            ev_at("teater", "same-uid#2", "Barnteater", PIPPI + timedelta(days=3), uid="same-uid"),
+        ],
+    )
+    region.harvest("kommun", [ev_at("kommun", "k", "Julkonsert", PIPPI, uid="same-uid")])
+    assert region.event_of("teater", "same-uid") != region.event_of("teater", "same-uid#2")
+    assert region.event_of("kommun", "k") == region.event_of("teater", "same-uid")
