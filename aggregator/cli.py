@@ -21,7 +21,7 @@ from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_url
 from aggregator.model import Source
 from aggregator.normalize import slugify
-from aggregator.publish import published_event
+from aggregator.publish import output, published_event
 from aggregator.store import Store
 
 log = logging.getLogger("aggregator")
@@ -158,13 +158,13 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         )
         pipeline.update_events(store, config, now)
         _print_summary(
-            pipeline.RunReport(sources=reports, publish=pipeline.PublishReport(skipped=True)),
+            pipeline.RunReport(sources=reports, publish=output.PublishReport(skipped=True)),
             config,
         )
         return 0
     if args.command == "publish":
         pipeline.update_events(store, config, now)
-        result = pipeline.publish(store, config, now, force=args.force)
+        result = output.publish(store, config, now, force=args.force)
         print(_publish_line(result, config))
         return 0
     if args.command == "serve":
@@ -231,7 +231,7 @@ def _print_summary(report: pipeline.RunReport, config: Config) -> None:
         print(_publish_line(report.publish, config))
 
 
-def _publish_line(result: pipeline.PublishReport, config: Config) -> str:
+def _publish_line(result: output.PublishReport, config: Config) -> str:
     feeds_dir = config.settings.feeds_dir
     if result.skipped:
         return f"Feeds: nothing changed, {feeds_dir}/ left as it was"

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator import pipeline
 from aggregator.config import Config
+from aggregator.publish import output
 from aggregator.store import Store, parse_iso
 
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -
         store.add_overrides("apart", itertools.product(refs[a], refs[b]), now)
     store.mark_days_dirty({m[2][:10] for found in members.values() for m in found})
     pipeline.update_events(store, config, now)
-    result = pipeline.publish(store, config, now)
+    result = output.publish(store, config, now)
     after = sorted({store.event_id_of(ref) or "-" for found in refs.values() for ref in found})
     print(f"{command}: now {', '.join(after)}; {result.written} feed files rewritten")
     return 0

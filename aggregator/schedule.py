@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from aggregator import fetch, pipeline
 from aggregator.config import Config
 from aggregator.model import Source
+from aggregator.publish import output
 from aggregator.store import Store
 from aggregator.web import make_server
 
@@ -32,7 +33,7 @@ def harvest_and_publish(store: Store, config: Config, source: Source, lock: thre
             session.close()
         if report.outcome in ("ok", "held"):
             pipeline.update_events(store, config, now)
-            pipeline.publish(store, config, now)
+            output.publish(store, config, now)
 
 
 def build_scheduler(store: Store, config: Config, lock: threading.Lock) -> BackgroundScheduler:
@@ -56,7 +57,7 @@ def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
     lock = threading.Lock()
     store.sync_sources(config.sources)
     with lock:
-        pipeline.publish(store, config, datetime.now(UTC).replace(microsecond=0))
+        output.publish(store, config, datetime.now(UTC).replace(microsecond=0))
     scheduler = build_scheduler(store, config, lock)
     server = make_server(config, host, port)
     scheduler.start()

@@ -28,6 +28,7 @@ import icalendar
 
 from aggregator import pipeline
 from aggregator.config import load_config
+from aggregator.publish import output
 from aggregator.store import Store
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -189,7 +190,7 @@ def main() -> None:
     pipeline.update_events(store, config, NOW)
     timings["dedupe"] = time.perf_counter() - t
     t = time.perf_counter()
-    report = pipeline.publish(store, config, NOW)
+    report = output.publish(store, config, NOW)
     timings["publish"] = time.perf_counter() - t
     first_total = time.perf_counter() - first_start
     memory = peak_mb()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aggregator.pipeline import day_ranges, write_feed_if_changed
+from aggregator.pipeline import day_ranges
 from aggregator.publish import FeedFrame
+from aggregator.publish.output import write_feed_if_changed
 
 
 def test_streamed_feed_is_valid_across_batches_and_not_rewritten_when_same(tmp_path: Path) -> None:

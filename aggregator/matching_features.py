@@ -1,0 +1,327 @@
+"""What matching compares of an event: its title as a key, its place, day and URL.
+
+``normalize_title`` folds a title to a comparison key (case, accents, dates, listing
+noise); ``_features`` extracts everything scoring needs of one event, once per event:
+the venue's local day, the title's key words, the localities and blocking area of its
+place, its normalised URL. Towns come from the gazetteer.
+
+Pure functions over ``model.Event``: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from itertools import pairwise
+from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
+
+from aggregator.gazetteer import LOCALITIES
+from aggregator.model import Event
+
+NEAR_MIDNIGHT_MINUTES = 90  # such events are also compared with the neighbouring day
+
+# fmt: off
+_STOPWORDS = frozenset({
+    "i", "på", "med", "och", "för", "till", "av", "en", "ett", "vid", "om", "från", "hos",
+    "den", "det", "de", "the", "at", "and", "of", "in", "on",
+})
+_NOISE = (
+    "välkommen till", "välkomna till", "välkommen på", "välkomna på", "välkommen", "välkomna",
+    "nu på", "inställt", "inställd", "inställda", "avlyst", "avlyses", "cancelled", "canceled",
+    "nytt datum", "ny tid", "ändrad tid", "flyttat", "flyttad", "uppskjutet", "slutsålt",
+    "utsålt", "fullbokat", "fullsatt", "få biljetter kvar", "få platser kvar",
+    "sista biljetterna", "biljetter ute nu", "biljettsläpp", "köp biljett", "biljetter",
+    "biljett", "urpremiär", "galapremiär", "premiär", "extrainsatt", "extra insatt",
+    "fri entré", "gratis entré", "entré fri", "gratis", "obs", "nyhet", "uppdaterat",
+)
+# fmt: on
+_NOISE_RE = re.compile(
+    r"(?<!\w)(?:"
+    + "|".join(re.escape(n) for n in sorted(_NOISE, key=len, reverse=True))
+    + r")(?!\w)"
+)
+_MONTHS = (
+    "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
+    "|jan|feb|mar|apr|jun|aug|sep|sept|okt|nov|dec"
+)
+_DATE_TIME_RE = re.compile(
+    r"\bkl\.?\s*\d{1,2}(?:[.:]\d{2})?(?:\s*[-–]\s*\d{1,2}(?:[.:]\d{2})?)?"  # kl 19, kl. 19.00-21
+    r"|\b\d{1,2}[.:]\d{2}\b"  # 19:00
+    r"|\b(?:19|20)\d{2}(?:/\d{2,4})?\b"  # 2027, 2026/27
+    r"|\b\d{1,2}/\d{1,2}\b"  # 12/12
+    rf"|\b\d{{1,2}}(?::?e)?\s+(?:{_MONTHS})\b"  # 13 dec, 1:a maj is kept
+    r"|\b(?:mån|tis|ons|tors|fre|lör|sön)dag(?:en|ar)?\b"
+)
+_NON_WORD_RE = re.compile(r"[\W_]+")
+_LOCALITY = {name.casefold(): name.casefold() for name in LOCALITIES}
+_MUNICIPALITY_OF = {name.casefold(): m.casefold() for name, m in LOCALITIES.items()}
+_TWO_WORD_LOCALITIES = frozenset(k for k in _LOCALITY if " " in k)
+
+
+@lru_cache(maxsize=1)
+def _fold_table() -> dict[int, str]:
+    """Strip accents from Latin letters except å ä ö, which are letters of their own."""
+    table: dict[int, str] = {ord("æ"): "ä", ord("ø"): "ö", ord("&"): " och "}
+    for code in range(0xC0, 0x250):
+        ch = chr(code)
+        if ch in "åäöÅÄÖæøÆØ":
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        if base != ch and base.isascii():
+            table[code] = base.lower()
+    return table
+
+
+def _fold(text: str) -> str:
+    """Casefolded, accent-folded (Swedish letters kept), in NFC."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    return text if text.isascii() and "&" not in text else text.translate(_fold_table())
+
+
+def _words(text: str) -> list[str]:
+    return _NON_WORD_RE.sub(" ", _fold(text)).split()
+
+
+def normalize_title(title: str) -> str:
+    """The title as a comparison key: no case, punctuation, dates, years or listing noise.
+
+    Listing sites decorate titles ("INSTÄLLT: …", "– premiär!", "Välkommen till …", "2027");
+    none of that tells two events apart. Swedish å ä ö stay distinct letters.
+    """
+    text = _DATE_TIME_RE.sub(" ", _fold(title))
+    text = _NON_WORD_RE.sub(" ", text)
+    text = _NOISE_RE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _local(instant: datetime, tz_name: str) -> datetime:
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)  # the model stores UTC; be lenient
+    return instant.astimezone(_zone(tz_name))
+
+
+@lru_cache(maxsize=16)
+def _zone(tz_name: str) -> ZoneInfo:
+    return ZoneInfo(tz_name)
+
+
+def local_day(event: Event, tz_name: str) -> date:
+    """The date on the venue's clock: a 23:30 concert is on its local day, not its UTC day.
+
+    ``tz_name`` is the region's zone, not ``event.timezone``: sources that publish in UTC
+    still have their venue in the region.
+    """
+    if isinstance(event.start, datetime):
+        return _local(event.start, tz_name).date()
+    return event.start
+
+
+def _stem(token: str) -> str:
+    """Drop Swedish definite endings so "kyrkan"/"kyrka" and "torget"/"torg" meet."""
+    if len(token) > 5 and token.endswith(("en", "et")):
+        return token[:-2]
+    if len(token) > 5 and token.endswith("an"):
+        return token[:-1]
+    return token
+
+
+def _is_locality(token: str) -> bool:
+    return token in _LOCALITY or (token.endswith("s") and token[:-1] in _LOCALITY)
+
+
+def _localities_in(words: Sequence[str]) -> set[str]:
+    found = set()
+    for index, word in enumerate(words):
+        if word in _LOCALITY:
+            found.add(word)
+        elif word.endswith("s") and word[:-1] in _LOCALITY:
+            found.add(word[:-1])  # "Virserums Folkets hus"
+        if index + 1 < len(words):
+            pair = f"{word} {words[index + 1]}"
+            for candidate in (pair, pair[:-1] if pair.endswith("s") else ""):
+                if candidate in _TWO_WORD_LOCALITIES:
+                    found.add(candidate)
+    return found
+
+
+def _title_localities(words: Sequence[str]) -> set[str]:
+    """Towns a title places itself in ("Luciatåg i Järeda"), not teams ("Dackarna – Vetlanda")."""
+    found = set()
+    for before, word in pairwise(words):
+        if before in ("i", "på", "vid") and _is_locality(word):
+            found.add(word if word in _LOCALITY else word[:-1])
+    return found
+
+
+_URL_RE = re.compile(r"^https?://(?:www\.|m\.)?([^/?#:@]+)(?::\d+)?(/[^?#]*)?(?:\?([^#]*))?", re.I)
+
+
+def _normal_url(url: str) -> str:
+    """A URL as an identity: no scheme, www, tracking parameters or trailing slash.
+
+    A bare host ("https://teatern.se/") names an organizer, not an event, so it gives "".
+    """
+    found = _URL_RE.match(url.strip())
+    if not found:
+        return ""
+    host, path, query = found.group(1).lower(), (found.group(2) or "").rstrip("/"), found.group(3)
+    if not path:
+        return ""
+    if query:
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(query)
+            if not k.startswith("utm_") and k not in ("fbclid", "ref", "ref_source")
+        ]
+        query = urlencode(sorted(kept))
+    return f"{host}{path}" + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Features:
+    """What scoring needs of one event, computed once per event."""
+
+    source: str
+    day: date
+    all_day: bool
+    instant: float  # UTC epoch seconds of the start (local midnight for all-day)
+    near_day: date | None  # the neighbouring day when the start is close to midnight
+    title: str
+    key: str  # title words without stopwords or the event's own place words
+    tokens: frozenset[str]
+    venue: str
+    localities: frozenset[str]
+    municipality: str
+    area: str  # see _area: events of areas that do not meet have conflicting places
+    lat: float | None
+    lon: float | None
+    url: str
+    uid: str
+
+
+@lru_cache(maxsize=1 << 16)
+def _title_words(title: str) -> tuple[str, tuple[str, ...]]:
+    """(normalized title, its words without stopwords); titles repeat, so cached."""
+    normalized = normalize_title(title)
+    words = [w for w in normalized.split() if w not in _STOPWORDS] or normalized.split()
+    return normalized, tuple(words)
+
+
+@lru_cache(maxsize=1 << 16)
+def _place_features(
+    name: str, street: str, locality: str, municipality: str, location_text: str
+) -> tuple[frozenset[str], frozenset[str], str, str]:
+    """(place words, localities, municipality, venue key); venues repeat, so cached."""
+    place_words = _words(" ".join((name, street, locality, location_text)))
+    localities = frozenset(_localities_in(place_words))
+    municipality = _fold(municipality).removesuffix(" kommun")
+    venue_words: list[str] = []
+    for text in (name, *location_text.split(",")):
+        # "Vimmerby, Stora torget": the venue is the first part that is not just a town
+        venue_words = [
+            _stem(w) for w in _words(text) if w not in _STOPWORDS and not _is_locality(w)
+        ]
+        if venue_words:
+            break
+    return frozenset(place_words), localities, municipality, " ".join(venue_words)
+
+
+def _area(localities: frozenset[str]) -> str:
+    """The blocking area: a village, "*municipality" when the town may stand for the whole
+    municipality (``_seat_compatible``), or "" when unknown or spread over several."""
+    if len(localities) == 1:
+        (only,) = localities
+        return f"*{only}" if _MUNICIPALITY_OF[only] == only else only
+    municipalities = {_MUNICIPALITY_OF[x] for x in localities}
+    return f"*{municipalities.pop()}" if len(municipalities) == 1 else ""
+
+
+_REGIONS = tuple(sorted(set(_MUNICIPALITY_OF.values())))
+
+
+def _region(area: str) -> str:
+    return area[1:] if area.startswith("*") else _MUNICIPALITY_OF[area]
+
+
+def _areas_meet(x: str, y: str) -> bool:
+    """Whether events of two areas can be the same event (else their places conflict)."""
+    if x == y or not x or not y:
+        return True
+    if x.startswith("*") and (y[1:] if y.startswith("*") else _MUNICIPALITY_OF[y]) == x[1:]:
+        return True
+    return y.startswith("*") and not x.startswith("*") and _MUNICIPALITY_OF[x] == y[1:]
+
+
+@lru_cache(maxsize=1 << 16)
+def _text_features(
+    title: str, name: str, street: str, locality: str, municipality: str, location_text: str
+) -> tuple[str, tuple[str, ...], frozenset[str], str, str, str]:
+    """(title, title key words, localities, area, municipality, venue) of the texts."""
+    normalized, words = _title_words(title)
+    own, localities, municipality, venue = _place_features(
+        name, street, locality, municipality, location_text
+    )
+    # the title's own place words say nothing the place does not ("Julmarknad i Virserum")
+    kept = tuple(
+        w
+        for w in words
+        if w not in own and not (w.endswith("s") and w[:-1] in own) and not _is_locality(w)
+    )
+    if not localities:
+        localities = frozenset(_title_localities(normalized.split()))
+    area = _area(localities)
+    if not municipality and area:
+        municipality = area[1:] if area.startswith("*") else _MUNICIPALITY_OF[area]
+    return normalized, kept or words, localities, area, municipality, venue
+
+
+def _features(event: Event, tz_name: str) -> _Features:
+    place = event.place
+    title, words, localities, area, municipality, venue = _text_features(
+        event.title, place.name, place.street, place.locality, place.municipality,
+        event.location_text,
+    )  # fmt: skip
+    if isinstance(event.start, datetime):
+        local = _local(event.start, tz_name)
+        day = local.date()
+        minute = local.hour * 60 + local.minute
+        near = None
+        if minute < NEAR_MIDNIGHT_MINUTES:
+            near = day - timedelta(days=1)
+        elif minute >= 24 * 60 - NEAR_MIDNIGHT_MINUTES:
+            near = day + timedelta(days=1)
+        instant = local.timestamp()
+        all_day = False
+    else:
+        day, near, all_day = event.start, None, True
+        instant = datetime(day.year, day.month, day.day, tzinfo=_zone(tz_name)).timestamp()
+    return _Features(
+        source=event.source_id,
+        day=day,
+        all_day=all_day,
+        instant=instant,
+        near_day=near,
+        title=title,
+        key=" ".join(words),
+        tokens=frozenset(words),
+        venue=venue,
+        localities=localities,
+        municipality=municipality,
+        area=area,
+        lat=place.latitude,
+        lon=place.longitude,
+        url=_normal_url(event.url),
+        uid=event.uid.strip(),
+    )
+
+
+def _seat_compatible(xs: frozenset[str], ys: frozenset[str]) -> bool:
+    """ "Hultsfred" may stand for the whole municipality that Virserum lies in."""
+    return any(_MUNICIPALITY_OF.get(y) == x for x in xs for y in ys) or any(
+        _MUNICIPALITY_OF.get(x) == y for x in xs for y in ys
+    )

@@ -1,0 +1,339 @@
+"""The store's queries for the dedupe stage: matching, moderator overrides and identity.
+
+``MatchingQueries`` is a mixin that ``Store`` inherits; it relies on the connection and
+the transaction helper ``Store`` provides.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aggregator.model import Event
+from aggregator.store_codec import event_from_json, iso
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A source event as the merge stage sees it."""
+
+    source_id: str
+    key: str
+    event: Event
+    priority: int
+    first_seen: str
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MatchMember:
+    """A source event as the matcher sees it, with the event it belongs to now."""
+
+    source_id: str
+    key: str
+    event_id: str | None
+    event_created_at: str
+    first_seen: str
+    event: Event
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.source_id, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: str
+    created_at: str
+    modified_at: str
+    sequence: int
+    content_hash: str
+    removed: bool
+
+
+class MatchingQueries:
+    """Mixed into ``Store``, which provides ``conn`` and ``transaction``."""
+
+    conn: sqlite3.Connection
+
+    if TYPE_CHECKING:
+
+        def transaction(self) -> AbstractContextManager[None]: ...
+
+    # -- matching ------------------------------------------------------------------
+
+    def mark_days_dirty(self, days: Iterable[str]) -> None:
+        """UTC dates (YYYY-MM-DD) whose events must be matched again."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO dirty_days (day) VALUES (?)", [(d,) for d in days if d]
+        )
+
+    def dirty_days(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT day FROM dirty_days ORDER BY day")]
+
+    def clear_dirty_days(self, days: Iterable[str]) -> None:
+        with self.transaction():
+            self.conn.executemany("DELETE FROM dirty_days WHERE day = ?", [(d,) for d in days])
+
+    def members_starting_between(self, ranges: Sequence[tuple[str, str]]) -> list[MatchMember]:
+        """Active source events starting in any [from, to) range, with their event's age."""
+        members: list[MatchMember] = []
+        for start, end in ranges:
+            for source_id, key, event_id, created_at, first_seen, data in self.conn.execute(
+                """SELECT s.source_id, s.key, s.event_id, e.created_at, s.first_seen, s.data
+                   FROM source_events s LEFT JOIN events e ON e.id = s.event_id
+                   WHERE s.removed_at IS NULL AND s.start_utc >= ? AND s.start_utc < ?
+                   ORDER BY s.source_id, s.key""",
+                (start, end),
+            ):
+                members.append(
+                    MatchMember(
+                        source_id,
+                        key,
+                        event_id,
+                        created_at or "",
+                        first_seen,
+                        event_from_json(data),
+                    )
+                )
+        return members
+
+    def overrides(self) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+        return [
+            (kind, (a_source, a_key), (b_source, b_key))
+            for kind, a_source, a_key, b_source, b_key in self.conn.execute(
+                "SELECT kind, a_source, a_key, b_source, b_key FROM overrides ORDER BY rowid"
+            )
+        ]
+
+    def add_overrides(
+        self, kind: str, pairs: Iterable[tuple[tuple[str, str], tuple[str, str]]], now: datetime
+    ) -> None:
+        """Record a moderator's merge or keep-apart; the opposite order is replaced."""
+        with self.transaction():
+            for a, b in pairs:
+                a, b = min(a, b), max(a, b)
+                other = "apart" if kind == "merge" else "merge"
+                self.conn.execute(
+                    """DELETE FROM overrides WHERE kind = ? AND a_source = ? AND a_key = ?
+                       AND b_source = ? AND b_key = ?""",
+                    (other, *a, *b),
+                )
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO overrides VALUES (?, ?, ?, ?, ?, ?)",
+                    (kind, *a, *b, iso(now)),
+                )
+
+    def save_match_pairs(
+        self,
+        members: Sequence[tuple[str, str]],
+        pairs: Sequence[tuple[tuple[str, str], tuple[str, str], str, float, str]],
+        now: datetime,
+    ) -> None:
+        """Replace the remembered scores of the re-matched members (why they merged, or not)."""
+        with self.transaction():
+            self.conn.executemany(
+                "DELETE FROM match_pairs WHERE a_source = ? AND a_key = ?", list(members)
+            )
+            self.conn.executemany(
+                "DELETE FROM match_pairs WHERE b_source = ? AND b_key = ?", list(members)
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO match_pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (*a, *b, decision, total, reason, iso(now))
+                    for a, b, decision, total, reason in pairs
+                ],
+            )
+
+    def match_pairs_of(self, members: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
+        """(a_source, a_key, b_source, b_key, decision, total, reason) touching these members."""
+        wanted = set(members)
+        rows = []
+        for member in wanted:
+            rows += self.conn.execute(
+                """SELECT a_source, a_key, b_source, b_key, decision, total, reason FROM match_pairs
+                   WHERE (a_source = ? AND a_key = ?) OR (b_source = ? AND b_key = ?)""",
+                (*member, *member),
+            ).fetchall()
+        return sorted(set(rows))
+
+    def review_pairs(self) -> list[tuple[str, str, str, str, float, str, str, str]]:
+        """Undecided pairs whose events are still apart: (event a, title a, event b, title b,
+        score, reason, a member, b member)."""
+        return self.conn.execute(
+            """SELECT sa.event_id, json_extract(sa.data, '$.title'), sb.event_id,
+                      json_extract(sb.data, '$.title'), p.total, p.reason,
+                      sa.source_id || ':' || sa.key, sb.source_id || ':' || sb.key
+               FROM match_pairs p
+               JOIN source_events sa ON sa.source_id = p.a_source AND sa.key = p.a_key
+               JOIN source_events sb ON sb.source_id = p.b_source AND sb.key = p.b_key
+               WHERE p.decision = 'review' AND sa.removed_at IS NULL AND sb.removed_at IS NULL
+                 AND sa.event_id != sb.event_id
+                 AND NOT EXISTS (SELECT 1 FROM overrides o WHERE o.a_source = p.a_source
+                      AND o.a_key = p.a_key AND o.b_source = p.b_source AND o.b_key = p.b_key)
+               ORDER BY sa.start_utc, p.total DESC"""
+        ).fetchall()
+
+    def active_members_of(self, event_id: str) -> list[tuple[str, str, str, str]]:
+        """(source_id, key, start_utc, data) of an event's active members."""
+        return self.conn.execute(
+            """SELECT source_id, key, start_utc, data FROM source_events
+               WHERE event_id = ? AND removed_at IS NULL ORDER BY source_id, key""",
+            (event_id,),
+        ).fetchall()
+
+    def recently_removed(self, source_ids: Iterable[str], since: datetime) -> list[MatchMember]:
+        """Members of these sources tombstoned since ``since``: a re-keyed event's old self."""
+        members: list[MatchMember] = []
+        for source_id in set(source_ids):
+            for key, event_id, first_seen, data in self.conn.execute(
+                """SELECT key, event_id, first_seen, data FROM source_events
+                   WHERE source_id = ? AND removed_at >= ? AND event_id IS NOT NULL
+                   ORDER BY key""",
+                (source_id, iso(since)),
+            ):
+                members.append(
+                    MatchMember(source_id, key, event_id, "", first_seen, event_from_json(data))
+                )
+        return members
+
+    # -- identity ----------------------------------------------------------------
+
+    def unassigned_members(self) -> list[tuple[str, str, str]]:
+        """(source_id, key, uid) of active source events that belong to no event yet."""
+        return self.conn.execute(
+            "SELECT source_id, key, uid FROM source_events WHERE event_id IS NULL AND removed_at IS NULL"
+        ).fetchall()
+
+    def member_events(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+        result = {}
+        for source_id, key in refs:
+            row = self.conn.execute(
+                "SELECT data FROM source_events WHERE source_id = ? AND key = ?", (source_id, key)
+            ).fetchone()
+            if row:
+                result[(source_id, key)] = event_from_json(row[0])
+        return result
+
+    def event_ids_by_uid(self, uids: Iterable[str]) -> dict[str, str]:
+        """For each uid, the oldest event it already belongs to."""
+        result: dict[str, str] = {}
+        uid_list = [u for u in set(uids) if u]
+        for chunk_start in range(0, len(uid_list), 500):
+            chunk = uid_list[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            for uid, event_id in self.conn.execute(
+                f"""SELECT s.uid, s.event_id FROM source_events s JOIN events e ON e.id = s.event_id
+                    WHERE s.uid != '' AND s.uid IN ({marks})
+                    ORDER BY e.created_at DESC, e.id DESC""",
+                chunk,
+            ):
+                result[uid] = event_id
+        return result
+
+    def event_id_of(self, ref: tuple[str, str]) -> str | None:
+        row = self.conn.execute(
+            "SELECT event_id FROM source_events WHERE source_id = ? AND key = ?", ref
+        ).fetchone()
+        return row[0] if row else None
+
+    def assign_members(
+        self, assignments: Sequence[tuple[str, str, str]], now: datetime, *, moving: bool = True
+    ) -> None:
+        """Attach (source_id, key) to event ids; the events members leave (when ``moving``)
+        and join are both re-merged. A new id gets its events row when first merged."""
+        with self.transaction():
+            if moving:
+                self.conn.executemany(
+                    """UPDATE events SET dirty = 1 WHERE id = (
+                         SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
+                    [(source_id, key) for source_id, key, _ in assignments],
+                )
+            self.conn.executemany(
+                "UPDATE events SET dirty = 1 WHERE id = ?",
+                [(event_id,) for event_id in sorted({a[2] for a in assignments})],
+            )
+            self.conn.executemany(
+                "UPDATE source_events SET event_id = ? WHERE source_id = ? AND key = ?",
+                [(event_id, source_id, key) for source_id, key, event_id in assignments],
+            )
+
+    def dirty_event_ids(self) -> list[str]:
+        """Events to re-merge: flagged ones, and ids members point at that have no row yet."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                """SELECT id FROM events WHERE dirty = 1
+                   UNION
+                   SELECT DISTINCT s.event_id FROM source_events s
+                   WHERE s.event_id IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.event_id)
+                   ORDER BY 1"""
+            )
+        ]
+
+    def id_in_use(self, event_id: str) -> bool:
+        return (
+            self.conn.execute(
+                """SELECT 1 WHERE EXISTS (SELECT 1 FROM events WHERE id = ?)
+                   OR EXISTS (SELECT 1 FROM source_events WHERE event_id = ?)""",
+                (event_id, event_id),
+            ).fetchone()
+            is not None
+        )
+
+    def members_of(
+        self,
+        event_ids: Sequence[str],
+        parsed: Mapping[tuple[str, str], Event] | None = None,
+    ) -> dict[str, list[MemberRow]]:
+        """Each event's members (removed ones too); ``parsed`` spares re-reading their JSON."""
+        parsed = parsed or {}
+        result: dict[str, list[MemberRow]] = {event_id: [] for event_id in event_ids}
+        for chunk_start in range(0, len(event_ids), 500):
+            chunk = list(event_ids[chunk_start : chunk_start + 500])
+            marks = ",".join("?" * len(chunk))
+            for (
+                event_id,
+                source_id,
+                key,
+                data,
+                first_seen,
+                removed_at,
+                priority,
+            ) in self.conn.execute(
+                f"""SELECT s.event_id, s.source_id, s.key, s.data, s.first_seen, s.removed_at,
+                    COALESCE(src.priority, 0)
+                    FROM source_events s LEFT JOIN sources src ON src.id = s.source_id
+                    WHERE s.event_id IN ({marks})""",
+                chunk,
+            ):
+                result[event_id].append(
+                    MemberRow(
+                        source_id,
+                        key,
+                        parsed.get((source_id, key)) or event_from_json(data),
+                        priority,
+                        first_seen,
+                        removed_at is not None,
+                    )
+                )
+        return result
+
+    def event_rows(self, event_ids: Sequence[str]) -> dict[str, EventRow]:
+        rows: dict[str, EventRow] = {}
+        for chunk_start in range(0, len(event_ids), 500):
+            chunk = list(event_ids[chunk_start : chunk_start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"""SELECT id, created_at, modified_at, sequence, content_hash, removed_at
+                    FROM events WHERE id IN ({marks})""",
+                chunk,
+            ):
+                rows[row[0]] = EventRow(row[0], row[1], row[2], row[3], row[4], row[5] is not None)
+        return rows
