@@ -260,3 +260,29 @@ def test_facebook_ics_export_gets_the_event_url(source: Source) -> None:
     assert first.url == "https://www.facebook.com/events/98026796755/"
     assert first.uid == "facebook:98026796755"
     assert all(e.url.startswith("https://www.facebook.com/events/") for e in result.events)
+
+
+# regressions found by mutating the corpus (a fuzzing run of 12,000 mutated files)
+@pytest.mark.parametrize(
+    ("extra", "expect_event"),
+    [
+        ("DTSTART:20261220T150000Z\r\nDTSTART:20261221T150000Z\r\n", True),
+        ("DTSTART:20261220T150000Z\r\nDTEND:20261220T170000Z\r\nDTEND:20261220T180000Z\r\n", True),
+        ("DTSTART:20261220T150000Z\r\nDURATION:PT1H\r\nDURATION:PT2H\r\n", True),
+        ("DTSTART:20261220T150000Z\r\nDTEND:T120000\r\n", True),
+        ("DTSTART:T150000\r\n", False),
+    ],
+    ids=["two-dtstart", "two-dtend", "two-durations", "time-only-dtend", "time-only-dtstart"],
+)
+def test_repeated_or_odd_date_properties(
+    extra: str, expect_event: bool, now: datetime, source: Source
+) -> None:
+    content = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:x@example.se\r\nSUMMARY:Julmarknad\r\n"
+        + extra
+        + "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    result = parse_ical(content, source, Settings(), now=now)
+    assert [e.start for e in result.events] == ([utc(2026, 12, 20, 15)] if expect_event else [])
+    if not expect_event:
+        assert "DTSTART" in result.warnings[0].message

@@ -271,7 +271,7 @@ def _repair_rrule(component: icalendar.Event, ctx: _Context) -> None:
 
 
 def _start_instant(component: icalendar.Event, ctx: _Context) -> datetime | None:
-    prop = component.get("DTSTART")
+    prop = _one(component, "DTSTART")
     if prop is None:
         return None
     value = prop.dt
@@ -281,7 +281,7 @@ def _start_instant(component: icalendar.Event, ctx: _Context) -> datetime | None
 
 
 def _recurrence_key(occurrence: icalendar.Event) -> str:
-    prop = occurrence.get("RECURRENCE-ID") or occurrence.get("DTSTART")
+    prop = _one(occurrence, "RECURRENCE-ID") or _one(occurrence, "DTSTART")
     value = prop.dt
     if isinstance(value, datetime):
         if value.tzinfo is not None:
@@ -293,10 +293,12 @@ def _recurrence_key(occurrence: icalendar.Event) -> str:
 def _event_from_component(
     component: icalendar.Event, uid: str, key: str, ctx: _Context
 ) -> Event | None:
-    dtstart = component.get("DTSTART")
+    dtstart = _one(component, "DTSTART")
     if dtstart is None:
         raise ValueError("it has no start time (DTSTART)")
     start_value = dtstart.dt
+    if not isinstance(start_value, date):  # a bare time, a duration or a period
+        raise ValueError(f"its start (DTSTART) is not a date or date-time: {start_value!r}"[:120])
     all_day = not isinstance(start_value, datetime)
     end = _end_value(component, start_value, all_day, ctx)
     if all_day:
@@ -311,7 +313,7 @@ def _event_from_component(
     if ends_at is not None and ends_at < ctx.window_start:
         ctx.skipped_old += 1
         return None
-    status = _STATUS.get(str(component.get("STATUS", "")).strip().upper(), CONFIRMED)
+    status = _STATUS.get(_text(component, "STATUS").upper(), CONFIRMED)
     title = _text(component, "SUMMARY")
     description = _text(component, "DESCRIPTION")
     html = _alt_description_html(component)
@@ -344,7 +346,10 @@ def _event_from_component(
 def _end_value(
     component: icalendar.Event, start: datetime | date, all_day: bool, ctx: _Context
 ) -> datetime | date | None:
-    dtend = component.get("DTEND")
+    dtend = _one(component, "DTEND")
+    if dtend is not None and not isinstance(dtend.dt, date):
+        ctx.warn(f"event {_describe(component)}: its end (DTEND) is not a date; ignored")
+        dtend = None
     if dtend is not None:
         value = dtend.dt
         if all_day:
@@ -357,17 +362,17 @@ def _end_value(
             end, _ = _to_utc(value, dtend.params.get("TZID"), ctx)
         else:
             end, _ = _to_utc(value, dtend.params.get("TZID"), ctx)
-        start_utc, _ = _to_utc(start, component["DTSTART"].params.get("TZID"), ctx)
+        start_utc, _ = _to_utc(start, _one(component, "DTSTART").params.get("TZID"), ctx)
         if end < start_utc:
             ctx.warn(f"event {_describe(component)} ends before it starts; end time ignored")
             return None
         return end
-    duration = component.get("DURATION")
+    duration = _one(component, "DURATION")
     if duration is not None and isinstance(duration.dt, timedelta) and duration.dt >= timedelta(0):
         if all_day:
             days = max(1, duration.dt.days)
             return start + timedelta(days=days)
-        start_utc, _ = _to_utc(start, component["DTSTART"].params.get("TZID"), ctx)
+        start_utc, _ = _to_utc(start, _one(component, "DTSTART").params.get("TZID"), ctx)
         return start_utc + duration.dt
     if all_day:
         return start + timedelta(days=1)
@@ -393,6 +398,14 @@ def _to_utc(value: datetime, tzid: Any, ctx: _Context) -> tuple[datetime, str]:
     if tzid_text:
         ctx.warn(f"unknown time zone '{tzid_text}'; read as {ctx.default_tz_name}")
     return local_to_utc(wall, ctx.default_tz), ctx.default_tz_name
+
+
+def _one(component: icalendar.Component, name: str) -> Any:
+    """A property that must appear once; producers that repeat it get the first."""
+    value = component.get(name)
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
 
 
 def _text(component: icalendar.Component, name: str) -> str:
@@ -434,7 +447,7 @@ def _url(component: icalendar.Component, uid: str) -> str:
 
 
 def _geo_place(component: icalendar.Component) -> Place:
-    geo = component.get("GEO")
+    geo = _one(component, "GEO")
     if geo is None:
         return Place()
     try:
