@@ -347,7 +347,7 @@ def _end_value(
     component: icalendar.Event, start: datetime | date, all_day: bool, ctx: _Context
 ) -> datetime | date | None:
     dtend = _one(component, "DTEND")
-    if dtend is not None and not isinstance(dtend.dt, date):
+    if dtend is not None and not isinstance(_value_or_none(dtend), date):
         ctx.warn(f"event {_describe(component)}: its end (DTEND) is not a date; ignored")
         dtend = None
     if dtend is not None:
@@ -368,7 +368,7 @@ def _end_value(
             return None
         return end
     duration = _one(component, "DURATION")
-    if duration is not None and isinstance(duration.dt, timedelta) and duration.dt >= timedelta(0):
+    if isinstance(_value_or_none(duration), timedelta) and duration.dt >= timedelta(0):
         if all_day:
             days = max(1, duration.dt.days)
             return start + timedelta(days=days)
@@ -398,6 +398,16 @@ def _to_utc(value: datetime, tzid: Any, ctx: _Context) -> tuple[datetime, str]:
     if tzid_text:
         ctx.warn(f"unknown time zone '{tzid_text}'; read as {ctx.default_tz_name}")
     return local_to_utc(wall, ctx.default_tz), ctx.default_tz_name
+
+
+def _value_or_none(prop: Any) -> Any:
+    """A property's value, or None when it is missing or could not be read."""
+    if prop is None:
+        return None
+    try:
+        return prop.dt
+    except BrokenCalendarProperty:
+        return None
 
 
 def _one(component: icalendar.Component, name: str) -> Any:
