@@ -15,12 +15,13 @@ import os
 import re
 import socket
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from aggregator.errors import FetchError
 from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
+from aggregator.urls import join_url
 
 log = logging.getLogger(__name__)
 
@@ -183,17 +184,25 @@ def _get_following_redirects(
 ) -> requests.Response:
     for _ in range(MAX_REDIRECTS + 1):
         check_host_allowed(url, settings, source_id)
-        response = session.get(
-            url,
-            headers=headers,
-            timeout=(min(10.0, settings.timeout), settings.timeout),
-            stream=True,
-            allow_redirects=False,
-        )
+        try:
+            response = session.get(
+                url,
+                headers=headers,
+                timeout=(min(10.0, settings.timeout), settings.timeout),
+                stream=True,
+                allow_redirects=False,
+            )
+        except ValueError as exc:
+            # requests parses a redirect's Location even when not following it
+            raise FetchError(
+                "redirected to a non-HTTP address that cannot be read",
+                source_id=source_id,
+                url=redact_url(url),
+            ) from exc
         if response.is_redirect and "Location" in response.headers:
-            target = urljoin(url, response.headers["Location"])
+            target = join_url(url, response.headers["Location"])
             response.close()
-            if urlsplit(target).scheme not in ("http", "https"):
+            if not target.startswith(("http://", "https://")):
                 raise FetchError(
                     f"redirected to a non-HTTP address {redact_url(target)}",
                     source_id=source_id,

@@ -139,3 +139,27 @@ def test_path_sources_are_read_from_disk(tmp_path: Path) -> None:
         fetch_source(
             Source(id="x", name="x", path="nope.ics"), FetchState(), Settings(), base_dir=tmp_path
         )
+
+
+def test_hostile_redirect_location_is_a_fetch_error() -> None:
+    """A Location urllib cannot parse (werkzeug will not send one, so a bare server does)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://[bad/x")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(FetchError, match="non-HTTP address"):
+            fetch_url(f"http://127.0.0.1:{server.server_address[1]}/bad", ALLOW)
+    finally:
+        server.shutdown()
+        server.server_close()

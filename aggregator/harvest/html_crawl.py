@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import urllib.robotparser
 from collections.abc import Iterable
-from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
 from aggregator.errors import FetchError
 from aggregator.harvest.html_schema import HtmlContext
 from aggregator.model import PageFetcher
+from aggregator.urls import host_of, join_url, split_url
 
 _SKIP_EXT_RE = re.compile(
     r"\.(?:pdf|jpe?g|png|gif|webp|svg|zip|ics|docx?|xlsx?|pptx?|mp[34]|mov|css|js|xml|rss)$",
@@ -38,7 +38,7 @@ _EVENTISH_RE = re.compile(
 
 
 def _host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
+    host = host_of(url)
     return host[4:] if host.startswith("www.") else host
 
 
@@ -63,8 +63,8 @@ def pick_links(
 ) -> list[str]:
     """Same-site, non-file, non-archive links; ``any_path`` skips the event-path test
     (for URLs the page's own data says are events)."""
-    listing = urlsplit(page_url)
-    listing_path = listing.path.rstrip("/")
+    listing = split_url(page_url)
+    listing_path = listing.path.rstrip("/") if listing else ""
     chosen: dict[str, None] = {}
     for href in hrefs:
         if len(chosen) >= limit:
@@ -72,9 +72,11 @@ def pick_links(
         href = (href or "").strip()
         if not href or href.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
             continue
-        url = urldefrag(urljoin(page_url, href))[0]
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not same_site(url, source_url or page_url):
+        url = join_url(page_url, href, drop_fragment=True)
+        parts = split_url(url)
+        if parts is None or parts.scheme not in ("http", "https"):
+            continue
+        if not same_site(url, source_url or page_url):
             continue
         path = parts.path.rstrip("/")
         if path == listing_path or listing_path.startswith(path + "/") or not path:
@@ -105,7 +107,9 @@ class Crawler:
         return self.fetched >= self.budget
 
     def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
+        parts = split_url(url)
+        if parts is None:
+            return False
         root = f"{parts.scheme}://{parts.netloc}"
         if root not in self._robots:
             self._robots[root] = self._load_robots(root + "/robots.txt")

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
-from urllib.parse import urljoin
 
 from aggregator.harvest.html_dates import When, parse_duration, parse_swedish, parse_when
 from aggregator.model import (
@@ -27,6 +26,7 @@ from aggregator.model import (
 )
 from aggregator.normalize import html_to_text, looks_like_html
 from aggregator.timezones import zone
+from aggregator.urls import join_url
 
 MAX_DEPTH = 40  # deeper JSON is not an event listing but an attack or a bug
 MAX_NODES = 50_000  # dict/list nodes visited per page
@@ -175,7 +175,7 @@ def node_id(node: dict[str, Any], page_url: str) -> str:
     raw = node.get("@id") or node.get("id")
     if not isinstance(raw, str) or not raw.strip() or raw.startswith("_:"):
         return ""
-    return urljoin(page_url, raw.strip())[:500]
+    return join_url(page_url, raw.strip())[:500]
 
 
 def _end_of(
@@ -432,7 +432,7 @@ def url_of(value: Any, base: str) -> str:
             break
     if not isinstance(value, str) or not value.strip():
         return ""
-    resolved = urljoin(base, html.unescape(value.strip())) if base else value.strip()
+    resolved = join_url(base, html.unescape(value.strip()))
     return resolved if resolved.startswith(("http://", "https://")) else ""
 
 

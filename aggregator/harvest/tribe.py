@@ -14,7 +14,6 @@ import json
 import re
 from datetime import timedelta, tzinfo
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
 
@@ -30,6 +29,7 @@ from aggregator.harvest.html_schema import (
 )
 from aggregator.model import CANCELLED, CONFIRMED, Event, Place
 from aggregator.timezones import zone
+from aggregator.urls import join_url
 
 ENDPOINT = "tribe/events/v1/events"
 PER_PAGE = 50
@@ -56,9 +56,9 @@ def tribe_endpoint(tree: HtmlElement, text: str, page_url: str) -> str | None:
         return None
     for link in tree.iter("link"):
         if (link.get("rel") or "").strip() == "https://api.w.org/" and link.get("href"):
-            root = urljoin(page_url, link.get("href", "").strip())
+            root = join_url(page_url, link.get("href", "").strip())
             if same_site(root, page_url):
-                return urljoin(root.rstrip("/") + "/", ENDPOINT) + f"?per_page={PER_PAGE}"
+                return join_url(root.rstrip("/") + "/", ENDPOINT) + f"?per_page={PER_PAGE}"
     return None
 
 
@@ -101,7 +101,7 @@ def harvest_tribe(
     events, next_url = parse_tribe_json(first, ctx)
     seen = {first_url}
     while next_url and crawler is not None and ctx.room_for_more():
-        next_url = urljoin(first_url, next_url)
+        next_url = join_url(first_url, next_url)
         if next_url in seen or not same_site(next_url, first_url):
             break
         seen.add(next_url)
