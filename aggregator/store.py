@@ -34,6 +34,7 @@ from aggregator.errors import StoreError
 from aggregator.model import Event, FetchState, HarvestWarning
 from aggregator.store_codec import (
     content_digest,
+    event_from_dict,
     event_from_json,
     event_span,
     event_to_dict,
@@ -53,6 +54,7 @@ __all__ = [
     "SourceHealth",
     "Store",
     "content_digest",
+    "event_from_dict",
     "event_from_json",
     "event_span",
     "event_to_dict",

@@ -88,7 +88,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 
 def event_from_json(data: str) -> Event:
-    d = json.loads(data)
+    return event_from_dict(json.loads(data))
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
     start = _time_from_json(d["start"])
     assert start is not None
     return Event(

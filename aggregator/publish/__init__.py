@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aggregator.model import Event, Place, Settings
-from aggregator.store import parse_iso
+from aggregator.store import event_from_dict, parse_iso
 
 RENDERER_VERSION = "1"
 FORMATS = ("ics", "rss", "json")
@@ -73,37 +73,11 @@ class PublishedEvent:
 def published_event(
     event_id: str, data: str, created_at: str, modified_at: str, sequence: int
 ) -> PublishedEvent:
+    """A merged event as stored (``events.data``) for the renderers."""
     d = json.loads(data)
-
-    def when(value: str | None) -> datetime | date | None:
-        if value is None:
-            return None
-        return date.fromisoformat(value) if len(value) == 10 else parse_iso(value)
-
-    start = when(d["start"])
-    assert start is not None
-    return PublishedEvent(
-        id=event_id,
-        title=d["title"],
-        start=start,
-        end=when(d["end"]),
-        all_day=d["all_day"],
-        timezone=d["timezone"],
-        status=d["status"],
-        description=d["description"],
-        description_html=d["description_html"],
-        url=d["url"],
-        place=Place(*d["place"]),
-        location_text=d["location_text"],
-        categories=tuple(d["categories"]),
-        organizer_name=d["organizer_name"],
-        organizer_url=d["organizer_url"],
-        image=d["image"],
-        sources=tuple((s["id"], s["url"]) for s in d["sources"]),
-        created_at=parse_iso(created_at),
-        modified_at=parse_iso(modified_at),
-        sequence=sequence,
-    )
+    sources = tuple((s["id"], s["url"]) for s in d.pop("sources"))
+    event = event_from_dict({**d, "source_id": "", "key": event_id, "uid": ""})
+    return published_from_event(event_id, event, sources, created_at, modified_at, sequence)
 
 
 def published_from_event(
