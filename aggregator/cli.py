@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from aggregator import moderation, pipeline
+from aggregator import clock, moderation, pipeline
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_url
@@ -117,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"aggregator: configuration error: {exc}", file=sys.stderr)
         return 2
-    now = _now()
+    now = clock.now()
     if args.command == "sources" and args.sources_command == "check":
         return _check(config, args, now)
     try:
@@ -179,15 +178,6 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
     if args.command == "events":
         return moderation.run(args, config, store, now)
     raise AssertionError(args.command)
-
-
-def _now() -> datetime:
-    """The clock, overridable with AGGREGATOR_NOW (ISO 8601) for tests and reproducible builds."""
-    fixed = os.environ.get("AGGREGATOR_NOW")
-    if fixed:
-        value = datetime.fromisoformat(fixed)
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:

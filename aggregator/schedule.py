@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator import fetch, pipeline
+from aggregator import clock, fetch, pipeline
 from aggregator.config import Config
 from aggregator.model import Source
 from aggregator.publish import output
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def harvest_and_publish(store: Store, config: Config, source: Source, lock: threading.Lock) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now()
     with lock:
         session = fetch.new_session(config.settings)
         try:
@@ -57,7 +57,7 @@ def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
     lock = threading.Lock()
     store.sync_sources(config.sources)
     with lock:
-        output.publish(store, config, datetime.now(UTC).replace(microsecond=0))
+        output.publish(store, config, clock.now())
     scheduler = build_scheduler(store, config, lock)
     server = make_server(config, host, port)
     scheduler.start()

@@ -320,7 +320,9 @@ def test_bundled_example_sources_run(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert_feeds_valid(tmp_path / "feeds")
     titles = [e["summary"] for e in read_with_icalendar(tmp_path / "feeds" / "all.ics")]
     assert titles.count("Julmarknad på hembygdsgården") == 1
-    assert "JULMARKNAD PÅ HEMBYGDSGÅRDEN I BODAFORS" not in titles, "the municipality's copy is merged"
+    assert "JULMARKNAD PÅ HEMBYGDSGÅRDEN I BODAFORS" not in titles, (
+        "the municipality's copy is merged"
+    )
     assert main(["--config", str(config_file), "events", "list", "--municipality", "Eksjö"]) == 0
     listing = capsys.readouterr().out
     assert listing.strip() and all("(Eksjö)" in line for line in listing.strip().splitlines())
