@@ -669,7 +669,7 @@ def test_deeply_nested_html_is_cheap(recipe: Recipe | None) -> None:
     opening = '<div class="vevent" itemscope itemtype="http://schema.org/Event">'
     page = ("<html><body>" + opening * 20_000 + "x" + "</div>" * 20_000).encode()
     source = Source(id="s", name="Källan", url="https://example.se/", recipe=recipe)
-    started = datetime.now(UTC)
     result = parse_html(page, source, Settings(), now=NOW)
     assert result.events == ()
-    assert (datetime.now(UTC) - started).total_seconds() < 10  # was minutes before the guards
+    # bounded output whatever the depth (the time it takes is bench material, not a test)
+    assert 1 <= len(result.warnings) <= 51
