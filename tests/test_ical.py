@@ -286,3 +286,13 @@ def test_repeated_or_odd_date_properties(
     assert [e.start for e in result.events] == ([utc(2026, 12, 20, 15)] if expect_event else [])
     if not expect_event:
         assert "DTSTART" in result.warnings[0].message
+
+
+def test_private_events_are_left_out_with_a_warning(source: Source) -> None:
+    path = DATA / "corpus" / "ical" / "facebook_v09__upcoming_events.ics"
+    result = parse_ical(path.read_bytes(), source, Settings(), now=utc(2009, 6, 1))
+    text = path.read_text(encoding="utf-8")
+    private = text.count("CLASS:PRIVATE")
+    assert private == 2
+    assert len(result.events) == text.count("BEGIN:VEVENT") - private
+    assert any("left out 2 private events" in w.message for w in result.warnings)

@@ -69,6 +69,7 @@ class _Context:
     window_end: datetime
     warnings: list[HarvestWarning] = field(default_factory=list)
     skipped_old: int = 0
+    skipped_private: int = 0
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:
@@ -104,6 +105,14 @@ def parse_ical(
         ctx = _context_for(calendar, source, settings, now)
         events.extend(_events_of_calendar(calendar, ctx))
         warnings.extend(ctx.warnings)
+        if ctx.skipped_private:
+            warnings.append(
+                HarvestWarning(
+                    source.id,
+                    f"left out {ctx.skipped_private} private events (CLASS:PRIVATE or "
+                    "CONFIDENTIAL): they are not for a public calendar",
+                )
+            )
         if ctx.skipped_old:
             log.debug("%s: %d events ended before the window", source.id, ctx.skipped_old)
     return HarvestResult(tuple(_unique_keys(events)), tuple(warnings), kind="ical")
@@ -312,6 +321,9 @@ def _event_from_component(
         ends_at = end if isinstance(end, datetime) else start
     if ends_at is not None and ends_at < ctx.window_start:
         ctx.skipped_old += 1
+        return None
+    if _text(component, "CLASS").upper() in ("PRIVATE", "CONFIDENTIAL"):
+        ctx.skipped_private += 1  # e.g. a private Facebook invitation in an export
         return None
     status = _STATUS.get(_text(component, "STATUS").upper(), CONFIRMED)
     title = _text(component, "SUMMARY")
