@@ -15,9 +15,14 @@ import os
 import re
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NewConnectionError
 
 from aggregator.errors import FetchError
 from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
@@ -35,8 +40,50 @@ ACCEPT = (
 )
 
 
+def _guard_socket(sock: socket.socket, host: str) -> socket.socket:
+    """Refuse a connection that ended up at a private address (DNS rebinding: the name
+    resolved to a public address when checked and to a private one when connecting)."""
+    peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+    if not peer.is_global or peer.is_multicast:
+        sock.close()
+        raise NewConnectionError(None, f"{host} connected to a private address ({peer}); refused")  # type: ignore[arg-type]
+    return sock
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _guard_socket(super()._new_conn(), self.host)
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _guard_socket(super()._new_conn(), self.host)
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class PublicOnlyAdapter(HTTPAdapter):
+    """Checks the address every connection really reached, after the name check."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
+
+
 def new_session(settings: Settings) -> requests.Session:
     session = requests.Session()
+    if not settings.allow_private_hosts:
+        session.mount("http://", PublicOnlyAdapter())
+        session.mount("https://", PublicOnlyAdapter())
     session.headers["User-Agent"] = settings.user_agent
     session.headers["Accept"] = ACCEPT
     session.headers["Accept-Language"] = "sv-SE, sv;q=0.9, en;q=0.5"
@@ -150,7 +197,13 @@ def fetch_url(
         raise FetchError(
             f"TLS/certificate error for {_host(url)}", source_id=source_id, url=shown
         ) from None
-    except requests.exceptions.ConnectionError:
+    except requests.exceptions.ConnectionError as exc:
+        if "connected to a private address" in str(exc):
+            raise FetchError(
+                f"{_host(url)} points at a private or local address; refused",
+                source_id=source_id,
+                url=shown,
+            ) from None
         raise FetchError(
             f"could not connect to {_host(url)}", source_id=source_id, url=shown
         ) from None

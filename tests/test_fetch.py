@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from aggregator.errors import FetchError
-from aggregator.fetch import check_host_allowed, fetch_source, fetch_url
+from aggregator.fetch import check_host_allowed, fetch_source, fetch_url, new_session
 from aggregator.model import FetchState, Settings, Source
 
 ALLOW = Settings(allow_private_hosts=True)
@@ -120,8 +120,11 @@ def test_redirect_to_a_private_address_is_refused(
             check_host_allowed(url, settings, source_id)
 
     monkeypatch.setattr(fetch, "check_host_allowed", guard_except_test_server)
+    session = new_session(
+        Settings(allow_private_hosts=True)
+    )  # no socket guard: test the name check
     with pytest.raises(FetchError, match="private or local"):
-        fetch_url(httpserver.url_for("/hop"), Settings())
+        fetch_url(httpserver.url_for("/hop"), Settings(), session=session)
     assert checked == [httpserver.url_for("/hop"), "http://169.254.169.254/latest/meta-data"]
 
 
@@ -163,3 +166,33 @@ def test_hostile_redirect_location_is_a_fetch_error() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_connection_to_a_private_address_is_refused_even_past_the_name_check(
+    httpserver: HTTPServer,
+) -> None:
+    """DNS rebinding: the name looked public when checked, the socket reached 127.0.0.1."""
+    import requests
+
+    from aggregator.fetch import new_session
+
+    httpserver.expect_request("/admin").respond_with_data("secret")
+    session = new_session(Settings())  # private hosts not allowed
+    with pytest.raises(requests.ConnectionError, match="connected to a private address"):
+        session.get(httpserver.url_for("/admin"), timeout=5)
+    assert httpserver.log == [], "no request bytes reached the private server"
+    allowed = new_session(Settings(allow_private_hosts=True))
+    assert allowed.get(httpserver.url_for("/admin"), timeout=5).text == "secret"
+
+
+def test_fetch_reports_the_socket_guard_as_a_private_address(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator import fetch
+
+    httpserver.expect_request("/cal.ics").respond_with_data(BODY)
+    monkeypatch.setattr(
+        fetch, "check_host_allowed", lambda *args, **kwargs: None
+    )  # as if DNS said "public"
+    with pytest.raises(FetchError, match="private or local address"):
+        fetch_url(httpserver.url_for("/cal.ics"), Settings())
