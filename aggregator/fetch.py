@@ -8,12 +8,14 @@ addresses unless the operator allowed it (each redirect hop is checked again).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import logging
 import os
 import re
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,7 +186,9 @@ def fetch_url(
                 )
                 error.body = next(response.iter_content(chunk_size=65536), b"")
                 raise error
-            content = _read_capped(response, settings.max_bytes, source_id, url)
+            content = _read_capped(
+                response, settings.max_bytes, source_id, url, settings.timeout * TOTAL_TIME_FACTOR
+            )
         finally:
             response.close()
     except requests.exceptions.Timeout:
@@ -289,18 +293,65 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
             )
 
 
-def _read_capped(response: requests.Response, max_bytes: int, source_id: str, url: str) -> bytes:
+TOTAL_TIME_FACTOR = 3  # a whole download may take this many read timeouts, no more
+
+
+def _read_capped(
+    response: requests.Response, max_bytes: int, source_id: str, url: str, seconds: float
+) -> bytes:
+    """The body, refused past ``max_bytes`` or past ``seconds`` in total: a server that
+    drips a byte at a time never trips the read timeout, so a watchdog cuts the socket."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(_too_big(max_bytes), source_id=source_id, url=redact_url(url))
+    expired = threading.Event()
+    sock = _socket_of(response)
+
+    def cut() -> None:
+        expired.set()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(seconds, cut)
+    watchdog.daemon = True
+    watchdog.start()
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > max_bytes:
-            raise FetchError(_too_big(max_bytes), source_id=source_id, url=redact_url(url))
-        chunks.append(chunk)
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchError(_too_big(max_bytes), source_id=source_id, url=redact_url(url))
+            chunks.append(chunk)
+    except requests.exceptions.RequestException:
+        if expired.is_set():
+            raise _too_slow(seconds, source_id, url) from None
+        raise
+    finally:
+        watchdog.cancel()
+        if sock is not None:
+            sock.close()
+    if expired.is_set():
+        raise _too_slow(seconds, source_id, url)
     return b"".join(chunks)
+
+
+def _too_slow(seconds: float, source_id: str, url: str) -> FetchError:
+    return FetchError(
+        f"the server sent the file too slowly (gave up after {seconds:g} s)",
+        source_id=source_id,
+        url=redact_url(url),
+    )
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """A duplicate handle on the response's socket (shutting it down wakes a blocked read)."""
+    try:
+        fileno = response.raw._fp.fp.fileno()  # urllib3 → http.client → the socket's file
+        return socket.socket(fileno=os.dup(fileno))
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _read_path(

@@ -32,10 +32,18 @@ def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -
         print(f"aggregator: no published event with id {', '.join(missing)}", file=sys.stderr)
         return 1
     refs = {event_id: [(m[0], m[1]) for m in found] for event_id, found in members.items()}
+    if command in ("merge", "apart") and ids[0] == ids[1]:
+        print("aggregator: that is the same event twice", file=sys.stderr)
+        return 1
     if command == "merge":
         a, b = ids
-        if a == b:
-            print("aggregator: that is the same event twice", file=sys.stderr)
+        shared = {s for s, _ in refs[a]} & {s for s, _ in refs[b]}
+        if shared:
+            print(
+                f"aggregator: both events come from {', '.join(sorted(shared))}; two events of "
+                "one source are never merged",
+                file=sys.stderr,
+            )
             return 1
         store.add_overrides("merge", [(refs[a][0], refs[b][0])], now)
     elif command == "split":

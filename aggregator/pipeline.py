@@ -244,7 +244,8 @@ def harvest_all(
 ) -> list[SourceReport]:
     """Fetch every source, parse the changed ones (in worker processes when there is
     enough to parse and more than one core), store each in configuration order."""
-    store.sync_sources(config.sources)
+    for retired in store.sync_sources(config.sources, now):
+        log.warning("%s: no longer in the configuration; its events leave the feeds", retired)
     sources = [s for s in config.sources if source_ids is None or s.id in source_ids]
     reports: dict[str, SourceReport] = {}
     pending: list[_Fetched] = []

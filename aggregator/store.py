@@ -124,9 +124,24 @@ class Store(MatchingQueries):
 
     # -- sources ---------------------------------------------------------------
 
-    def sync_sources(self, sources: Iterable[Any]) -> None:
-        """Make the sources table match the configuration (keeps fetch state)."""
+    def sync_sources(self, sources: Iterable[Any], now: datetime | None = None) -> list[str]:
+        """Make the sources table match the configuration (keeps fetch state).
+
+        With ``now``, sources no longer configured are retired: their events are
+        tombstoned (and so leave the feeds) and the source row is deleted. Returns their ids.
+        """
+        sources = list(sources)
+        retired: list[str] = []
         with self.transaction():
+            if now is not None:
+                configured = {source.id for source in sources}
+                retired = [
+                    row[0]
+                    for row in self.conn.execute("SELECT id FROM sources ORDER BY id")
+                    if row[0] not in configured
+                ]
+                for source_id in retired:
+                    self._retire_source(source_id, now)
             for source in sources:
                 self.conn.execute(
                     """INSERT INTO sources (id, name, location, kind, priority)
@@ -136,6 +151,25 @@ class Store(MatchingQueries):
                          priority = excluded.priority""",
                     (source.id, source.name, source.location, source.kind, source.priority),
                 )
+        return retired
+
+    def _retire_source(self, source_id: str, now: datetime) -> None:
+        now_iso = iso(now)
+        rows = self.conn.execute(
+            "SELECT key, start_utc FROM source_events WHERE source_id = ? AND removed_at IS NULL",
+            (source_id,),
+        ).fetchall()
+        self._mark_events_dirty(source_id, [key for key, _ in rows])
+        self.mark_days_dirty({start[:10] for _, start in rows})
+        self.conn.execute(
+            """UPDATE source_events SET removed_at = ?, changed_at = ?
+               WHERE source_id = ? AND removed_at IS NULL""",
+            (now_iso, now_iso, source_id),
+        )
+        self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        self._log(source_id, now, "retired", None, None, len(rows), "removed from sources.yaml")
+        if rows:
+            self._bump_data_version()
 
     def fetch_state(self, source_id: str) -> FetchState:
         row = self.conn.execute(
@@ -243,7 +277,12 @@ class Store(MatchingQueries):
                 if removed_at is None and end_utc >= now_iso
             )
             vanished_upcoming = sum(1 for key in vanished if existing[key][2] >= now_iso)
-            held = not accept_shrink and is_collapse(upcoming_before, vanished_upcoming)
+            upcoming_after = sum(
+                1 for event, *_ in incoming.values() if event_span(event)[1] >= now_iso
+            )
+            held = not accept_shrink and is_collapse(
+                upcoming_before, vanished_upcoming, upcoming_after
+            )
             inserts, updates, unchanged = [], [], 0
             for key, (event, data, digest) in incoming.items():
                 start_utc, end_utc = event_span(event)
@@ -534,6 +573,9 @@ class MergedUpdate:
     had_content: bool = True
 
 
-def is_collapse(upcoming_before: int, vanished_upcoming: int) -> bool:
-    """A sudden collapse: at least 5 upcoming events and more than half of them gone at once."""
+def is_collapse(upcoming_before: int, vanished_upcoming: int, upcoming_after: int = 1) -> bool:
+    """A sudden collapse: a calendar emptied of every upcoming event (by mistake, as
+    sources do), or more than half of at least 5 upcoming events gone at once."""
+    if upcoming_before >= 1 and vanished_upcoming and upcoming_after == 0:
+        return True
     return upcoming_before >= 5 and vanished_upcoming * 2 > upcoming_before

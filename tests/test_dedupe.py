@@ -132,10 +132,18 @@ def test_event_id_survives_the_founding_member_leaving(tmp_path: Path) -> None:
     )
     ids = store.conn.execute("SELECT DISTINCT event_id FROM source_events").fetchall()
     assert len(ids) == 1
-    put("a", [], NOW + timedelta(hours=1))  # the founding member leaves
-    remaining = store.conn.execute("SELECT id, removed_at, data FROM events").fetchall()
-    assert len(remaining) == 1 and remaining[0][0] == ids[0][0] and remaining[0][1] is None
-    assert "JULMARKNAD" in remaining[0][2]
+    put(
+        "a",
+        [
+            Event(
+                source_id="a", key="other", title="Annat", start=utc(2026, 12, 20, 10), uid="other"
+            )
+        ],
+        NOW + timedelta(hours=1),
+    )  # the founding member leaves
+    remaining = {r[0]: r for r in store.conn.execute("SELECT id, removed_at, data FROM events")}
+    kept = remaining[ids[0][0]]
+    assert kept[1] is None and "JULMARKNAD" in kept[2], "the cluster kept its id"
 
 
 # -- fuzzy stage, stable ids, re-keyed events, moderators -------------------------------
@@ -445,3 +453,21 @@ def test_a_uid_reused_within_one_source_does_not_merge_its_events(tmp_path: Path
     region.harvest("kommun", [ev_at("kommun", "k", "Julkonsert", PIPPI, uid="same-uid")])
     assert region.event_of("teater", "same-uid") != region.event_of("teater", "same-uid#2")
     assert region.event_of("kommun", "k") == region.event_of("teater", "same-uid")
+
+
+def test_moderator_cannot_merge_two_events_of_one_source_or_an_event_with_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    region = Region(tmp_path)
+    region.harvest(
+        "teater",
+        [
+            ev_at("teater", "matine", "Julrevy – matiné", PIPPI - timedelta(days=6)),
+            ev_at("teater", "premiar", "Julrevy", PIPPI),
+        ],
+    )
+    a, b = region.event_of("teater", "matine"), region.event_of("teater", "premiar")
+    assert region.cli("merge", a, b) == 1
+    assert "never merged" in capsys.readouterr().err
+    assert region.cli("apart", a, a) == 1
+    assert region.event_of("teater", "matine") == a and region.event_of("teater", "premiar") == b

@@ -196,3 +196,41 @@ def test_fetch_reports_the_socket_guard_as_a_private_address(
     )  # as if DNS said "public"
     with pytest.raises(FetchError, match="private or local address"):
         fetch_url(httpserver.url_for("/cal.ics"), Settings())
+
+
+def test_a_server_dripping_bytes_is_cut_off_by_the_total_time_limit() -> None:
+    """Each byte arrives within the read timeout, so only a total limit stops it."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            try:
+                self.wfile.write(b"BEGIN:VCALENDAR\\r\\n")
+                while not stop.is_set():
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(FetchError, match="too slowly"):
+            fetch_url(
+                f"http://127.0.0.1:{server.server_address[1]}/",
+                Settings(allow_private_hosts=True, timeout=0.5),
+            )
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()

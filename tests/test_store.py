@@ -109,11 +109,33 @@ def test_past_events_vanishing_is_not_a_collapse(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    ("before", "vanished", "held"),
-    [(0, 0, False), (4, 4, False), (5, 3, True), (10, 5, False), (10, 6, True), (100, 20, False)],
+    ("before", "vanished", "after", "held"),
+    [
+        (0, 0, 0, False),
+        (4, 4, 0, True),  # a small calendar emptied by mistake
+        (4, 4, 4, False),  # all re-keyed: new events replace the old
+        (1, 1, 0, True),
+        (5, 3, 2, True),
+        (10, 5, 5, False),
+        (10, 6, 4, True),
+        (100, 20, 80, False),
+    ],
 )
-def test_is_collapse(before: int, vanished: int, held: bool) -> None:
-    assert is_collapse(before, vanished) is held
+def test_is_collapse(before: int, vanished: int, after: int, held: bool) -> None:
+    assert is_collapse(before, vanished, after) is held
+
+
+def test_small_calendar_emptied_by_mistake_is_held(store: Store) -> None:
+    harvest(store, [ev("a"), ev("b")])
+    held = harvest(store, [], now=NOW + timedelta(hours=1))
+    assert held.held and active_keys(store) == {"a", "b"}
+
+
+def test_retired_source_leaves_the_feeds(store: Store) -> None:
+    harvest(store, [ev("a"), ev("b")])
+    assert store.sync_sources([], NOW + timedelta(hours=1)) == ["s"]
+    assert active_keys(store) == set()
+    assert store.source_health() == []
 
 
 def test_warnings_reach_source_health(store: Store) -> None:
