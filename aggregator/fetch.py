@@ -371,9 +371,15 @@ def _read_path(
         digest = content_hash(content)
         return FetchResult(source.id, str(path), False, content, content_hash=digest)
     try:
+        if path.exists() and not path.is_file():
+            # a device or a pipe would never end (/dev/zero) or never start (a FIFO)
+            raise FetchError(f"{path} is not a regular file", source_id=source.id, url=str(path))
         if path.stat().st_size > settings.max_bytes:
             raise FetchError(_too_big(settings.max_bytes), source_id=source.id, url=str(path))
-        content = path.read_bytes()
+        with path.open("rb") as handle:
+            content = handle.read(settings.max_bytes + 1)
+        if len(content) > settings.max_bytes:  # it grew while we read it
+            raise FetchError(_too_big(settings.max_bytes), source_id=source.id, url=str(path))
     except FileNotFoundError as exc:
         raise FetchError(f"file not found: {path}", source_id=source.id, url=str(path)) from exc
     except IsADirectoryError as exc:

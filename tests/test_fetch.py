@@ -234,3 +234,15 @@ def test_a_server_dripping_bytes_is_cut_off_by_the_total_time_limit() -> None:
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+def test_a_path_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.ics"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        with pytest.raises(FetchError, match="not a regular file"):
+            fetch_source(
+                Source(id="x", name="x", path=path), FetchState(), Settings(), base_dir=tmp_path
+            )

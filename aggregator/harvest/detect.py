@@ -16,15 +16,24 @@ _XML_FEED = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
 _HTML = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p|script)[\s>]", re.IGNORECASE)
 
 
+def _ascii_head(head: bytes) -> bytes:
+    """UTF-16 files (with a BOM) re-encoded, so the markers below can be found."""
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            return head[2:].decode(codec, "ignore").encode("utf-8", "ignore")
+    return head
+
+
 def detect_kind(
     content: bytes, content_type: str = "", *, source_id: str = "", url: str = ""
 ) -> str:
-    head = content[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = _ascii_head(content[:SNIFF_BYTES]).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise ParseError("the source is empty (0 bytes of content)", source_id=source_id)
-    if head[:15].upper().startswith(b"BEGIN:VCALENDAR") or b"BEGIN:VCALENDAR" in head[:512].upper():
+    upper = head[:512].upper()
+    if b"BEGIN:VCALENDAR" in upper or upper.startswith(b"BEGIN:VEVENT"):
         return "ical"
-    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf")) and _XML_FEED.search(head):
+    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf", b"<!--")) and _XML_FEED.search(head):
         return "feed"
     if _HTML.search(head[:2048]):
         return "html"
