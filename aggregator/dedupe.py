@@ -229,8 +229,8 @@ def reconcile(
     """(source_id, key, event_id) for members whose event must change to fit ``clusters``.
 
     Each group (a cluster, or a member alone) keeps an id it already has: an old id goes
-    to the group holding most of its members, and a group holding several old ids keeps
-    the oldest, so when two published events turn out to be one the older id survives
+    to the group holding most of its members (then the one with the most trusted source),
+    and a group holding several old ids keeps the oldest, so when two published events turn out to be one the older id survives
     and when a member leaves, the cluster keeps its id. Groups with no id left get a new one.
     """
     in_cluster = {i for c in clusters for i in c}
@@ -250,9 +250,14 @@ def reconcile(
         candidates = [g for g in counts if g not in chosen]
         if not candidates:
             continue
-        best = min(
+        best = min(  # most of its members, then the most trusted source, then the oldest
             candidates,
-            key=lambda g: (-counts[g], min(members[i].first_seen for i in groups[g]), g),
+            key=lambda g: (
+                -counts[g],
+                -max(members[i].priority for i in groups[g]),
+                min(members[i].first_seen for i in groups[g]),
+                g,
+            ),
         )
         chosen[best] = event_id
     given = set(chosen.values())

@@ -390,11 +390,16 @@ def match_dirty_days(store: Store, config: Config, now: datetime) -> dict[tuple[
 
     if assignments:
         store.assign_members(assignments, now)
-    pairs = [
-        (members[i].ref, members[j].ref, decision, score.total, score.reason)
-        for decision, found in (("merged", result.merged), ("review", result.review))
-        for i, j, score in found
-    ]
+    pairs = []
+    for decision, found in (("merged", result.merged), ("review", result.review)):
+        for i, j, score in found:
+            reason = score.reason
+            if score is matching.FORCED:  # record what the pair really scores, and why it joined
+                score = matching.score_pair(
+                    members[i].event, members[j].event, config.settings.timezone
+                )
+                reason = f"joined by a moderator or a shared UID; {score.reason}"
+            pairs.append((members[i].ref, members[j].ref, decision, score.total, reason))
     store.save_match_pairs([m.ref for m in members], pairs, now)
     store.clear_dirty_days(days)
     if assignments:

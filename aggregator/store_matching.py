@@ -39,6 +39,7 @@ class MatchMember:
     event_created_at: str
     first_seen: str
     event: Event
+    priority: int = 0
 
     @property
     def ref(self) -> tuple[str, str]:
@@ -83,9 +84,19 @@ class MatchingQueries:
         """Active source events starting in any [from, to) range, with their event's age."""
         members: list[MatchMember] = []
         for start, end in ranges:
-            for source_id, key, event_id, created_at, first_seen, data in self.conn.execute(
-                """SELECT s.source_id, s.key, s.event_id, e.created_at, s.first_seen, s.data
+            for (
+                source_id,
+                key,
+                event_id,
+                created_at,
+                first_seen,
+                data,
+                priority,
+            ) in self.conn.execute(
+                """SELECT s.source_id, s.key, s.event_id, e.created_at, s.first_seen, s.data,
+                          COALESCE(src.priority, 0)
                    FROM source_events s LEFT JOIN events e ON e.id = s.event_id
+                   LEFT JOIN sources src ON src.id = s.source_id
                    WHERE s.removed_at IS NULL AND s.start_utc >= ? AND s.start_utc < ?
                    ORDER BY s.source_id, s.key""",
                 (start, end),
@@ -98,6 +109,7 @@ class MatchingQueries:
                         created_at or "",
                         first_seen,
                         event_from_json(data),
+                        priority,
                     )
                 )
         return members

@@ -471,3 +471,14 @@ def test_moderator_cannot_merge_two_events_of_one_source_or_an_event_with_itself
     assert "never merged" in capsys.readouterr().err
     assert region.cli("apart", a, a) == 1
     assert region.event_of("teater", "matine") == a and region.event_of("teater", "premiar") == b
+
+
+def test_after_a_split_the_most_trusted_source_keeps_the_published_id(tmp_path: Path) -> None:
+    region = Region(tmp_path)
+    region.harvest("kommun", [ev_at("kommun", "k1", "JULREVY – PREMIÄR", PIPPI)])  # founds the id
+    region.harvest("teater", [ev_at("teater", "t1", "Julrevy – premiär", PIPPI)])
+    published = region.event_of("kommun", "k1")
+    assert region.event_of("teater", "t1") == published
+    assert region.cli("split", published) == 0
+    assert region.event_of("teater", "t1") == published, "the organizer's own version keeps the id"
+    assert region.event_of("kommun", "k1") != published
