@@ -172,7 +172,7 @@ def test_swedish_dates_in_item_text() -> None:
     messages = [w.message for w in result.warnings]
     assert messages == [
         "skipped item 'Luciafirande': the date in its text cannot be right: the weekday does "
-        "not match: 13 december is not a fredag in any year from 2026 to 2029",
+        "not match: 13 december 2026 is a söndag, not a fredag",
         "skipped item 'Årsmöte': no event time found (the publish date is not used)",
     ]
 

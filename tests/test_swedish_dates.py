@@ -121,6 +121,7 @@ def test_find_swedish_datetime(text: str, expected: SwedishDate | None) -> None:
 
 REJECTED = [
     ("fre 13/12 kl 18", "not a fredag", "weekday-fits-no-near-year"),
+    ("lör 12 okt kl. 19.00", "tisdag, not a lördag", "weekday-never-jumps-years-ahead"),
     ("fredag 2 januari 2027 kl 13", "lördag, not a fredag", "weekday-contradicts-year"),
     ("31 februari 2027", "does not exist", "no-such-day"),
     ("12 dec kl 25.00", "not a time", "no-such-hour"),

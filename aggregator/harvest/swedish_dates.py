@@ -23,7 +23,9 @@ from aggregator.timezones import local_to_utc
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PAST_TOLERANCE = timedelta(days=31)  # "an event date up to ~1 month in the past keeps this year"
-WEEKDAY_YEARS = 3  # how many later years a weekday mismatch may push an undated year
+# a weekday that does not fit the next occurrence may pick the one after, but only within
+# the harvest window (400 days): "lör 12 okt" must not jump years ahead to fit
+WEEKDAY_HORIZON = timedelta(days=400)
 
 WEEKDAYS = {
     "måndag": 0,
@@ -296,15 +298,15 @@ def _infer_date(
     inferred = candidates[0]
     if weekday is None:
         return inferred
+    latest = today + WEEKDAY_HORIZON
     for value in candidates:
-        if value.year > inferred.year + WEEKDAY_YEARS:
+        if value > latest:
             break
         if value.weekday() == weekday:
             return value
     raise SwedishDateError(
-        f"the weekday does not match: {day} {_month_name(month)} is not a "
-        f"{_WEEKDAY_NAMES[weekday]} in any year from {inferred.year} to "
-        f"{inferred.year + WEEKDAY_YEARS}"
+        f"the weekday does not match: {day} {_month_name(month)} {inferred.year} is a "
+        f"{_WEEKDAY_NAMES[inferred.weekday()]}, not a {_WEEKDAY_NAMES[weekday]}"
     )
 
 
