@@ -349,7 +349,8 @@ class Store(MatchingQueries):
             active = len(incoming) + (len(vanished) if held else 0)
             self.conn.execute(
                 """UPDATE sources SET status = ?, message = ?, warnings = ?, event_count = ?,
-                   consecutive_failures = 0, last_attempt_at = ?, last_success_at = ?,
+                   consecutive_failures = 0, last_attempt_at = ?,
+                   last_success_at = COALESCE(?, last_success_at),
                    etag = ?, last_modified = ?, fingerprint = ? WHERE id = ?""",
                 (
                     "held" if held else "ok",
@@ -357,7 +358,7 @@ class Store(MatchingQueries):
                     json.dumps([w.message for w in warnings], ensure_ascii=False),
                     active,
                     now_iso,
-                    now_iso,
+                    None if held else now_iso,  # a held harvest is not a success yet
                     etag,
                     last_modified,
                     None if held else fingerprint,

@@ -56,14 +56,16 @@ def make_handler(feeds_dir: Path) -> type[BaseHTTPRequestHandler]:
                 self.send_error(HTTPStatus.NOT_FOUND, "Ingen sådan kalender")
                 return
             body = target.read_bytes()
-            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
+            # each representation has its own tag (RFC 9110 8.8.3): the gzip one is marked
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + ('-gz"' if gzipped else '"')
             if etag in [t.strip() for t in self.headers.get("If-None-Match", "").split(",")]:
                 self.send_response(HTTPStatus.NOT_MODIFIED)
                 self.send_header("ETag", etag)
                 self.end_headers()
                 return
             encoding = None
-            if "gzip" in self.headers.get("Accept-Encoding", ""):
+            if gzipped:
                 body, encoding = gzip.compress(body, mtime=0), "gzip"
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", CONTENT_TYPES[target.suffix])

@@ -101,6 +101,7 @@ def parse_ical(
     calendars = _parse_calendars(text, source)
     events: list[Event] = []
     warnings: list[HarvestWarning] = []
+    past = 0
     for calendar in calendars:
         ctx = _context_for(calendar, source, settings, now)
         events.extend(_events_of_calendar(calendar, ctx))
@@ -113,8 +114,15 @@ def parse_ical(
                     "CONFIDENTIAL): they are not for a public calendar",
                 )
             )
-        if ctx.skipped_old:
-            log.debug("%s: %d events ended before the window", source.id, ctx.skipped_old)
+        past += ctx.skipped_old
+    if past and not events:
+        warnings.append(
+            HarvestWarning(
+                source.id,
+                f"all {past} events in the calendar ended more than {WINDOW_BACK.days} days ago; "
+                "past events are not imported",
+            )
+        )
     return HarvestResult(tuple(_unique_keys(events)), tuple(warnings), kind="ical")
 
 

@@ -37,7 +37,6 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
         "all_day": event.all_day,
         "timezone": event.timezone,
         "status": event.status,
-        "sequence": event.sequence,
         "location": {
             "name": place.name or event.location_text,
             "address": address,
