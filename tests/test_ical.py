@@ -250,6 +250,9 @@ def test_hostile_input_never_crashes(content: bytes, now: datetime, source: Sour
 def test_events_long_past_are_left_out(source: Source) -> None:
     result = parse_ical((ICAL / "latin1.ics").read_bytes(), source, Settings(), now=utc(2027, 6, 1))
     assert result.events == ()
+    assert [w.message for w in result.warnings] == [
+        "all 1 events in the calendar ended more than 30 days ago; past events are not imported"
+    ]
 
 
 def test_facebook_ics_export_gets_the_event_url(source: Source) -> None:

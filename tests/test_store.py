@@ -129,6 +129,8 @@ def test_small_calendar_emptied_by_mistake_is_held(store: Store) -> None:
     harvest(store, [ev("a"), ev("b")])
     held = harvest(store, [], now=NOW + timedelta(hours=1))
     assert held.held and active_keys(store) == {"a", "b"}
+    health = store.source_health()[0]
+    assert (health.status, health.last_success_at) == ("held", "2026-11-26T12:00:00Z")
 
 
 def test_retired_source_leaves_the_feeds(store: Store) -> None:
