@@ -9,8 +9,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-if ! command -v node >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq nodejs npm
+missing=""
+command -v node >/dev/null 2>&1 || missing="$missing nodejs npm"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+if [ -n "$missing" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 (cd tests/js && npm install --silent --no-audit --no-fund)
 .venv/bin/ruff check aggregator tests bench

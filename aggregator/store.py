@@ -531,6 +531,14 @@ class Store(MatchingQueries):
         sql += " WHERE " + " AND ".join(where) + " ORDER BY e.start_utc, e.id"
         return self.conn.execute(sql, params).fetchall()
 
+    def event_record(self, event_id: str) -> tuple[str, str, str, int, str | None] | None:
+        """(data, created_at, modified_at, sequence, removed_at) of one merged event."""
+        return self.conn.execute(
+            """SELECT data, created_at, modified_at, sequence, removed_at FROM events
+               WHERE id = ? AND content_hash != ''""",
+            (event_id,),
+        ).fetchone()
+
     def source_health(self) -> list[SourceHealth]:
         rows = self.conn.execute(
             """SELECT id, name, location, kind, status, message, event_count, warnings,

@@ -9,12 +9,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import re
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from aggregator.config import Config
+from aggregator.publish import event_page_url, published_event
+from aggregator.store import Store
+from aggregator.web_pages import render_event_page, render_message_page
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,32 @@ def resolve_feed(feeds_dir: Path, request_path: str) -> Path | None:
     return target
 
 
-def make_handler(feeds_dir: Path) -> type[BaseHTTPRequestHandler]:
+EVENT_PATH = re.compile(r"^/events/([0-9a-f]{8,32})/?$")
+
+
+def event_page(config: Config, event_id: str) -> tuple[int, str]:
+    """(HTTP status, Swedish HTML) for ``/events/<id>``: 200, 410 when removed, 404."""
+    settings = config.settings
+    store = Store(config.resolve(settings.database))
+    try:
+        record = store.event_record(event_id)
+    finally:
+        store.close()
+    if record is None:
+        return 404, render_message_page(
+            "Evenemanget finns inte", "Det finns inget evenemang med den adressen.", settings
+        )
+    data, created_at, modified_at, sequence, removed_at = record
+    if removed_at is not None:
+        return 410, render_message_page(
+            "Evenemanget är borttaget", "Arrangören har tagit bort evenemanget.", settings
+        )
+    event = published_event(event_id, data, created_at, modified_at, sequence)
+    names = {source.id: source.name for source in config.sources}
+    return 200, render_event_page(event, settings, names, event_page_url(event, settings))
+
+
+def make_handler(feeds_dir: Path, config: Config | None = None) -> type[BaseHTTPRequestHandler]:
     class FeedHandler(BaseHTTPRequestHandler):
         server_version = "AlltSomSker"
 
@@ -50,7 +79,23 @@ def make_handler(feeds_dir: Path) -> type[BaseHTTPRequestHandler]:
         def do_HEAD(self) -> None:
             self._serve(send_body=False)
 
+        def _serve_page(self, status: int, page: str, *, send_body: bool) -> None:
+            body = page.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Language", "sv")
+            self.send_header("Cache-Control", "public, max-age=300")
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body)
+
         def _serve(self, *, send_body: bool) -> None:
+            match = EVENT_PATH.match(urlsplit(self.path).path)
+            if match and config is not None:
+                status, page = event_page(config, match.group(1))
+                self._serve_page(status, page, send_body=send_body)
+                return
             target = resolve_feed(feeds_dir, self.path)
             if target is None:
                 self.send_error(HTTPStatus.NOT_FOUND, "Ingen sådan kalender")
@@ -88,7 +133,7 @@ def make_handler(feeds_dir: Path) -> type[BaseHTTPRequestHandler]:
 
 def make_server(config: Config, host: str, port: int) -> ThreadingHTTPServer:
     feeds_dir = config.resolve(config.settings.feeds_dir)
-    return ThreadingHTTPServer((host, port), make_handler(feeds_dir))
+    return ThreadingHTTPServer((host, port), make_handler(feeds_dir, config))
 
 
 def serve_feeds(config: Config, *, host: str, port: int) -> None:
