@@ -12,13 +12,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aggregator import clock, moderation, pipeline
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
-from aggregator.fetch import fetch_url
-from aggregator.model import Source
+from aggregator.fetch import fetch_source
+from aggregator.model import FetchState, Source
 from aggregator.normalize import slugify
 from aggregator.publish import output, published_event
 from aggregator.store import Store
@@ -118,7 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     now = clock.now()
     if args.command == "sources" and args.sources_command == "check":
-        return _check(config, args, now)
+        try:
+            return _check(config, args, now)
+        except BrokenPipeError:  # `aggregator sources check URL | head`
+            sys.stderr.close()
+            return 0
     try:
         store = Store(config.resolve(config.settings.database))
     except StoreError as exc:
@@ -253,25 +258,16 @@ def _sources_list(config: Config, store: Store) -> int:
 
 def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
     target = args.url
-    source = Source(id="check", name="check", kind=args.kind, url=_check_url(target))
+    url = _check_url(target)
+    source = Source(id="check", name="check", kind=args.kind, url=url, path=None if url else target)
     try:
-        if target.startswith(("http://", "https://", "webcal://")):
-            url = (
-                "https://" + target.removeprefix("webcal://")
-                if target.startswith("webcal://")
-                else target
-            )
-            fetched = fetch_url(url, config.settings, source_id="check")
-            content, content_type = fetched.content, fetched.content_type
-        else:
-            with open(target, "rb") as handle:
-                content, content_type = handle.read(config.settings.max_bytes + 1), ""
-        result = pipeline.parse_source_bytes(content, source, config, now, content_type)
+        # the same fetch as a harvest: limits, SSRF guard, regular files, export folders
+        fetched = fetch_source(source, FetchState(), config.settings, base_dir=Path.cwd())
+        result = pipeline.parse_source_bytes(
+            fetched.content, source, config, now, fetched.content_type
+        )
     except SourceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"error: cannot read {target}: {exc.strerror}", file=sys.stderr)
         return 1
     print(f"Kind: {result.kind}")
     print(f"Events: {len(result.events)}")

@@ -179,9 +179,6 @@ class Store(MatchingQueries):
             return FetchState()
         return FetchState(etag=row[0], last_modified=row[1], content_hash=row[2])
 
-    def source_priorities(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT id, priority FROM sources").fetchall())
-
     def record_failure(
         self,
         source_id: str,

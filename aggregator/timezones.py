@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
@@ -92,13 +92,3 @@ def local_to_utc(wall: datetime, tz: tzinfo) -> datetime:
     repeat the first (summer time) occurrence is taken (fold=0).
     """
     return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-
-
-def as_utc_day(value: datetime | date) -> date:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).date()
-    return value
-
-
-def fixed_offset(minutes: int) -> timezone:
-    return timezone(timedelta(minutes=minutes))

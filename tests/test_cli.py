@@ -381,3 +381,13 @@ def test_every_command_has_help_text() -> None:
         for action in parser._actions:
             if action.dest not in ("help",) and action.option_strings:
                 assert action.help, f"{parser.prog} {action.option_strings} has no help"
+
+
+def test_sources_check_reads_files_through_fetch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = write_config(tmp_path, [])
+    assert run(config_file, "sources", "check", "/dev/zero") == 1
+    assert "not a regular file" in capsys.readouterr().err
+    assert run(config_file, "sources", "check", str(ROOT / "examples" / "hultsfred-kyrka.ics")) == 0
+    assert capsys.readouterr().out.startswith("Kind: ical\nEvents: 12\n")

@@ -74,3 +74,21 @@ def test_parallel_parse_stores_the_same_as_serial(tmp_path: Path) -> None:
     assert results["parallel"] == results["serial"]
     outcomes = {source: outcome for source, outcome, *_ in results["serial"][0]}
     assert outcomes == {"google": "ok", "outlook": "ok", "cut": "failed"}
+
+
+def test_changed_settings_re_render_every_event(tmp_path: Path, capsys) -> None:
+    """Fragments are rendered once per content change, and again when base_url changes."""
+    from aggregator.cli import main
+    from tests.support import DATA, read_with_icalendar, write_config
+
+    sources = [{"id": "fest", "name": "Fest", "path": str(DATA / "ical" / "all_day_multi_day.ics")}]
+    config = write_config(tmp_path, sources, base_url="https://gammal.example")
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    uids = {e["uid"] for e in read_with_icalendar(tmp_path / "feeds" / "all.ics")}
+    assert all(uid.endswith("@gammal.example") for uid in uids)
+    write_config(tmp_path, sources, base_url="https://ny.example")
+    assert main(["--config", str(config), "publish"]) == 0
+    capsys.readouterr()
+    new_uids = {e["uid"] for e in read_with_icalendar(tmp_path / "feeds" / "all.ics")}
+    assert {u.split("@")[0] for u in new_uids} == {u.split("@")[0] for u in uids}
+    assert all(uid.endswith("@ny.example") for uid in new_uids)
