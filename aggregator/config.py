@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from aggregator.errors import ConfigError
-from aggregator.harvest.html_recipe import check_recipe
+from aggregator.harvest.html.recipe import check_recipe
 from aggregator.model import KINDS, Recipe, Settings, Source
 
 DEFAULT_CONFIG = "sources.yaml"

@@ -20,8 +20,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import requests
 
-from aggregator import dedupe, fetch, matching
+from aggregator import fetch
 from aggregator.config import Config
+from aggregator.dedupe import identity as dedupe
+from aggregator.dedupe import matching
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
 from aggregator.model import Event, HarvestResult, Source

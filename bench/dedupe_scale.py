@@ -23,9 +23,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aggregator.gazetteer import LOCALITIES
-from aggregator.matching import match_events
+from aggregator.dedupe.matching import match_events
 from aggregator.model import Event, Place
+from aggregator.normalize.gazetteer import LOCALITIES
 
 TZ = ZoneInfo("Europe/Stockholm")
 FIRST = date(2026, 12, 1)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import dedupe
 from aggregator.config import Config
+from aggregator.dedupe import identity as dedupe
 from aggregator.model import CANCELLED, Event, Place, Settings, Source
 from aggregator.pipeline import update_events
 from aggregator.store import EventRow, MemberRow, Store
@@ -265,7 +265,7 @@ class Region:
 
 
 def main_with_store(region: Region, *args: str) -> int:
-    from aggregator import moderation
+    from aggregator.cli import events as moderation
 
     parser = __import__("aggregator.cli", fromlist=["build_parser"]).build_parser()
     parsed = parser.parse_args(["events", *args])

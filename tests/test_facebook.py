@@ -19,9 +19,10 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from aggregator.errors import FetchError, ParseError
-from aggregator.harvest import facebook, facebook_export
+from aggregator.harvest import facebook
+from aggregator.harvest.facebook import export as facebook_export
 from aggregator.harvest.facebook import parse_facebook, redact
-from aggregator.harvest.facebook_export import (
+from aggregator.harvest.facebook.export import (
     bundle_export_folder,
     read_export_folder,
     repair_mojibake,

@@ -12,11 +12,11 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from aggregator.errors import FetchError, ParseError
+from aggregator.harvest.dates import parse_duration, parse_when
 from aggregator.harvest.html import parse_html
-from aggregator.harvest.html_crawl import pick_links
-from aggregator.harvest.html_dates import parse_duration, parse_when
-from aggregator.harvest.html_jsonld import JsonLdError, loads_sloppy
-from aggregator.harvest.html_recipe import check_recipe
+from aggregator.harvest.html.crawl import pick_links
+from aggregator.harvest.html.jsonld import JsonLdError, loads_sloppy
+from aggregator.harvest.html.recipe import check_recipe
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
@@ -28,7 +28,7 @@ from aggregator.model import (
     Source,
 )
 from aggregator.normalize import normalize_event
-from aggregator.timezones import zone
+from aggregator.normalize.timezones import zone
 
 DATA = Path(__file__).parent / "data" / "html"
 CORPUS = DATA / "corpus"

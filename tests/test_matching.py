@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.matching import (
+from aggregator.dedupe.matching import (
     MATCH,
     REVIEW,
     PairScore,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.urls import host_of, join_url, split_url
+from aggregator.normalize.urls import host_of, join_url, split_url
 
 
 @pytest.mark.parametrize(

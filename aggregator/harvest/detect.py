@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from aggregator.errors import ParseError
-from aggregator.harvest.tribe import is_tribe_url, looks_like_tribe_json
+from aggregator.harvest.html.wordpress_events import is_tribe_url, looks_like_tribe_json
 
 SNIFF_BYTES = 4096
 _XML_FEED = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)

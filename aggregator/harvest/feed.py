@@ -40,7 +40,7 @@ from aggregator.model import (
     Source,
 )
 from aggregator.normalize import html_to_text, looks_like_html
-from aggregator.timezones import local_to_utc, zone
+from aggregator.normalize.timezones import local_to_utc, zone
 
 MAX_ITEMS = 10_000  # more than any real calendar feed; a bound on hostile ones
 MAX_WARNINGS = 50

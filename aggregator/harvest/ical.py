@@ -35,7 +35,7 @@ from aggregator.model import (
     Settings,
     Source,
 )
-from aggregator.timezones import iana_name_for_tzid, local_to_utc, zone
+from aggregator.normalize.timezones import iana_name_for_tzid, local_to_utc, zone
 
 log = logging.getLogger(__name__)
 

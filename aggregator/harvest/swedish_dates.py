@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from aggregator.timezones import local_to_utc
+from aggregator.normalize.timezones import local_to_utc
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PAST_TOLERANCE = timedelta(days=31)  # "an event date up to ~1 month in the past keeps this year"

@@ -206,7 +206,7 @@ MUNICIPALITY_OF = {"Nässjö": "Nässjö", "Eksjö": "Eksjö", "Vimmerby": "Vimm
 
 
 def municipality_of(locality: str) -> str:
-    from aggregator.gazetteer import LOCALITIES
+    from aggregator.normalize.gazetteer import LOCALITIES
 
     return LOCALITIES[locality]
 

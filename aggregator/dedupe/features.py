@@ -20,8 +20,8 @@ from itertools import pairwise
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
-from aggregator.gazetteer import LOCALITIES
 from aggregator.model import Event
+from aggregator.normalize.gazetteer import LOCALITIES
 
 NEAR_MIDNIGHT_MINUTES = 90  # such events are also compared with the neighbouring day
 

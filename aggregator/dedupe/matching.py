@@ -28,8 +28,8 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from aggregator.matching_clusters import join_matches
-from aggregator.matching_features import (
+from aggregator.dedupe.cluster import join_matches
+from aggregator.dedupe.features import (
     _REGIONS,
     _areas_meet,
     _Features,
@@ -37,8 +37,8 @@ from aggregator.matching_features import (
     _region,
     _seat_compatible,
 )
-from aggregator.matching_features import local_day as local_day  # re-exported
-from aggregator.matching_features import normalize_title as normalize_title  # re-exported
+from aggregator.dedupe.features import local_day as local_day  # re-exported
+from aggregator.dedupe.features import normalize_title as normalize_title  # re-exported
 from aggregator.model import Event
 
 MATCH = 0.80  # total at or above: merged

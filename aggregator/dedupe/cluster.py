@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aggregator.matching import PairScore
+    from aggregator.dedupe.matching import PairScore
 
 AMBIGUITY_MARGIN = 0.05  # an event matching two incompatible events this evenly is unclear
 

@@ -24,9 +24,9 @@ import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
-from aggregator.harvest.html_crawl import Crawler, detail_links, pick_links
-from aggregator.harvest.html_jsonld import MAX_BLOCKS, JsonLdError, loads_sloppy
-from aggregator.harvest.html_micro import (
+from aggregator.harvest.html.crawl import Crawler, detail_links, pick_links
+from aggregator.harvest.html.jsonld import MAX_BLOCKS, JsonLdError, loads_sloppy
+from aggregator.harvest.html.microdata import (
     PARSER_ERRORS,
     has_hcalendar,
     has_microdata,
@@ -35,8 +35,8 @@ from aggregator.harvest.html_micro import (
     microdata_nodes,
     rdfa_nodes,
 )
-from aggregator.harvest.html_recipe import recipe_events
-from aggregator.harvest.html_schema import (
+from aggregator.harvest.html.recipe import recipe_events
+from aggregator.harvest.html.schema_org import (
     MAX_DEPTH,
     HtmlContext,
     event_from_node,
@@ -44,7 +44,7 @@ from aggregator.harvest.html_schema import (
     finish_events,
     short_type,
 )
-from aggregator.harvest.tribe import (
+from aggregator.harvest.html.wordpress_events import (
     harvest_tribe,
     is_tribe_url,
     looks_like_tribe_json,

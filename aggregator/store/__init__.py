@@ -32,7 +32,7 @@ import sqlite_utils
 
 from aggregator.errors import StoreError
 from aggregator.model import Event, FetchState, HarvestWarning
-from aggregator.store_codec import (
+from aggregator.store.codec import (
     content_digest,
     event_from_dict,
     event_from_json,
@@ -42,8 +42,8 @@ from aggregator.store_codec import (
     iso,
     parse_iso,
 )
-from aggregator.store_matching import EventRow, MatchingQueries, MatchMember, MemberRow
-from aggregator.store_schema import migrations
+from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
+from aggregator.store.schema import migrations
 
 __all__ = [
     "EventRow",

@@ -19,8 +19,8 @@ from bs4 import BeautifulSoup, Tag
 from lxml.html import HtmlElement
 
 from aggregator.errors import ParseError
-from aggregator.harvest.html_dates import When, parse_swedish, parse_when
-from aggregator.harvest.html_schema import (
+from aggregator.harvest.dates import When, parse_swedish, parse_when
+from aggregator.harvest.html.schema_org import (
     HtmlContext,
     clean,
     compose_description,

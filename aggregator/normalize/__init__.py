@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import nh3
 
-from aggregator.gazetteer import LOCALITIES
 from aggregator.model import Event, Place, Settings, Source
+from aggregator.normalize.gazetteer import LOCALITIES
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000

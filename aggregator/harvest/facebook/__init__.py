@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from aggregator.errors import FetchError, ParseError
 from aggregator.harvest import ical
-from aggregator.harvest.facebook_export import (
+from aggregator.harvest.facebook.export import (
     _ITEM_ERRORS,
     FACEBOOK_EVENT_URL,
     UNPACK_BUDGET_FACTOR,
@@ -59,7 +59,7 @@ from aggregator.model import (
     Settings,
     Source,
 )
-from aggregator.timezones import local_to_utc, zone
+from aggregator.normalize.timezones import local_to_utc, zone
 
 log = logging.getLogger(__name__)
 

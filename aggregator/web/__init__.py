@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 from aggregator.config import Config
 from aggregator.publish import event_page_url, published_event
 from aggregator.store import Store
-from aggregator.web_pages import render_event_page, render_message_page
+from aggregator.web.pages import render_event_page, render_message_page
 
 log = logging.getLogger(__name__)
 

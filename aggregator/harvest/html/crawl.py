@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from lxml.html import HtmlElement
 
 from aggregator.errors import FetchError
-from aggregator.harvest.html_schema import HtmlContext
+from aggregator.harvest.html.schema_org import HtmlContext
 from aggregator.model import PageFetcher
-from aggregator.urls import host_of, join_url, split_url
+from aggregator.normalize.urls import host_of, join_url, split_url
 
 _SKIP_EXT_RE = re.compile(
     r"\.(?:pdf|jpe?g|png|gif|webp|svg|zip|ics|docx?|xlsx?|pptx?|mp[34]|mov|css|js|xml|rss)$",

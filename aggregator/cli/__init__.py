@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aggregator import clock, moderation, pipeline
+from aggregator import clock, pipeline
+from aggregator.cli import events as moderation
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_source

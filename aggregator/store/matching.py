@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aggregator.model import Event
-from aggregator.store_codec import event_from_json, iso
+from aggregator.store.codec import event_from_json, iso
 
 
 @dataclass(frozen=True, slots=True)

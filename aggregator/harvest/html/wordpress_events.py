@@ -17,9 +17,9 @@ from typing import Any
 
 from lxml.html import HtmlElement
 
-from aggregator.harvest.html_crawl import Crawler, same_site
-from aggregator.harvest.html_dates import When, parse_when
-from aggregator.harvest.html_schema import (
+from aggregator.harvest.dates import When, parse_when
+from aggregator.harvest.html.crawl import Crawler, same_site
+from aggregator.harvest.html.schema_org import (
     HtmlContext,
     clean,
     compose_description,
@@ -28,8 +28,8 @@ from aggregator.harvest.html_schema import (
     url_of,
 )
 from aggregator.model import CANCELLED, CONFIRMED, Event, Place
-from aggregator.timezones import zone
-from aggregator.urls import join_url
+from aggregator.normalize.timezones import zone
+from aggregator.normalize.urls import join_url
 
 ENDPOINT = "tribe/events/v1/events"
 PER_PAGE = 50

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 from aggregator.harvest.swedish_dates import SwedishDateError, parse_swedish_datetime
-from aggregator.timezones import local_to_utc, zone
+from aggregator.normalize.timezones import local_to_utc, zone
 
 _ISO_RE = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})-(?P<d>\d{1,2})|(?P<m2>\d{2})(?P<d2>\d{2}))"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from aggregator.matching import normalize_title
+from aggregator.dedupe.matching import normalize_title
 from aggregator.model import CANCELLED, Event
 from aggregator.normalize import merge_categories, slugify
 from aggregator.store import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from aggregator.harvest.html_dates import When, parse_duration, parse_swedish, parse_when
+from aggregator.harvest.dates import When, parse_duration, parse_swedish, parse_when
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
@@ -25,8 +25,8 @@ from aggregator.model import (
     Source,
 )
 from aggregator.normalize import html_to_text, looks_like_html
-from aggregator.timezones import zone
-from aggregator.urls import join_url
+from aggregator.normalize.timezones import zone
+from aggregator.normalize.urls import join_url
 
 MAX_DEPTH = 40  # deeper JSON is not an event listing but an attack or a bug
 MAX_NODES = 50_000  # dict/list nodes visited per page

@@ -28,7 +28,7 @@ from urllib3.exceptions import NewConnectionError
 
 from aggregator.errors import FetchError
 from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
-from aggregator.urls import join_url
+from aggregator.normalize.urls import join_url
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ def _read_path(
         path = base_dir / path
     if path.is_dir():
         # a folder the operator drops Facebook exports into: one deterministic bundle
-        from aggregator.harvest.facebook_export import bundle_export_folder, read_export_folder
+        from aggregator.harvest.facebook.export import bundle_export_folder, read_export_folder
 
         content = bundle_export_folder(
             read_export_folder(path, settings.max_bytes, source_id=source.id)
