@@ -25,6 +25,8 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 60
+MAX_WORKERS = 64
+MAX_PER_HOST_DELAY = 60
 
 SETTINGS_KEYS = {
     "database",
@@ -37,6 +39,9 @@ SETTINGS_KEYS = {
     "user_agent",
     "max_bytes",
     "timeout",
+    "workers",
+    "per_host_delay",
+    "pause_after",
 }
 SOURCE_KEYS = {
     "id",
@@ -177,6 +182,21 @@ class _Reader:
                 values[key] = float(number)
             elif key == "municipalities":
                 values[key] = self.string_list(value, key)
+            elif key == "workers":
+                values[key] = self.integer(value, key)
+                if not 1 <= values[key] <= MAX_WORKERS:
+                    raise self.error(value, key, f"'workers' must be 1–{MAX_WORKERS}")
+            elif key == "per_host_delay":
+                number = self.scalar(value, key)
+                if not isinstance(number, int | float) or isinstance(number, bool):
+                    raise self.error(value, key, "'per_host_delay' must be a number of seconds")
+                if not 0 <= number <= MAX_PER_HOST_DELAY:
+                    raise self.error(
+                        value, key, f"'per_host_delay' must be 0–{MAX_PER_HOST_DELAY} seconds"
+                    )
+                values[key] = float(number)
+            elif key == "pause_after":
+                values[key] = self.interval(value, key)
             else:
                 values[key] = self.string(value, key)
         if "timezone" in values:
@@ -264,7 +284,7 @@ class _Reader:
         if "categories" in fields:
             values["categories"] = self.string_list(fields["categories"][1], "categories")
         if "interval" in fields:
-            values["interval"] = self.interval(fields["interval"][1])
+            values["interval"] = self.interval(fields["interval"][1], "interval")
         if "priority" in fields:
             values["priority"] = self.integer(fields["priority"][1], "priority")
         if "token_env" in fields:
@@ -292,18 +312,18 @@ class _Reader:
             raise self.error(node, "recipe", f"bad CSS selector in recipe: {exc}") from exc
         return recipe
 
-    def interval(self, node: yaml.Node) -> int:
-        raw = str(self.scalar(node, "interval"))
+    def interval(self, node: yaml.Node, key: str) -> int:
+        raw = str(self.scalar(node, key))
         match = INTERVAL_RE.match(raw)
         if not match:
             raise self.error(
                 node,
-                "interval",
-                f"bad interval '{raw}' (use a number and s, m, h or d, like 30m or 1h)",
+                key,
+                f"bad {key} '{raw}' (use a number and s, m, h or d, like 30m or 1h)",
             )
         seconds = int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
         if seconds < MIN_INTERVAL:
-            raise self.error(node, "interval", f"interval '{raw}' is shorter than one minute")
+            raise self.error(node, key, f"{key} '{raw}' is shorter than one minute")
         return seconds
 
 

@@ -33,6 +33,11 @@ class Settings:
     user_agent: str = "AlltSomSker-Aggregator/0.1 (+https://alltsomsker.nu)"
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = 20.0
+    workers: int = 4  # harvests in parallel (`aggregator run`, `run --once`, `harvest`)
+    # seconds between two requests to one host; None: 1 s, but 0 for loopback and
+    # private hosts (tests, a local dev server), which only allow_private_hosts reaches
+    per_host_delay: float | None = None
+    pause_after: int = 14 * 86400  # seconds a source may fail before it is paused
 
 
 @dataclass(frozen=True, slots=True)

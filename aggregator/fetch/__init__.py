@@ -185,6 +185,8 @@ def fetch_url(
                     url=shown,
                 )
                 error.body = next(response.iter_content(chunk_size=65536), b"")
+                error.status = response.status_code
+                error.retry_after = response.headers.get("Retry-After")
                 raise error
             content = _read_capped(
                 response, settings.max_bytes, source_id, url, settings.timeout * TOTAL_TIME_FACTOR
@@ -409,3 +411,8 @@ def _host(url: str) -> str:
         return urlsplit(url).hostname or ""
     except ValueError:
         return ""
+
+
+def is_size_refusal(exc: FetchError, max_bytes: int) -> bool:
+    """Whether a fetch was refused for being over ``max_bytes`` (the feed linter says so)."""
+    return exc.message == _too_big(max_bytes)

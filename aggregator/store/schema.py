@@ -124,3 +124,23 @@ def m002_matching(db: sqlite_utils.Database) -> None:
 @migrations()
 def m003_feed_order_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
+
+
+@migrations()
+def m020_schedule_state(db: sqlite_utils.Database) -> None:
+    """Per-source scheduling state (``store/schedule_queries.py``) and the feed linter's advice.
+
+    ``failing_since``, ``retry_at`` (our backoff, or a server's Retry-After if later) and
+    ``server_retry_at`` (what the server asked for) describe the current run of failures
+    and mean nothing once ``consecutive_failures`` is back at 0; ``lint`` is a JSON list
+    of Swedish sentences for the organizer."""
+    db.executescript(
+        """
+        ALTER TABLE sources ADD COLUMN failing_since TEXT;
+        ALTER TABLE sources ADD COLUMN retry_at TEXT;
+        ALTER TABLE sources ADD COLUMN retry_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sources ADD COLUMN server_retry_at TEXT;
+        ALTER TABLE sources ADD COLUMN paused_at TEXT;
+        ALTER TABLE sources ADD COLUMN lint TEXT NOT NULL DEFAULT '[]';
+        """
+    )
