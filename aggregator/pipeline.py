@@ -51,7 +51,7 @@ from aggregator.harvest.lint import (
     lint_harvest,
     oversize_advice,
 )
-from aggregator.model import Event, HarvestResult, PageFetcher, Settings, Source
+from aggregator.model import Event, FetchState, HarvestResult, PageFetcher, Settings, Source
 from aggregator.normalize import normalize_event
 from aggregator.publish import render_key
 from aggregator.publish.output import PublishReport, publish, render_update
@@ -278,6 +278,7 @@ class _Job:
     source: Source
     host: str
     accept_shrink: bool
+    skip: bool = False  # its host asked us to wait (Retry-After) during a one-pass harvest
 
 
 class _ParsePool:
@@ -340,6 +341,7 @@ class HarvestPool:
         parallel_bytes: int = PARALLEL_PARSE_BYTES,
         parse_processes: bool = True,
         workers: int | None = None,
+        skip_held_hosts: bool = False,
     ) -> None:
         self.store = store
         self.config = config
@@ -347,6 +349,7 @@ class HarvestPool:
         self.db = db or threading.RLock()
         self.on_report = on_report
         self.parallel_bytes = parallel_bytes
+        self.skip_held_hosts = skip_held_hosts  # one pass (run --once): skip, do not wait
         self.gate = HostGate(config.settings)
         self.cond = self.gate.cond
         self.workers = workers or config.settings.workers
@@ -440,6 +443,10 @@ class HarvestPool:
                     now = self.gate.monotonic()
                     soonest = math.inf
                     for index, job in enumerate(self._pending):
+                        if self.skip_held_hosts and self.gate.held_for(job.host) > 0:
+                            del self._pending[index]
+                            self._running[job.source.id] = replace(job, skip=True)
+                            return self._running[job.source.id]
                         if self.gate.try_take(job.host):
                             del self._pending[index]
                             self._running[job.source.id] = job
@@ -460,12 +467,14 @@ class HarvestPool:
                         log.exception("%s: harvest crashed", job.source.id)
                         self.crashes.append(exc)
                         report = SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
-                    self.gate.release(job.host)
+                    if not job.skip:
+                        self.gate.release(job.host)
                     log_harvest(report)
                     if self.on_report is not None:
                         self.on_report(report)
                 finally:  # only now is the job done: wait_idle() sees every report delivered
-                    self.gate.release(job.host)
+                    if not job.skip:
+                        self.gate.release(job.host)
                     with self.cond:
                         self._running.pop(job.source.id, None)
                         self.cond.notify_all()
@@ -476,10 +485,16 @@ class HarvestPool:
         """Fetch, parse and store one source; a failure is recorded, never raised."""
         source, config, now = job.source, self.config, self.now()
         settings = config.settings
+        if job.skip:
+            until = now + timedelta(seconds=self.gate.held_for(job.host))
+            reason = f"servern bad oss vänta till {_local(until, settings)} (Retry-After)"
+            return SourceReport(source.id, Outcome.SKIPPED, reason=reason)
         started = time.monotonic()
         with self.db:
-            state = self.store.fetch_state(source.id)
+            state = conditional_state(self.store.fetch_state(source.id), source)
             schedule = self.store.schedule_state(source.id)
+        if schedule is None:
+            return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
         try:
             try:
                 result = fetch.fetch_source(
@@ -532,6 +547,8 @@ class HarvestPool:
             return self._failed(job, exc, now, started, schedule)
         advice = [a.text for a in lint_harvest(result.content, harvest, settings)]
         with self.db:
+            if self.store.schedule_state(source.id) is None:  # retired while we harvested
+                return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
             report = store_step(self.store, fetched, harvest, now, accept_shrink=job.accept_shrink)
             if report.outcome == Outcome.HELD:
                 upcoming = sum(1 for e in harvest.events if event_span(e)[1] >= iso(now))
@@ -592,6 +609,17 @@ class HarvestPool:
             log.warning("%s: harvested fine again; no longer paused", source.id)
 
 
+def conditional_state(state: FetchState, source: Source) -> FetchState:
+    """Ask "changed since?" only when the stored parse was made with this source's current
+    settings and harvesters: after an edit of sources.yaml a 304 would keep the old parse."""
+    stored = state.content_hash
+    if stored is None or (
+        stored.startswith(f"{HARVEST_VERSION}:") and stored.endswith(":" + hash_source(source))
+    ):
+        return state
+    return FetchState(content_hash=stored)
+
+
 def _sniffed_kind(result: fetch.FetchResult, source: Source) -> str | None:
     try:
         return detect_kind(
@@ -621,7 +649,7 @@ def log_harvest(report: SourceReport) -> None:
     if report.warnings:
         line += f"; {len(report.warnings)} warnings"
     if report.advice:
-        line += f"; {len(report.advice)} pieces of advice for the organizer"
+        line += f"; advice for the organizer: {len(report.advice)}"
     failed = report.outcome in (Outcome.FAILED, Outcome.HELD)
     log.log(logging.WARNING if failed else logging.INFO, "%s", line)
     for warning in report.warnings[:10]:
@@ -655,7 +683,12 @@ def harvest_all(
 
     schedules = store.schedule_states()
     pool = HarvestPool(
-        store, config, now=lambda: now, on_report=collect, parallel_bytes=parallel_bytes
+        store,
+        config,
+        now=lambda: now,
+        on_report=collect,
+        parallel_bytes=parallel_bytes,
+        skip_held_hosts=True,
     )
     try:
         for source in sources:

@@ -100,9 +100,15 @@ class HostGate:
     later. ``cond`` is shared with the pool that waits for hosts to become ready.
     """
 
-    def __init__(self, settings: Settings, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.settings = settings
         self.monotonic = monotonic
+        self.sleep = sleep
         self.cond = threading.Condition()
         self._busy: set[str] = set()
         self._last: dict[str, float] = {}
@@ -165,7 +171,7 @@ class HostGate:
         with self.cond:
             wait = self._last.get(host, -math.inf) + self.delay(host) - self.monotonic()
         if wait > 0:
-            time.sleep(wait)
+            self.sleep(wait)
 
     def hold(self, host: str, seconds: float) -> None:
         """Keep every source of ``host`` away (Retry-After, 429/503), from now on."""

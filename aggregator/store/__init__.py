@@ -32,6 +32,7 @@ import sqlite_utils
 
 from aggregator.errors import StoreError
 from aggregator.model import Event, FetchState, HarvestWarning
+from aggregator.store.backup import BackupQueries
 from aggregator.store.codec import (
     content_digest,
     event_from_dict,
@@ -92,7 +93,7 @@ class SourceHealth:
     last_success_at: str | None
 
 
-class Store(MatchingQueries, ScheduleQueries):
+class Store(MatchingQueries, ScheduleQueries, BackupQueries):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:

@@ -1,0 +1,104 @@
+"""``aggregator run``: the service. Harvests on schedule (``scheduler``), serves the web,
+re-reads sources.yaml on change or SIGHUP (``reload``), stops cleanly on SIGTERM/SIGINT.
+
+The main thread only waits for signals and watches the configuration; the web server,
+the dispatcher, the harvest threads and the publisher run in their own threads. A stop
+takes no new harvests, gives running ones a grace period, lets a publish that has begun
+finish (feeds are written whole or not at all), and exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from aggregator.config import Config
+from aggregator.schedule.reload import ConfigWatcher, reload_config
+from aggregator.schedule.scheduler import SHUTDOWN_GRACE, Scheduler
+from aggregator.store import Store
+
+__all__ = ["Scheduler", "run_forever"]
+
+log = logging.getLogger(__name__)
+
+WATCH_EVERY = 2.0  # seconds between looks at sources.yaml
+
+
+@dataclass(frozen=True, slots=True)
+class WebServer:
+    """The web server ``run`` started: ``stop`` ends it from any thread."""
+
+    stop: Callable[[], None]
+
+
+def start_web(config: Config, host: str, port: int) -> WebServer:
+    """Start the web server in a thread of this process. The one place ``run`` chooses
+    it: switch to the ASGI app (uvicorn) here when it lands."""
+    from aggregator.web import make_server
+
+    server = make_server(config, host, port)  # binds now: a taken port fails at start-up
+    thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return WebServer(stop)
+
+
+class _Signals:
+    """SIGTERM/SIGINT ask for a stop, SIGHUP for a reload; the main thread acts on them."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.wake = threading.Event()
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+        self.wake.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self.reload.set()
+        self.wake.set()
+
+
+def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
+    signals = _Signals()
+    signals.install()
+    web = start_web(config, host, port)
+    scheduler = Scheduler(store, config)
+    scheduler.start()
+    log.warning(
+        "harvesting %d sources; feeds on http://%s:%d/feeds/", len(config.sources), host, port
+    )
+    watcher = ConfigWatcher(config.path)
+    try:
+        while not signals.stop.is_set():
+            signals.wake.wait(timeout=WATCH_EVERY)
+            signals.wake.clear()
+            if signals.stop.is_set():
+                break
+            if signals.reload.is_set() or watcher.changed():
+                signals.reload.clear()
+                watcher.changed()  # a SIGHUP reload takes the file as it is now
+                new = reload_config(scheduler.config)
+                if new is not None:
+                    log.warning("configuration reloaded from %s", config.path)
+                    scheduler.apply(new)
+    finally:
+        log.warning("stopping: finishing running harvests (at most %g s)", SHUTDOWN_GRACE)
+        web.stop()
+        clean = scheduler.stop()
+        log.warning("stopped%s", "" if clean else " (some harvests abandoned)")
+    return 0
