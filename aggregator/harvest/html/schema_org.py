@@ -19,6 +19,7 @@ from aggregator.model import (
     CANCELLED,
     CONFIRMED,
     Event,
+    EventStatus,
     HarvestWarning,
     Place,
     Settings,
@@ -239,7 +240,7 @@ _STATUS_NOTES = {
 }
 
 
-def _status(node: dict[str, Any], label: str, ctx: HtmlContext) -> tuple[str, list[str]]:
+def _status(node: dict[str, Any], label: str, ctx: HtmlContext) -> tuple[EventStatus, list[str]]:
     raw = text_of(node.get("eventStatus"))
     name = short_type(raw)[0] if raw else ""
     if "cancel" in name:
