@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import requests
@@ -34,6 +33,7 @@ from aggregator.config import Config
 from aggregator.dedupe import identity as dedupe
 from aggregator.dedupe import matching
 from aggregator.errors import FetchError, ParseError, SourceError
+from aggregator.fetch.limits import is_size_refusal
 from aggregator.fetch.polite import (
     COOL_DOWN,
     SLOW_DOWN_STATUSES,
@@ -51,7 +51,16 @@ from aggregator.harvest.lint import (
     lint_harvest,
     oversize_advice,
 )
-from aggregator.model import Event, FetchState, HarvestResult, PageFetcher, Settings, Source
+from aggregator.model import (
+    Event,
+    ExportFolder,
+    FetchState,
+    HarvestResult,
+    Outcome,
+    PageFetcher,
+    Settings,
+    Source,
+)
 from aggregator.normalize import normalize_event
 from aggregator.publish import render_key
 from aggregator.publish.output import PublishReport, publish, render_update
@@ -63,18 +72,10 @@ log = logging.getLogger("aggregator")
 HARVEST_VERSION = "2"  # bump when harvesters change, so unchanged sources are re-parsed
 
 
-class Outcome(StrEnum):
-    OK = "ok"
-    UNCHANGED = "unchanged"
-    HELD = "held"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # paused, or a server asked us to wait: not fetched this time
-
-
 @dataclass(frozen=True, slots=True)
 class SourceReport:
     source_id: str
-    outcome: str  # an Outcome
+    outcome: Outcome
     events: int = 0
     new: int = 0
     changed: int = 0
@@ -96,7 +97,7 @@ class RunReport:
 
     @property
     def failed(self) -> list[SourceReport]:
-        return [s for s in self.sources if s.outcome == "failed"]
+        return [s for s in self.sources if s.outcome is Outcome.FAILED]
 
 
 def fingerprint(content_hash: str | None, source: Source) -> str:
@@ -117,8 +118,9 @@ def parse_source_bytes(
     *,
     session: requests.Session | None = None,
     pace: Callable[[PageFetcher], PageFetcher] | None = None,
+    folder: ExportFolder | None = None,
 ) -> HarvestResult:
-    """Harvest + normalize: what a source's bytes contain, ready to store or preview.
+    """Harvest + normalize: what a source's bytes (or folder) contain, ready to store or preview.
     ``pace`` wraps the page fetcher harvesters get (the scheduler's per-host politeness)."""
     own_session = session is None
     session = session or fetch.new_session(config.settings)
@@ -131,6 +133,7 @@ def parse_source_bytes(
             now=now,
             content_type=content_type,
             fetch_page=pace(fetch_page) if pace else fetch_page,
+            folder=folder,
         )
     finally:
         if own_session:
@@ -170,7 +173,7 @@ def store_step(
     )
     return SourceReport(
         source.id,
-        Outcome.HELD if outcome.held else Outcome.OK,
+        outcome.outcome,
         events=len(result.events),
         new=outcome.new,
         changed=outcome.changed,
@@ -313,7 +316,12 @@ def _parse_job(fetched: _Fetched, config: Config, now: datetime) -> HarvestResul
     """Parse one fetched source in a worker; errors come back as values (they cross processes)."""
     try:
         return parse_source_bytes(
-            fetched.result.content, fetched.source, config, now, fetched.result.content_type
+            fetched.result.content,
+            fetched.source,
+            config,
+            now,
+            fetched.result.content_type,
+            folder=fetched.result.folder,
         )
     except SourceError as exc:
         return exc
@@ -542,6 +550,7 @@ class HarvestPool:
                     result.content_type,
                     session=session,
                     pace=lambda page: paced_fetcher(page, self.gate, job.host, settings.timeout),
+                    folder=result.folder,
                 )
         except SourceError as exc:
             return self._failed(job, exc, now, started, schedule)
@@ -575,7 +584,7 @@ class HarvestPool:
         if plan.host_hold:
             self.gate.hold(job.host, plan.host_hold)
         advice = None
-        if isinstance(exc, FetchError) and fetch.is_size_refusal(exc, settings.max_bytes):
+        if isinstance(exc, FetchError) and is_size_refusal(exc, settings.max_bytes):
             advice = [oversize_advice(settings.max_bytes).text]
         with self.db:
             self.store.record_harvest_failure(

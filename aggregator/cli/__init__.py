@@ -22,10 +22,10 @@ from aggregator.cli.progress import Progress
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_source
-from aggregator.model import FetchState, Source
+from aggregator.model import EventStatus, FetchState, Outcome, Source
 from aggregator.normalize import slugify
-from aggregator.publish import output, published_event
-from aggregator.store import Store
+from aggregator.publish import output
+from aggregator.store import Store, merged_to_dict
 
 log = logging.getLogger("aggregator")
 
@@ -214,14 +214,14 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 def _print_summary(report: pipeline.RunReport, config: Config) -> None:
     counts = {
         o: sum(1 for s in report.sources if s.outcome == o)
-        for o in ("ok", "unchanged", "held", "failed", "skipped")
+        for o in (Outcome.OK, Outcome.UNCHANGED, Outcome.HELD, Outcome.FAILED, Outcome.SKIPPED)
     }
-    parts = [f"{counts['ok']} ok", f"{counts['unchanged']} unchanged"]
-    if counts["held"]:
-        parts.append(f"{counts['held']} held")
-    parts.append(f"{counts['failed']} failed")
-    if counts["skipped"]:
-        parts.append(f"{counts['skipped']} skipped")
+    parts = [f"{counts[Outcome.OK]} ok", f"{counts[Outcome.UNCHANGED]} unchanged"]
+    if counts[Outcome.HELD]:
+        parts.append(f"{counts[Outcome.HELD]} held")
+    parts.append(f"{counts[Outcome.FAILED]} failed")
+    if counts[Outcome.SKIPPED]:
+        parts.append(f"{counts[Outcome.SKIPPED]} skipped")
     print("Sources: " + ", ".join(parts))
     new = sum(s.new for s in report.sources)
     changed = sum(s.changed for s in report.sources)
@@ -229,7 +229,7 @@ def _print_summary(report: pipeline.RunReport, config: Config) -> None:
     print(f"Harvested: {new} new, {changed} changed, {removed} removed")
     for failed in report.failed:
         print(f"  failed {failed.source_id}: {failed.message}")
-    for skipped in (s for s in report.sources if s.outcome == "skipped"):
+    for skipped in (s for s in report.sources if s.outcome is Outcome.SKIPPED):
         print(f"  skipped {skipped.source_id}: {skipped.reason}")
     if not report.publish.skipped or report.publish.feeds:
         print(_publish_line(report.publish, config))
@@ -253,7 +253,7 @@ def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
         # the same fetch as a harvest: limits, SSRF guard, regular files, export folders
         fetched = fetch_source(source, FetchState(), config.settings, base_dir=Path.cwd())
         result = pipeline.parse_source_bytes(
-            fetched.content, source, config, now, fetched.content_type
+            fetched.content, source, config, now, fetched.content_type, folder=fetched.folder
         )
     except SourceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -264,7 +264,7 @@ def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
     for event in sorted(result.events, key=lambda e: _sort_key(e.start))[: args.limit]:
         when = _format_when(event.start, event.all_day, tz)
         where = event.place.text or event.location_text
-        status = " [INSTÄLLT]" if event.status == "cancelled" else ""
+        status = " [INSTÄLLT]" if event.status == EventStatus.CANCELLED else ""
         print(f"  {when}  {event.title}{status}" + (f" — {where}" if where else ""))
     for warning in result.warnings:
         print(f"warning: {warning.message}")
@@ -299,16 +299,17 @@ def _events_list(config: Config, store: Store, args: argparse.Namespace, now: da
     rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=args.q)
     if args.municipality and args.category:
         wanted = slugify(args.municipality)
-        rows = [r for r in rows if slugify(json.loads(r[1])["place"][3] or "") == wanted]
-    for event_id, data in rows:
-        event = published_event(event_id, data, "1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z", 0)
+        rows = [r for r in rows if slugify(r.event.place.municipality) == wanted]
+    for row in rows:
         if args.json:
-            print(json.dumps({"id": event_id, **json.loads(data)}, ensure_ascii=False))
+            body = {"id": row.id, **merged_to_dict(row.event, row.sources)}
+            print(json.dumps(body, ensure_ascii=False))
             continue
+        event = row.event
         when = _format_when(event.start, event.all_day, tz)
-        status = " [INSTÄLLT]" if event.status == "cancelled" else ""
+        status = " [INSTÄLLT]" if event.status == EventStatus.CANCELLED else ""
         where = event.place.municipality or event.place.locality
-        print(f"{when}  {event_id}  {event.title}{status}" + (f" ({where})" if where else ""))
+        print(f"{when}  {row.id}  {event.title}{status}" + (f" ({where})" if where else ""))
     if not args.json:
         print(f"{len(rows)} events", file=sys.stderr)
     return 0

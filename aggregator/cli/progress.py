@@ -9,7 +9,8 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from aggregator.pipeline import Outcome, SourceReport
+from aggregator.model import Outcome
+from aggregator.pipeline import SourceReport
 
 
 class Progress:

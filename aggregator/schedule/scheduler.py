@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from aggregator import clock, pipeline
 from aggregator.config import Config
-from aggregator.model import Source
+from aggregator.model import Outcome, Source
 from aggregator.publish import output
 from aggregator.schedule.reload import diff_sources
 from aggregator.store import Store
@@ -67,7 +67,7 @@ def next_due(source: Source, report: pipeline.SourceReport, now: datetime) -> da
     """When a source is harvested next, after a harvest (None: it is paused now)."""
     if report.paused:
         return None
-    if report.outcome == pipeline.Outcome.FAILED and report.retry_at is not None:
+    if report.outcome == Outcome.FAILED and report.retry_at is not None:
         return report.retry_at
     return now + timedelta(seconds=source.interval)
 
@@ -217,7 +217,7 @@ class Scheduler:
                     self._plan(source, self.now())
                 else:
                     self._plan(source, next_due(source, report, self.now()))
-        if report.outcome in (pipeline.Outcome.OK, pipeline.Outcome.HELD):
+        if report.outcome in (Outcome.OK, Outcome.HELD):
             self.request_publish()
 
     # -- merge + publish, debounced ----------------------------------------------------

@@ -14,12 +14,11 @@ import tempfile
 from pathlib import Path
 
 from aggregator.errors import StoreError
+from aggregator.store.base import StoreBase
 
 
-class BackupQueries:
-    """Mixed into ``Store``, which provides ``conn``."""
-
-    conn: sqlite3.Connection
+class BackupQueries(StoreBase):
+    """The online backup of the store's database file."""
 
     def backup_to(self, target: Path) -> int:
         """Copy the whole database to ``target`` (replaced atomically); returns its size.

@@ -13,16 +13,13 @@ A paused source has ``status = 'paused'`` (every health reader shows it) and
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from aggregator.model import Outcome, SourceStatus
+from aggregator.store.base import StoreBase
 from aggregator.store.codec import iso, parse_iso
-
-PAUSED = "paused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +39,7 @@ class SourceSchedule:
 
     @property
     def paused(self) -> bool:
-        return self.status == PAUSED
+        return self.status == SourceStatus.PAUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +56,8 @@ def _when(value: str | None) -> datetime | None:
     return parse_iso(value) if value else None
 
 
-class ScheduleQueries:
-    """Mixed into ``Store``, which provides ``conn`` and ``transaction``."""
-
-    conn: sqlite3.Connection
-
-    if TYPE_CHECKING:
-
-        def transaction(self) -> AbstractContextManager[None]: ...
+class ScheduleQueries(StoreBase):
+    """The scheduler's columns of ``sources`` (m020) and its rows in ``fetch_log``."""
 
     _SELECT = """SELECT id, status, consecutive_failures, last_attempt_at,
         CASE WHEN consecutive_failures > 0 THEN failing_since END,
@@ -87,7 +78,7 @@ class ScheduleQueries:
             retry_at=_when(retry),  # type: ignore[arg-type]
             server_retry_at=_when(server),  # type: ignore[arg-type]
             retry_reason=str(reason or ""),
-            paused_at=_when(paused) if status == PAUSED else None,  # type: ignore[arg-type]
+            paused_at=_when(paused) if status == SourceStatus.PAUSED else None,  # type: ignore[arg-type]
             advice=tuple(json.loads(str(lint))),
         )
 
@@ -130,7 +121,7 @@ class ScheduleQueries:
                      lint = COALESCE(?, lint)
                    WHERE id = ?""",
                 (
-                    PAUSED if pause_message else "failed",
+                    SourceStatus.PAUSED if pause_message else SourceStatus.FAILED,
                     pause_message or message,
                     now_iso,
                     now_iso,
@@ -146,13 +137,13 @@ class ScheduleQueries:
             self.conn.execute(
                 """INSERT INTO fetch_log (source_id, at, outcome, http_status, duration_ms, events, message)
                    VALUES (?, ?, ?, ?, ?, NULL, ?)""",
-                (source_id, now_iso, "failed", http_status, duration_ms, message),
+                (source_id, now_iso, Outcome.FAILED, http_status, duration_ms, message),
             )
             if pause_message:
                 self.conn.execute(
                     """INSERT INTO fetch_log (source_id, at, outcome, events, message)
-                       VALUES (?, ?, 'paused', NULL, ?)""",
-                    (source_id, now_iso, pause_message),
+                       VALUES (?, ?, ?, NULL, ?)""",
+                    (source_id, now_iso, Outcome.PAUSED, pause_message),
                 )
 
     def save_advice(self, source_id: str, advice: Sequence[str]) -> None:
@@ -167,13 +158,13 @@ class ScheduleQueries:
         with self.transaction():
             cursor = self.conn.execute(
                 "UPDATE sources SET status = ?, paused_at = ?, message = ? WHERE id = ?",
-                (PAUSED, iso(now), message, source_id),
+                (SourceStatus.PAUSED, iso(now), message, source_id),
             )
             if cursor.rowcount:
                 self.conn.execute(
                     """INSERT INTO fetch_log (source_id, at, outcome, message)
-                       VALUES (?, ?, 'paused', ?)""",
-                    (source_id, iso(now), message),
+                       VALUES (?, ?, ?, ?)""",
+                    (source_id, iso(now), Outcome.PAUSED, message),
                 )
         return cursor.rowcount > 0
 
@@ -189,13 +180,13 @@ class ScheduleQueries:
                      retry_reason = '',
                      failing_since = CASE WHEN consecutive_failures > 0 THEN ? END
                    WHERE id = ? AND status = ?""",
-                (iso(now), source_id, PAUSED),
+                (iso(now), source_id, SourceStatus.PAUSED),
             )
             if cursor.rowcount:
                 self.conn.execute(
                     """INSERT INTO fetch_log (source_id, at, outcome, message)
-                       VALUES (?, ?, 'resumed', '')""",
-                    (source_id, iso(now)),
+                       VALUES (?, ?, ?, '')""",
+                    (source_id, iso(now), Outcome.RESUMED),
                 )
         return cursor.rowcount > 0
 

@@ -144,3 +144,8 @@ def m020_schedule_state(db: sqlite_utils.Database) -> None:
         ALTER TABLE sources ADD COLUMN lint TEXT NOT NULL DEFAULT '[]';
         """
     )
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date."""
+    migrations.apply(db)
