@@ -177,26 +177,22 @@ def _ical_advice(scan: _IcalScan, settings: Settings) -> Iterable[Advice]:
     if scan.inclusive_end:
         yield Advice(
             Finding.INCLUSIVE_END,
-            f"{_capital(_events(scan.inclusive_end))} som varar hela dagen slutar samma dag som "
-            "de börjar; vi visar dem som endagsevenemang – slutdatumet (DTEND) ska vara dagen "
-            "efter sista dagen.",
+            f"Din kalender har {scan.inclusive_end} heldagsevenemang som slutar samma dag som de "
+            "börjar; vi visar dem som endagsevenemang – slutdatumet (DTEND) ska vara dagen efter "
+            "sista dagen.",
         )
     if scan.no_start:
         yield Advice(
             Finding.NO_START,
-            f"{_capital(_events(scan.no_start))} i din kalender saknar starttid (DTSTART) och "
-            "kunde inte visas; ange datum och tid för dem.",
+            f"Din kalender har {_events(scan.no_start)} utan starttid (DTSTART) som inte kunde "
+            "visas; ange datum och tid för dem.",
         )
     if scan.private:
         yield Advice(
             Finding.PRIVATE_SKIPPED,
-            f"{_capital(_events(scan.private))} är markerade som privata och visas inte; gör dem "
-            "offentliga i kalenderprogrammet om de ska synas i Allt som sker.",
+            f"Din kalender har {_events(scan.private)} som är markerade som privata och inte "
+            "visas; gör dem offentliga i kalenderprogrammet om de ska synas i Allt som sker.",
         )
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def lint_harvest(content: bytes, result: HarvestResult, settings: Settings) -> list[Advice]:
@@ -210,8 +206,8 @@ def lint_harvest(content: bytes, result: HarvestResult, settings: Settings) -> l
         advice.append(
             Advice(
                 Finding.NO_PLACE,
-                f"{_capital(_events(without_place))} av {len(events)} saknar plats; skriv var "
-                "de äger rum (till exempel ”Folkets hus, Vimmerby”) så hittar besökarna dit.",
+                f"I din kalender saknas plats för {without_place} av {_events(len(events))}; skriv "
+                "var de äger rum (till exempel ”Folkets hus, Vimmerby”) så hittar besökarna dit.",
             )
         )
     if result.kind in ("feed", "html"):
@@ -220,8 +216,8 @@ def lint_harvest(content: bytes, result: HarvestResult, settings: Settings) -> l
             advice.append(
                 Advice(
                     Finding.NO_TIME,
-                    f"{_capital(_events(without_time))} saknar klockslag och visas som "
-                    "heldagsevenemang; skriv ut starttiden (till exempel ”kl. 19.00”).",
+                    f"I din kalender saknas klockslag för {_events(without_time)}, som därför visas "
+                    "som heldagsevenemang; skriv ut starttiden (till exempel ”kl. 19.00”).",
                 )
             )
     if len(content) > NEAR_LIMIT * settings.max_bytes:
@@ -242,8 +238,8 @@ def _mb(size: int) -> str:
 def changing_uids_advice(count: int) -> Advice:
     return Advice(
         Finding.CHANGING_UIDS,
-        f"{_capital(_events(count))} fick ett nytt UID sedan förra hämtningen; ge varje evenemang "
-        "ett UID som aldrig ändras, annars kan prenumeranter se dem två gånger.",
+        f"I din kalender fick {_events(count)} ett nytt UID sedan förra hämtningen; ge varje "
+        "evenemang ett UID som aldrig ändras, annars kan prenumeranter se dem två gånger.",
     )
 
 

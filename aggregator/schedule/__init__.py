@@ -25,7 +25,7 @@ __all__ = ["Scheduler", "run_forever"]
 
 log = logging.getLogger(__name__)
 
-WATCH_EVERY = 2.0  # seconds between looks at sources.yaml
+WATCH_EVERY = 1.0  # seconds between looks at sources.yaml (a small file: cheap)
 
 
 @dataclass(frozen=True, slots=True)

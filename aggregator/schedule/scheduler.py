@@ -32,7 +32,7 @@ from aggregator.store.schedule_queries import SourceSchedule
 
 log = logging.getLogger(__name__)
 
-PUBLISH_QUIET = 5.0  # publish once no harvest has changed anything for this long …
+PUBLISH_QUIET = 2.0  # publish once no harvest has changed anything for this long …
 PUBLISH_MAX_WAIT = 60.0  # … or this long after the first unpublished change, whichever first
 TICK = 2.0  # how often the loop looks at the database for pauses and resumes
 SHUTDOWN_GRACE = 10.0  # how long a stop waits for running harvests before abandoning them
