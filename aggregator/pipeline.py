@@ -46,6 +46,7 @@ from aggregator.fetch.polite import (
 from aggregator.harvest import facebook, harvest_bytes
 from aggregator.harvest.detect import detect_kind
 from aggregator.harvest.lint import (
+    Advice,
     changing_uids_advice,
     collapsed_advice,
     lint_harvest,
@@ -86,7 +87,7 @@ class SourceReport:
     bytes: int = 0
     retry_at: datetime | None = None  # a failure's next attempt
     reason: str = ""  # why a backoff, a pause or a skip (Swedish, for the health)
-    advice: tuple[str, ...] = ()  # the feed linter's sentences
+    advice: tuple[Advice, ...] = ()  # the feed linter's findings, each with its sentence
     paused: bool = False
 
 
@@ -554,19 +555,19 @@ class HarvestPool:
                 )
         except SourceError as exc:
             return self._failed(job, exc, now, started, schedule)
-        advice = [a.text for a in lint_harvest(result.content, harvest, settings)]
+        advice = lint_harvest(result.content, harvest, settings)
         with self.db:
             if self.store.schedule_state(source.id) is None:  # retired while we harvested
                 return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
             report = store_step(self.store, fetched, harvest, now, accept_shrink=job.accept_shrink)
             if report.outcome == Outcome.HELD:
                 upcoming = sum(1 for e in harvest.events if event_span(e)[1] >= iso(now))
-                advice.append(collapsed_advice(upcoming).text)
+                advice.append(collapsed_advice(upcoming))
             if report.new and report.removed:
                 rekeyed = self.store.rekeyed_count(source.id, now)
                 if rekeyed:
-                    advice.append(changing_uids_advice(rekeyed).text)
-            self.store.save_advice(source.id, advice)
+                    advice.append(changing_uids_advice(rekeyed))
+            self.store.save_advice(source.id, [a.text for a in advice])
             self._resume_if_paused(source, schedule, now)
         return replace(report, duration_ms=_since(started), bytes=size, advice=tuple(advice))
 
@@ -583,9 +584,9 @@ class HarvestPool:
         plan = plan_retry(source, schedule, exc, now, settings, message)
         if plan.host_hold:
             self.gate.hold(job.host, plan.host_hold)
-        advice = None
+        advice: list[Advice] = []
         if isinstance(exc, FetchError) and is_size_refusal(exc, settings.max_bytes):
-            advice = [oversize_advice(settings.max_bytes).text]
+            advice = [oversize_advice(settings.max_bytes)]
         with self.db:
             self.store.record_harvest_failure(
                 source.id,
@@ -597,7 +598,7 @@ class HarvestPool:
                 server_retry_at=plan.server_retry_at,
                 retry_reason=plan.reason,
                 pause_message=plan.pause_message,
-                advice=advice,
+                advice=[a.text for a in advice] if advice else None,
             )
         return SourceReport(
             source.id,
@@ -607,7 +608,7 @@ class HarvestPool:
             retry_at=plan.retry_at,
             reason=plan.reason,
             paused=plan.pause_message is not None,
-            advice=tuple(advice or ()),
+            advice=tuple(advice),
         )
 
     def _resume_if_paused(
@@ -658,7 +659,7 @@ def log_harvest(report: SourceReport) -> None:
     if report.warnings:
         line += f"; {len(report.warnings)} warnings"
     if report.advice:
-        line += f"; advice for the organizer: {len(report.advice)}"
+        line += "; advice for the organizer: " + ", ".join(a.finding for a in report.advice)
     failed = report.outcome in (Outcome.FAILED, Outcome.HELD)
     log.log(logging.WARNING if failed else logging.INFO, "%s", line)
     for warning in report.warnings[:10]:

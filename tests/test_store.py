@@ -73,7 +73,16 @@ def test_upsert_and_tombstone(store: Store) -> None:
 
 def test_failure_changes_no_events(store: Store) -> None:
     harvest(store, [ev("a"), ev("b")])
-    store.record_failure("s", "the server answered HTTP 500", NOW)
+    store.record_harvest_failure(
+        "s",
+        "the server answered HTTP 500",
+        NOW,
+        http_status=500,
+        duration_ms=3,
+        retry_at=NOW,
+        server_retry_at=None,
+        retry_reason="",
+    )
     assert active_keys(store) == {"a", "b"}
     health = store.source_health()[0]
     assert (health.status, health.consecutive_failures) == ("failed", 1)

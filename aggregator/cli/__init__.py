@@ -155,11 +155,12 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         _print_summary(report, config)
         return 0
     if args.command == "run":
+        from aggregator.cli.service import web_starter
         from aggregator.schedule import run_forever
 
         if not args.quiet and not args.verbose:  # a service logs each harvest
             logging.getLogger("aggregator").setLevel(logging.INFO)
-        return run_forever(store, config, host=args.host, port=args.port)
+        return run_forever(store, config, start_web=web_starter(config, args.host, args.port))
     if args.command == "harvest":
         unknown = [s for s in args.source or [] if s not in {src.id for src in config.sources}]
         if unknown:

@@ -53,7 +53,7 @@ def print_table(reports: Sequence[SourceReport], out: TextIO) -> None:
         if r.outcome == Outcome.SKIPPED or (r.outcome == Outcome.FAILED and r.reason):
             note = "; ".join(p for p in (note, r.reason) if p)
         elif r.advice:
-            note = f"{len(r.advice)} råd: {r.advice[0]}"
+            note = f"{len(r.advice)} råd: {r.advice[0].text}"
         elif r.warnings:
             note = f"{len(r.warnings)} warnings"
         rows.append(

@@ -19,7 +19,7 @@ from aggregator.store.schedule_queries import SourceSchedule
 OPERATOR_PAUSE = "Pausad av administratören; den hämtas igen efter aggregator sources resume {id}."
 
 
-def add_commands(source_commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(source_commands: argparse._SubParsersAction) -> None:
     show = source_commands.add_parser(
         "show", help="one source's health, next attempt, linter advice and latest harvests"
     )

@@ -64,7 +64,6 @@ def _events(count: int) -> str:
 class _IcalScan:
     """What the raw lines of a calendar say, counted per VEVENT."""
 
-    vevents: int = 0
     floating: int = 0
     no_start: int = 0
     inclusive_end: int = 0
@@ -84,7 +83,6 @@ def _scan_ical(text: str) -> _IcalScan:
         name, rest = match.group(1).upper(), match.group(2)
         if name == "BEGIN:VEVENT":
             in_event, start, end = True, None, None
-            scan.vevents += 1
         elif name == "END:VEVENT":
             if in_event and start is None:
                 scan.no_start += 1

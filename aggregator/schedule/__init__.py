@@ -13,7 +13,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
 
 from aggregator.config import Config
@@ -21,34 +20,15 @@ from aggregator.schedule.reload import ConfigWatcher, reload_config
 from aggregator.schedule.scheduler import SHUTDOWN_GRACE, Scheduler
 from aggregator.store import Store
 
-__all__ = ["Scheduler", "run_forever"]
+__all__ = ["Scheduler", "StartWeb", "run_forever"]
 
 log = logging.getLogger(__name__)
 
 WATCH_EVERY = 1.0  # seconds between looks at sources.yaml (a small file: cheap)
 
 
-@dataclass(frozen=True, slots=True)
-class WebServer:
-    """The web server ``run`` started: ``stop`` ends it from any thread."""
-
-    stop: Callable[[], None]
-
-
-def start_web(config: Config, host: str, port: int) -> WebServer:
-    """Start the web server in a thread of this process. The one place ``run`` chooses
-    it: switch to the ASGI app (uvicorn) here when it lands."""
-    from aggregator.web import make_server
-
-    server = make_server(config, host, port)  # binds now: a taken port fails at start-up
-    thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-
-    return WebServer(stop)
+# starts the web server (in a thread) and returns the function that stops it
+StartWeb = Callable[[], Callable[[], None]]
 
 
 class _Signals:
@@ -64,24 +44,22 @@ class _Signals:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
 
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+    def _on_stop(self, _signum: int, _frame: FrameType | None) -> None:
         self.stop.set()
         self.wake.set()
 
-    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+    def _on_reload(self, _signum: int, _frame: FrameType | None) -> None:
         self.reload.set()
         self.wake.set()
 
 
-def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
+def run_forever(store: Store, config: Config, *, start_web: StartWeb) -> int:
     signals = _Signals()
     signals.install()
-    web = start_web(config, host, port)
+    stop_web = start_web()
     scheduler = Scheduler(store, config)
     scheduler.start()
-    log.warning(
-        "harvesting %d sources; feeds on http://%s:%d/feeds/", len(config.sources), host, port
-    )
+    log.warning("harvesting %d sources", len(config.sources))
     watcher = ConfigWatcher(config.path)
     try:
         while not signals.stop.is_set():
@@ -98,7 +76,7 @@ def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
                     scheduler.apply(new)
     finally:
         log.warning("stopping: finishing running harvests (at most %g s)", SHUTDOWN_GRACE)
-        web.stop()
+        stop_web()
         clean = scheduler.stop()
         log.warning("stopped%s", "" if clean else " (some harvests abandoned)")
     return 0

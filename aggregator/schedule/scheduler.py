@@ -99,7 +99,6 @@ class Scheduler:
         self._publish_last = 0.0
         self._publishing = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self.publishes = 0  # for the log and tests: how many merges + publishes ran
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -265,7 +264,6 @@ class Scheduler:
             log.info("publish: merging and writing feeds")
             changed = pipeline.update_events(self.store, self.config, now)
             report = output.publish(self.store, self.config, now)
-        self.publishes += 1
         if report.skipped:
             log.info("publish: nothing changed (%.1f s)", self.monotonic() - started)
         else:

@@ -102,9 +102,9 @@ class Store(
     SourceQueries,
     EventQueries,
     ModerationQueries,
-    MatchingQueries,
     ScheduleQueries,
     BackupQueries,
+    MatchingQueries,
 ):
     """The store: one SQLite file in WAL mode, opened (and migrated) by ``Store(path)``.
 
