@@ -469,28 +469,41 @@ class HarvestPool:
         session = fetch.new_session(self.config.settings)
         try:
             while (job := self._next_job()) is not None:
+                release_host = self._host_releaser(job)
                 try:
                     try:
-                        report = self._harvest(job, session)
+                        report = self._harvest(job, session, release_host)
                     except Exception as exc:  # a bug: keep the pool alive, surface it to callers
                         log.exception("%s: harvest crashed", job.source.id)
                         self.crashes.append(exc)
                         report = SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
-                    if not job.skip:
-                        self.gate.release(job.host)
+                    release_host()
                     log_harvest(report)
                     if self.on_report is not None:
                         self.on_report(report)
                 finally:  # only now is the job done: wait_idle() sees every report delivered
-                    if not job.skip:
-                        self.gate.release(job.host)
+                    release_host()
                     with self.cond:
                         self._running.pop(job.source.id, None)
                         self.cond.notify_all()
         finally:
             session.close()
 
-    def _harvest(self, job: _Job, session: requests.Session) -> SourceReport:
+    def _host_releaser(self, job: _Job) -> Callable[[], None]:
+        """Give the job's host back once: a second call (the host may be another job's by
+        then) does nothing."""
+        held = [not job.skip]
+
+        def release() -> None:
+            if held[0]:
+                held[0] = False
+                self.gate.release(job.host)
+
+        return release
+
+    def _harvest(
+        self, job: _Job, session: requests.Session, release_host: Callable[[], None]
+    ) -> SourceReport:
         """Fetch, parse and store one source; a failure is recorded, never raised."""
         source, config, now = job.source, self.config, self.now()
         settings = config.settings
@@ -539,7 +552,7 @@ class HarvestPool:
         kind = source.kind or _sniffed_kind(result, source)
         try:
             if kind == "ical":
-                self.gate.release(job.host)  # an iCal parse asks the host for nothing more
+                release_host()  # an iCal parse asks the host for nothing more
             if kind == "ical" and self._parser is not None and size >= self.parallel_bytes:
                 harvest = self._parser.parse(fetched, config, now)
             else:

@@ -79,31 +79,39 @@ def serve(calendars: Calendars, hosts: int) -> list[ThreadingHTTPServer]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            # counted out just before the client can have the whole answer (the last byte,
+            # or the end of the headers), so a client that sends its next request at once
+            # is never seen as overlapping with this one
             host = self.connection.getsockname()[0]
             calendars.enter(host)
+            left = False
             try:
                 time.sleep(calendars.latency)
                 body = calendars.bodies.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                etag = calendars.etags[self.path]
-                if self.headers.get("If-None-Match") == etag:
+                etag = calendars.etags.get(self.path, "")
+                if body is not None and self.headers.get("If-None-Match") == etag:
                     with calendars.lock:
                         calendars.not_modified += 1
                     self.send_response(304)
                     self.send_header("ETag", etag)
                     self.send_header("Content-Length", "0")
+                    calendars.leave(host)
+                    left = True
                     self.end_headers()
                     return
-                self.send_response(200)
+                status, body = (200, body) if body is not None else (404, b"not found")
+                self.send_response(status)
                 self.send_header("Content-Type", "text/calendar; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("ETag", etag)
                 self.end_headers()
-                self.wfile.write(body)
-            finally:
+                self.wfile.write(body[:-1])
                 calendars.leave(host)
+                left = True
+                self.wfile.write(body[-1:])
+            finally:
+                if not left:
+                    calendars.leave(host)
 
         def log_message(self, *args: object) -> None:
             pass

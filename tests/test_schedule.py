@@ -125,6 +125,21 @@ def test_parallel_sources_never_two_requests_at_once_to_one_host(
     assert {*TITLES, "Julspel för barn"} <= titles
 
 
+def test_many_calendars_on_one_host_are_fetched_one_at_a_time(tmp_path: Path) -> None:
+    """An iCal host is given back before its body is parsed; giving it back once more after
+    the parse must not free it while the next source's request is out."""
+    with Hosts(1, latency=0.1) as hosts:
+        sources = []
+        for i in range(10):
+            hosts.routes[f"/c{i}.ics"] = lambda r, i=i: ics(
+                calendar(f"e{i}@x", TITLES[i], day=i + 1)
+            )
+            sources.append({"id": f"c{i}", "name": f"C{i}", "url": hosts.url(1, f"/c{i}.ics")})
+        assert run(write_config(tmp_path, sources, workers=4), "run", "--once") == 0
+        assert len(hosts.log) == 10
+        assert hosts.max_in_flight == {"127.0.0.1": 1}
+
+
 def test_one_worker_is_serial(tmp_path: Path) -> None:
     with Hosts(3, latency=0.05) as hosts:
         sources = []
