@@ -16,7 +16,8 @@ Prints the peak RSS (the largest single process, as wait4 reports it, and the sa
 sum over the process tree), the growth exponent between sizes, and a no-change rerun.
 
 ``trace``: the same run in this process, stage by stage, with the RSS high-water mark
-after each stage and tracemalloc's largest allocation sites at the peak of each.
+after each stage (``--tracemalloc``: the traced Python peak of each stage and the largest
+allocation sites still held; ``--cache-mb``: another SQLite page cache size).
 """
 
 from __future__ import annotations
@@ -318,6 +319,13 @@ def trace(args: argparse.Namespace) -> None:
     from aggregator.publish import output
     from aggregator.store import Store
 
+    if args.cache_mb is not None:  # what the store's SQLite page cache costs
+        from aggregator.store import base
+
+        base.PRAGMAS = tuple(
+            f"PRAGMA cache_size=-{args.cache_mb * 1024}" if p.startswith("PRAGMA cache_size") else p
+            for p in base.PRAGMAS
+        )
     rng = random.Random(42)
     per_source = args.events // args.sources
     bodies = {f"/s{i}.ics": make_calendar(i, per_source, rng) for i in range(args.sources)}
@@ -391,6 +399,7 @@ def main() -> None:
     t.add_argument("--sources", type=int, default=200)
     t.add_argument("--hosts", type=int, default=20)
     t.add_argument("--tracemalloc", action="store_true")
+    t.add_argument("--cache-mb", type=int, help="SQLite page cache instead of the store's")
     one = commands.add_parser("_one")
     one.add_argument("config", type=Path)
     args = parser.parse_args()

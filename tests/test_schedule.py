@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -236,6 +237,10 @@ def test_backoff_doubles_from_the_interval_up_to_a_day() -> None:
         ),
         pytest.param("Thu, 26 Nov 2026 15:00:00 GMT", T0 + timedelta(hours=3), id="imf-fixdate"),
         pytest.param("Wed, 25 Nov 2026 09:00:00 GMT", T0, id="date-in-the-past"),
+        pytest.param("Thursday, 26-Nov-26 15:00:00 GMT", T0 + timedelta(hours=3), id="rfc850-date"),
+        pytest.param("Thu Nov 26 15:00:00 2026", T0 + timedelta(hours=3), id="asctime-date"),
+        pytest.param("Thu, 26 Nov 2026 16:00:00 +0100", T0 + timedelta(hours=3), id="numeric-zone"),
+        pytest.param("90.5", T0 + timedelta(seconds=91), id="decimal-seconds"),
         pytest.param("99999999", T0 + timedelta(days=7), id="capped-at-a-week"),
         pytest.param("Fri, 01 Jan 2100 00:00:00 GMT", T0 + timedelta(days=7), id="far-date-capped"),
         pytest.param("soon", None, id="garbage"),
@@ -509,3 +514,55 @@ def test_edited_source_is_refetched_without_conditional_headers(tmp_path: Path) 
         assert "If-None-Match" not in hosts.requests_to("/k.ics")[2].headers
     feed = tmp_path / "feeds" / "category" / "musik.ics"
     assert [e["summary"] for e in read_with_icalendar(feed)] == ["Julotta"]
+
+
+# -- one merge + publish after a burst ------------------------------------------------------
+
+
+def test_one_publish_after_a_burst_of_harvests(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The debounce runs on an injected monotonic clock: frozen, no burst is ever 'over'."""
+    import logging
+    import time
+
+    from aggregator.schedule.scheduler import PUBLISH_QUIET, Scheduler
+
+    caplog.set_level(logging.INFO, logger="aggregator")
+    sources = []
+    for i in range(5):
+        path = tmp_path / f"c{i}.ics"
+        path.write_bytes(calendar(f"e{i}@x", TITLES[i], day=i + 1))
+        sources.append({"id": f"c{i}", "name": f"C{i}", "path": str(path)})
+    config = load_config(write_config(tmp_path, sources))
+    store = Store(config.settings.database)
+    clock = [1000.0]
+    scheduler = Scheduler(store, config, monotonic=lambda: clock[0])
+
+    def publishes() -> int:
+        return sum("publish: merging" in r.getMessage() for r in caplog.records)
+
+    def wait_for(check: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 60
+        while not check():
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.05)
+
+    def all_harvested() -> bool:
+        with scheduler.db:
+            states = store.schedule_states()
+        return len(states) == 5 and all(s.last_attempt_at for s in states.values())
+
+    scheduler.start()
+    try:
+        wait_for(all_harvested)
+        wait_for(lambda: publishes() == 1)  # the one at start-up, before any harvest counted
+        time.sleep(0.5)
+        assert publishes() == 1, "no publish while the burst may go on"
+        clock[0] += PUBLISH_QUIET + 0.1
+        wait_for(lambda: publishes() == 2)
+        all_ics = tmp_path / "feeds" / "all.ics"
+        wait_for(lambda: all_ics.exists() and len(read_with_icalendar(all_ics)) == 5)
+        assert publishes() == 2, "one publish for the five harvests"
+    finally:
+        scheduler.stop(grace=5)

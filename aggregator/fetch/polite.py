@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import re
 import threading
 import time
 import urllib.robotparser
@@ -32,6 +33,7 @@ MAX_RETRY_AFTER = timedelta(days=7)  # an absurd date must not silently bury a s
 MAX_BACKOFF = timedelta(days=1)
 COOL_DOWN = 60.0  # a 429/503 without Retry-After keeps every source of the host away this long
 SLOW_DOWN_STATUSES = (429, 503)
+_SECONDS_RE = re.compile(r"^\d{1,12}(?:\.\d+)?$")
 
 
 def host_of(url: str | None) -> str:
@@ -66,8 +68,9 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        until = now + timedelta(seconds=min(int(value), int(MAX_RETRY_AFTER.total_seconds())))
+    if _SECONDS_RE.match(value):  # "120"; "120.5" is not RFC 9110 but servers send it
+        seconds = min(math.ceil(float(value)), int(MAX_RETRY_AFTER.total_seconds()))
+        until = now + timedelta(seconds=seconds)
     else:
         try:
             when = parsedate_to_datetime(value)
