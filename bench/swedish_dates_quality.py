@@ -1,0 +1,184 @@
+"""Right / no answer / wrong of ``harvest.swedish_dates`` on the named-case table, per family.
+
+    .venv/bin/python -m bench.swedish_dates_quality [--verbose] [PATH]
+
+The table (``tests/data/swedish_dates/cases.tsv``) holds real listing phrasing with the
+instant a reader would take from it, or ``-`` where the phrase does not say (a list of
+performances, a weekday that contradicts the date). A phrase whose expected answer is
+"no answer" is right only when the parser gives none. ``tests/test_swedish_dates.py``
+asserts every line; this prints the figures the issue asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from aggregator.harvest.swedish_dates import (
+    SwedishDate,
+    SwedishDateError,
+    find_swedish_datetime,
+    parse_swedish_datetime,
+)
+
+CASES = Path(__file__).resolve().parent.parent / "tests" / "data" / "swedish_dates" / "cases.tsv"
+DEFAULT_NOW = datetime.fromisoformat("2026-11-27T12:00+01:00")  # a Friday
+
+
+class Verdict(StrEnum):
+    RIGHT = "right"
+    NO_ANSWER = "no answer"
+    WRONG = "wrong"
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    family: str
+    id: str
+    text: str
+    expected: SwedishDate | None
+    now: datetime
+    reference: datetime | None  # the item's publication time, for "på lördag"
+    field: bool  # a date field (parse_swedish_datetime) rather than prose
+    default_date: date | None
+    gap: bool  # a known gap: no answer is accepted (a wrong answer never is)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: Verdict
+    got: SwedishDate | None
+    error: str
+
+
+def load_cases(path: Path = CASES) -> list[Case]:
+    cases = []
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [line.split("\t") for line in lines if not line.startswith("#")]
+    header, body = rows[0], rows[1:]
+    assert header == ["family", "id", "text", "expected", "options"], header
+    for number, row in enumerate(body, start=2):
+        assert len(row) == 5, f"{path}: line {number} has {len(row)} columns, not 5"
+        family, case_id, text, expected, options = row
+        settings = _options(options)
+        cases.append(
+            Case(
+                family=family,
+                id=case_id,
+                text=text.replace("\\n", "\n"),
+                expected=_expected(expected),
+                now=datetime.fromisoformat(settings["now"]) if "now" in settings else DEFAULT_NOW,
+                reference=datetime.fromisoformat(settings["ref"]) if "ref" in settings else None,
+                field="field" in settings,
+                default_date=date.fromisoformat(settings["default"])
+                if "default" in settings
+                else None,
+                gap="gap" in settings,
+            )
+        )
+    ids = Counter(case.id for case in cases)
+    assert not [i for i, n in ids.items() if n > 1], "case ids must be unique"
+    return cases
+
+
+def _options(text: str) -> dict[str, str]:
+    settings = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, _, value = part.partition("=")
+        settings[key] = value
+    return settings
+
+
+def _expected(text: str) -> SwedishDate | None:
+    if text == "-":
+        return None
+    start_text, _, end_text = text.partition("/")
+    start = _value(start_text)
+    if isinstance(start, datetime):
+        return SwedishDate(start, _value(end_text) if end_text else None, False)
+    end = _value(end_text) if end_text else date.fromordinal(start.toordinal() + 1)
+    return SwedishDate(start, end, True)
+
+
+def _value(text: str) -> datetime | date:
+    if "T" in text:
+        return datetime.fromisoformat(text)
+    return date.fromisoformat(text)
+
+
+def read(case: Case) -> SwedishDate | None:
+    """What the parser makes of the case (SwedishDateError propagates)."""
+    function = parse_swedish_datetime if case.field else find_swedish_datetime
+    kwargs: dict = {"now": case.now}
+    if case.default_date is not None:
+        kwargs["default_date"] = case.default_date
+    if case.reference is not None and "reference" in inspect.signature(function).parameters:
+        kwargs["reference"] = case.reference
+    return function(case.text, **kwargs)
+
+
+def outcome(case: Case) -> Outcome:
+    try:
+        got = read(case)
+    except SwedishDateError as exc:
+        got, error = None, str(exc)
+    else:
+        error = ""
+    if got is None:
+        verdict = Verdict.RIGHT if case.expected is None else Verdict.NO_ANSWER
+    elif case.expected is not None and _same(got, case.expected):
+        verdict = Verdict.RIGHT
+    else:
+        verdict = Verdict.WRONG
+    return Outcome(verdict, got, error)
+
+
+def _same(a: SwedishDate, b: SwedishDate) -> bool:
+    """Equal instants (aware datetimes compare across offsets) and the same all-day flag."""
+    return (a.start, a.end, a.all_day) == (b.start, b.end, b.all_day) and type(a.start) is type(
+        b.start
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", type=Path, default=CASES)
+    parser.add_argument("--verbose", action="store_true", help="list every case not right")
+    args = parser.parse_args(argv)
+    cases = load_cases(args.path)
+    counts: dict[str, Counter[Verdict]] = {}
+    misses = []
+    for case in cases:
+        result = outcome(case)
+        counts.setdefault(case.family, Counter())[result.verdict] += 1
+        if result.verdict is not Verdict.RIGHT:
+            misses.append((case, result))
+    print(f"{'family':<10} {'cases':>5} {'right':>5} {'no answer':>9} {'wrong':>5}")
+    total: Counter[Verdict] = Counter()
+    for family, counter in counts.items():
+        total.update(counter)
+        _row(family, counter)
+    _row("all", total)
+    if args.verbose:
+        for case, result in misses:
+            print(f"\n[{result.verdict}] {case.family}/{case.id}: {case.text!r}")
+            print(f"    expected {case.expected}\n    got      {result.got} {result.error}")
+    return 0
+
+
+def _row(name: str, counter: Counter[Verdict]) -> None:
+    cases = sum(counter.values())
+    print(
+        f"{name:<10} {cases:>5} {counter[Verdict.RIGHT]:>5} "
+        f"{counter[Verdict.NO_ANSWER]:>9} {counter[Verdict.WRONG]:>5}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
