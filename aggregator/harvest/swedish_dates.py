@@ -48,6 +48,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from aggregator.harvest.swedish_calendar import (
+    MONTH_NAMES,
     MONTHS,
     NAMED_DAYS,
     RECENT_PAST,
@@ -162,7 +163,7 @@ def _date_forms(p: str) -> str:
     return (
         rf"(?P<{p}iy>20\d\d)-(?P<{p}im>\d{{1,2}})-(?P<{p}id>\d{{1,2}})(?!\d)"
         rf"|(?P<{p}d1>\d{{1,2}}){_ORDINAL}\.?(?: *[–-] *(?P<{p}d2>\d{{1,2}}){_ORDINAL}\.?)?"
-        rf" *-? *(?P<{p}mon>{_MON})\b\.?(?: +(?P<{p}y>20\d\d)\b)?"
+        rf" *-? *(?P<{p}mon>{_MON})\b(?P<{p}mdot>\.)?(?: +(?P<{p}y>20\d\d)\b)?"
         rf"|(?P<{p}sd>\d{{1,2}})(?: *[–-] *(?P<{p}sd2>\d{{1,2}}))?/(?P<{p}sm>\d{{1,2}})"
         rf"(?:/(?P<{p}sy>20\d\d|\d\d))?(?![\d/])"
         rf"|(?P<{p}pd>\d{{1,2}})(?: *[–-] *(?P<{p}pd2>\d{{1,2}}))?\.(?P<{p}pm>\d{{1,2}})"
@@ -229,7 +230,7 @@ _CLAUSE_BOUNDARY_RE = re.compile(r"[\n;!?]|[.,](?:\s|$)")
 _SENTENCE_END_RE = re.compile(r"\n|[.!?](?:\s|$)")
 # words that say a date is meant, for a field whose date is otherwise known
 _DATE_WORD_RE = re.compile(
-    rf"(?<![\wåäö])(?:{_WD}|{_MON}|\w*dag(?:en|ar)?|\w*afton(?:en)?|advent|påsk\w*|pingst\w*|"
+    rf"(?<![\wåäö])(?:{_WD}|{_MON}|\w*dag(?:en|ar)?|\w*afton(?:en)?|advent|påsk\w*|pingst\w*|datum|"
     r"midsommar\w*|helg\w*|vecka\w*|morgon|morron|kväll|natt|eftermiddag|förmiddag)(?![\wåäö])"
     r"|\d{1,2}/\d{1,2}"
 )
@@ -317,10 +318,14 @@ def _read(text: str, ctx: _Context, tz: tzinfo, default_date: date | None) -> Sw
         raise errors[0]
     absolute = sorted(written + named + weeks, key=lambda m: m.start)
     spans = [(m.start, m.end) for m in absolute]
-    relative = list(_relative_days(text, ctx, spans))
-    events = [m for m in absolute if _is_the_events(text, m)]
+    relative, relative_errors = _relative_days(text, ctx, spans)
+    roles = [(m, _role(text, m)) for m in absolute]
+    events = [m for m, role in roles if role is _Role.EVENT]
+    untils = [m for m, role in roles if role is _Role.UNTIL]
     spans += [(m.start, m.end) for m in relative]
     strong = [m for m in relative if not m.weak]
+    if relative_errors and (not events or ctx.published):
+        raise relative_errors[0]  # without a publication time a written date outranks them
     if events:
         chosen = _one(events)
         if ctx.published and strong:
@@ -335,8 +340,15 @@ def _read(text: str, ctx: _Context, tz: tzinfo, default_date: date | None) -> Sw
         return SwedishDate(chosen.first, chosen.last + timedelta(days=1), True)
     clock = _choose_time(text, chosen, spans)
     if clock is None:
-        return SwedishDate(chosen.first, chosen.last + timedelta(days=1), True)
+        last = _until(chosen, untils)
+        return SwedishDate(chosen.first, last + timedelta(days=1), True)
     return _timed(chosen.first, chosen.last, clock, tz)
+
+
+def _until(chosen: _Mention, untils: list[_Mention]) -> date:
+    """ "Öppnar 5 december och visas till 10 januari": a day, then how long it goes on."""
+    later = {m.last for m in untils if chosen.last < m.last <= chosen.first + timedelta(days=400)}
+    return later.pop() if len(later) == 1 and chosen.first == chosen.last else chosen.last
 
 
 # --- written dates -------------------------------------------------------------------
@@ -402,7 +414,7 @@ def _accepted(match: re.Match[str], text: str, weekday: int | None) -> bool:
     """Numbers that only sometimes are dates: "1/2" (half), "10.10" (a time), "9-16" (hours)."""
     groups = match.groupdict()
     before = text[: match.start()]
-    after = match.end()
+    after = _date_end(match)
     dated = weekday is not None or bool(groups["den"])
     if groups["sd"] is not None:  # 18/12
         listed = _line_start(before) or _LISTED_RE.search(before)
@@ -459,14 +471,22 @@ def _forms(match: re.Match[str], text: str) -> tuple[_Form, _Form | None, int | 
     """The start as written, the end of a range if one is written, its weekday, the text's end."""
     groups = match.groupdict()
     start = _form(groups, "")
-    closing = _RANGE_END_RE.match(text, match.end())
+    closing = _RANGE_END_RE.match(text, _date_end(match))
     if closing is not None and _same_form(groups, closing.groupdict()):
         ends = closing.groupdict()
-        return start, _form(ends, "e"), _weekday(ends["ewd"]), closing.end()
+        return start, _form(ends, "e"), _weekday(ends["ewd"]), _date_end(closing, "e")
     day2 = groups["d2"] or groups["sd2"] or groups["pd2"]
     if day2:  # "5–7 mars", "4–21/12", "6–8.12"
-        return start, _Form(int(day2), start.month, start.year), None, match.end()
-    return start, None, None, match.end()
+        return start, _Form(int(day2), start.month, start.year), None, _date_end(match)
+    return start, None, None, _date_end(match)
+
+
+def _date_end(match: re.Match[str], p: str = "") -> int:
+    """Where the date's text ends: "5 dec." takes its dot, "8 augusti." ends a sentence."""
+    month = match[f"{p}mon"]
+    if match[f"{p}mdot"] and month in MONTH_NAMES and not match[f"{p}y"]:
+        return match.end() - 1
+    return match.end()
 
 
 def _form(groups: dict[str, str | None], p: str) -> _Form:
@@ -577,13 +597,25 @@ def _weeks(text: str, ctx: _Context, taken: list[tuple[int, int]]) -> Iterator[_
         yield _Mention(days[0], end_days[1], match.start(), match.end(), _Kind.WEEK)
 
 
-def _relative_days(text: str, ctx: _Context, taken: list[tuple[int, int]]) -> Iterator[_Mention]:
+def _relative_days(
+    text: str, ctx: _Context, taken: list[tuple[int, int]]
+) -> tuple[list[_Mention], list[SwedishDateError]]:
+    """Relative days, and those that contradict themselves ("i morgon lördag" on a Thursday)."""
+    found: list[_Mention] = []
+    errors: list[SwedishDateError] = []
     for match in _RELATIVE_RE.finditer(text):
         if _overlaps(match.start(), match.end(), taken):
             continue
-        days = _relative(match, ctx.reference)
+        try:
+            days = _relative(match, ctx.reference)
+        except SwedishDateError as exc:
+            errors.append(exc)
+            continue
         weak = bool(match["bwd"])
-        yield _Mention(days[0], days[1], match.start(), match.end(), _Kind.RELATIVE, weak=weak)
+        found.append(
+            _Mention(days[0], days[1], match.start(), match.end(), _Kind.RELATIVE, weak=weak)
+        )
+    return found, errors
 
 
 def _relative(match: re.Match[str], reference: date) -> tuple[date, date]:
@@ -664,12 +696,20 @@ def _on_known_day(text: str, day: date, tz: tzinfo) -> SwedishDate | None:
     return _timed(day, day, _with_end(_start_clock(times, None), times), tz)
 
 
-def _is_the_events(text: str, mention: _Mention) -> bool:
-    """Not a deadline, a notice, or only the end of something already going on."""
+class _Role(StrEnum):
+    EVENT = "event"
+    NOTICE = "notice"  # "anmälan senast 17/8", "uppdaterad 2026-11-20"
+    UNTIL = "until"  # "visas till 10 januari": only the end of something
+
+
+def _role(text: str, mention: _Mention) -> _Role:
+    """What a date is to the event: its day, a deadline or notice, or only an end."""
     before = _clause_before(text, mention.start)
     if _NOT_THE_EVENT_RE.search(before):
-        return False
-    return mention.first != mention.last or not _ONLY_AN_END_RE.search(before)
+        return _Role.NOTICE
+    if mention.first == mention.last and _ONLY_AN_END_RE.search(before):
+        return _Role.UNTIL
+    return _Role.EVENT
 
 
 def _clause_before(text: str, position: int) -> str:

@@ -79,12 +79,12 @@ _JOINED_RE = re.compile(
 )
 # what a number followed by these is: a price, an age, a distance, a count
 _UNIT_RE = re.compile(
-    r"\s*(?:kr\b|kronor|sek\b|euro|eur\b|€|:-|%|km\b|mil\b|meter|min\b|minuter|timm\w*|"
-    r"år\b|års|åringar|-åringar|st\b|stycken|pers|deltagare|platser|poäng|mål\b|kg\b|"
-    r"dl\b|cl\b|liter|sidor|/\s*person)"
+    r"\s*(?:kr|kronor|sek|euro|eur|€|:-|%|km|mil|meter|min|minuter|timm\w*|år|års|åringar|"
+    r"-åringar|st|stycken|pers|personer|deltagare|platser|poäng|mål|kg|dl|cl|liter|sidor)(?![\wåäö])"
+    r"|\s*/\s*person"
 )
 _BOUNDARY_RE = re.compile(r"[\n;!?(]|[.,](?:\s|$)")
-_WINDOW = 40  # how far back a label is looked for, within its clause
+_WINDOW = 60  # how far back a label is looked for, within its clause
 
 _DEADLINE_WORDS = re.compile(
     r"\b(?:senast|anmälan|anmäl|anmälningsdag|föranmälan|osa|o\.s\.a|sista\s+tid|sista\s+dag|"
@@ -97,7 +97,8 @@ _LABEL_WORDS = [
     ),
     (
         Label.MEAL,
-        r"fika\w*|middag\w*|mat|maten|måltid\w*|servering\w*|buffé\w*|mingel|förfest|glögg|lunch",
+        r"fika\w*|middag\w*|mat|maten|måltid\w*|server\w*|buffé\w*|mingel|förfest|glögg|lunch|"
+        r"kaffe\w*|\w+kaffe",
     ),
     (Label.END, r"slut\w*|avslut\w*|pågår\s+till|håller\s+på\s+till"),
     (
