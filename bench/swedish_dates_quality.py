@@ -152,31 +152,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="list every case not right")
     args = parser.parse_args(argv)
     cases = load_cases(args.path)
-    counts: dict[str, Counter[Verdict]] = {}
-    misses = []
-    for case in cases:
-        result = outcome(case)
-        counts.setdefault(case.family, Counter())[result.verdict] += 1
-        if result.verdict is not Verdict.RIGHT:
-            misses.append((case, result))
-    print(f"{'family':<10} {'cases':>5} {'right':>5} {'no answer':>9} {'wrong':>5}")
-    total: Counter[Verdict] = Counter()
-    for family, counter in counts.items():
-        total.update(counter)
-        _row(family, counter)
-    _row("all", total)
+    results = [(case, outcome(case)) for case in cases]
+    families = list(dict.fromkeys(case.family for case in cases))
+    print(
+        f"{'':<10} {'':>5}   {'phrases with an answer':^28}   {'phrases with none':^19}\n"
+        f"{'family':<10} {'cases':>5}   {'right':>8} {'no answer':>9} {'wrong':>7}"
+        f"   {'refused':>9} {'answered':>9}"
+    )
+    for family in [*families, "all"]:
+        chosen = [(c, r) for c, r in results if family in ("all", c.family)]
+        _row(family, chosen)
     if args.verbose:
-        for case, result in misses:
-            print(f"\n[{result.verdict}] {case.family}/{case.id}: {case.text!r}")
-            print(f"    expected {case.expected}\n    got      {result.got} {result.error}")
+        for case, result in results:
+            if result.verdict is not Verdict.RIGHT:
+                print(f"\n[{result.verdict}] {case.family}/{case.id}: {case.text!r}")
+                print(f"    expected {case.expected}\n    got      {result.got} {result.error}")
     return 0
 
 
-def _row(name: str, counter: Counter[Verdict]) -> None:
-    cases = sum(counter.values())
+def _row(name: str, results: list[tuple[Case, Outcome]]) -> None:
+    answered = Counter(r.verdict for c, r in results if c.expected is not None)
+    refusals = Counter(r.verdict for c, r in results if c.expected is None)
     print(
-        f"{name:<10} {cases:>5} {counter[Verdict.RIGHT]:>5} "
-        f"{counter[Verdict.NO_ANSWER]:>9} {counter[Verdict.WRONG]:>5}"
+        f"{name:<10} {len(results):>5}   {answered[Verdict.RIGHT]:>8} "
+        f"{answered[Verdict.NO_ANSWER]:>9} {answered[Verdict.WRONG]:>7}"
+        f"   {refusals[Verdict.RIGHT]:>9} {refusals[Verdict.WRONG]:>9}"
     )
 
 

@@ -45,6 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from aggregator.harvest.swedish_calendar import (
@@ -72,6 +73,7 @@ from aggregator.harvest.swedish_times import (
     TimeMention,
     find_times,
     time_at,
+    time_in_words,
 )
 from aggregator.timezones import local_to_utc
 
@@ -156,25 +158,29 @@ def _alternatives(words: Iterable[str]) -> str:
 _WD = _alternatives(WEEKDAYS)
 _MON = _alternatives(MONTHS)
 _ORDINAL = r"(?::?[ae](?![\wåäö]))?"  # "1:a maj", "den 28e oktober"
+# "5 och 6 december", "lör 5 & sön 6 dec", "4, 5 och 6 juni": the days after the first
+_LISTED_DAY = rf"(?:(?:{_WD})(?:en)?\.? +)?\d{{1,2}}{_ORDINAL}\.?"
+_DAY_LIST = rf"(?: *, *{_LISTED_DAY})*(?: +och +| *& *){_LISTED_DAY}"
 
 
 def _date_forms(p: str) -> str:
     """The written date forms, with group names prefixed by ``p`` (a range's end has "e")."""
     return (
         rf"(?P<{p}iy>20\d\d)-(?P<{p}im>\d{{1,2}})-(?P<{p}id>\d{{1,2}})(?!\d)"
-        rf"|(?P<{p}d1>\d{{1,2}}){_ORDINAL}\.?(?: *[–-] *(?P<{p}d2>\d{{1,2}}){_ORDINAL}\.?)?"
+        rf"|(?P<{p}d1>\d{{1,2}}){_ORDINAL}\.?(?: *[–-] *(?P<{p}d2>\d{{1,2}}){_ORDINAL}\.?"
+        rf"|(?P<{p}dl>{_DAY_LIST}))?"
         rf" *-? *(?P<{p}mon>{_MON})\b(?P<{p}mdot>\.)?(?: +(?P<{p}y>20\d\d)\b)?"
         rf"|(?P<{p}sd>\d{{1,2}})(?: *[–-] *(?P<{p}sd2>\d{{1,2}}))?/(?P<{p}sm>\d{{1,2}})"
         rf"(?:/(?P<{p}sy>20\d\d|\d\d))?(?![\d/])"
         rf"|(?P<{p}pd>\d{{1,2}})(?: *[–-] *(?P<{p}pd2>\d{{1,2}}))?\.(?P<{p}pm>\d{{1,2}})"
-        rf"(?:\.(?P<{p}py>20\d\d)|(?P<{p}pdot>\.)(?!\d))?(?![\wåäö]|[.:]\d)"
+        rf"(?:\.(?P<{p}py>20\d\d|\d\d)(?!\d)|(?P<{p}pdot>\.)(?!\d))?(?![\wåäö]|[.:]\d)"
         rf"|(?P<{p}hd>\d{{1,2}})-(?P<{p}hm>\d{{1,2}})(?:-(?P<{p}hy>20\d\d))?(?![\d/.:]| *[–-] *\d)"
     )
 
 
 _SHORT = _alternatives(SHORT_WEEKDAYS)
 _LEAD = (
-    rf"(?:(?P<wd>{_WD})(?:en)?\.?(?:\s*[–-]\s*(?P<wd2>{_WD})(?:en)?\.?)?,?\s*"
+    rf"(?:(?P<wd>{_WD})(?:en)?\.?(?:(?:\s*[–&-]\s*| +och +)(?P<wd2>{_WD})(?:en)?\.?)?,?\s*"
     rf"|(?P<swd>{_SHORT})\.?\s+(?=\d{{1,2}}[./]\d))?(?P<den>den\s+)?"
 )
 _DATE_RE = re.compile(rf"(?<![\w/.:,-]){_LEAD}(?:{_date_forms('')})")
@@ -214,6 +220,9 @@ _RELATIVE_RE = re.compile(
     rf"(?P<nv> +nästa +vecka)?(?![\wåäö])"
     rf"|(?P<bwd>{_WD})(?:en)?(?P<bnv> +nästa +vecka)?,? +(?=kl\b|klockan|\d{{1,2}}[.:]\d\d)"
     rf"|(?P<helg>(?:nu +)?i +helgen|till +helgen|kommande +helg|nästa +helg)(?![\wåäö]))"
+)
+_RECURRING_RE = re.compile(
+    rf"(?:\b(?:varje|varannan|alla|udda|jämna|till|och|eller|samt|från)|[–&/-]|{_WD}) *,? *$"
 )
 # before a date: it is not the event's ("anmälan senast 17/8", "uppdaterad 2026-11-20")
 _NOT_THE_EVENT_RE = re.compile(
@@ -408,6 +417,11 @@ _LISTED_RE = re.compile(r"(?:\b(?:och|samt|eller)|[,&]|\b(?:datum|när)\s*:?)\s*
 _TIME_CONTEXT_RE = re.compile(
     r"\b(?:kl(?:ockan)?|klo|tid|tider|starttid|start|börjar|insläpp|avspark)\b\.?\s*:?\s*$"
 )
+# "sal 3.12", "nr 12/8", "version 2.1": numbers that look like dates and are not
+_NOT_A_DATE_BEFORE_RE = re.compile(
+    r"\b(?:sal|salen|rum|plan|nr|nummer|version|kapitel|avsnitt|sid|sidan|bilaga|punkt|"
+    r"paragraf|tel|telefon|mobil|volym|vol|utgåva|rad|lgh|lägenhet)\.? *$|§ *$"
+)
 
 
 def _accepted(match: re.Match[str], text: str, weekday: int | None) -> bool:
@@ -416,6 +430,8 @@ def _accepted(match: re.Match[str], text: str, weekday: int | None) -> bool:
     before = text[: match.start()]
     after = _date_end(match)
     dated = weekday is not None or bool(groups["den"])
+    if not dated and not groups["mon"] and _NOT_A_DATE_BEFORE_RE.search(before[-20:]):
+        return False
     if groups["sd"] is not None:  # 18/12
         listed = _line_start(before) or _LISTED_RE.search(before)
         return bool(
@@ -475,10 +491,24 @@ def _forms(match: re.Match[str], text: str) -> tuple[_Form, _Form | None, int | 
     if closing is not None and _same_form(groups, closing.groupdict()):
         ends = closing.groupdict()
         return start, _form(ends, "e"), _weekday(ends["ewd"]), _date_end(closing, "e")
+    if groups["dl"]:
+        return (*_listed_days(start, groups["dl"]), _date_end(match))
     day2 = groups["d2"] or groups["sd2"] or groups["pd2"]
     if day2:  # "5–7 mars", "4–21/12", "6–8.12"
         return start, _Form(int(day2), start.month, start.year), None, _date_end(match)
     return start, None, None, _date_end(match)
+
+
+def _listed_days(start: _Form, listed: str) -> tuple[_Form, _Form | None, int | None]:
+    """ "5 och 6 december" is one event over two days; "5 och 12 december" are two events."""
+    items = re.findall(rf"(?:({_WD})(?:en)?\.? +)?(\d{{1,2}})", listed)
+    days = [start.day] + [int(day) for _, day in items]
+    if any(later != earlier + 1 for earlier, later in pairwise(days)):
+        written = ", ".join(str(day) for day in days)
+        raise AmbiguousSwedishDate(
+            f"it lists {len(days)} days ({written} {month_name(start.month)})"
+        )
+    return start, _Form(days[-1], start.month, start.year), _weekday(items[-1][0] or None)
 
 
 def _date_end(match: re.Match[str], p: str = "") -> int:
@@ -606,6 +636,8 @@ def _relative_days(
     for match in _RELATIVE_RE.finditer(text):
         if _overlaps(match.start(), match.end(), taken):
             continue
+        if match["bwd"] and _RECURRING_RE.search(text[max(0, match.start() - 20) : match.start()]):
+            continue  # "varje söndag kl 11", "måndag till fredag kl 9–16": no one day
         try:
             days = _relative(match, ctx.reference)
         except SwedishDateError as exc:
@@ -721,8 +753,18 @@ def _clause_before(text: str, position: int) -> str:
 
 
 def _one(mentions: list[_Mention]) -> _Mention:
-    """The one date the mentions name (the same day written twice is one), or no answer."""
+    """The one date the mentions name (the same day written twice is one), or no answer.
+
+    A week or a weekend that holds the other date is only its setting ("i helgen, lördag
+    kl 14", "vecka 49: lördag 5 december").
+    """
     distinct = {(m.first, m.last): m for m in mentions}
+    broad = [m for m in distinct.values() if m.kind is _Kind.WEEK or m.first != m.last]
+    narrow = [m for m in distinct.values() if m not in broad]
+    if len(narrow) == 1 and all(b.first <= narrow[0].first <= b.last for b in broad):
+        broad_kinds = {b.kind for b in broad}
+        if broad_kinds <= {_Kind.WEEK, _Kind.RELATIVE}:
+            return narrow[0]
     if len(distinct) == 1:
         return next(iter(distinct.values()))
     days = ", ".join(_days(first, last) for first, last in distinct)
@@ -755,6 +797,8 @@ def _choose_time(text: str, chosen: _Mention, taken: list[tuple[int, int]]) -> C
         if t.label is not Label.DEADLINE and (not t.loose or sentence[0] <= t.start < sentence[1])
     ]
     if not usable:
+        if time_in_words(text):
+            raise AmbiguousSwedishDate("its time is written in words (morning or evening?)")
         return None
     before = [t for t in usable if t.end <= chosen.start and _just_before(text, t, chosen)]
     clock = _start_clock(usable, attached or (before[0] if before else None))

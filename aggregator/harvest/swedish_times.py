@@ -77,6 +77,11 @@ _JOINED_RE = re.compile(
     r"\s*(?:och|eller|samt|resp\.?|,|&|/)\s*(?:kl(?:ockan)?\.?\s*)?\d{1,2}(?:[.:]\d{2})?"
     r"(?![\d/]|[.,]\d|\s*(?:[a-zåäö]{3,}\s)?(?:jan|feb|mar|apr|maj|jun|jul|aug|sep|okt|nov|dec))"
 )
+_AROUND_RE = re.compile(r"(?<![\w.:/,–-])(?:(?:vid|runt|omkring|ca)\s+)?(?P<h>\d{1,2})-tiden\b")
+_WORDS_RE = re.compile(
+    r"\b(?:kl(?:ockan)?\.?|vid|runt)\s+(?:halv\s+|kvart\s+(?:över|i)\s+)?"
+    r"(?:ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio|elva|tolv)(?![\wåäö])"
+)
 # what a number followed by these is: a price, an age, a distance, a count
 _UNIT_RE = re.compile(
     r"\s*(?:kr|kronor|sek|euro|eur|€|:-|%|km|mil|meter|min|minuter|timm\w*|år|års|åringar|"
@@ -123,7 +128,19 @@ def find_times(text: str, taken: list[tuple[int, int]]) -> list[TimeMention]:
         mention = _mention(match, text)
         if mention is not None:
             found.append(mention)
+    for match in _AROUND_RE.finditer(text):  # "vid 18-tiden"
+        hour = int(match["h"])
+        if hour <= 23 and not any(s < match.end() and match.start() < e for s, e in taken):
+            label = _label(text, match.start(), match.end())
+            found.append(
+                TimeMention(Clock(hour, 0), match.start(), match.end(), label, True, False, False)
+            )
     return found
+
+
+def time_in_words(text: str) -> bool:
+    """ "klockan sju", "kl. halv åtta": a time is given, but not one we read (morning or evening?)."""
+    return _WORDS_RE.search(text) is not None
 
 
 def time_at(text: str, position: int) -> TimeMention | None:
