@@ -10,7 +10,8 @@ advent the last Sunday before Christmas Day, weeks are ISO 8601 weeks (Monday fi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 from dateutil.easter import easter
@@ -81,6 +82,12 @@ MONTH_NAMES = (
     "december",
 )
 WEEKDAY_NAMES = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+
+
+def alternatives(words: Iterable[str]) -> str:
+    """A regex alternation, longest first ("fredag" before "fre"); a space is one or more."""
+    ordered = sorted(words, key=len, reverse=True)
+    return "|".join(re.escape(word).replace(r"\ ", " +") for word in ordered)
 
 
 def month_name(month: int) -> str:

@@ -12,8 +12,10 @@ The text is the normalized, lowercase text of ``swedish_dates`` (dashes as "–"
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import accumulate
 
 
 class Label(StrEnum):
@@ -119,18 +121,32 @@ _LABEL_RE = re.compile(
 _LABEL_AFTER_RE = re.compile(r"\s*[-–:]?\s*(?P<word>[a-zåäö]+(?:\s+[a-zåäö]+)?)")
 
 
+class Spans:
+    """Parts of the text already read (dates), asked "does this overlap one?" in log time."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [start for start, _ in ordered]
+        self._max_ends = list(accumulate((end for _, end in ordered), max))
+
+    def overlaps(self, start: int, end: int) -> bool:
+        before = bisect_left(self._starts, end)  # spans that start before ``end``
+        return before > 0 and self._max_ends[before - 1] > start
+
+
 def find_times(text: str, taken: list[tuple[int, int]]) -> list[TimeMention]:
     """Every time in ``text`` outside the ``taken`` spans (dates); TimeError for "kl 25.00"."""
     found: list[TimeMention] = []
+    spans = Spans(taken)
     for match in TIME_RE.finditer(text):
-        if any(start < match.end() and match.start() < end for start, end in taken):
+        if spans.overlaps(match.start(), match.end()):
             continue
         mention = _mention(match, text)
         if mention is not None:
             found.append(mention)
     for match in _AROUND_RE.finditer(text):  # "vid 18-tiden"
         hour = int(match["h"])
-        if hour <= 23 and not any(s < match.end() and match.start() < e for s, e in taken):
+        if hour <= 23 and not spans.overlaps(match.start(), match.end()):
             label = _label(text, match.start(), match.end())
             found.append(
                 TimeMention(Clock(hour, 0), match.start(), match.end(), label, True, False, False)
@@ -178,9 +194,7 @@ def _mention(match: re.Match[str], text: str, *, attached: bool = False) -> Time
     clock = _clock(groups, is_range, strict=has_kl or attached)
     if clock is None:
         return None
-    line_start = (
-        text[: match.start()].rstrip(" ").endswith("\n") or not text[: match.start()].strip()
-    )
+    line_start = _line_start(text, match.start())
     joined = bool(_JOINED_RE.match(text, end_text)) and not is_range
     joined = joined or (groups["sep"] == "och" and not groups["mellan"])
     return TimeMention(
@@ -208,6 +222,14 @@ def _hours(groups: dict[str, str | None], text: str, start: int) -> bool:
     return (
         6 <= first <= 23 and forwards and not _NOT_HOURS_RE.search(text[max(0, start - 20) : start])
     )
+
+
+def _line_start(text: str, position: int) -> bool:
+    """ "11.00 Mässa": nothing but spaces between the line's start and the time."""
+    newline = text.rfind("\n", max(0, position - 200), position)
+    if newline < 0 and position > 200:
+        return False
+    return not text[newline + 1 : position].strip()
 
 
 def _clock(groups: dict[str, str | None], is_range: bool, *, strict: bool) -> Clock | None:
