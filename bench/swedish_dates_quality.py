@@ -1,6 +1,6 @@
 """Right / no answer / wrong of ``harvest.swedish_dates`` on the named-case table, per family.
 
-    .venv/bin/python -m bench.swedish_dates_quality [--verbose] [PATH]
+    .venv/bin/python -m bench.swedish_dates_quality [--verbose] [--speed] [PATH]
 
 The table (``tests/data/swedish_dates/cases.tsv``) holds real listing phrasing with the
 instant a reader would take from it, or ``-`` where the phrase does not say (a list of
@@ -12,8 +12,10 @@ asserts every line; this prints the figures the issue asks for.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -150,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path, default=CASES)
     parser.add_argument("--verbose", action="store_true", help="list every case not right")
+    parser.add_argument("--speed", action="store_true", help="time the table and hostile texts")
     args = parser.parse_args(argv)
     cases = load_cases(args.path)
     results = [(case, outcome(case)) for case in cases]
@@ -162,12 +165,41 @@ def main(argv: list[str] | None = None) -> int:
     for family in [*families, "all"]:
         chosen = [(c, r) for c, r in results if family in ("all", c.family)]
         _row(family, chosen)
+    if args.speed:
+        _speed(cases)
     if args.verbose:
         for case, result in results:
             if result.verdict is not Verdict.RIGHT:
                 print(f"\n[{result.verdict}] {case.family}/{case.id}: {case.text!r}")
                 print(f"    expected {case.expected}\n    got      {result.got} {result.error}")
     return 0
+
+
+# texts that make a careless regex grammar backtrack or rescan: each must stay linear
+HOSTILE = {
+    "day list": "5, " * 10_000 + "december",
+    "fractions": "1/2 " * 10_000,
+    "times": "19.00 " * 10_000,
+    "dated lines": "lör 5/12 kl 19. " * 10_000,
+    "named days": "julafton kl 15 " * 10_000,
+    "digits": "1" * 100_000,
+}
+
+
+def _speed(cases: list[Case]) -> None:
+    """Phrases per second on the table, and seconds for each hostile text (~100 KB)."""
+    start = time.perf_counter()
+    rounds = 5
+    for _ in range(rounds):
+        for case in cases:
+            outcome(case)
+    elapsed = time.perf_counter() - start
+    print(f"\ntable: {rounds * len(cases) / elapsed:,.0f} phrases/s")
+    for name, text in HOSTILE.items():
+        start = time.perf_counter()
+        with contextlib.suppress(SwedishDateError):  # a refusal is a fine answer here
+            find_swedish_datetime(text, now=DEFAULT_NOW)
+        print(f"hostile {name:<12} {len(text):>8,} chars {time.perf_counter() - start:6.2f} s")
 
 
 def _row(name: str, results: list[tuple[Case, Outcome]]) -> None:

@@ -101,7 +101,8 @@ class SwedishDate:
 # before a date: it is not the event's ("anmälan senast 17/8", "uppdaterad 2026-11-20")
 _NOT_THE_EVENT_RE = re.compile(
     r"\b(?:senast|anmälan|anmäl|anmälningsdag|föranmälan|osa|o\.s\.a|deadline|betala\w*|"
-    r"inbetalning|biljettsläpp|släpps|förköp\w*|publicerad|publicerat|uppdaterad|uppdaterat|"
+    r"inbetalning|biljettsläpp|släpps|säljs|förköp\w*|biljettförsäljning\w*|publicerad|publicerat|"
+    r"uppdaterad|uppdaterat|"
     r"ändrad|inlagd|skapad|postad|skrivet|sista\s+dag)\b"
 )
 _ONLY_AN_END_RE = re.compile(
