@@ -95,7 +95,7 @@ def month_name(month: int) -> str:
 
 
 def describe(day: date) -> str:
-    """ "lördag 5 december 2026": how a reason names a day."""
+    """How a reason names a day: "lördag 5 december 2026"."""
     return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {month_name(day.month)} {day.year}"
 
 

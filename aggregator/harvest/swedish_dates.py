@@ -101,9 +101,8 @@ class SwedishDate:
 # before a date: it is not the event's ("anmälan senast 17/8", "uppdaterad 2026-11-20")
 _NOT_THE_EVENT_RE = re.compile(
     r"\b(?:senast|anmälan|anmäl|anmälningsdag|föranmälan|osa|o\.s\.a|deadline|betala\w*|"
-    r"inbetalning|biljettsläpp|släpps|säljs|förköp\w*|biljettförsäljning\w*|publicerad|publicerat|"
-    r"uppdaterad|uppdaterat|"
-    r"ändrad|inlagd|skapad|postad|skrivet|sista\s+dag)\b"
+    r"inbetalning|biljettsläpp|släpps|säljs|förköp\w*|biljettförsäljning\w*|publicerad|"
+    r"publicerat|uppdaterad|uppdaterat|ändrad|inlagd|skapad|postad|skrivet|sista\s+dag)\b"
 )
 _ONLY_AN_END_RE = re.compile(
     r"(?:\b(?:till|tills|fram\s+till|till\s+och\s+med|pågår|t\.\s?o\.\s?m\.?|sedan|fr\.\s?o\.\s?m\.?|"
@@ -113,9 +112,9 @@ _CLAUSE_BOUNDARY_RE = re.compile(r"[\n;!?]|[.,](?:\s|$)")
 _SENTENCE_END_RE = re.compile(r"\n|[.!?](?:\s|$)")
 # words that say a date is meant, for a field whose date is otherwise known
 _DATE_WORD_RE = re.compile(
-    rf"(?<![\wåäö])(?:{alternatives(WEEKDAYS)}|{alternatives(MONTHS)}|\w*dag(?:en|ar)?|\w*afton(?:en)?|advent|påsk\w*|pingst\w*|datum|"
-    r"midsommar\w*|helg\w*|vecka\w*|morgon|morron|kväll|natt|eftermiddag|förmiddag)(?![\wåäö])"
-    r"|\d{1,2}/\d{1,2}"
+    rf"(?<![\wåäö])(?:{alternatives(WEEKDAYS)}|{alternatives(MONTHS)}|\w*dag(?:en|ar)?|"
+    r"\w*afton(?:en)?|advent|påsk\w*|pingst\w*|datum|midsommar\w*|helg\w*|vecka\w*|"
+    r"morgon|morron|kväll|natt|eftermiddag|förmiddag)(?![\wåäö])|\d{1,2}/\d{1,2}"
 )
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 _DASHES = str.maketrans(
@@ -194,7 +193,7 @@ def _normalize(text: str) -> str:
 def _read(text: str, ctx: Context, tz: tzinfo, default_date: date | None) -> SwedishDate | None:
     written, errors = written_dates(text, ctx)
     taken = [(m.start, m.end) for m in written]
-    named = [m for m in named_days(text, ctx, taken) if m is not None]
+    named = list(named_days(text, ctx, taken))
     week_days = list(weeks(text, ctx, taken + [(m.start, m.end) for m in named]))
     errors += disagreements(text, written, named)
     if errors:
@@ -229,7 +228,7 @@ def _read(text: str, ctx: Context, tz: tzinfo, default_date: date | None) -> Swe
 
 
 def _until(chosen: Mention, untils: list[Mention]) -> date:
-    """ "Öppnar 5 december och visas till 10 januari": a day, then how long it goes on."""
+    """A day, then how long it goes on: "öppnar 5 december och visas till 10 januari"."""
     later = {m.last for m in untils if chosen.last < m.last <= chosen.first + timedelta(days=400)}
     return later.pop() if len(later) == 1 and chosen.first == chosen.last else chosen.last
 

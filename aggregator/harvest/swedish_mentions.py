@@ -305,7 +305,7 @@ def _forms(match: re.Match[str], text: str) -> tuple[_Form, _Form | None, int | 
 
 
 def _listed_days(start: _Form, listed: str) -> tuple[_Form, _Form | None, int | None]:
-    """ "5 och 6 december" is one event over two days; "5 och 12 december" are two events."""
+    """One event over two days ("5 och 6 december"), or two events ("5 och 12 december")."""
     items = re.findall(rf"(?:({_WD})(?:en)?\.? +)?(\d{{1,2}})", listed)
     days = [start.day] + [int(day) for _, day in items]
     if any(later != earlier + 1 for earlier, later in pairwise(days)):
@@ -341,7 +341,7 @@ def _form(groups: dict[str, str | None], p: str) -> _Form:
 
 
 def _same_form(start: dict[str, str | None], end: dict[str, str | None]) -> bool:
-    """ "2/7-30/7" and "5 mars – 7 april" are ranges; "5 mars - 10.12" is not."""
+    """A range is written in one form ("2/7-30/7", "5 mars – 7 april"), not "5 mars - 10.12"."""
     for form in ("iy", "d1", "sd", "pd"):
         if start[form] is not None:
             return end[f"e{form}"] is not None
@@ -487,7 +487,7 @@ def _relative(match: re.Match[str], reference: date) -> tuple[date, date]:
 
 
 def _weekend(words: str, reference: date) -> tuple[date, date]:
-    """ "i helgen": the coming Saturday–Sunday; written on a Sunday it may be either."""
+    """The coming Saturday–Sunday ("i helgen"); written on a Sunday it may be either weekend."""
     saturday = coming(5, reference - timedelta(days=1))
     if words == "nästa helg" and reference.weekday() < 5:
         raise AmbiguousSwedishDate(

@@ -155,7 +155,7 @@ def find_times(text: str, taken: list[tuple[int, int]]) -> list[TimeMention]:
 
 
 def time_in_words(text: str) -> bool:
-    """ "klockan sju", "kl. halv åtta": a time is given, but not one we read (morning or evening?)."""
+    """A time is given in words ("klockan sju", "kl. halv åtta"): morning or evening?"""
     return _WORDS_RE.search(text) is not None
 
 
@@ -225,7 +225,7 @@ def _hours(groups: dict[str, str | None], text: str, start: int) -> bool:
 
 
 def _line_start(text: str, position: int) -> bool:
-    """ "11.00 Mässa": nothing but spaces between the line's start and the time."""
+    """Nothing but spaces between the line's start and the time ("11.00 Mässa")."""
     newline = text.rfind("\n", max(0, position - 200), position)
     if newline < 0 and position > 200:
         return False
