@@ -108,6 +108,9 @@ _ONLY_AN_END_RE = re.compile(
     r"(?:\b(?:till|tills|fram\s+till|till\s+och\s+med|pågår|t\.\s?o\.\s?m\.?|sedan|fr\.\s?o\.\s?m\.?|"
     r"från\s+och\s+med)\s*)$"
 )
+# "konserten flyttas från 5 december till 12 december": not a range
+_MOVED_RE = re.compile(r"\b(?:flytta\w*|ändra\w*|nytt\s+datum|byter\s+datum)\b")
+_LIST_JOIN_RE = re.compile(r"\b(?:och|eller|samt|resp)\b")
 _CLAUSE_BOUNDARY_RE = re.compile(r"[\n;!?]|[.,](?:\s|$)")
 _SENTENCE_END_RE = re.compile(r"\n|[.!?](?:\s|$)")
 # words that say a date is meant, for a field whose date is otherwise known
@@ -241,7 +244,7 @@ def _on_known_day(text: str, day: date, tz: tzinfo) -> SwedishDate | None:
     times = [t for t in find_times(text, []) if t.explicit and t.label is not Label.DEADLINE]
     if not times:
         return None
-    return _timed(day, day, _with_end(_start_clock(times, None), times), tz)
+    return _timed(day, day, _with_end(_start_clock(text, times, None), times), tz)
 
 
 class _Role(StrEnum):
@@ -253,6 +256,8 @@ class _Role(StrEnum):
 def _role(text: str, mention: Mention) -> _Role:
     """What a date is to the event: its day, a deadline or notice, or only an end."""
     before = _clause_before(text, mention.start)
+    if mention.first != mention.last and _MOVED_RE.search(before):
+        raise AmbiguousSwedishDate("it moves the event from one date to another")
     if _NOT_THE_EVENT_RE.search(before):
         return _Role.NOTICE
     if mention.first == mention.last and _ONLY_AN_END_RE.search(before):
@@ -306,26 +311,26 @@ def _choose_time(text: str, chosen: Mention, taken: list[tuple[int, int]]) -> Cl
         times = [t for t in times if t.start != attached.start] + [attached]
     else:
         attached = None
-    sentence = _sentence(text, chosen)
-    usable = [
-        t
-        for t in times
-        if t.label is not Label.DEADLINE and (not t.loose or sentence[0] <= t.start < sentence[1])
-    ]
+    sentence = _sentence(text, chosen.start, chosen.end)
+    usable = [t for t in times if t.label is not Label.DEADLINE]
+    near = [t for t in usable if not t.loose or sentence[0] <= t.start < sentence[1]]
+    # a bare "14–16" away from the date counts only when no other time is given
+    usable = near or usable
     if not usable:
         if time_in_words(text):
             raise AmbiguousSwedishDate("its time is written in words (morning or evening?)")
         return None
     before = [t for t in usable if t.end <= chosen.start and _just_before(text, t, chosen)]
-    clock = _start_clock(usable, attached or (before[0] if before else None))
+    clock = _start_clock(text, usable, attached or (before[0] if before else None))
     return _with_end(clock, usable)
 
 
-def _sentence(text: str, chosen: Mention) -> tuple[int, int]:
-    """Where the sentence holding the date starts and ends (a bare "11–15" must be in it)."""
-    starts = [m.end() for m in _SENTENCE_END_RE.finditer(text, 0, chosen.start)]
-    after = _SENTENCE_END_RE.search(text, chosen.end)
-    return (starts[-1] if starts else 0), (after.start() if after else len(text))
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence holding ``start``–``end`` (a date, a time) starts and ends."""
+    window_start = max(0, start - 2000)  # sentences are short; hostile text must stay linear
+    starts = [m.end() for m in _SENTENCE_END_RE.finditer(text, window_start, start)]
+    after = _SENTENCE_END_RE.search(text, end)
+    return (starts[-1] if starts else window_start), (after.start() if after else len(text))
 
 
 def _just_before(text: str, time: TimeMention, chosen: Mention) -> bool:
@@ -333,7 +338,7 @@ def _just_before(text: str, time: TimeMention, chosen: Mention) -> bool:
     return len(gap) <= 3 and bool(ATTACHED_BEFORE_RE.fullmatch(gap)) and "\n" not in gap
 
 
-def _start_clock(usable: list[TimeMention], attached: TimeMention | None) -> Clock:
+def _start_clock(text: str, usable: list[TimeMention], attached: TimeMention | None) -> Clock:
     starts = [t for t in usable if t.label is Label.START]
     if starts:
         return _single(starts, "start times")
@@ -344,11 +349,33 @@ def _start_clock(usable: list[TimeMention], attached: TimeMention | None) -> Clo
         schedule = {t.clock for t in plain if t.line_start}
         if len(schedule) > 1:
             raise AmbiguousSwedishDate(f"it lists {len(schedule)} times, one per line")
-        return _single(plain, "times", earliest=True)
+        clock = _single(plain, "times", earliest=True)
+        _not_a_list(text, clock, plain)
+        return clock
     before = [t for t in usable if t.label in (Label.DOOR, Label.MEAL)]
     if before:
         return _single(before, "times", earliest=True)
     raise AmbiguousSwedishDate("it gives an end time but no start time")
+
+
+def _not_a_list(text: str, clock: Clock, plain: list[TimeMention]) -> None:
+    """A programme starts with its first time ("Kl 13.30 pyntar vi stången. Kl 14 reser vi
+    stången.", "samling kl 9.30, vi går kl 10"), but "julbön kl 14 i Vimmerby kyrka och kl
+    16 i Pelarne kyrka" are two services: the first time and the next one in its sentence,
+    joined by "och", are a list (unless the next falls inside the first: "10–15 och kl 13")."""
+    first = next(t for t in plain if t.clock == clock)
+    sentence_end = _sentence(text, first.start, first.end)[1]
+    later = sorted((t for t in plain if first.end <= t.start < sentence_end), key=lambda t: t.start)
+    if not later or later[0].clock.minutes == clock.minutes:
+        return
+    between = text[first.end : later[0].start]
+    inside = clock.end_hour is not None and later[0].clock.minutes <= clock.end_hour * 60
+    if _LIST_JOIN_RE.search(between) and "," not in between and not inside:
+        raise AmbiguousSwedishDate(
+            f"it lists times for more than one occasion "
+            f"({clock.hour:02d}.{clock.minute:02d}, "
+            f"{later[0].clock.hour:02d}.{later[0].clock.minute:02d})"
+        )
 
 
 def _single(times: list[TimeMention], what: str, *, earliest: bool = False) -> Clock:

@@ -87,7 +87,8 @@ _WORDS_RE = re.compile(
 # what a number followed by these is: a price, an age, a distance, a count
 _UNIT_RE = re.compile(
     r"\s*(?:kr|kronor|sek|euro|eur|€|:-|%|km|mil|meter|min|minuter|timm\w*|år|års|åringar|"
-    r"-åringar|st|stycken|pers|personer|deltagare|platser|poäng|mål|kg|dl|cl|liter|sidor)(?![\wåäö])"
+    r"-åringar|st|stycken|pers|personer|deltagare|platser|poäng|mål|kg|dl|cl|liter|sidor|"
+    r"bord|knallar|utställare|lag|spelare|barn|vuxna|gäster|kapitel)(?![\wåäö])"
     r"|\s*/\s*person"
 )
 _BOUNDARY_RE = re.compile(r"[\n;!?(]|[.,](?:\s|$)")
@@ -107,7 +108,7 @@ _LABEL_WORDS = [
         r"fika\w*|middag\w*|mat|maten|måltid\w*|server\w*|buffé\w*|mingel|förfest|glögg|lunch|"
         r"kaffe\w*|\w+kaffe",
     ),
-    (Label.END, r"slut\w*|avslut\w*|pågår\s+till|håller\s+på\s+till"),
+    (Label.END, r"slut\w*|avslut\w*|pågår\s+till|håller\s+på\s+till|till"),
     (
         Label.START,
         r"start\w*|\w+start|börjar|avspark|nedsläpp|uppsläpp|spelstart|gudstjänsten\s+börjar",
