@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -111,6 +111,7 @@ _ONLY_AN_END_RE = re.compile(
 # "konserten flyttas från 5 december till 12 december": not a range
 _MOVED_RE = re.compile(r"\b(?:flytta\w*|ändra\w*|nytt\s+datum|byter\s+datum)\b")
 _LIST_JOIN_RE = re.compile(r"\b(?:och|eller|samt|resp)\b")
+_END_DATE_RE = re.compile(r"\b(?:slutdatum|slutdag|slutar|slut)\s*:?\s*$")
 _CLAUSE_BOUNDARY_RE = re.compile(r"[\n;!?]|[.,](?:\s|$)")
 _SENTENCE_END_RE = re.compile(r"\n|[.!?](?:\s|$)")
 # words that say a date is meant, for a field whose date is otherwise known
@@ -207,12 +208,13 @@ def _read(text: str, ctx: Context, tz: tzinfo, default_date: date | None) -> Swe
     roles = [(m, _role(text, m)) for m in absolute]
     events = [m for m, role in roles if role is _Role.EVENT]
     untils = [m for m, role in roles if role is _Role.UNTIL]
+    ends = [m for m, role in roles if role is _Role.END]
     spans += [(m.start, m.end) for m in relative]
     strong = [m for m in relative if not m.weak]
     if relative_errors and (not events or ctx.published):
         raise relative_errors[0]  # without a publication time a written date outranks them
     if events:
-        chosen = _one(events)
+        chosen = _ended(_one(events), ends)
         if ctx.published and strong:
             _agree(chosen, _one(strong))
     elif relative:
@@ -228,6 +230,14 @@ def _read(text: str, ctx: Context, tz: tzinfo, default_date: date | None) -> Swe
         last = _until(chosen, untils)
         return SwedishDate(chosen.first, last + timedelta(days=1), True)
     return _timed(chosen.first, chosen.last, clock, tz)
+
+
+def _ended(chosen: Mention, ends: list[Mention]) -> Mention:
+    """ "Startdatum: 2026-12-12 … Slutdatum: 2026-12-13": one event over both days."""
+    later = {m.last for m in ends if chosen.last < m.last <= chosen.first + timedelta(days=400)}
+    if chosen.first != chosen.last or len(later) != 1:
+        return chosen
+    return replace(chosen, last=later.pop())
 
 
 def _until(chosen: Mention, untils: list[Mention]) -> date:
@@ -250,7 +260,8 @@ def _on_known_day(text: str, day: date, tz: tzinfo) -> SwedishDate | None:
 class _Role(StrEnum):
     EVENT = "event"
     NOTICE = "notice"  # "anmälan senast 17/8", "uppdaterad 2026-11-20"
-    UNTIL = "until"  # "visas till 10 januari": only the end of something
+    UNTIL = "until"  # "visas till 10 januari": only the end of something going on
+    END = "end"  # "slutdatum: 2026-12-13": the last day of this event
 
 
 def _role(text: str, mention: Mention) -> _Role:
@@ -260,6 +271,8 @@ def _role(text: str, mention: Mention) -> _Role:
         raise AmbiguousSwedishDate("it moves the event from one date to another")
     if _NOT_THE_EVENT_RE.search(before):
         return _Role.NOTICE
+    if mention.first == mention.last and _END_DATE_RE.search(before):
+        return _Role.END
     if mention.first == mention.last and _ONLY_AN_END_RE.search(before):
         return _Role.UNTIL
     return _Role.EVENT

@@ -103,7 +103,7 @@ def _date_forms(p: str) -> str:
         rf"(?P<{p}iy>20\d\d)-(?P<{p}im>\d{{1,2}})-(?P<{p}id>\d{{1,2}})(?!\d)"
         rf"|(?P<{p}d1>\d{{1,2}}){_ORDINAL}\.?(?: *[–-] *(?P<{p}d2>\d{{1,2}}){_ORDINAL}\.?"
         rf"|(?P<{p}dl>{_DAY_LIST}))?"
-        rf" *-? *(?P<{p}mon>{_MON})\b(?P<{p}mdot>\.)?(?: +(?P<{p}y>20\d\d)\b)?"
+        rf" *-? *(?P<{p}mon>{_MON})\b(?P<{p}mdot>\.)?(?:,? +(?P<{p}y>20\d\d)\b)?"
         rf"|(?P<{p}sd>\d{{1,2}})(?: *[–-] *(?P<{p}sd2>\d{{1,2}}))?/(?P<{p}sm>\d{{1,2}})"
         rf"(?:/(?P<{p}sy>20\d\d|\d\d))?(?![\d/])"
         rf"|(?P<{p}pd>\d{{1,2}})(?: *[–-] *(?P<{p}pd2>\d{{1,2}}))?\.(?P<{p}pm>\d{{1,2}})"
@@ -120,7 +120,8 @@ _LEAD = (
 _DATE_RE = re.compile(rf"(?<![\w/.:,-]){_LEAD}(?:{_date_forms('')})")
 # a second date closing a range: "5 mars – 7 april", "2/7-30/7", "26/6 t.o.m. 28/8"
 _RANGE_END_RE = re.compile(
-    rf" *(?:[–-]|till(?: +och +med)?|t\. ?o\. ?m\.?|tom) *(?:(?P<ewd>{_WD})(?:en)?\.?,? +)?"
+    rf" *(?:[–-]|till(?: +och +med)?|t\. ?o\. ?m\.?|tom) *"
+    rf"(?:(?P<ewd>{_WD})(?:en)?\.?,? +|(?P<eswd>{_SHORT})\.? +(?=\d{{1,2}}[./]\d))?"
     rf"(?:den +)?(?:{_date_forms('e')})"
 )
 _ALL_DAY_RE = re.compile(r"\s*[-–,]?\s*(?:heldag|hela dagen)\b")
@@ -295,7 +296,8 @@ def _forms(match: re.Match[str], text: str) -> tuple[_Form, _Form | None, int | 
     closing = _RANGE_END_RE.match(text, _date_end(match))
     if closing is not None and _same_form(groups, closing.groupdict()):
         ends = closing.groupdict()
-        return start, _form(ends, "e"), _weekday(ends["ewd"]), _date_end(closing, "e")
+        end_weekday = _weekday(ends["ewd"] or ends["eswd"])
+        return start, _form(ends, "e"), end_weekday, _date_end(closing, "e")
     if groups["dl"]:
         return (*_listed_days(start, groups["dl"]), _date_end(match))
     day2 = groups["d2"] or groups["sd2"] or groups["pd2"]
