@@ -43,6 +43,7 @@ from aggregator.store.codec import (
     parse_iso,
 )
 from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
+from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.schema import migrations
 
 __all__ = [
@@ -91,7 +92,7 @@ class SourceHealth:
     last_success_at: str | None
 
 
-class Store(MatchingQueries):
+class Store(MatchingQueries, RegistrationQueries):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
