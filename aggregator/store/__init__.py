@@ -44,6 +44,7 @@ from aggregator.store.codec import (
 )
 from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
 from aggregator.store.schema import migrations
+from aggregator.store.web_queries import WebQueries
 
 __all__ = [
     "EventRow",
@@ -91,7 +92,7 @@ class SourceHealth:
     last_success_at: str | None
 
 
-class Store(MatchingQueries):
+class Store(MatchingQueries, WebQueries):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
