@@ -173,9 +173,9 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         print(_publish_line(result, config))
         return 0
     if args.command == "serve":
-        from aggregator.web import serve_feeds
+        from aggregator.web import serve
 
-        serve_feeds(config, host=args.host, port=args.port)
+        serve(config, args.host, args.port)
         return 0
     if args.command == "sources":
         return _sources_list(config, store)

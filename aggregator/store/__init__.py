@@ -45,6 +45,7 @@ from aggregator.store.codec import (
 from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
 from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.schema import migrations
+from aggregator.store.web_queries import WebQueries
 
 __all__ = [
     "EventRow",
@@ -92,7 +93,7 @@ class SourceHealth:
     last_success_at: str | None
 
 
-class Store(MatchingQueries, RegistrationQueries):
+class Store(MatchingQueries, WebQueries, RegistrationQueries):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:

@@ -165,3 +165,60 @@ def m030_registrations(db: sqlite_utils.Database) -> None:
         CREATE INDEX registration_log_registration ON registration_log (registration_id, id);
         """
     )
+
+
+@migrations()
+def m040_web_changes(db: sqlite_utils.Database) -> None:
+    """Incremental sync for the website (``/api/changes``) and 301s for merged-away ids.
+
+    Triggers, not code in the writers, so every path that changes a published event
+    (merge, removal, re-render) is recorded, whoever wrote it. ``event_changes`` keeps
+    one row per event with the sequence number of its latest change; ``event_moves``
+    remembers each member that left an event and how many active members stayed
+    behind: a move that left none is the merge that replaced the event.
+    """
+    db.executescript(
+        """
+        CREATE TABLE event_changes (
+            event_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX event_changes_seq ON event_changes (seq);
+        INSERT INTO event_changes (event_id, seq)
+            SELECT id, row_number() OVER (ORDER BY modified_at, id) FROM events
+            WHERE content_hash != '';
+        CREATE TRIGGER event_changes_insert AFTER INSERT ON events
+        WHEN new.content_hash != ''
+        BEGIN
+            INSERT INTO event_changes (event_id, seq)
+            VALUES (new.id, (SELECT coalesce(max(seq), 0) + 1 FROM event_changes))
+            ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq;
+        END;
+        CREATE TRIGGER event_changes_update AFTER UPDATE ON events
+        WHEN new.content_hash != '' AND (
+            old.content_hash IS NOT new.content_hash
+            OR old.removed_at IS NOT new.removed_at
+            OR old.json_item IS NOT new.json_item)
+        BEGIN
+            INSERT INTO event_changes (event_id, seq)
+            VALUES (new.id, (SELECT coalesce(max(seq), 0) + 1 FROM event_changes))
+            ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq;
+        END;
+        CREATE TABLE event_moves (
+            id INTEGER PRIMARY KEY,
+            from_id TEXT NOT NULL,
+            to_id TEXT NOT NULL,
+            remaining INTEGER NOT NULL
+        );
+        CREATE INDEX event_moves_from ON event_moves (from_id, remaining);
+        CREATE TRIGGER event_moves_record AFTER UPDATE OF event_id ON source_events
+        WHEN old.event_id IS NOT NULL AND new.event_id IS NOT NULL
+             AND old.event_id != new.event_id AND new.removed_at IS NULL
+        BEGIN
+            INSERT INTO event_moves (from_id, to_id, remaining)
+            VALUES (old.event_id, new.event_id,
+                    (SELECT count(*) FROM source_events
+                     WHERE event_id = old.event_id AND removed_at IS NULL));
+        END;
+        """
+    )
