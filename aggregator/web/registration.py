@@ -47,6 +47,7 @@ from aggregator.store.registrations import (
     new_token,
 )
 from aggregator.web.abuse import BodyTooLarge, Limits, client_key, read_body, replayed
+from aggregator.web.context import WebContext
 from aggregator.web.preview import (
     Preview,
     preview_event,
@@ -95,6 +96,10 @@ class RegistrationSite:
             loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True
         )
     )
+
+    @classmethod
+    def build(cls, context: WebContext) -> RegistrationSite:
+        return cls(config=context.config, store=context.stores.get)
 
     def render(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("calendar_name", self.config.settings.calendar_name)
@@ -151,6 +156,8 @@ async def read_posted(request: Request) -> Posted:
         if not isinstance(data, dict):
             raise Refusal("", "Förfrågan ska vara ett JSON-objekt med fälten.", status=400)
         return Posted(dict(data), None)
+    if not content_type and await _empty(request):
+        return Posted({}, None)  # a form with nothing ticked, sent without a body
     if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise Refusal("", "Skicka formuläret som JSON eller som ett vanligt formulär.", status=415)
     try:
@@ -189,6 +196,13 @@ async def read_posted(request: Request) -> Posted:
         else:
             fields[key] = value
     return Posted(fields, upload, action)
+
+
+async def _empty(request: Request) -> bool:
+    try:
+        return not await read_body(request, 0)
+    except BodyTooLarge:
+        return False
 
 
 # -- what registering does ----------------------------------------------------------------------
@@ -333,6 +347,19 @@ def refresh(site: RegistrationSite, registration: Registration, now: datetime) -
         preview = run_preview(site, submission, now)
         store.save_registration_preview(registration.id, preview.to_json(), preview.kind, now)
         return "Förhandsvisningen är uppdaterad." if preview.found else preview.reason
+    report = harvest_now(site, store, registration, now)
+    if report.outcome == "failed":
+        return f"Hämtningen misslyckades: {report.message}"
+    if report.outcome == "unchanged":
+        return "Kalendern är oförändrad sedan förra hämtningen."
+    return f"Hämtat: {report.events} evenemang ({report.new} nya, {report.changed} ändrade)."
+
+
+def harvest_now(
+    site: RegistrationSite, store: Store, registration: Registration, now: datetime
+) -> pipeline.SourceReport:
+    """Harvest an active registration at once, merge and publish: an approval (or a
+    "hämta nu") shows in the feeds without waiting for the schedule."""
     config = site.merged(store)
     source = config.source(registration.id)
     with site.work_lock:
@@ -344,11 +371,7 @@ def refresh(site: RegistrationSite, registration: Registration, now: datetime) -
         if report.outcome in ("ok", "held"):
             pipeline.update_events(store, config, now)
             output.publish(store, config, now)
-    if report.outcome == "failed":
-        return f"Hämtningen misslyckades: {report.message}"
-    if report.outcome == "unchanged":
-        return "Kalendern är oförändrad sedan förra hämtningen."
-    return f"Hämtat: {report.events} evenemang ({report.new} nya, {report.changed} ändrade)."
+    return report
 
 
 def retire_unlisted(site: RegistrationSite, store: Store, now: datetime) -> None:
@@ -594,12 +617,7 @@ def replace_export(
     )
     fresh = store.registration(registration.id)
     if fresh is not None and fresh.status is RegistrationStatus.ACTIVE:
-        config = site.merged(store)  # writes the new file the harvest reads
-        with site.work_lock:
-            report = pipeline.harvest_source(store, config, config.source(fresh.id), now)
-            if report.outcome in ("ok", "held"):
-                pipeline.update_events(store, config, now)
-                output.publish(store, config, now)
+        harvest_now(site, store, fresh, now)  # reads the new file
     return f"Den nya exporten är inläst: {preview.upcoming} kommande evenemang."
 
 
