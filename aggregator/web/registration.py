@@ -363,6 +363,7 @@ def harvest_now(
     config = site.merged(store)
     source = config.source(registration.id)
     with site.work_lock:
+        store.sync_sources(config.sources)  # a just-approved source gets its row (health)
         session = fetch.new_session(config.settings)
         try:
             report = pipeline.harvest_source(store, config, source, now, session=session)
