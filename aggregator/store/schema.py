@@ -222,3 +222,8 @@ def m040_web_changes(db: sqlite_utils.Database) -> None:
         END;
         """
     )
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date."""
+    migrations.apply(db)
