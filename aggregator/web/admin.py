@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from aggregator import clock, pipeline
+from aggregator.model import OverrideKind
 from aggregator.publish import output
 from aggregator.store import Store
 from aggregator.store.registrations import (
@@ -211,7 +212,7 @@ def admin_router(site: RegistrationSite) -> APIRouter:
         a, b = fields.get("a"), fields.get("b")
         if not isinstance(a, str) or not isinstance(b, str):
             return site.render("admin_fel.html", 422, message="Två evenemang behövs.")
-        kind = "merge" if decision == "samma" else "apart"
+        kind = OverrideKind.MERGE if decision == "samma" else OverrideKind.APART
         message = await run_in_threadpool(moderate_pair, site, kind, a, b, clock.now())
         if message:
             return site.render("admin_fel.html", 422, message=message)
@@ -301,7 +302,7 @@ def _field(fields: dict[str, object], key: str, limit: int) -> str:
     return text
 
 
-def moderate_pair(site: RegistrationSite, kind: str, a: str, b: str, now: datetime) -> str:
+def moderate_pair(site: RegistrationSite, kind: OverrideKind, a: str, b: str, now: datetime) -> str:
     """A moderator's "same event" (merge) or "never merge" (apart) for two published
     events, stored as overrides between their source events as ``events merge/apart`` does;
     returns "" or why it could not be done."""
@@ -312,8 +313,8 @@ def moderate_pair(site: RegistrationSite, kind: str, a: str, b: str, now: dateti
     missing = [event_id for event_id, found in members.items() if not found]
     if missing:
         return f"Inget publicerat evenemang med id {', '.join(missing)}."
-    refs = {event_id: [(m[0], m[1]) for m in found] for event_id, found in members.items()}
-    if kind == "merge":
+    refs = {event_id: [m.ref for m in found] for event_id, found in members.items()}
+    if kind is OverrideKind.MERGE:
         shared = {s for s, _ in refs[a]} & {s for s, _ in refs[b]}
         if shared:
             return (
@@ -326,7 +327,7 @@ def moderate_pair(site: RegistrationSite, kind: str, a: str, b: str, now: dateti
     config = site.merged(store)
     with site.work_lock:
         store.add_overrides(kind, pairs, now)
-        store.mark_days_dirty({m[2][:10] for found in members.values() for m in found})
+        store.mark_days_dirty({m.start_utc[:10] for found in members.values() for m in found})
         pipeline.update_events(store, config, now)
         output.publish(store, config, now)
     return ""
