@@ -213,6 +213,7 @@ def test_reject_pause_and_resume(admin: Admin) -> None:
         second["status_url"].replace("https://alltsomsker.test", admin.base), timeout=10
     )
     assert "avvisad" in status.text and "Inga evenemang i våra kommuner" in status.text
+    assert "UTC: registrerad</li><li>2026-11-26 12:00 UTC: avvisad" in status.text
 
     admin.post(f"/admin/registreringar/{first['id']}/godkann", csrf=csrf)
     assert "Julmarknad i Lönneberga" in admin.feed()

@@ -18,8 +18,6 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from aggregator.normalize.urls import split_url
 
-# schemes a calendar app or browser hands out for the same https resource
-FETCH_SCHEMES = {"webcal": "https", "webcals": "https", "feed": "https", "http": "http"}
 DEFAULT_PORTS = {80, 443}
 # query parameters added by newsletters, ads and social sites; they never select content
 TRACKING_PARAMS = {

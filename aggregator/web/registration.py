@@ -302,6 +302,10 @@ def status_values(
         "events": events,
         "preview": preview,
         "advice": list(health.warnings[:20]) if health else list(preview.warnings),
+        "history": [
+            (at[:16].replace("T", " "), HISTORY_TEXT.get(action, action))
+            for at, action, _ in store.registration_history(registration.id)
+        ],
         "can_refresh": registration.status
         in (RegistrationStatus.PENDING, RegistrationStatus.ACTIVE),
         "can_withdraw": registration.status
@@ -312,6 +316,14 @@ def status_values(
     }
 
 
+HISTORY_TEXT = {
+    "registered": "registrerad",
+    "active": "godkänd",
+    "rejected": "avvisad",
+    "paused": "pausad",
+    "withdrawn": "återkallad",
+    "upload": "ny export uppladdad",
+}
 HEALTH_TEXT = {
     "never": "Vi har inte hämtat kalendern än.",
     "ok": "Senaste hämtningen gick bra.",
