@@ -193,6 +193,12 @@ def test_approve_with_edits_publishes_at_once(admin: Admin) -> None:
     assert "SUMMARY:Julmarknad i Lönneberga" in admin.feed()
     organizer = admin.folder / "feeds" / "organizer" / "lonneberga-hembygd.ics"
     assert "CATEGORIES:Hembygd,Jul" in organizer.read_text(encoding="utf-8")
+    status_url = registration["status_url"].replace("https://alltsomsker.test", admin.base)
+    status = requests.get(status_url, timeout=10).text
+    assert "godkänd och aktiv" in status and "Senaste hämtningen gick bra." in status
+    assert "lör 12 dec 2026 10:00–15:00" in status, "the events we read"
+    refreshed = requests.post(status_url + "/hamta", timeout=30).text
+    assert "Kalendern är oförändrad sedan förra hämtningen." in refreshed
     again = admin.post("/admin/registreringar/lonneberga-hembygd/godkann", csrf=csrf)
     assert again.status_code == 422 and "bara väntande" in again.text
 

@@ -517,3 +517,34 @@ def test_the_html_form_works_without_javascript(site: Site) -> None:
         f"{site.base}/registrera", data={**form, "email": "nej", "atgard": "registrera"}, timeout=30
     )
     assert bad.status_code == 422 and "E-postadressen ser inte ut att stämma" in bad.text
+
+
+def _export(title: str) -> bytes:
+    items = [{"name": title, "start_timestamp": 1797436800, "place": {"name": "Logen"}}]
+    return _zip({"events/your_events.json": json.dumps({"your_events": items}).encode()})
+
+
+def test_an_organizer_replaces_their_facebook_export(site: Site) -> None:
+    form = {"name": "Bygdegården", "email": "info@bygd.example", "municipality": "Eksjö"}
+    answer = requests.post(
+        f"{site.base}/api/sources",
+        data=form,
+        files={"file": ("export.zip", _export("Slåtterdans"), "application/zip")},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    status_url = answer.json()["status_url"].replace("https://alltsomsker.test", site.base)
+    assert "Ersätt Facebook-exporten" in requests.get(status_url, timeout=10).text
+    replaced = requests.post(
+        status_url + "/fil",
+        files={"file": ("ny.zip", _export("Midsommardans"), "application/zip")},
+        timeout=30,
+    )
+    assert "Den nya exporten är inläst: 1 kommande evenemang." in replaced.text
+    assert "Midsommardans" in replaced.text and "ny export uppladdad" in replaced.text
+    broken = requests.post(
+        status_url + "/fil", files={"file": ("x.zip", b"GIF89a", "image/gif")}, timeout=30
+    )
+    assert "varken en .zip eller en .json" in broken.text
+    stored = site.db().execute("SELECT upload_name FROM registrations").fetchone()[0]
+    assert stored == "ny.zip"
