@@ -30,7 +30,7 @@ class EventQuery:
     matches; the groups are combined with AND. ``ids`` restricts to a search result.
     """
 
-    ends_after: str | None = None  # UTC ISO: events still running at or after this
+    ends_after: str | None = None  # UTC ISO: events running after this (or starting at it)
     starts_before: str | None = None  # UTC ISO: events starting before this
     municipalities: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
@@ -102,8 +102,9 @@ class WebQueries:
         """Events matching ``query`` in start order, at most ``query.limit``."""
         where, params = ["e.removed_at IS NULL", "e.content_hash != ''"], []
         if query.ends_after is not None:
-            where.append("e.end_utc >= ?")
-            params.append(query.ends_after)
+            # still running after the instant, or starting at it (zero-length events)
+            where.append("(e.end_utc > ? OR e.start_utc >= ?)")
+            params += [query.ends_after, query.ends_after]
         if query.starts_before is not None:
             where.append("e.start_utc < ?")
             params.append(query.starts_before)

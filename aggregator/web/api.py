@@ -157,7 +157,7 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
     fragment = {"ics": Fragment.ICS, "rss": Fragment.RSS, "json": Fragment.JSON}[extension]
     rows = store.list_events(query, fragment)
     settings = ctx.config.settings
-    title = feed_title("filtered", filter_label(given, ctx), settings)
+    title = feed_title("filtered", filter_label(given, ctx, store.feed_labels()), settings)
     url = f"{settings.base_url}{request.url.path}"
     if request.url.query:
         url += "?" + request.url.query
@@ -170,14 +170,14 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
     return conditional_response(request, body.encode(), FEED_TYPES[extension])
 
 
-def filter_label(given: EventFilter, ctx: WebContext) -> str:
+def filter_label(given: EventFilter, ctx: WebContext, labels: dict[str, str]) -> str:
     """ "Vimmerby, Hultsfred · Jazz": the filtered feed's name in a phone's calendar list."""
     names = {slugify(m): m for m in ctx.config.settings.municipalities}
     parts = []
     if given.municipality:
         parts.append(", ".join(names.get(slugify(m), m) for m in given.municipality))
     if given.category:
-        parts.append(", ".join(given.category))
+        parts.append(", ".join(labels.get(f"category/{slugify(c)}", c) for c in given.category))
     if given.organizer:
         parts.append(", ".join(ctx.source_names.get(o, o) for o in given.organizer))
     if given.q:
