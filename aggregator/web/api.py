@@ -16,7 +16,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from aggregator import clock
 from aggregator.normalize import slugify
@@ -26,7 +26,15 @@ from aggregator.store import Store, iso
 from aggregator.store.web_queries import Fragment
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
-from aggregator.web.models import ChangesPage, ErrorBody, EventItem, EventPage, Facet, SourceStatus
+from aggregator.web.models import (
+    ChangesPage,
+    ErrorBody,
+    EventItem,
+    EventPage,
+    Facet,
+    JsonFeed,
+    SourceStatus,
+)
 from aggregator.web.params import (
     DEFAULT_LIMIT,
     EVENT_ID,
@@ -47,6 +55,12 @@ MAX_CHANGES = 500
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "A parameter could not be read"},
     422: {"model": ErrorBody, "description": "A parameter has a value we cannot use"},
+}
+
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+ERRORS_AS_JSON: dict[int | str, dict[str, object]] = {
+    400: {"description": "A parameter could not be read", "content": ERROR_CONTENT},
+    422: {"description": "A parameter has a value we cannot use", "content": ERROR_CONTENT},
 }
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -215,10 +229,17 @@ def events_rss(request: Request, ctx: Web, given: Filter) -> Response:
     return _feed(request, ctx, given, "rss")
 
 
+class FeedJsonResponse(JSONResponse):
+    """Only for the OpenAPI document: the body is assembled from stored items."""
+
+    media_type = "application/feed+json"
+
+
 @router.get(
     "/events.json",
-    response_class=Response,
-    responses=_feed_responses("application/feed+json"),
+    response_class=FeedJsonResponse,
+    response_model=JsonFeed,
+    responses=ERRORS_AS_JSON,
     summary="The same filters as JSON Feed 1.1",
 )
 def events_json(request: Request, ctx: Web, given: Filter) -> Response:
