@@ -79,11 +79,14 @@ def server_config(
     header_timeout: float = HEADER_TIMEOUT,
     **overrides: Any,
 ) -> uvicorn.Config:
-    protocol = BoundedHttpProtocol
+    protocol: type[BoundedHttpProtocol] = BoundedHttpProtocol
     if header_timeout != HEADER_TIMEOUT:
-        protocol = type(
-            "BoundedHttpProtocol", (BoundedHttpProtocol,), {"header_timeout": header_timeout}
-        )
+
+        class Protocol(BoundedHttpProtocol):
+            pass
+
+        Protocol.header_timeout = header_timeout
+        protocol = Protocol
     options: dict[str, Any] = {
         "host": host,
         "port": port,
