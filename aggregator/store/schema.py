@@ -126,6 +126,11 @@ def m003_feed_order_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
 
 
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date."""
+    migrations.apply(db)
+
+
 @migrations()
 def m040_web_changes(db: sqlite_utils.Database) -> None:
     """Incremental sync for the website (``/api/changes``) and 301s for merged-away ids.

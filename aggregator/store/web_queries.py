@@ -60,15 +60,11 @@ class ChangedEvent:
 
 @dataclass(frozen=True, slots=True)
 class EventState:
-    """What ``/api/events/{id}`` and ``/evenemang/{id}`` need to know about one id."""
+    """What ``/api/events/{id}`` needs to know about one id: its JSON Feed item."""
 
     id: str
     removed: bool
     json_item: str
-    data: str
-    created_at: str
-    modified_at: str
-    sequence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +129,11 @@ class WebQueries:
 
     def event_state(self, event_id: str) -> EventState | None:
         row = self.conn.execute(
-            """SELECT id, removed_at IS NOT NULL, json_item, data, created_at, modified_at,
-                      sequence FROM events WHERE id = ? AND content_hash != ''""",
+            """SELECT id, removed_at IS NOT NULL, json_item FROM events
+               WHERE id = ? AND content_hash != ''""",
             (event_id,),
         ).fetchone()
-        return None if row is None else EventState(row[0], bool(row[1]), *row[2:])
+        return None if row is None else EventState(row[0], bool(row[1]), row[2])
 
     def successor(self, event_id: str) -> str | None:
         """The active event that replaced a merged-away one (following chains), or None
