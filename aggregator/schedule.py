@@ -18,7 +18,7 @@ from aggregator.config import Config
 from aggregator.model import Source
 from aggregator.publish import output
 from aggregator.store import Store
-from aggregator.web import build_server
+from aggregator.web import build_server, run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
     scheduler.start()
     log.warning("harvesting %d sources; serving on http://%s:%d/", len(config.sources), host, port)
     try:
-        server.run()  # uvicorn stops on SIGINT/SIGTERM
+        run_until_stopped(server)  # until SIGINT/SIGTERM
     finally:
         scheduler.shutdown(wait=False)
     return 0

@@ -30,7 +30,7 @@ class EventQuery:
     matches; the groups are combined with AND. ``ids`` restricts to a search result.
     """
 
-    ends_after: str | None = None  # UTC ISO: events still running at or after this
+    ends_after: str | None = None  # UTC ISO: events running after this (or starting at it)
     starts_before: str | None = None  # UTC ISO: events starting before this
     municipalities: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
@@ -60,15 +60,11 @@ class ChangedEvent:
 
 @dataclass(frozen=True, slots=True)
 class EventState:
-    """What ``/api/events/{id}`` and ``/evenemang/{id}`` need to know about one id."""
+    """What ``/api/events/{id}`` needs to know about one id: its JSON Feed item."""
 
     id: str
     removed: bool
     json_item: str
-    data: str
-    created_at: str
-    modified_at: str
-    sequence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +98,9 @@ class WebQueries:
         """Events matching ``query`` in start order, at most ``query.limit``."""
         where, params = ["e.removed_at IS NULL", "e.content_hash != ''"], []
         if query.ends_after is not None:
-            where.append("e.end_utc >= ?")
-            params.append(query.ends_after)
+            # still running after the instant, or starting at it (zero-length events)
+            where.append("(e.end_utc > ? OR e.start_utc >= ?)")
+            params += [query.ends_after, query.ends_after]
         if query.starts_before is not None:
             where.append("e.start_utc < ?")
             params.append(query.starts_before)
@@ -132,11 +129,11 @@ class WebQueries:
 
     def event_state(self, event_id: str) -> EventState | None:
         row = self.conn.execute(
-            """SELECT id, removed_at IS NOT NULL, json_item, data, created_at, modified_at,
-                      sequence FROM events WHERE id = ? AND content_hash != ''""",
+            """SELECT id, removed_at IS NOT NULL, json_item FROM events
+               WHERE id = ? AND content_hash != ''""",
             (event_id,),
         ).fetchone()
-        return None if row is None else EventState(row[0], bool(row[1]), *row[2:])
+        return None if row is None else EventState(row[0], bool(row[1]), row[2])
 
     def successor(self, event_id: str) -> str | None:
         """The active event that replaced a merged-away one (following chains), or None

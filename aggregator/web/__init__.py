@@ -8,6 +8,6 @@ serve(config, host, port, stop_event=None)  run it until stopped
 from __future__ import annotations
 
 from aggregator.web.app import create_app
-from aggregator.web.server import build_server, serve
+from aggregator.web.server import build_server, run_until_stopped, serve
 
-__all__ = ["build_server", "create_app", "serve"]
+__all__ = ["build_server", "create_app", "run_until_stopped", "serve"]

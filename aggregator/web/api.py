@@ -16,7 +16,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from aggregator import clock
 from aggregator.normalize import slugify
@@ -26,7 +26,15 @@ from aggregator.store import Store, iso
 from aggregator.store.web_queries import Fragment
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
-from aggregator.web.models import ChangesPage, ErrorBody, EventItem, EventPage, Facet, SourceStatus
+from aggregator.web.models import (
+    ChangesPage,
+    ErrorBody,
+    EventItem,
+    EventPage,
+    Facet,
+    JsonFeed,
+    SourceStatus,
+)
 from aggregator.web.params import (
     DEFAULT_LIMIT,
     EVENT_ID,
@@ -47,6 +55,12 @@ MAX_CHANGES = 500
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "A parameter could not be read"},
     422: {"model": ErrorBody, "description": "A parameter has a value we cannot use"},
+}
+
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+ERRORS_AS_JSON: dict[int | str, dict[str, object]] = {
+    400: {"description": "A parameter could not be read", "content": ERROR_CONTENT},
+    422: {"description": "A parameter has a value we cannot use", "content": ERROR_CONTENT},
 }
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -157,7 +171,7 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
     fragment = {"ics": Fragment.ICS, "rss": Fragment.RSS, "json": Fragment.JSON}[extension]
     rows = store.list_events(query, fragment)
     settings = ctx.config.settings
-    title = feed_title("filtered", filter_label(given, ctx), settings)
+    title = feed_title("filtered", filter_label(given, ctx, store.feed_labels()), settings)
     url = f"{settings.base_url}{request.url.path}"
     if request.url.query:
         url += "?" + request.url.query
@@ -170,14 +184,14 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
     return conditional_response(request, body.encode(), FEED_TYPES[extension])
 
 
-def filter_label(given: EventFilter, ctx: WebContext) -> str:
+def filter_label(given: EventFilter, ctx: WebContext, labels: dict[str, str]) -> str:
     """ "Vimmerby, Hultsfred · Jazz": the filtered feed's name in a phone's calendar list."""
     names = {slugify(m): m for m in ctx.config.settings.municipalities}
     parts = []
     if given.municipality:
         parts.append(", ".join(names.get(slugify(m), m) for m in given.municipality))
     if given.category:
-        parts.append(", ".join(given.category))
+        parts.append(", ".join(labels.get(f"category/{slugify(c)}", c) for c in given.category))
     if given.organizer:
         parts.append(", ".join(ctx.source_names.get(o, o) for o in given.organizer))
     if given.q:
@@ -215,10 +229,17 @@ def events_rss(request: Request, ctx: Web, given: Filter) -> Response:
     return _feed(request, ctx, given, "rss")
 
 
+class FeedJsonResponse(JSONResponse):
+    """Only for the OpenAPI document: the body is assembled from stored items."""
+
+    media_type = "application/feed+json"
+
+
 @router.get(
     "/events.json",
-    response_class=Response,
-    responses=_feed_responses("application/feed+json"),
+    response_class=FeedJsonResponse,
+    response_model=JsonFeed,
+    responses=ERRORS_AS_JSON,
     summary="The same filters as JSON Feed 1.1",
 )
 def events_json(request: Request, ctx: Web, given: Filter) -> Response:

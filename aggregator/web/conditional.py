@@ -162,7 +162,8 @@ def choose_coding(header: str | None, available_gzip: bool) -> str | None:
     identity_q = weights.get("identity", star if star is not None else 1.0)
     if not weights:
         identity_q = 1.0  # an empty header: identity only
-    if available_gzip and gzip_q > 0 and gzip_q >= identity_q:
+    identity_named = "identity" in weights  # an implicit identity never outranks gzip
+    if available_gzip and gzip_q > 0 and (gzip_q >= identity_q or not identity_named):
         return "gzip"
     if identity_q > 0:
         return "identity"

@@ -104,3 +104,14 @@ class SourceStatus(BaseModel):
 class ErrorBody(BaseModel):
     error: str
     field: str | None
+
+
+class JsonFeed(Open):
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1) with ``_event`` in each item."""
+
+    version: str
+    title: str
+    home_page_url: str
+    feed_url: str
+    language: str
+    items: list[EventItem]

@@ -36,7 +36,7 @@ from aggregator.publish import (
     swedish_when,
 )
 from aggregator.publish import ical as ical_out
-from aggregator.store import iso
+from aggregator.store import RemovedEvent, iso
 from aggregator.store.web_queries import Fragment
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
@@ -296,17 +296,15 @@ def _event_or_redirect(ctx: WebContext, event_id: str) -> PublishedEvent | Respo
     store = ctx.stores.get()
     if not EVENT_ID.match(event_id):
         raise ApiError(404, "Det finns inget evenemang med den adressen.")
-    state = store.event_state(event_id)
-    if state is None:
+    record = store.event_record(event_id)
+    if record is None:
         raise ApiError(404, "Det finns inget evenemang med den adressen.")
-    if state.removed:
+    if isinstance(record, RemovedEvent):
         successor = store.successor(event_id)
         if successor is not None:
             return RedirectResponse(f"/evenemang/{successor}", status_code=301)
         raise ApiError(410, "Arrangören har tagit bort evenemanget.")
-    return published_event(
-        state.id, state.data, state.created_at, state.modified_at, state.sequence
-    )
+    return published_event(record)
 
 
 @router.get("/evenemang/{event_id}.ics")

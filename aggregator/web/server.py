@@ -13,6 +13,7 @@ Slow readers are bounded in ``feeds.py`` (a send timeout per chunk).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -70,11 +71,26 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def server_config(config: Config, host: str, port: int, **overrides: Any) -> uvicorn.Config:
+def server_config(
+    config: Config,
+    host: str,
+    port: int,
+    *,
+    header_timeout: float = HEADER_TIMEOUT,
+    **overrides: Any,
+) -> uvicorn.Config:
+    protocol: type[BoundedHttpProtocol] = BoundedHttpProtocol
+    if header_timeout != HEADER_TIMEOUT:
+
+        class Protocol(BoundedHttpProtocol):
+            pass
+
+        Protocol.header_timeout = header_timeout
+        protocol = Protocol
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "http": BoundedHttpProtocol,
+        "http": protocol,
         "loop": "auto",
         "lifespan": "on",
         "limit_concurrency": LIMIT_CONCURRENCY,
@@ -106,4 +122,11 @@ def serve(config: Config, host: str, port: int, stop_event: threading.Event | No
 
         threading.Thread(target=watch, name="web-stop", daemon=True).start()
     log.warning("serving on http://%s:%d/ (feeds under /feeds/, API under /api/)", host, port)
-    server.run()
+    run_until_stopped(server)
+
+
+def run_until_stopped(server: uvicorn.Server) -> None:
+    """Run in this thread; Ctrl-C or SIGTERM stop it cleanly (uvicorn re-raises the
+    signal it caught once it has shut down: that is the normal end here)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
