@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator import clock, pipeline
 from aggregator.cli import events as moderation
-from aggregator.cli import sources as sources_cli
+from aggregator.cli import registrations as registrations_cli
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_source
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", choices=["ical", "feed", "html", "facebook"], help="skip detection"
     )
     check.add_argument("--limit", type=int, default=20, help="events to show (default 20)")
-    sources_cli.add_parsers(source_commands)
+    registrations_cli.add_parsers(source_commands)
 
     events = commands.add_parser("events", help="list published events")
     event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
@@ -181,8 +181,8 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
 
         serve(config, args.host, args.port)
         return 0
-    if args.command == "sources" and args.sources_command in sources_cli.COMMANDS:
-        return sources_cli.run(args, config, store, now)
+    if args.command == "sources" and args.sources_command in registrations_cli.COMMANDS:
+        return registrations_cli.run(args, config, store, now)
     if args.command == "sources":
         return _sources_list(config, store)
     if args.command == "events" and args.events_command == "list":
