@@ -548,3 +548,12 @@ def test_an_organizer_replaces_their_facebook_export(site: Site) -> None:
     assert "varken en .zip eller en .json" in broken.text
     stored = site.db().execute("SELECT upload_name FROM registrations").fetchone()[0]
     assert stored == "ny.zip"
+
+
+def test_a_huge_text_field_in_a_form_is_refused_unread(site: Site) -> None:
+    answer = requests.post(
+        f"{site.base}/api/sources",
+        files={"name": (None, "x" * 100_000), "email": (None, "a@b.se")},
+        timeout=30,
+    )
+    assert answer.status_code == 400 and answer.json()["error"].startswith("Formuläret")

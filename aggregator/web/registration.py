@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_JSON_BODY = 64 * 1024
 MAX_FORM_BODY = MAX_UPLOAD + 64 * 1024
+MAX_FIELD_BYTES = 16 * 1024  # a text field of a form (files are counted by MAX_UPLOAD)
 REFRESH_EVERY = timedelta(minutes=10)  # "hämta nu" at most this often per source
 STATUS_EVENTS = 20
 ACTION = "atgard"  # the form's submit buttons: forhandsvisa | registrera
@@ -171,7 +172,7 @@ async def read_posted(request: Request) -> Posted:
         ) from None
     try:
         form = await replayed(request, body).form(
-            max_files=1, max_fields=len(FIELDS) + 4, max_part_size=MAX_UPLOAD
+            max_files=1, max_fields=len(FIELDS) + 4, max_part_size=MAX_FIELD_BYTES
         )
     except Exception as exc:  # python-multipart's and Starlette's errors share no base
         log.info("registration: unreadable form: %s", type(exc).__name__)
