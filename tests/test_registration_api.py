@@ -288,6 +288,10 @@ INSIDE = [
     "http://[::1]:{port}/cal.ics",  # IPv6 loopback
     "http://[::ffff:127.0.0.1]:{port}/cal.ics",  # IPv4-mapped
     "http://[::ffff:7f00:1]:{port}/cal.ics",
+    "http://[::127.0.0.1]:{port}/cal.ics",  # IPv4-compatible
+    "http://[::]:{port}/cal.ics",
+    "http://017700000001:{port}/cal.ics",  # octal, one number
+    "http://127.0.0.1.:{port}/cal.ics",  # trailing dot
     "http://0.0.0.0:{port}/cal.ics",
     "http://0:{port}/cal.ics",
     "http://169.254.169.254/latest/meta-data/",  # cloud metadata
@@ -302,6 +306,7 @@ INSIDE = [
     "http://router/",
     "http://nas.local/kalender.ics",
     "http://intranet.lan/",
+    "http://metadata.google.internal/computeMetadata/v1/",
 ]
 
 

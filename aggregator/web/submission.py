@@ -298,6 +298,8 @@ def _private_literal(host: str) -> bool:
     if address is None:
         return False
     if isinstance(address, ipaddress.IPv6Address):
+        if address in ipaddress.IPv6Network("::/96"):
+            return True  # "IPv4-compatible" ([::127.0.0.1]): deprecated, never a public host
         embedded = address.ipv4_mapped or address.sixtofour or _nat64(address)
         if embedded is not None and not _public(embedded):
             return True
