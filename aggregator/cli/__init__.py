@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `aggregator events list | head`
         sys.stderr.close()
         return 0
+    except StoreError as exc:  # locked, damaged, read-only, full: a sentence, not a traceback
+        print(f"aggregator: {exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
 

@@ -16,13 +16,15 @@ import sqlite_utils
 from aggregator.store.schema import migrate
 from aggregator.store.wrap import wrap_exceptions
 
-# Set on every connection. busy_timeout: how long a write waits for another process's
-# write (the scheduler, a CLI command, the web app) before the store reports "locked".
+# How long (seconds) a write waits for another process's write (the scheduler, a CLI
+# command, the web app) before the store reports the database as locked.
+BUSY_TIMEOUT = 10.0
+
+# Set on every connection.
 PRAGMAS: tuple[str, ...] = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
     "PRAGMA cache_size=-131072",  # 128 MB: bulk merges rewrite big rows
     "PRAGMA temp_store=MEMORY",
 )
@@ -34,7 +36,9 @@ class StoreBase:
     @wrap_exceptions
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
         try:
             for pragma in PRAGMAS:
                 conn.execute(pragma)
