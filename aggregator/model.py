@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -57,6 +57,11 @@ class OverrideKind(StrEnum):
 
 
 KINDS = ("ical", "feed", "html", "facebook")
+
+# The window of what is harvested and published: events that ended more than
+# WINDOW_BACK ago are not imported, recurring series are expanded up to WINDOW_AHEAD.
+WINDOW_BACK = timedelta(days=30)
+WINDOW_AHEAD = timedelta(days=400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +192,19 @@ class FetchState:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportFolder:
+    """The export files fetch read from a ``path:`` folder (name relative to the folder,
+    bytes), newest first, and a sentence for each file it passed by."""
+
+    files: tuple[tuple[str, bytes], ...]
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
+    """What fetch hands the harvester: the bytes (or a folder's files) and the
+    validators for the next conditional GET."""
+
     source_id: str
     url: str
     not_modified: bool
@@ -197,6 +214,7 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
+    folder: ExportFolder | None = None
 
 
 # Harvesters that follow links (an RSS item's page, a listing's detail pages) get

@@ -26,7 +26,7 @@ from aggregator.dedupe import identity as dedupe
 from aggregator.dedupe import matching
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
-from aggregator.model import Event, HarvestResult, Outcome, Source
+from aggregator.model import Event, ExportFolder, HarvestResult, Outcome, Source
 from aggregator.normalize import normalize_event
 from aggregator.publish import render_key
 from aggregator.publish.output import PublishReport, publish, render_update
@@ -76,8 +76,9 @@ def parse_source_bytes(
     content_type: str = "",
     *,
     session: requests.Session | None = None,
+    folder: ExportFolder | None = None,
 ) -> HarvestResult:
-    """Harvest + normalize: what a source's bytes contain, ready to store or preview."""
+    """Harvest + normalize: what a source's bytes (or folder) contain, ready to store or preview."""
     own_session = session is None
     session = session or fetch.new_session(config.settings)
     try:
@@ -88,6 +89,7 @@ def parse_source_bytes(
             now=now,
             content_type=content_type,
             fetch_page=fetch.page_fetcher(config.settings, session, source),
+            folder=folder,
         )
     finally:
         if own_session:
@@ -126,6 +128,7 @@ def harvest_source(
             now,
             fetched.result.content_type,
             session=session,
+            folder=fetched.result.folder,
         )
     except SourceError as exc:
         return record_failure(store, source, exc, now, fetched.started)
@@ -294,6 +297,7 @@ def _parse_job(
             now,
             fetched.result.content_type,
             session=session,
+            folder=fetched.result.folder,
         )
     except SourceError as exc:
         return exc

@@ -268,7 +268,7 @@ def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
         # the same fetch as a harvest: limits, SSRF guard, regular files, export folders
         fetched = fetch_source(source, FetchState(), config.settings, base_dir=Path.cwd())
         result = pipeline.parse_source_bytes(
-            fetched.content, source, config, now, fetched.content_type
+            fetched.content, source, config, now, fetched.content_type, folder=fetched.folder
         )
     except SourceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
