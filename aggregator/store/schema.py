@@ -12,6 +12,28 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("aggregator")
 
 
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date, safely when several processes open a fresh file.
+
+    Two first runs at once (cron and a hand-started command) used to both see the
+    migrations pending and both create the tables: one failed with "table sources
+    already exists". Migrating under ``BEGIN IMMEDIATE`` lets one process migrate while
+    the other waits for the write lock, then finds nothing pending. A database that is
+    up to date is only read, so opening the store never waits for another writer.
+    """
+    if not migrations.pending(db):
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)  # reads what is pending again, now under the write lock
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     db.executescript(
@@ -124,8 +146,3 @@ def m002_matching(db: sqlite_utils.Database) -> None:
 @migrations()
 def m003_feed_order_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
-
-
-def migrate(db: sqlite_utils.Database) -> None:
-    """Bring the schema up to date."""
-    migrations.apply(db)
