@@ -59,6 +59,7 @@ def test_wal_mode_and_migrations(store: Store) -> None:
         ("m001_initial",),
         ("m002_matching",),
         ("m003_feed_order_index",),
+        ("m004_event_search",),
     ]
 
 
