@@ -24,7 +24,7 @@ from aggregator.fetch import fetch_source
 from aggregator.model import EventStatus, FetchState, Outcome, Source
 from aggregator.normalize import slugify
 from aggregator.publish import output
-from aggregator.store import Store, merged_to_dict
+from aggregator.store import SearchQuery, Store, merged_to_dict
 from aggregator.store.registrations import merge_registered_sources
 
 log = logging.getLogger("aggregator")
@@ -93,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--municipality", help="municipality name or slug")
     listing.add_argument("--category", help="category name or slug")
-    listing.add_argument("--q", help="free text")
+    listing.add_argument(
+        "--q",
+        help="words in the title, description, place or organizer; all must match, "
+        "jul* finds Julmarknad, case and accents are ignored",
+    )
     listing.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     show = event_commands.add_parser(
         "show", help="an event's sources and the scores that joined them"
@@ -139,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `aggregator events list | head`
         sys.stderr.close()
         return 0
+    except StoreError as exc:  # locked, damaged, read-only, full: a sentence, not a traceback
+        print(f"aggregator: {exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
 
@@ -314,7 +321,11 @@ def _events_list(config: Config, store: Store, args: argparse.Namespace, now: da
         feed = f"municipality/{slugify(args.municipality)}"
     if args.category:
         feed = f"category/{slugify(args.category)}"
-    rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=args.q)
+    query = SearchQuery.parse(args.q) if args.q is not None else None
+    if query is not None and query.problem is not None:
+        print(f"aggregator: --q: {query.sentence()}", file=sys.stderr)
+        return 1
+    rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=query)
     if args.municipality and args.category:
         wanted = slugify(args.municipality)
         rows = [r for r in rows if slugify(r.event.place.municipality) == wanted]

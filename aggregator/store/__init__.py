@@ -9,6 +9,7 @@
     events.py      published (merged) events, the render queue, feeds, listings
     matching.py    the dedupe stage's queries (identity, matching, overrides)
     moderation.py  an event's sources and scores, the review queue
+    search.py      full-text search (FTS5) over published events
     wrap.py        sqlite3 errors → ``StoreError`` with a sentence
 
 Tables
@@ -19,6 +20,7 @@ Tables
                    ``removed_at`` (tombstones), never deleted
     events         merged events: stable id, SEQUENCE, content hash and the
                    pre-rendered feed fragments (ics, rss, json)
+    event_search   full-text index (FTS5) of published events; search_docs its ids
     event_feeds    which feeds (``municipality/eksjo``, ``category/teater`` …) an event is in
     meta           counters (data version, last publish)
 
@@ -57,6 +59,7 @@ from aggregator.store.rows import (
     StoredEvent,
 )
 from aggregator.store.schema import migrations
+from aggregator.store.search import SearchProblem, SearchQueries, SearchQuery, search_filter
 from aggregator.store.sources import SourceQueries
 from aggregator.store.web_queries import WebQueries
 from aggregator.store.wrap import wrap_public_methods
@@ -74,6 +77,8 @@ __all__ = [
     "MergedUpdate",
     "RemovedEvent",
     "ReviewPair",
+    "SearchProblem",
+    "SearchQuery",
     "SourceHealth",
     "Store",
     "StoredEvent",
@@ -91,6 +96,7 @@ __all__ = [
     "merged_to_json",
     "migrations",
     "parse_iso",
+    "search_filter",
 ]
 
 
@@ -99,6 +105,7 @@ class Store(
     SourceQueries,
     EventQueries,
     ModerationQueries,
+    SearchQueries,
     MatchingQueries,
     WebQueries,
     RegistrationQueries,

@@ -12,6 +12,28 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("aggregator")
 
 
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date, safely when several processes open a fresh file.
+
+    Two first runs at once (cron and a hand-started command) used to both see the
+    migrations pending and both create the tables: one failed with "table sources
+    already exists". Migrating under ``BEGIN IMMEDIATE`` lets one process migrate while
+    the other waits for the write lock, then finds nothing pending. A database that is
+    up to date is only read, so opening the store never waits for another writer.
+    """
+    if not migrations.pending(db):
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)  # reads what is pending again, now under the write lock
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     db.executescript(
@@ -124,6 +146,76 @@ def m002_matching(db: sqlite_utils.Database) -> None:
 @migrations()
 def m003_feed_order_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
+
+
+# What the full-text search sees of a published event, from its stored JSON
+# (``codec.merged_to_dict``): the place is the source's location text and the place's
+# name, street, locality and municipality.
+_SEARCH_COLUMNS = """
+    json_extract(new.data, '$.title'),
+    json_extract(new.data, '$.description'),
+    trim(coalesce(json_extract(new.data, '$.location_text'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[0]'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[1]'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[2]'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[3]'), '')),
+    json_extract(new.data, '$.organizer_name')
+"""
+
+
+@migrations()
+def m004_event_search(db: sqlite_utils.Database) -> None:
+    """Full-text search over published events, kept in sync by triggers on ``events``.
+
+    ``search_docs`` gives each event a stable integer (an INTEGER PRIMARY KEY survives
+    VACUUM, ``events``' implicit rowid may not) that is the rowid in ``event_search``.
+    ``remove_diacritics 2``: "lonneberga" finds "Lönneberga", "cafe" finds "Café".
+    No ``OR IGNORE`` in the triggers: an outer upsert's conflict policy would override it.
+    """
+    db.executescript(
+        f"""
+        CREATE TABLE search_docs (docid INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE);
+        CREATE VIRTUAL TABLE event_search USING fts5(
+            title, description, place, organizer,
+            tokenize = "unicode61 remove_diacritics 2"
+        );
+        CREATE TRIGGER events_search_insert AFTER INSERT ON events
+        WHEN new.removed_at IS NULL AND new.content_hash != ''
+        BEGIN
+            INSERT INTO search_docs (event_id) SELECT new.id
+                WHERE NOT EXISTS (SELECT 1 FROM search_docs WHERE event_id = new.id);
+            INSERT INTO event_search (rowid, title, description, place, organizer)
+                SELECT docid, {_SEARCH_COLUMNS} FROM search_docs WHERE event_id = new.id;
+        END;
+        CREATE TRIGGER events_search_update AFTER UPDATE OF data, removed_at ON events
+        WHEN old.data IS NOT new.data OR old.removed_at IS NOT new.removed_at
+        BEGIN
+            DELETE FROM event_search
+                WHERE rowid = (SELECT docid FROM search_docs WHERE event_id = old.id);
+            INSERT INTO search_docs (event_id) SELECT new.id
+                WHERE new.removed_at IS NULL AND new.content_hash != ''
+                AND NOT EXISTS (SELECT 1 FROM search_docs WHERE event_id = new.id);
+            INSERT INTO event_search (rowid, title, description, place, organizer)
+                SELECT docid, {_SEARCH_COLUMNS} FROM search_docs
+                WHERE event_id = new.id AND new.removed_at IS NULL AND new.content_hash != '';
+        END;
+        CREATE TRIGGER events_search_delete AFTER DELETE ON events
+        BEGIN
+            DELETE FROM event_search
+                WHERE rowid = (SELECT docid FROM search_docs WHERE event_id = old.id);
+        END;
+        """
+    )
+    db.execute(
+        """INSERT INTO search_docs (event_id)
+            SELECT id FROM events WHERE removed_at IS NULL AND content_hash != ''"""
+    )
+    db.execute(
+        f"""INSERT INTO event_search (rowid, title, description, place, organizer)
+            SELECT d.docid, {_SEARCH_COLUMNS.replace("new.", "e.")}
+            FROM events e JOIN search_docs d ON d.event_id = e.id
+            WHERE e.removed_at IS NULL AND e.content_hash != ''"""
+    )
 
 
 @migrations()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import json
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -82,7 +81,6 @@ class SourcePublic:
     name: str
     status: str
     last_success_at: str | None
-    last_attempt_at: str | None
     events: int
 
 
@@ -192,22 +190,10 @@ class WebQueries:
 
     def public_sources(self) -> list[SourcePublic]:
         rows = self.conn.execute(
-            """SELECT id, name, status, last_success_at, last_attempt_at, event_count
+            """SELECT id, name, status, last_success_at, event_count
                FROM sources ORDER BY name, id"""
         ).fetchall()
         return [SourcePublic(*row) for row in rows]
-
-    def data_version(self) -> str:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
-        return str(row[0]) if row else "0"
-
-    def known_feeds(self, names: Sequence[str]) -> set[str]:
-        """Which of these feed names have a label (some event was ever in them)."""
-        rows = self.conn.execute(
-            "SELECT feed FROM feed_labels WHERE feed IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(names)),),
-        ).fetchall()
-        return {r[0] for r in rows}
 
     def text_search_ids(self, text: str) -> list[str]:
         """Interim: until the store's FTS5 search lands, a LIKE over the event JSON."""
