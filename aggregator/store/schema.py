@@ -315,7 +315,3 @@ def m040_web_changes(db: sqlite_utils.Database) -> None:
         """
     )
 
-
-def migrate(db: sqlite_utils.Database) -> None:
-    """Bring the schema up to date."""
-    migrations.apply(db)
