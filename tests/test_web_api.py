@@ -89,6 +89,30 @@ def test_filters(base: str, params: dict[str, object], expected: list[str]) -> N
     assert titles(events(base, **params)) == expected
 
 
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("lonneberga", ["Julmarknad i Lönneberga", HOSTILE]),  # the organizer's name too
+        ("jul*", ["Julmarknad i Lönneberga"]),
+        ("LÖNNEBERGA tomte", ["Julmarknad i Lönneberga"]),
+        ("teater", ["Jazzkväll på teatern", "Nyårsrevy"]),  # the place: Vimmerby teater
+        ('jazz OR "unbalanced', []),
+        ("hembygdsförening", ["Julmarknad i Lönneberga", HOSTILE]),
+    ],
+)
+def test_full_text_search_is_the_cli_search(base: str, q: str, expected: list[str]) -> None:
+    assert titles(events(base, q=q)) == expected
+
+
+def test_search_combines_with_filters_and_refuses_nothing_to_search(base: str) -> None:
+    assert titles(events(base, q="vimmerby", municipality="vimmerby", to="2026-12-31")) == [
+        "Morgonläsning",
+        "Jazzkväll på teatern",
+    ]
+    answer = requests.get(f"{base}/api/events?q=***", timeout=10)
+    assert answer.status_code == 422 and answer.json()["field"] == "q"
+
+
 def test_cursor_pages_through_everything_once(base: str) -> None:
     seen: list[object] = []
     cursor = None

@@ -218,11 +218,6 @@ def m004_event_search(db: sqlite_utils.Database) -> None:
     )
 
 
-def migrate(db: sqlite_utils.Database) -> None:
-    """Bring the schema up to date."""
-    migrations.apply(db)
-
-
 @migrations()
 def m040_web_changes(db: sqlite_utils.Database) -> None:
     """Incremental sync for the website (``/api/changes``) and 301s for merged-away ids.
@@ -277,4 +272,14 @@ def m040_web_changes(db: sqlite_utils.Database) -> None:
                      WHERE event_id = old.event_id AND removed_at IS NULL));
         END;
         """
+    )
+
+
+@migrations()
+def m041_web_long_events(db: sqlite_utils.Database) -> None:
+    """Events longer than a day, by end: "what is running on 1 March" without scanning
+    everything that started before it (``WebQueries._running_at``)."""
+    db.execute(
+        """CREATE INDEX events_long ON events (end_utc)
+           WHERE removed_at IS NULL AND julianday(end_utc) - julianday(start_utc) > 1"""
     )
