@@ -91,8 +91,8 @@ class SourcePublic:
 
 MAX_SUCCESSOR_HOPS = 8
 LONG_EVENT = timedelta(days=1)
-# the condition of the partial index events_long (migration m041): written the same
-# way in queries, or SQLite will not use the index
+# the condition of the partial index events_long (migration m041), written the same
+# way in queries: SQLite uses a partial index only when the query repeats its WHERE
 LONG_EVENT_SQL = "julianday(e.end_utc) - julianday(e.start_utc) > 1"
 
 
@@ -118,7 +118,7 @@ class WebQueries:
         return rows
 
     def _filters(
-        self, query: EventQuery, driving: tuple[str, ...] = ()
+        self, query: EventQuery, driving: tuple[str, ...] = (), *, search: bool = True
     ) -> tuple[list[str], list[object]]:
         where = ["e.removed_at IS NULL", "e.content_hash != ''"]
         params: list[object] = []
@@ -132,8 +132,10 @@ class WebQueries:
         if query.statuses:
             where.append("e.status IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(query.statuses)))
-        if query.search is not None:
-            condition, search_params = search_filter(query.search, "e.id")
+        if query.search is not None and search:
+            # "+e.id": never drive by the hits (thousands for a common word, each
+            # then sorted); walk the start index and test membership instead
+            condition, search_params = search_filter(query.search, "+e.id")
             where.append(condition)
             params += search_params
         if query.starts_before is not None:
@@ -148,18 +150,32 @@ class WebQueries:
         """Events that started before ``moment`` and end after it: the last day's by
         start, longer ones through the ``events_long`` index (few: festivals, exhibitions)."""
         day_before = iso(parse_iso(moment) - LONG_EVENT)
-        where, params = self._filters(query)
+        where, params = self._filters(query, search=False)
         columns = f"e.id, e.start_utc, e.{fragment.value}"
         recent = " AND ".join([*where, "e.start_utc >= ?", "e.start_utc < ?", "e.end_utc > ?"])
         long = " AND ".join([*where, LONG_EVENT_SQL, "e.end_utc > ?", "e.start_utc < ?"])
         sql = (
-            f"SELECT {columns} FROM events e WHERE {recent} UNION ALL "
-            f"SELECT {columns} FROM events e WHERE {long} ORDER BY 2, 1 LIMIT ?"
+            f"SELECT {columns} FROM events e INDEXED BY events_listing WHERE {recent} UNION ALL "
+            f"SELECT {columns} FROM events e INDEXED BY events_long WHERE {long}"
+            " ORDER BY 2, 1 LIMIT ?"
         )
         rows = self.conn.execute(
             sql,
             [*params, day_before, moment, moment, *params, moment, day_before, query.limit],
         ).fetchall()
+        if rows and query.search is not None:
+            # a few candidates: one pass of the full-text search keeps the hits
+            condition, search_params = search_filter(query.search, "e.id")
+            hits = {
+                r[0]
+                for r in self.conn.execute(
+                    f"""SELECT e.id FROM events e INDEXED BY events_listing_id
+                        WHERE e.removed_at IS NULL AND e.content_hash != ''
+                          AND e.id IN (SELECT value FROM json_each(?)) AND {condition}""",
+                    [json.dumps([r[0] for r in rows]), *search_params],
+                )
+            }
+            rows = [r for r in rows if r[0] in hits]
         return [ListedEvent(*row) for row in rows]
 
     def _starting(self, query: EventQuery, fragment: Fragment, limit: int) -> list[ListedEvent]:
@@ -173,7 +189,8 @@ class WebQueries:
         where, params = self._filters(query, driving)
         if not driving:
             sql = (
-                f"SELECT e.id, e.start_utc, e.{fragment.value} FROM events e"
+                f"SELECT e.id, e.start_utc, e.{fragment.value}"
+                " FROM events e INDEXED BY events_listing"
                 f" WHERE e.start_utc >= ? AND {' AND '.join(where)}"
                 " ORDER BY e.start_utc, e.id LIMIT ?"
             )
