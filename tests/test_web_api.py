@@ -89,6 +89,30 @@ def test_filters(base: str, params: dict[str, object], expected: list[str]) -> N
     assert titles(events(base, **params)) == expected
 
 
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("lonneberga", ["Julmarknad i Lönneberga", HOSTILE]),  # the organizer's name too
+        ("jul*", ["Julmarknad i Lönneberga"]),
+        ("LÖNNEBERGA tomte", ["Julmarknad i Lönneberga"]),
+        ("teater", ["Jazzkväll på teatern", "Nyårsrevy"]),  # the place: Vimmerby teater
+        ('jazz OR "unbalanced', []),
+        ("hembygdsförening", ["Julmarknad i Lönneberga", HOSTILE]),
+    ],
+)
+def test_full_text_search_is_the_cli_search(base: str, q: str, expected: list[str]) -> None:
+    assert titles(events(base, q=q)) == expected
+
+
+def test_search_combines_with_filters_and_refuses_nothing_to_search(base: str) -> None:
+    assert titles(events(base, q="vimmerby", municipality="vimmerby", to="2026-12-31")) == [
+        "Morgonläsning",
+        "Jazzkväll på teatern",
+    ]
+    answer = requests.get(f"{base}/api/events?q=***", timeout=10)
+    assert answer.status_code == 422 and answer.json()["field"] == "q"
+
+
 def test_cursor_pages_through_everything_once(base: str) -> None:
     seen: list[object] = []
     cursor = None
@@ -326,3 +350,34 @@ def test_changes_since_a_token_include_removed_and_merged_ids(
         for bad in ("x", "c-1", "c99999999"):
             answer = requests.get(f"{base}/api/changes?since={bad}", timeout=10)
             assert answer.status_code == 400 and answer.json()["field"] == "since"
+
+
+def test_events_already_running_come_first(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """An exhibition running for months and a night that began the evening before are
+    both on at midnight: they must be listed, before what starts that day."""
+    site = build_site(tmp_path_factory.mktemp("running"))
+    exhibition = (
+        "BEGIN:VEVENT\r\nUID:utst@teater.se\r\nDTSTART;VALUE=DATE:20261101\r\n"
+        "DTEND;VALUE=DATE:20270201\r\nSUMMARY:Utställning om Astrid\r\nEND:VEVENT\r\n"
+    )
+    night = vevent("natt@teater.se", "20261204T220000", "20261205T020000", "Nattbio")
+    site.write("teater.ics", TEATER.replace("END:VCALENDAR", exhibition + night + "END:VCALENDAR"))
+    site.rerun()
+    with running(site.config) as base:
+        listed = titles(events(base, **{"from": "2026-12-05", "to": "2026-12-05"}))
+        assert listed == ["Utställning om Astrid", "Nattbio", "Jazzkväll på teatern"]
+        first = requests.get(
+            f"{base}/api/events", params={"from": "2026-12-05", "limit": 1}, timeout=10
+        ).json()
+        rest = requests.get(
+            f"{base}/api/events",
+            params={"from": "2026-12-05", "limit": 2, "cursor": first["next_cursor"]},
+            timeout=10,
+        ).json()
+        assert titles(first["events"] + rest["events"]) == listed, "the cursor crosses parts"
+        searched = titles(events(base, **{"from": "2026-12-05", "q": "astrid"}))
+        assert searched == ["Utställning om Astrid"]
+        assert titles(events(base, **{"from": "2026-12-05T02:00", "to": "2026-12-05"})) == [
+            "Utställning om Astrid",
+            "Jazzkväll på teatern",
+        ], "the night ended at 02:00"

@@ -8,9 +8,14 @@ provides. Read-only: the web never writes events. Listings page by keyset
 from __future__ import annotations
 
 import enum
+import heapq
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import timedelta
+
+from aggregator.store.codec import iso, parse_iso
+from aggregator.store.search import SearchQuery, search_filter
 
 
 class Fragment(enum.StrEnum):
@@ -35,7 +40,7 @@ class EventQuery:
     categories: tuple[str, ...] = ()
     organizers: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
-    ids: tuple[str, ...] | None = None
+    search: SearchQuery | None = None  # full-text search (the store's FTS5 index)
     after: tuple[str, str] | None = None  # keyset cursor: (start_utc, id) of the last row
     limit: int = 50
 
@@ -85,6 +90,10 @@ class SourcePublic:
 
 
 MAX_SUCCESSOR_HOPS = 8
+LONG_EVENT = timedelta(days=1)
+# the condition of the partial index events_long (migration m041), written the same
+# way in queries: SQLite uses a partial index only when the query repeats its WHERE
+LONG_EVENT_SQL = "julianday(e.end_utc) - julianday(e.start_utc) > 1"
 
 
 class WebQueries:
@@ -93,37 +102,118 @@ class WebQueries:
     conn: sqlite3.Connection
 
     def list_events(self, query: EventQuery, fragment: Fragment) -> list[ListedEvent]:
-        """Events matching ``query`` in start order, at most ``query.limit``."""
-        where, params = ["e.removed_at IS NULL", "e.content_hash != ''"], []
-        if query.ends_after is not None:
-            # still running after the instant, or starting at it (zero-length events)
-            where.append("(e.end_utc > ? OR e.start_utc >= ?)")
-            params += [query.ends_after, query.ends_after]
-        if query.starts_before is not None:
-            where.append("e.start_utc < ?")
-            params.append(query.starts_before)
+        """Events matching ``query`` in start order, at most ``query.limit``.
+
+        Two parts, each served by an index: events already running at ``ends_after``
+        (they sort first), then events starting from it. A page deep in the cursor
+        seeks straight to its place; a municipality or other feed filter reads that
+        feed's rows of ``event_feeds``, already in start order.
+        """
+        lower = query.ends_after
+        rows: list[ListedEvent] = []
+        if lower is not None and (query.after is None or query.after[0] < lower):
+            rows = self._running_at(query, fragment, lower)
+        if len(rows) < query.limit:
+            rows += self._starting(query, fragment, query.limit - len(rows))
+        return rows
+
+    def _filters(
+        self, query: EventQuery, driving: tuple[str, ...] = (), *, search: bool = True
+    ) -> tuple[list[str], list[object]]:
+        where = ["e.removed_at IS NULL", "e.content_hash != ''"]
+        params: list[object] = []
         for group in (query.municipalities, query.categories, query.organizers):
-            if group:
+            if group and group is not driving:
                 where.append(
-                    "EXISTS (SELECT 1 FROM event_feeds f WHERE f.event_id = e.id"
-                    " AND f.feed IN (SELECT value FROM json_each(?)))"
+                    "EXISTS (SELECT 1 FROM event_feeds g WHERE g.event_id = e.id"
+                    " AND g.feed IN (SELECT value FROM json_each(?)))"
                 )
                 params.append(json.dumps(list(group)))
         if query.statuses:
             where.append("e.status IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(query.statuses)))
-        if query.ids is not None:
-            where.append("e.id IN (SELECT value FROM json_each(?))")
-            params.append(json.dumps(list(query.ids)))
+        if query.search is not None and search:
+            # "+e.id": never drive by the hits (thousands for a common word, each
+            # then sorted); walk the start index and test membership instead
+            condition, search_params = search_filter(query.search, "+e.id")
+            where.append(condition)
+            params += search_params
+        if query.starts_before is not None:
+            where.append("e.start_utc < ?")
+            params.append(query.starts_before)
         if query.after is not None:
             where.append("(e.start_utc, e.id) > (?, ?)")
-            params.extend(query.after)
+            params += list(query.after)
+        return where, params
+
+    def _running_at(self, query: EventQuery, fragment: Fragment, moment: str) -> list[ListedEvent]:
+        """Events that started before ``moment`` and end after it: the last day's by
+        start, longer ones through the ``events_long`` index (few: festivals, exhibitions)."""
+        day_before = iso(parse_iso(moment) - LONG_EVENT)
+        where, params = self._filters(query, search=False)
+        columns = f"e.id, e.start_utc, e.{fragment.value}"
+        recent = " AND ".join([*where, "e.start_utc >= ?", "e.start_utc < ?", "e.end_utc > ?"])
+        long = " AND ".join([*where, LONG_EVENT_SQL, "e.end_utc > ?", "e.start_utc < ?"])
         sql = (
-            f"SELECT e.id, e.start_utc, e.{fragment.value} FROM events e"
-            f" WHERE {' AND '.join(where)} ORDER BY e.start_utc, e.id LIMIT ?"
+            f"SELECT {columns} FROM events e INDEXED BY events_listing WHERE {recent} UNION ALL "
+            f"SELECT {columns} FROM events e INDEXED BY events_long WHERE {long}"
+            " ORDER BY 2, 1 LIMIT ?"
         )
-        rows = self.conn.execute(sql, [*params, query.limit]).fetchall()
+        rows = self.conn.execute(
+            sql,
+            [*params, day_before, moment, moment, *params, moment, day_before, query.limit],
+        ).fetchall()
+        if rows and query.search is not None:
+            # a few candidates: one pass of the full-text search keeps the hits
+            condition, search_params = search_filter(query.search, "e.id")
+            hits = {
+                r[0]
+                for r in self.conn.execute(
+                    f"""SELECT e.id FROM events e INDEXED BY events_listing_id
+                        WHERE e.removed_at IS NULL AND e.content_hash != ''
+                          AND e.id IN (SELECT value FROM json_each(?)) AND {condition}""",
+                    [json.dumps([r[0] for r in rows]), *search_params],
+                )
+            }
+            rows = [r for r in rows if r[0] in hits]
         return [ListedEvent(*row) for row in rows]
+
+    def _starting(self, query: EventQuery, fragment: Fragment, limit: int) -> list[ListedEvent]:
+        """Events starting at or after the lower bound (and after the cursor)."""
+        bound = max(
+            filter(None, (query.ends_after, query.after[0] if query.after else None)), default=""
+        )
+        driving = next(
+            (g for g in (query.municipalities, query.organizers, query.categories) if g), ()
+        )
+        where, params = self._filters(query, driving)
+        if not driving:
+            sql = (
+                f"SELECT e.id, e.start_utc, e.{fragment.value}"
+                " FROM events e INDEXED BY events_listing"
+                f" WHERE e.start_utc >= ? AND {' AND '.join(where)}"
+                " ORDER BY e.start_utc, e.id LIMIT ?"
+            )
+            rows = self.conn.execute(sql, [bound, *params, limit]).fetchall()
+            return [ListedEvent(*row) for row in rows]
+        sql = (
+            f"SELECT e.id, e.start_utc, e.{fragment.value} FROM event_feeds f"
+            " JOIN events e ON e.id = f.event_id"
+            f" WHERE f.feed = ? AND f.start_utc >= ? AND {' AND '.join(where)}"
+            " ORDER BY f.start_utc, f.event_id LIMIT ?"
+        )
+        per_feed = [
+            self.conn.execute(sql, [feed, bound, *params, limit]).fetchall() for feed in driving
+        ]
+        merged: list[ListedEvent] = []
+        seen: set[str] = set()
+        for row in heapq.merge(*per_feed, key=lambda r: (r[1], r[0])):
+            if row[0] not in seen:  # an event in two of the feeds asked for
+                seen.add(row[0])
+                merged.append(ListedEvent(*row))
+                if len(merged) == limit:
+                    break
+        return merged
 
     def event_state(self, event_id: str) -> EventState | None:
         row = self.conn.execute(
@@ -194,14 +284,6 @@ class WebQueries:
                FROM sources ORDER BY name, id"""
         ).fetchall()
         return [SourcePublic(*row) for row in rows]
-
-    def text_search_ids(self, text: str) -> list[str]:
-        """Interim: until the store's FTS5 search lands, a LIKE over the event JSON."""
-        pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
-        rows = self.conn.execute(
-            "SELECT id FROM events WHERE removed_at IS NULL AND data LIKE ?", (pattern,)
-        ).fetchall()
-        return [r[0] for r in rows]
 
     def event_fragment(self, event_id: str, fragment: Fragment) -> str:
         row = self.conn.execute(

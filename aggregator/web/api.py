@@ -22,7 +22,7 @@ from aggregator import clock
 from aggregator.normalize import slugify
 from aggregator.publish import feed_title, jsonfeed, rss
 from aggregator.publish import ical as ical_out
-from aggregator.store import Store, iso
+from aggregator.store import iso
 from aggregator.store.web_queries import Fragment
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
@@ -41,7 +41,6 @@ from aggregator.web.params import (
     MAX_LIMIT,
     EventFilter,
     Status,
-    check_query_text,
     encode_cursor,
     store_query,
 )
@@ -117,14 +116,6 @@ def event_filter(
 Filter = Annotated[EventFilter, Depends(event_filter)]
 
 
-def search_ids(store: Store, q: str | None) -> tuple[str, ...] | None:
-    """The ids the full-text search finds, or None when there is no search."""
-    text = check_query_text(q)
-    if text is None:
-        return None
-    return tuple(store.text_search_ids(text))
-
-
 @router.get(
     "/events",
     response_model=EventPage,
@@ -133,7 +124,7 @@ def search_ids(store: Store, q: str | None) -> tuple[str, ...] | None:
 )
 def list_events(request: Request, ctx: Web, given: Filter) -> Response:
     store = ctx.stores.get()
-    query = store_query(given, ctx.config, clock.now(), ids=search_ids(store, given.q))
+    query = store_query(given, ctx.config, clock.now())
     rows = store.list_events(replace(query, limit=query.limit + 1), Fragment.JSON)
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = encode_cursor(page[-1].start_utc, page[-1].id) if more else None
@@ -166,7 +157,6 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
         ctx.config,
         now,
         default_from=default_from,
-        ids=search_ids(store, given.q),
     )
     fragment = {"ics": Fragment.ICS, "rss": Fragment.RSS, "json": Fragment.JSON}[extension]
     rows = store.list_events(query, fragment)

@@ -250,8 +250,7 @@ def index(
     )
     problem, events, next_url = "", [], ""
     try:
-        ids = tuple(store.text_search_ids(given.q)) if given.q else None
-        query = store_query(given, ctx.config, now, ids=ids)
+        query = store_query(given, ctx.config, now)
         rows = store.list_events(replace(query, limit=PAGE_SIZE + 1), Fragment.JSON)
     except ApiError as exc:
         problem, rows = exc.message, []

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator.config import Config
 from aggregator.normalize import slugify
-from aggregator.store import iso
+from aggregator.store import SearchQuery, iso
 from aggregator.store.web_queries import EventQuery
 from aggregator.web.errors import ApiError
 
@@ -138,7 +138,6 @@ def store_query(
     now: datetime,
     *,
     default_from: datetime | None = None,
-    ids: tuple[str, ...] | None = None,
 ) -> EventQuery:
     """The store query for ``given``; ApiError (422/400) names the parameter at fault."""
     zone = ZoneInfo(config.settings.timezone)
@@ -177,16 +176,19 @@ def store_query(
         categories=tuple(f"category/{s}" for s in _slugs(given.category, "category")),
         organizers=tuple(f"organizer/{o}" for o in organizers),
         statuses=tuple(statuses),
-        ids=ids,
+        search=search_query(given.q),
         after=decode_cursor(given.cursor) if given.cursor else None,
         limit=given.limit,
     )
 
 
-def check_query_text(q: str | None) -> str | None:
-    if q is None:
+def search_query(q: str | None) -> SearchQuery | None:
+    """The store's full-text query for ``q`` (the one ``events list --q`` uses), or None."""
+    if q is None or not q.strip():
         return None
-    text = q.strip()
-    if len(text) > MAX_QUERY:
+    if len(q) > MAX_QUERY:
         raise ApiError(422, f"Sökningen får vara högst {MAX_QUERY} tecken.", "q")
-    return text or None
+    query = SearchQuery.parse(q)
+    if query.problem is not None:
+        raise ApiError(422, query.sentence(swedish=True), "q")
+    return query
