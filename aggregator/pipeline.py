@@ -513,7 +513,9 @@ class HarvestPool:
             return SourceReport(source.id, Outcome.SKIPPED, reason=reason)
         started = time.monotonic()
         with self.db:
-            state = conditional_state(self.store.fetch_state(source.id), source)
+            # accepting a shrink must read the calendar as it is now, never get a 304
+            stored = self.store.fetch_state(source.id)
+            state = FetchState() if job.accept_shrink else conditional_state(stored, source)
             schedule = self.store.schedule_state(source.id)
         if schedule is None:
             return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
@@ -677,6 +679,32 @@ def log_harvest(report: SourceReport) -> None:
     log.log(logging.WARNING if failed else logging.INFO, "%s", line)
     for warning in report.warnings[:10]:
         log.debug("%s: %s", report.source_id, warning)
+
+
+def harvest_source(
+    store: Store,
+    config: Config,
+    source: Source,
+    now: datetime,
+    *,
+    session: requests.Session | None = None,
+    accept_shrink: bool = False,
+) -> SourceReport:
+    """One source now, in the calling thread (an approval, the organizer's "Hämta nu"):
+    the same fetch, parse, store, backoff and linter as every harvest. The caller
+    serialises its own database work (one connection per thread of work)."""
+    pool = HarvestPool(store, config, now=lambda: now, parse_processes=False, workers=1)
+    job = _Job(source, source_host(source), accept_shrink)
+    pool.gate.try_take(job.host)  # a fresh gate: always free
+    own_session = session is None
+    session = session or fetch.new_session(config.settings)
+    try:
+        report = pool._harvest(job, session, lambda: pool.gate.release(job.host))
+    finally:
+        if own_session:
+            session.close()
+    log_harvest(report)
+    return report
 
 
 def harvest_all(

@@ -49,7 +49,7 @@ def findings(content: bytes, settings: Settings | None = None) -> dict[Finding, 
         ("ical/plone__unicode_fields.ics", {Finding.NO_START}),
         ("ical/meetup_calendar10__group_feed.ics", {Finding.NO_PLACE}),
         ("ical/google_public__hulme_moss_side.ics", set()),
-        ("rss/community_calendar__toronto_latest.rss", {Finding.NO_PLACE, Finding.NO_TIME}),
+        ("rss/community_calendar__davis_latest.rss", {Finding.NO_PLACE}),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -122,6 +122,20 @@ def test_each_finding_is_one_swedish_sentence(content: bytes, finding: Finding, 
     assert words in sentence
     assert sentence[0].isupper() and sentence.endswith("."), "one sentence"
     assert re.sub("”[^”]*”", "", sentence).count(". ") == 0, "(quoted names aside)"
+
+
+RSS_DATE_ONLY = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:ev="http://purl.org/rss/1.0/modules/event/">
+<channel><title>F</title><link>https://f.se/</link><description>x</description>
+<item><title>Julmarknad</title><link>https://f.se/julmarknad</link><guid>https://f.se/julmarknad</guid>
+<ev:startdate>2026-12-12</ev:startdate><ev:location>Torget, Vimmerby</ev:location></item>
+</channel></rss>"""
+
+
+def test_an_rss_event_without_a_time() -> None:
+    found = findings(RSS_DATE_ONLY)
+    assert set(found) == {Finding.NO_TIME}
+    assert "saknas klockslag för 1 evenemang" in found[Finding.NO_TIME]
 
 
 def test_a_clean_calendar_has_no_advice() -> None:

@@ -1,5 +1,6 @@
 """``aggregator run``: the service. Harvests on schedule (``scheduler``), serves the web,
-re-reads sources.yaml on change or SIGHUP (``reload``), stops cleanly on SIGTERM/SIGINT.
+re-reads sources.yaml on change or SIGHUP (``reload``) and the approved registrations
+every few seconds, stops cleanly on SIGTERM/SIGINT.
 
 The main thread only waits for signals and watches the configuration; the web server,
 the dispatcher, the harvest threads and the publisher run in their own threads. A stop
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
@@ -19,12 +21,14 @@ from aggregator.config import Config
 from aggregator.schedule.reload import ConfigWatcher, reload_config
 from aggregator.schedule.scheduler import SHUTDOWN_GRACE, Scheduler
 from aggregator.store import Store
+from aggregator.store.registrations import merge_registered_sources
 
 __all__ = ["Scheduler", "StartWeb", "run_forever"]
 
 log = logging.getLogger(__name__)
 
 WATCH_EVERY = 1.0  # seconds between looks at sources.yaml (a small file: cheap)
+REGISTRATIONS_EVERY = 5.0  # seconds between looks at the approved registrations
 
 
 # starts the web server (in a thread) and returns the function that stops it
@@ -54,26 +58,40 @@ class _Signals:
 
 
 def run_forever(store: Store, config: Config, *, start_web: StartWeb) -> int:
+    """Run until SIGTERM/SIGINT; 0 then, 2 when the web app cannot start (a taken port)."""
     signals = _Signals()
     signals.install()
-    stop_web = start_web()
+    try:
+        stop_web = start_web()
+    except OSError as exc:
+        log.error("%s", exc)
+        return 2
     scheduler = Scheduler(store, config)
     scheduler.start()
     log.warning("harvesting %d sources", len(config.sources))
     watcher = ConfigWatcher(config.path)
+    file_config = reload_config(config) or config  # sources.yaml alone, without registrations
+    looked = time.monotonic()
     try:
         while not signals.stop.is_set():
             signals.wake.wait(timeout=WATCH_EVERY)
             signals.wake.clear()
             if signals.stop.is_set():
                 break
-            if signals.reload.is_set() or watcher.changed():
+            reload = signals.reload.is_set() or watcher.changed()
+            if reload:
                 signals.reload.clear()
                 watcher.changed()  # a SIGHUP reload takes the file as it is now
                 new = reload_config(scheduler.config)
                 if new is not None:
                     log.warning("configuration reloaded from %s", config.path)
-                    scheduler.apply(new)
+                    file_config = new
+            if reload or time.monotonic() - looked >= REGISTRATIONS_EVERY:
+                looked = time.monotonic()
+                with scheduler.db:  # approved, paused or withdrawn registrations
+                    current = merge_registered_sources(file_config, store)
+                if current != scheduler.config:
+                    scheduler.apply(current)
     finally:
         log.warning("stopping: finishing running harvests (at most %g s)", SHUTDOWN_GRACE)
         stop_web()
