@@ -299,3 +299,49 @@ def test_backup_while_the_service_runs(
     (tmp_path / "test.db").write_bytes(copy.read_bytes())
     assert main(["--config", str(config), "run", "--once"]) == 0
     assert "Sources: 0 ok, 1 unchanged, 0 failed" in capsys.readouterr().out
+
+
+def test_approved_registrations_join_a_running_service_and_paused_ones_leave(
+    tmp_path: Path, service: Callable[[Path], Service]
+) -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.store import Store
+    from aggregator.store.registrations import NewRegistration, RegistrationStatus
+
+    teater = write_calendar(tmp_path / "teater.ics", event("t1@x", "Julrevy", "20261212T190000"))
+    kyrka = write_calendar(tmp_path / "kyrka.ics", event("k1@x", "Luciakonsert", "20261213T180000"))
+    with Hosts(1) as hosts:
+        hosts.routes["/k.ics"] = lambda r: Answer(
+            kyrka.read_bytes(), 200, {"Content-Type": "text/calendar"}
+        )
+        config = configure(tmp_path, [{"id": "teater", "name": "Teatern", "path": str(teater)}])
+        run = service(config)
+        all_ics = tmp_path / "feeds" / "all.ics"
+        run.wait_for("the configured source", lambda: "Julrevy" in titles(all_ics))
+        now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+        store = Store(tmp_path / "test.db")
+        store.add_registration(
+            NewRegistration(
+                id="kyrka",
+                name="Kyrkan",
+                email="kyrkan@example.se",
+                url=hosts.url(1, "/k.ics"),
+                url_key="kyrka",
+                kind="ical",
+                municipality="Vimmerby",
+                categories=("Musik",),
+                preview='{"found": true, "kind": "ical", "total": 1, "upcoming": 1, "events": []}',
+                token_hash="0" * 64,
+            ),
+            now,
+        )
+        assert main(["--config", str(config), "sources", "approve", "kyrka"]) == 0
+        run.wait_for("the approved registration's event", lambda: "Luciakonsert" in titles(all_ics))
+        assert "kyrka: added to the configuration" in run.log()
+        store.change_registration_status("kyrka", RegistrationStatus.PAUSED, now)
+        store.close()
+        run.wait_for(
+            "the paused registration to leave", lambda: "Luciakonsert" not in titles(all_ics)
+        )
+        assert run.stop() == 0
