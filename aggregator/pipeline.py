@@ -246,7 +246,8 @@ def plan_retry(
         days = max(1, (now - since).days)
         pause_message = (
             f"Källan är pausad: den har inte gått att hämta sedan {_local(since, settings)[:10]} "
-            f"({days} dagar). Senaste felet: {message}. Den hämtas igen när den återupptas "
+            f"({days} {'dag' if days == 1 else 'dagar'}). Senaste felet: {message}. Den hämtas "
+            "igen när den återupptas "
             f"(aggregator sources resume {source.id})."
         )
         reason = "pausad efter upprepade fel"

@@ -389,7 +389,7 @@ def main() -> None:
     p.add_argument("--events", type=int, default=100)
     p.add_argument("--hosts", type=int, default=20)
     p.add_argument("--latency", type=float, default=0.05)
-    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--workers", type=int, default=20, help="default: one per host")
     m = commands.add_parser("memory")
     m.add_argument("--sizes", type=int, nargs="+", default=[25_000, 50_000, 100_000, 200_000])
     m.add_argument("--sources", type=int, default=200)

@@ -24,6 +24,7 @@ from aggregator.fetch.polite import (
     backoff_delay,
     crawl_delay_of,
     default_delay,
+    host_of,
     paced_fetcher,
     parse_retry_after,
 )
@@ -167,11 +168,22 @@ def test_gate_keeps_the_delay_between_requests_to_a_host() -> None:
     assert gate.try_take("a.se")
 
 
+def test_what_counts_as_one_host() -> None:
+    assert host_of("https://Kultur.Vimmerby.se/kalender.ics") == "kultur.vimmerby.se"
+    assert host_of("http://kultur.vimmerby.se:80/a") == host_of("https://kultur.vimmerby.se/b")
+    assert host_of("http://127.0.0.1:8001/a") != host_of("http://127.0.0.1:8002/a")
+    assert host_of("http://[::1]:8001/a") == "[::1]:8001"
+    assert host_of(None) == host_of("not a url") == ""
+
+
 def test_default_delay_is_a_second_but_not_for_local_test_servers() -> None:
     assert default_delay("kultur.vimmerby.se") == 1.0
     assert default_delay("127.0.0.5") == 0.0
     assert default_delay("localhost") == 0.0
     assert default_delay("10.1.2.3") == 0.0
+    assert default_delay("127.0.0.1:8001") == 0.0
+    assert default_delay("[::1]:8001") == default_delay("[::1]") == 0.0
+    assert default_delay("kultur.vimmerby.se:8080") == 1.0
     assert HostGate(Settings(per_host_delay=0.5)).delay("127.0.0.1") == 0.5, "an explicit one wins"
 
 

@@ -37,13 +37,21 @@ _SECONDS_RE = re.compile(r"^\d{1,12}(?:\.\d+)?$")
 
 
 def host_of(url: str | None) -> str:
-    """The host a URL talks to (lowercase, no port); '' for files and bad URLs."""
+    """The server a URL talks to, as politeness counts it: the host name (lowercase), with
+    the port when it is not the scheme's default (http and https of one site are one
+    server; two test servers on one address are two); '' for files and bad URLs."""
     if not url:
         return ""
     try:
-        return (urlsplit(url).hostname or "").lower()
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
     except ValueError:
         return ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as in a URL
+    if port is None or (parts.scheme, port) in (("http", 80), ("https", 443)):
+        return host
+    return f"{host}:{port}"
 
 
 def source_host(source: Source) -> str:
@@ -53,10 +61,11 @@ def source_host(source: Source) -> str:
 def default_delay(host: str) -> float:
     """Loopback and private hosts (tests, a dev server; only ``allow_private_hosts`` reaches
     them) get no delay unless the operator sets one; every other host one second."""
-    if host == "localhost" or host.endswith(".localhost"):
+    name = host.partition("]")[0].lstrip("[") if host.startswith("[") else host.split(":")[0]
+    if name == "localhost" or name.endswith(".localhost"):
         return 0.0
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address = ipaddress.ip_address(name)
     except ValueError:
         return DEFAULT_DELAY
     return 0.0 if not address.is_global else DEFAULT_DELAY
