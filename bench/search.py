@@ -81,7 +81,7 @@ def save_all(path: Path, rows: list[MergedUpdate], *, indexed: bool) -> float:
     store = Store(path)
     if not indexed:
         for trigger in ("insert", "update", "delete"):
-            store.conn.execute(f"DROP TRIGGER events_search_{trigger}")
+            store.conn.execute(f"DROP TRIGGER events_search_note_{trigger}")
     started = time.perf_counter()
     for chunk in range(0, len(rows), 5000):
         store.save_merged(rows[chunk : chunk + 5000], NOW)

@@ -49,6 +49,7 @@ from aggregator.store.decide import Decision, IncomingVersion, StoredVersion, de
 from aggregator.store.events import EventQueries
 from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
 from aggregator.store.moderation import ModerationQueries
+from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.rows import (
     ActiveMember,
     HarvestOutcome,
@@ -63,6 +64,7 @@ from aggregator.store.rows import (
 from aggregator.store.schema import migrations
 from aggregator.store.search import SearchProblem, SearchQueries, SearchQuery, search_filter
 from aggregator.store.sources import SourceQueries
+from aggregator.store.web_queries import WebQueries
 from aggregator.store.wrap import wrap_public_methods
 
 __all__ = [
@@ -102,7 +104,15 @@ __all__ = [
 
 
 @wrap_public_methods
-class Store(SourceQueries, EventQueries, ModerationQueries, SearchQueries, MatchingQueries):
+class Store(
+    SourceQueries,
+    EventQueries,
+    ModerationQueries,
+    SearchQueries,
+    MatchingQueries,
+    WebQueries,
+    RegistrationQueries,
+):
     """The store: one SQLite file in WAL mode, opened (and migrated) by ``Store(path)``.
 
     Every public method raises ``StoreError`` with a sentence when the database is

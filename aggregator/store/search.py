@@ -2,9 +2,9 @@
 
 What is searched: each published (merged) event's title, description, place (the
 location text, venue, street, locality, municipality) and organizer — never the JSON
-keys or fields such as the time zone. The index (``event_search``, migration m004) is
-kept in sync with ``events`` in every write transaction, whichever code saves or
-removes a merged event (triggers note the changes, ``_before_commit`` indexes them).
+keys or fields such as the time zone. The index (``event_search``, migrations m004 and
+m005) is kept in sync with ``events`` in every write transaction, whichever code saves
+or removes a merged event (triggers note the changes, ``_before_commit`` indexes them).
 The tokenizer is ``unicode61 remove_diacritics 2``: case and diacritics are folded, so
 "lonneberga" finds "Lönneberga" and "cafe" finds "Café".
 
