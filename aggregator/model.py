@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 CONFIRMED = "confirmed"
 TENTATIVE = "tentative"
@@ -12,6 +12,11 @@ CANCELLED = "cancelled"
 STATUSES = (CONFIRMED, TENTATIVE, CANCELLED)
 
 KINDS = ("ical", "feed", "html", "facebook")
+
+# The window of events we import and publish: events that ended more than WINDOW_BACK
+# ago are neither harvested nor in the feeds; recurrences expand up to WINDOW_AHEAD.
+WINDOW_BACK = timedelta(days=30)
+WINDOW_AHEAD = timedelta(days=400)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,10 @@ import pytest
 
 from aggregator.config import Config
 from aggregator.dedupe import identity as dedupe
+from aggregator.dedupe.merge import merge_members, refresh_event
 from aggregator.model import CANCELLED, Event, Place, Settings, Source
 from aggregator.pipeline import update_events
-from aggregator.store import EventRow, MemberRow, Store
+from aggregator.store import Assignment, EventRow, MemberRow, Store, Unassigned
 from tests.support import utc
 
 NOW = utc(2026, 11, 26, 12)
@@ -33,13 +34,13 @@ def member(source_id: str, priority: int, **kw: object) -> MemberRow:
 
 def test_decide_identities_joins_shared_uids_and_keeps_existing_ids() -> None:
     unassigned = [
-        ("kommun", "u1", "u1"),
-        ("teater", "u1", "u1"),
-        ("teater", "x", ""),
-        ("fb", "u2", "u2"),
+        Unassigned("kommun", "u1", "u1"),
+        Unassigned("teater", "u1", "u1"),
+        Unassigned("teater", "x", ""),
+        Unassigned("fb", "u2", "u2"),
     ]
     decided = dedupe.decide_identities(unassigned, {"u2": "old-event"})
-    ids = {(s, k): e for s, k, e in decided}
+    ids = {(a.source_id, a.key): a.event_id for a in decided}
     assert ids[("kommun", "u1")] == ids[("teater", "u1")]
     assert ids[("fb", "u2")] == "old-event"
     assert ids[("teater", "x")] == dedupe.event_id_for("teater", "x")
@@ -56,7 +57,7 @@ def test_merge_takes_each_field_from_the_highest_priority_source_that_has_it() -
         image="https://kommun.se/bild.jpg",
         place=Place("Folkets hus", locality="Vimmerby"),
     )
-    merged = dedupe.merge_members([listing, organizer])
+    merged = merge_members([listing, organizer])
     assert merged is not None
     assert merged.title == "Pippi på cirkus"
     assert merged.description == "Teaterns egen text"
@@ -73,32 +74,49 @@ def test_cancellation_wins_only_from_a_source_as_trusted_as_the_best(
     cancelled_priority: int, expected: str
 ) -> None:
     members = [member("teater", 50), member("kommun", cancelled_priority, status=CANCELLED)]
-    merged = dedupe.merge_members(members)
+    merged = merge_members(members)
     assert merged is not None and merged.status == expected
 
 
 def test_sequence_rises_only_when_published_content_changes() -> None:
     row = EventRow("e1", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", 0, "", False)
-    first = dedupe.refresh_event(row, [member("teater", 50)], NOW)
-    assert first.changed and first.sequence == 0
+    first = refresh_event(row, [member("teater", 50)], NOW)
+    assert first is not None and first.record.content is not None
+    assert first.record.revision.sequence == 0 and not first.record.was_published
+    revision = first.record.revision
     row = EventRow(
-        "e1", row.created_at, first.modified_at, first.sequence, first.content_hash, False
+        "e1",
+        row.created_at,
+        revision.modified_at,
+        revision.sequence,
+        first.record.content.content_hash,
+        False,
     )
-    same = dedupe.refresh_event(row, [member("teater", 50)], NOW + timedelta(hours=1))
-    assert not same.changed
-    moved = dedupe.refresh_event(
+    same = refresh_event(row, [member("teater", 50)], NOW + timedelta(hours=1))
+    assert same is None
+    moved = refresh_event(
         row, [member("teater", 50, title="Pippi på cirkus – extra")], NOW + timedelta(hours=1)
     )
-    assert moved.changed and moved.sequence == 1 and moved.modified_at == "2026-11-26T13:00:00Z"
+    assert moved is not None and moved.event is not None
+    assert moved.event.title == "Pippi på cirkus – extra" and moved.record.was_published
+    assert moved.record.revision.sequence == 1
+    assert moved.record.revision.modified_at == "2026-11-26T13:00:00Z"
 
 
 def test_removed_event_keeps_counting_sequence_when_it_returns() -> None:
     row = EventRow("e1", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", 3, "abc", False)
-    gone = dedupe.refresh_event(row, [], NOW)
-    assert gone.removed and gone.sequence == 4
-    row = EventRow("e1", row.created_at, gone.modified_at, gone.sequence, gone.content_hash, True)
-    back = dedupe.refresh_event(row, [member("teater", 50)], NOW)
-    assert back.changed and not back.removed and back.sequence == 5
+    gone = refresh_event(row, [], NOW)
+    assert gone is not None and gone.record.removed and gone.event is None
+    assert gone.record.revision.sequence == 4
+    row = EventRow("e1", row.created_at, gone.record.revision.modified_at, 4, "removed", True)
+    assert refresh_event(row, [], NOW) is None, "a removed event is not removed again"
+    back = refresh_event(row, [member("teater", 50)], NOW)
+    assert back is not None and not back.record.removed and back.record.revision.sequence == 5
+
+
+def test_never_published_event_without_members_changes_nothing() -> None:
+    row = EventRow("e1", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", 0, "", False)
+    assert refresh_event(row, [], NOW) is None
 
 
 def test_event_id_survives_the_founding_member_leaving(tmp_path: Path) -> None:
@@ -165,7 +183,7 @@ def test_reconcile_older_id_survives_a_join() -> None:
         mm("a", "1", "old", "2026-10-01T00:00:00Z"),
         mm("b", "1", "new", "2026-11-20T00:00:00Z"),
     ]
-    assert dedupe.reconcile(members, [[0, 1]], lambda _: False) == [("b", "1", "old")]
+    assert dedupe.reconcile(members, [[0, 1]], lambda _: False) == [Assignment("b", "1", "old")]
 
 
 def test_reconcile_cluster_keeps_its_id_when_a_member_leaves() -> None:
@@ -175,14 +193,14 @@ def test_reconcile_cluster_keeps_its_id_when_a_member_leaves() -> None:
         mm("c", "1", "e1", "2026-10-01T00:00:00Z", "2026-10-03T00:00:00Z"),
     ]
     moved = dedupe.reconcile(members, [[0, 1]], lambda _: False)
-    assert moved == [("c", "1", dedupe.event_id_for("c", "1"))]
+    assert moved == [Assignment("c", "1", dedupe.event_id_for("c", "1"))]
 
 
 def test_reconcile_new_ids_never_collide() -> None:
     taken = {dedupe.event_id_for("c", "1")}
     members = [mm("a", "1", "e1"), mm("c", "1", "e1", first_seen="2027-01-01T00:00:00Z")]
     moved = dedupe.reconcile(members, [], lambda e: e in taken)
-    assert len(moved) == 1 and moved[0][2] not in taken | {"e1"}
+    assert len(moved) == 1 and moved[0].event_id not in taken | {"e1"}
 
 
 def ev_at(

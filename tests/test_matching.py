@@ -1,27 +1,22 @@
-"""matching.py: fuzzy cross-source matching, its guards, and its quality on the dataset."""
+"""Fuzzy cross-source matching (features → blocking → score → cluster), its guards, and its
+quality on the dataset."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.dedupe.matching import (
-    MATCH,
-    REVIEW,
-    PairScore,
-    candidate_pairs,
-    cluster,
-    is_clear_non_match,
-    local_day,
-    match_events,
-    normalize_title,
-    score_pair,
-)
+from aggregator.dedupe.blocking import candidate_pairs as block
+from aggregator.dedupe.cluster import cluster_pairs
+from aggregator.dedupe.features import event_features, normalize_title
+from aggregator.dedupe.matching import match_events
+from aggregator.dedupe.score import MATCH, REVIEW, PairScore, is_clear_non_match, score_pair
 from aggregator.model import Event, Place
 from aggregator.normalize import parse_place
 from bench.dedupe_data import DATASET, load_dataset, load_notes
@@ -29,6 +24,20 @@ from bench.dedupe_quality import evaluate
 
 TZ = "Europe/Stockholm"
 STOCKHOLM = ZoneInfo(TZ)
+
+
+def candidate_pairs(events: list[Event], tz_name: str) -> list[tuple[int, int]]:
+    return list(block([event_features(e, tz_name) for e in events]))
+
+
+def cluster(
+    n: int,
+    pairs: list[tuple[int, int, PairScore]],
+    *,
+    sources: list[str] | None = None,
+    non_match: Callable[[int, int], bool] | None = None,
+) -> list[list[int]]:
+    return cluster_pairs(n, pairs, sources=sources, non_match=non_match).clusters
 
 
 def ev(
@@ -220,7 +229,7 @@ def test_same_source_is_never_paired() -> None:
 def test_local_day_is_the_venues_day_not_the_utc_day() -> None:
     late = ev("Nattbio", "2027-01-16 00:15", "Kulturhuset, Hultsfred")
     assert late.start.date() == date(2027, 1, 15)  # type: ignore[union-attr]
-    assert local_day(late, TZ) == date(2027, 1, 16)
+    assert event_features(late, TZ).day == date(2027, 1, 16)
     listing = ev("Nattbio", "2027-01-16", "Kulturhuset, Hultsfred", "kommun")
     assert list(candidate_pairs([late, listing], TZ)) == [(0, 1)]
     assert match_events([late, listing], TZ).clusters == [[0, 1]]
@@ -241,7 +250,7 @@ def test_blocking_loses_no_pair_worth_a_look_on_the_dataset() -> None:
     candidates = set(candidate_pairs(events, TZ))
     by_day: dict[date, list[int]] = defaultdict(list)
     for index, event in enumerate(events):
-        by_day[local_day(event, TZ)].append(index)
+        by_day[event_features(event, TZ).day].append(index)
     missed = []
     for day, members in by_day.items():
         near = members + by_day.get(day + timedelta(days=1), [])

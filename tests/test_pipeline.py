@@ -5,31 +5,31 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aggregator.pipeline import day_ranges
-from aggregator.publish import FeedFrame
-from aggregator.publish.output import write_feed_if_changed
+from aggregator.dedupe.update import day_ranges
+from aggregator.publish.write import FeedFrame, write_feed_if_changed
 
 
 def test_streamed_feed_is_valid_across_batches_and_not_rewritten_when_same(tmp_path: Path) -> None:
     frame = FeedFrame('{"items":[', ",", "]}")
     items = [json.dumps({"id": i, "title": "Fika på ån"}, ensure_ascii=False) for i in range(4501)]
     path = tmp_path / "all.json"
-    changed, size, count = write_feed_if_changed(path, frame, iter(items))
-    assert (changed, count) == (True, 4501)
-    assert size == path.stat().st_size
+    written = write_feed_if_changed(path, frame, iter(items))
+    assert (written.changed, written.count) == (True, 4501)
+    assert written.size == path.stat().st_size
     assert [item["id"] for item in json.loads(path.read_text(encoding="utf-8"))["items"]] == list(
         range(4501)
     )
     mtime = path.stat().st_mtime_ns
-    assert write_feed_if_changed(path, frame, iter(items))[0] is False
+    assert write_feed_if_changed(path, frame, iter(items)).changed is False
     assert path.stat().st_mtime_ns == mtime
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.json"], "no temp files left behind"
-    assert write_feed_if_changed(path, frame, iter(items[:-1]))[0] is True
+    assert write_feed_if_changed(path, frame, iter(items[:-1])).changed is True
 
 
 def test_empty_feed(tmp_path: Path) -> None:
     path = tmp_path / "x" / "empty.json"
-    assert write_feed_if_changed(path, FeedFrame("[", ",", "]"), iter(()))[:2] == (True, 2)
+    written = write_feed_if_changed(path, FeedFrame("[", ",", "]"), iter(()))
+    assert (written.changed, written.size) == (True, 2)
     assert json.loads(path.read_text()) == []
 
 

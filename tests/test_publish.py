@@ -12,14 +12,23 @@ import pytest
 
 from aggregator.model import Place, Settings
 from aggregator.publish import PublishedEvent, swedish_when
-from aggregator.publish.ical import assemble_calendar, escape_text, fold, render_vevent, vtimezone
-from aggregator.publish.jsonfeed import assemble_json
+from aggregator.publish.formats import PUBLISHERS
+from aggregator.publish.ical import escape_text, fold, render_vevent, vtimezone
 from aggregator.publish.jsonfeed import render_item as json_item
-from aggregator.publish.rss import assemble_rss
 from aggregator.publish.rss import render_item as rss_item
 from tests.support import read_with_icaljs, utc
 
 SETTINGS = Settings(base_url="https://alltsomsker.test")
+NOW = utc(2026, 11, 26, 12)
+
+
+def feed_text(
+    extension: str, title: str, fragments: list[str], settings: Settings = SETTINGS
+) -> str:
+    """A whole feed of these fragments, framed as ``publish`` frames it."""
+    url = f"https://x/feeds/{title}.{extension}"
+    frame = PUBLISHERS[extension].frame(title, url, settings, NOW)
+    return frame.head + frame.separator.join(fragments) + frame.tail
 
 
 def event(**changes: object) -> PublishedEvent:
@@ -62,7 +71,7 @@ def test_escape_text() -> None:
 
 
 def test_vevent_round_trips_through_icalendar() -> None:
-    text = assemble_calendar("Allt som sker", [render_vevent(event(), SETTINGS)], SETTINGS, 2026)
+    text = feed_text("ics", "Allt som sker", [render_vevent(event(), SETTINGS)])
     calendar = icalendar.Calendar.from_ical(text)
     vevent = calendar.walk("VEVENT")[0]
     assert str(vevent["UID"]) == "abc123@alltsomsker.test"
@@ -134,9 +143,7 @@ def test_icaljs_reads_every_instant_around_dst_switches_as_we_wrote_it(
         for i, instant in enumerate(instants)
     ]
     path = tmp_path / "dst.ics"
-    path.write_text(
-        assemble_calendar("DST", fragments, settings, 2026), encoding="utf-8", newline=""
-    )
+    path.write_text(feed_text("ics", "DST", fragments, settings), encoding="utf-8", newline="")
     read = read_with_icaljs([path])[str(path)]
     assert read["error"] is None
     seen = {e["uid"].split("@")[0]: e["start"]["utc"] for e in read["events"]}
@@ -163,20 +170,14 @@ def test_json_feed_item_carries_the_event_extension() -> None:
         {"id": "eksjo-kyrka", "url": "https://eksjo.example/jul"},
         {"id": "kommun", "url": None},
     ]
-    feed = json.loads(
-        assemble_json(
-            "Allt som sker", "https://x/feeds/all.json", [json_item(event(), SETTINGS)], SETTINGS
-        )
-    )
+    feed = json.loads(feed_text("json", "Allt som sker", [json_item(event(), SETTINGS)]))
     assert feed["version"] == "https://jsonfeed.org/version/1.1" and len(feed["items"]) == 1
-    empty = json.loads(assemble_json("Tomt", "https://x/feeds/tomt.json", [], SETTINGS))
+    empty = json.loads(feed_text("json", "Tomt", []))
     assert empty["items"] == []
 
 
 def test_rss_item_has_date_in_title_and_event_module() -> None:
-    text = assemble_rss(
-        "Allt som sker", "https://x/feeds/all.rss", [rss_item(event(), SETTINGS)], SETTINGS
-    )
+    text = feed_text("rss", "Allt som sker", [rss_item(event(), SETTINGS)])
     parsed = feedparser.parse(text)
     assert not parsed.bozo
     entry = parsed.entries[0]
@@ -196,9 +197,7 @@ def test_hostile_text_is_escaped_in_every_format() -> None:
     )
     ics = render_vevent(nasty, SETTINGS)
     assert "\nEND:VCALENDAR" not in ics and "BEGIN:VEVENT\\nEND:VCALENDAR" in ics
-    parsed = feedparser.parse(
-        assemble_rss("t", "https://x/t.rss", [rss_item(nasty, SETTINGS)], SETTINGS)
-    )
+    parsed = feedparser.parse(feed_text("rss", "t", [rss_item(nasty, SETTINGS)]))
     assert not parsed.bozo
     json.loads(json_item(nasty, SETTINGS))
 

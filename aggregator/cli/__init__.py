@@ -23,6 +23,7 @@ from aggregator.fetch import fetch_source
 from aggregator.model import FetchState, Source
 from aggregator.normalize import slugify
 from aggregator.publish import output, published_event
+from aggregator.publish.feeds import category_feed, municipality_feed
 from aggregator.store import Store
 
 log = logging.getLogger("aggregator")
@@ -305,9 +306,9 @@ def _events_list(config: Config, store: Store, args: argparse.Namespace, now: da
     start_to = datetime.combine(args.date_to, time(), tzinfo=tz) if args.date_to else None
     feed = None
     if args.municipality:
-        feed = f"municipality/{slugify(args.municipality)}"
+        feed = municipality_feed(args.municipality)
     if args.category:
-        feed = f"category/{slugify(args.category)}"
+        feed = category_feed(args.category)
     rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=args.q)
     if args.municipality and args.category:
         wanted = slugify(args.municipality)

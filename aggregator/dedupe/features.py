@@ -1,7 +1,7 @@
 """What matching compares of an event: its title as a key, its place, day and URL.
 
 ``normalize_title`` folds a title to a comparison key (case, accents, dates, listing
-noise); ``_features`` extracts everything scoring needs of one event, once per event:
+noise); ``event_features`` extracts everything scoring needs of one event, once per event:
 the venue's local day, the title's key words, the localities and blocking area of its
 place, its normalised URL. Towns come from the gazetteer.
 
@@ -110,17 +110,6 @@ def _zone(tz_name: str) -> ZoneInfo:
     return ZoneInfo(tz_name)
 
 
-def local_day(event: Event, tz_name: str) -> date:
-    """The date on the venue's clock: a 23:30 concert is on its local day, not its UTC day.
-
-    ``tz_name`` is the region's zone, not ``event.timezone``: sources that publish in UTC
-    still have their venue in the region.
-    """
-    if isinstance(event.start, datetime):
-        return _local(event.start, tz_name).date()
-    return event.start
-
-
 def _stem(token: str) -> str:
     """Drop Swedish definite endings so "kyrkan"/"kyrka" and "torget"/"torg" meet."""
     if len(token) > 5 and token.endswith(("en", "et")):
@@ -183,10 +172,13 @@ def _normal_url(url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Features:
+class Features:
     """What scoring needs of one event, computed once per event."""
 
     source: str
+    # the date on the venue's clock (a 23:30 concert is on its local day, not its UTC
+    # day), in the region's zone, not ``event.timezone``: sources that publish in UTC
+    # still have their venue in the region
     day: date
     all_day: bool
     instant: float  # UTC epoch seconds of the start (local midnight for all-day)
@@ -233,7 +225,7 @@ def _place_features(
 
 def _area(localities: frozenset[str]) -> str:
     """The blocking area: a village, "*municipality" when the town may stand for the whole
-    municipality (``_seat_compatible``), or "" when unknown or spread over several."""
+    municipality (``seat_compatible``), or "" when unknown or spread over several."""
     if len(localities) == 1:
         (only,) = localities
         return f"*{only}" if _MUNICIPALITY_OF[only] == only else only
@@ -241,14 +233,14 @@ def _area(localities: frozenset[str]) -> str:
     return f"*{municipalities.pop()}" if len(municipalities) == 1 else ""
 
 
-_REGIONS = tuple(sorted(set(_MUNICIPALITY_OF.values())))
+REGIONS = tuple(sorted(set(_MUNICIPALITY_OF.values())))
 
 
-def _region(area: str) -> str:
+def region_of(area: str) -> str:
     return area[1:] if area.startswith("*") else _MUNICIPALITY_OF[area]
 
 
-def _areas_meet(x: str, y: str) -> bool:
+def areas_meet(x: str, y: str) -> bool:
     """Whether events of two areas can be the same event (else their places conflict)."""
     if x == y or not x or not y:
         return True
@@ -280,7 +272,7 @@ def _text_features(
     return normalized, kept or words, localities, area, municipality, venue
 
 
-def _features(event: Event, tz_name: str) -> _Features:
+def event_features(event: Event, tz_name: str) -> Features:
     place = event.place
     title, words, localities, area, municipality, venue = _text_features(
         event.title, place.name, place.street, place.locality, place.municipality,
@@ -300,7 +292,7 @@ def _features(event: Event, tz_name: str) -> _Features:
     else:
         day, near, all_day = event.start, None, True
         instant = datetime(day.year, day.month, day.day, tzinfo=_zone(tz_name)).timestamp()
-    return _Features(
+    return Features(
         source=event.source_id,
         day=day,
         all_day=all_day,
@@ -320,7 +312,7 @@ def _features(event: Event, tz_name: str) -> _Features:
     )
 
 
-def _seat_compatible(xs: frozenset[str], ys: frozenset[str]) -> bool:
+def seat_compatible(xs: frozenset[str], ys: frozenset[str]) -> bool:
     """ "Hultsfred" may stand for the whole municipality that Virserum lies in."""
     return any(_MUNICIPALITY_OF.get(y) == x for x in xs for y in ys) or any(
         _MUNICIPALITY_OF.get(x) == y for x in xs for y in ys

@@ -27,11 +27,11 @@ import feedparser
 
 from aggregator.errors import ParseError, SourceError
 from aggregator.harvest.html import parse_html
-from aggregator.harvest.ical import WINDOW_BACK
 from aggregator.harvest.swedish_dates import SwedishDateError, find_swedish_datetime
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
+    WINDOW_BACK,
     Event,
     HarvestResult,
     HarvestWarning,

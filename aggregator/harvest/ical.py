@@ -27,6 +27,8 @@ from aggregator.model import (
     CANCELLED,
     CONFIRMED,
     TENTATIVE,
+    WINDOW_AHEAD,
+    WINDOW_BACK,
     Event,
     HarvestResult,
     HarvestWarning,
@@ -39,8 +41,6 @@ from aggregator.normalize.timezones import iana_name_for_tzid, local_to_utc, zon
 
 log = logging.getLogger(__name__)
 
-WINDOW_BACK = timedelta(days=30)
-WINDOW_AHEAD = timedelta(days=400)
 MAX_OCCURRENCES_PER_SERIES = 500
 MAX_WARNINGS = 50
 

@@ -13,14 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aggregator.model import CANCELLED, TENTATIVE, Settings
-from aggregator.publish import (
-    FeedFrame,
+from aggregator.publish.event import (
     PublishedEvent,
     event_page_url,
     local_time,
     uid_domain,
     utc_stamp,
 )
+from aggregator.publish.write import FeedFrame
 
 CRLF = "\r\n"
 PRODID = "-//Allt som sker//Aggregator 0.1//SV"
@@ -108,11 +108,8 @@ def render_vevent(event: PublishedEvent, settings: Settings) -> str:
     return CRLF.join(lines) + CRLF
 
 
-def assemble_calendar(title: str, fragments: list[str], settings: Settings, year: int) -> str:
-    return calendar_frame(title, settings, year).assemble(fragments)
-
-
-def calendar_frame(title: str, settings: Settings, year: int) -> FeedFrame:
+def calendar_frame(title: str, feed_url: str, settings: Settings, now: datetime) -> FeedFrame:
+    """VCALENDAR head (with the VTIMEZONE of this year's rules) and tail of a feed."""
     head = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -127,7 +124,7 @@ def calendar_frame(title: str, settings: Settings, year: int) -> FeedFrame:
     ]
     body = CRLF.join(head) + CRLF
     if settings.timezone != "UTC":
-        body += vtimezone(settings.timezone, year)
+        body += vtimezone(settings.timezone, now.year)
     return FeedFrame(body, "", "END:VCALENDAR" + CRLF)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from aggregator.model import Settings
-from aggregator.publish import FeedFrame, PublishedEvent, event_page_url, iso_local
+from aggregator.publish.event import PublishedEvent, event_page_url, iso_local
+from aggregator.publish.write import FeedFrame
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -52,11 +54,7 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
     return _dump(item)
 
 
-def assemble_json(title: str, feed_url: str, fragments: list[str], settings: Settings) -> str:
-    return json_frame(title, feed_url, settings).assemble(fragments)
-
-
-def json_frame(title: str, feed_url: str, settings: Settings) -> FeedFrame:
+def json_frame(title: str, feed_url: str, settings: Settings, now: datetime) -> FeedFrame:
     head = {
         "version": VERSION,
         "title": title,

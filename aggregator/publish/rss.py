@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from aggregator.model import CANCELLED, Settings
-from aggregator.publish import (
-    FeedFrame,
+from aggregator.publish.event import (
     PublishedEvent,
     event_page_url,
     iso_local,
     swedish_when,
     uid_domain,
 )
+from aggregator.publish.write import FeedFrame
 
 EVENT_NS = "http://purl.org/rss/1.0/modules/event/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -55,11 +56,7 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
     return "\n".join(parts) + "\n"
 
 
-def assemble_rss(title: str, feed_url: str, fragments: list[str], settings: Settings) -> str:
-    return rss_frame(title, feed_url, settings).assemble(fragments)
-
-
-def rss_frame(title: str, feed_url: str, settings: Settings) -> FeedFrame:
+def rss_frame(title: str, feed_url: str, settings: Settings, now: datetime) -> FeedFrame:
     head = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<rss version="2.0" xmlns:ev="{EVENT_NS}" xmlns:atom="{ATOM_NS}">\n'

@@ -1,7 +1,8 @@
 """SQLite store: the public face of the store*.py modules, the only ones that write SQL.
 
 The schema lives in ``store_schema`` (numbered migrations), the text encoding of events in
-``store_codec``, the dedupe stage's queries in ``store_matching`` (a mixin of ``Store``).
+``store_codec``, the dedupe stage's queries in ``store.matching`` and the publish stage's
+in ``store.feeds`` (mixins of ``Store``).
 
 Tables
     sources        one row per configured source: fetch state (ETag, Last-Modified,
@@ -42,17 +43,43 @@ from aggregator.store.codec import (
     iso,
     parse_iso,
 )
-from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
+from aggregator.store.feeds import FeedQueries, Fragments, RenderedEvent, StoredEvent
+from aggregator.store.matching import (
+    REMOVED,
+    Assignment,
+    EventContent,
+    EventRow,
+    MatchingQueries,
+    MatchMember,
+    MemberRow,
+    MergedRecord,
+    Override,
+    PairRecord,
+    Ref,
+    Revision,
+    Unassigned,
+)
 from aggregator.store.schema import migrations
 
 __all__ = [
+    "REMOVED",
+    "Assignment",
+    "EventContent",
     "EventRow",
+    "Fragments",
     "HarvestOutcome",
     "MatchMember",
     "MemberRow",
-    "MergedUpdate",
+    "MergedRecord",
+    "Override",
+    "PairRecord",
+    "Ref",
+    "RenderedEvent",
+    "Revision",
     "SourceHealth",
     "Store",
+    "StoredEvent",
+    "Unassigned",
     "content_digest",
     "event_from_dict",
     "event_from_json",
@@ -91,7 +118,7 @@ class SourceHealth:
     last_success_at: str | None
 
 
-class Store(MatchingQueries):
+class Store(MatchingQueries, FeedQueries):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
@@ -405,102 +432,7 @@ class Store(MatchingQueries):
             (key, value),
         )
 
-    def save_merged(self, updates: Sequence[MergedUpdate], now: datetime) -> None:
-        """Write merged content for events whose published content changed, clear dirty flags."""
-        now_iso = iso(now)
-        with self.transaction():
-            changed = [u for u in updates if u.changed]
-            self.conn.executemany(
-                """INSERT INTO events (created_at, modified_at, sequence, content_hash, start_utc,
-                     end_utc, status, data, removed_at, dirty, ics, rss, json_item, render_key, id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET modified_at = excluded.modified_at,
-                     sequence = excluded.sequence, content_hash = excluded.content_hash,
-                     start_utc = excluded.start_utc, end_utc = excluded.end_utc,
-                     status = excluded.status, data = excluded.data,
-                     removed_at = excluded.removed_at, dirty = 0, ics = excluded.ics,
-                     rss = excluded.rss, json_item = excluded.json_item,
-                     render_key = excluded.render_key""",
-                [
-                    (
-                        u.created_at or now_iso,
-                        u.modified_at,
-                        u.sequence,
-                        u.content_hash,
-                        u.start_utc,
-                        u.end_utc,
-                        u.status,
-                        u.data,
-                        now_iso if u.removed else None,
-                        *u.fragments,
-                        u.render_key,
-                        u.id,
-                    )
-                    for u in changed
-                ],
-            )
-            self.conn.executemany(
-                "UPDATE events SET dirty = 0 WHERE id = ?",
-                [(u.id,) for u in updates if not u.changed],
-            )
-            self.conn.executemany(
-                "DELETE FROM event_feeds WHERE event_id = ?",
-                [(u.id,) for u in changed if u.had_content],
-            )
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO event_feeds (feed, start_utc, event_id) VALUES (?, ?, ?)",
-                [(feed, u.start_utc, u.id) for u in changed if not u.removed for feed in u.feeds],
-            )
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO feed_labels (feed, label) VALUES (?, ?)",
-                sorted({label for u in changed if not u.removed for label in u.feed_labels}),
-            )
-            if changed:
-                self._bump_data_version()
-
-    # -- publishing ----------------------------------------------------------------
-
-    def events_needing_render(self, render_key: str) -> list[tuple[str, str, str, str, int]]:
-        """(id, data, created_at, modified_at, sequence) of active events not rendered for render_key."""
-        return self.conn.execute(
-            """SELECT id, data, created_at, modified_at, sequence FROM events
-               WHERE removed_at IS NULL AND render_key != ?""",
-            (render_key,),
-        ).fetchall()
-
-    def save_renders(self, renders: Sequence[tuple[str, str, str, str]], render_key: str) -> None:
-        with self.transaction():
-            self.conn.executemany(
-                "UPDATE events SET ics = ?, rss = ?, json_item = ?, render_key = ? WHERE id = ?",
-                [(ics, rss, item, render_key, event_id) for event_id, ics, rss, item in renders],
-            )
-
-    def feed_names(self) -> list[str]:
-        return [
-            r[0] for r in self.conn.execute("SELECT DISTINCT feed FROM event_feeds ORDER BY feed")
-        ]
-
-    def feed_labels(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT feed, label FROM feed_labels").fetchall())
-
-    def iter_feed_fragments(
-        self, feed: str | None, window_start: datetime
-    ) -> Iterator[tuple[str, str, str]]:
-        """(ics, rss, json_item) of a feed's events in feed order, lazily (one read per row)."""
-        if feed is None:
-            cursor = self.conn.execute(
-                """SELECT ics, rss, json_item FROM events
-                   WHERE removed_at IS NULL AND end_utc >= ? ORDER BY start_utc, id""",
-                (iso(window_start),),
-            )
-        else:
-            cursor = self.conn.execute(
-                """SELECT e.ics, e.rss, e.json_item FROM event_feeds f JOIN events e ON e.id = f.event_id
-                   WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
-                   ORDER BY f.start_utc, f.event_id""",
-                (feed, iso(window_start)),
-            )
-        yield from cursor
+    # -- listings ----------------------------------------------------------------
 
     def published_events(
         self,
@@ -555,28 +487,6 @@ class Store(MatchingQueries):
             "source_events": one("SELECT count(*) FROM source_events WHERE removed_at IS NULL"),
             "removed": one("SELECT count(*) FROM source_events WHERE removed_at IS NOT NULL"),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class MergedUpdate:
-    id: str
-    changed: bool
-    removed: bool = False
-    modified_at: str = ""
-    sequence: int = 0
-    content_hash: str = ""
-    start_utc: str = ""
-    end_utc: str = ""
-    status: str = ""
-    data: str = ""
-    feeds: tuple[str, ...] = ()
-    feed_labels: tuple[tuple[str, str], ...] = ()
-    created_at: str = ""
-    event: Event | None = None  # the merged event, for rendering
-    sources: tuple[tuple[str, str], ...] = ()
-    fragments: tuple[str, str, str] = ("", "", "")  # ics, rss, json item
-    render_key: str = ""
-    had_content: bool = True
 
 
 def is_collapse(upcoming_before: int, vanished_upcoming: int, upcoming_after: int = 1) -> bool:

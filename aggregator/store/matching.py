@@ -1,7 +1,10 @@
-"""The store's queries for the dedupe stage: matching, moderator overrides and identity.
+"""The store's queries for the dedupe stage: matching, moderator overrides, identity and
+the merged events it decides.
 
 ``MatchingQueries`` is a mixin that ``Store`` inherits; it relies on the connection and
-the transaction helper ``Store`` provides.
+the transaction helper ``Store`` provides. The rows it hands out and takes in are the
+typed records below; rendering (fragments, feed membership) is the publish stage's and
+lives in ``store.feeds``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,88 @@ from typing import TYPE_CHECKING
 
 from aggregator.model import Event
 from aggregator.store.codec import event_from_json, iso
+
+Ref = tuple[str, str]  # (source_id, key): one harvested source event
+
+REMOVED = "removed"  # content hash (and status) of an event with no active members
+
+
+@dataclass(frozen=True, slots=True)
+class Unassigned:
+    """An active source event that belongs to no event yet, with its publisher UID."""
+
+    source_id: str
+    key: str
+    uid: str
+
+    @property
+    def ref(self) -> Ref:
+        return (self.source_id, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Source event (source_id, key) belongs to event ``event_id`` from now on."""
+
+    source_id: str
+    key: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A moderator's decision about two source events: ``merge`` or keep ``apart``."""
+
+    kind: str
+    a: Ref
+    b: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class PairRecord:
+    """Why two source events were merged or sent to review: the score behind a decision."""
+
+    a: Ref
+    b: Ref
+    decision: str  # merged | review
+    total: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A published event's life: when it appeared, when its content last changed, and the
+    iCalendar SEQUENCE that tells subscribers' calendars to take the change."""
+
+    created_at: str
+    modified_at: str
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventContent:
+    """What a merged event publishes, as stored: canonical JSON and the columns read from it."""
+
+    data: str
+    content_hash: str
+    start_utc: str
+    end_utc: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class MergedRecord:
+    """A merged event whose content changed: its new revision and content, or ``content``
+    None when no active member is left (the event is removed from the feeds)."""
+
+    id: str
+    revision: Revision
+    content: EventContent | None
+    was_published: bool  # it had content before, so its feed memberships are stale now
+
+    @property
+    def removed(self) -> bool:
+        return self.content is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +127,7 @@ class MatchMember:
     priority: int = 0
 
     @property
-    def ref(self) -> tuple[str, str]:
+    def ref(self) -> Ref:
         return (self.source_id, self.key)
 
 
@@ -64,6 +149,8 @@ class MatchingQueries:
     if TYPE_CHECKING:
 
         def transaction(self) -> AbstractContextManager[None]: ...
+
+        def _bump_data_version(self) -> None: ...
 
     # -- matching ------------------------------------------------------------------
 
@@ -114,9 +201,9 @@ class MatchingQueries:
                 )
         return members
 
-    def overrides(self) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    def overrides(self) -> list[Override]:
         return [
-            (kind, (a_source, a_key), (b_source, b_key))
+            Override(kind, (a_source, a_key), (b_source, b_key))
             for kind, a_source, a_key, b_source, b_key in self.conn.execute(
                 "SELECT kind, a_source, a_key, b_source, b_key FROM overrides ORDER BY rowid"
             )
@@ -141,10 +228,7 @@ class MatchingQueries:
                 )
 
     def save_match_pairs(
-        self,
-        members: Sequence[tuple[str, str]],
-        pairs: Sequence[tuple[tuple[str, str], tuple[str, str], str, float, str]],
-        now: datetime,
+        self, members: Sequence[Ref], pairs: Sequence[PairRecord], now: datetime
     ) -> None:
         """Replace the remembered scores of the re-matched members (why they merged, or not)."""
         with self.transaction():
@@ -156,10 +240,7 @@ class MatchingQueries:
             )
             self.conn.executemany(
                 "INSERT OR REPLACE INTO match_pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (*a, *b, decision, total, reason, iso(now))
-                    for a, b, decision, total, reason in pairs
-                ],
+                [(*p.a, *p.b, p.decision, p.total, p.reason, iso(now)) for p in pairs],
             )
 
     def match_pairs_of(self, members: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
@@ -216,13 +297,17 @@ class MatchingQueries:
 
     # -- identity ----------------------------------------------------------------
 
-    def unassigned_members(self) -> list[tuple[str, str, str]]:
-        """(source_id, key, uid) of active source events that belong to no event yet."""
-        return self.conn.execute(
-            "SELECT source_id, key, uid FROM source_events WHERE event_id IS NULL AND removed_at IS NULL"
-        ).fetchall()
+    def unassigned_members(self) -> list[Unassigned]:
+        """Active source events that belong to no event yet."""
+        return [
+            Unassigned(*row)
+            for row in self.conn.execute(
+                """SELECT source_id, key, uid FROM source_events
+                   WHERE event_id IS NULL AND removed_at IS NULL"""
+            )
+        ]
 
-    def member_events(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+    def member_events(self, refs: Sequence[Ref]) -> dict[Ref, Event]:
         result = {}
         for source_id, key in refs:
             row = self.conn.execute(
@@ -248,31 +333,29 @@ class MatchingQueries:
                 result[uid] = event_id
         return result
 
-    def event_id_of(self, ref: tuple[str, str]) -> str | None:
+    def event_id_of(self, ref: Ref) -> str | None:
         row = self.conn.execute(
             "SELECT event_id FROM source_events WHERE source_id = ? AND key = ?", ref
         ).fetchone()
         return row[0] if row else None
 
-    def assign_members(
-        self, assignments: Sequence[tuple[str, str, str]], now: datetime, *, moving: bool = True
-    ) -> None:
-        """Attach (source_id, key) to event ids; the events members leave (when ``moving``)
+    def assign_members(self, assignments: Sequence[Assignment], *, moving: bool = True) -> None:
+        """Attach source events to event ids; the events members leave (when ``moving``)
         and join are both re-merged. A new id gets its events row when first merged."""
         with self.transaction():
             if moving:
                 self.conn.executemany(
                     """UPDATE events SET dirty = 1 WHERE id = (
                          SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
-                    [(source_id, key) for source_id, key, _ in assignments],
+                    [(a.source_id, a.key) for a in assignments],
                 )
             self.conn.executemany(
                 "UPDATE events SET dirty = 1 WHERE id = ?",
-                [(event_id,) for event_id in sorted({a[2] for a in assignments})],
+                [(event_id,) for event_id in sorted({a.event_id for a in assignments})],
             )
             self.conn.executemany(
                 "UPDATE source_events SET event_id = ? WHERE source_id = ? AND key = ?",
-                [(event_id, source_id, key) for source_id, key, event_id in assignments],
+                [(a.event_id, a.source_id, a.key) for a in assignments],
             )
 
     def dirty_event_ids(self) -> list[str]:
@@ -300,9 +383,7 @@ class MatchingQueries:
         )
 
     def members_of(
-        self,
-        event_ids: Sequence[str],
-        parsed: Mapping[tuple[str, str], Event] | None = None,
+        self, event_ids: Sequence[str], parsed: Mapping[Ref, Event] | None = None
     ) -> dict[str, list[MemberRow]]:
         """Each event's members (removed ones too); ``parsed`` spares re-reading their JSON."""
         parsed = parsed or {}
@@ -349,3 +430,49 @@ class MatchingQueries:
             ):
                 rows[row[0]] = EventRow(row[0], row[1], row[2], row[3], row[4], row[5] is not None)
         return rows
+
+    def save_merged(
+        self, records: Sequence[MergedRecord], unchanged: Sequence[str], now: datetime
+    ) -> None:
+        """Write the merged events whose content changed and clear every dirty flag.
+
+        A changed event is left unrendered (``render_key`` ''), and its feed memberships
+        are dropped: the publish stage renders it and records its feeds again.
+        """
+        now_iso = iso(now)
+        gone = EventContent("{}", REMOVED, "", "", REMOVED)
+        with self.transaction():
+            self.conn.executemany(
+                """INSERT INTO events (created_at, modified_at, sequence, content_hash, start_utc,
+                     end_utc, status, data, removed_at, dirty, render_key, id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?)
+                   ON CONFLICT (id) DO UPDATE SET modified_at = excluded.modified_at,
+                     sequence = excluded.sequence, content_hash = excluded.content_hash,
+                     start_utc = excluded.start_utc, end_utc = excluded.end_utc,
+                     status = excluded.status, data = excluded.data,
+                     removed_at = excluded.removed_at, dirty = 0, render_key = ''""",
+                [
+                    (
+                        r.revision.created_at or now_iso,
+                        r.revision.modified_at,
+                        r.revision.sequence,
+                        (r.content or gone).content_hash,
+                        (r.content or gone).start_utc,
+                        (r.content or gone).end_utc,
+                        (r.content or gone).status,
+                        (r.content or gone).data,
+                        now_iso if r.removed else None,
+                        r.id,
+                    )
+                    for r in records
+                ],
+            )
+            self.conn.executemany(
+                "UPDATE events SET dirty = 0 WHERE id = ?", [(i,) for i in unchanged]
+            )
+            self.conn.executemany(
+                "DELETE FROM event_feeds WHERE event_id = ?",
+                [(r.id,) for r in records if r.was_published],
+            )
+            if records:
+                self._bump_data_version()

@@ -51,6 +51,7 @@ from aggregator.harvest.facebook.export import (
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
+    WINDOW_BACK,
     Event,
     HarvestResult,
     HarvestWarning,
@@ -63,7 +64,6 @@ from aggregator.normalize.timezones import local_to_utc, zone
 
 log = logging.getLogger(__name__)
 
-WINDOW_BACK = timedelta(days=30)  # the iCal harvester's window: older events are not imported
 MAX_EVENTS = 20_000  # per harvest; a page has hundreds, an export a few thousand
 MAX_WARNINGS = 50
 

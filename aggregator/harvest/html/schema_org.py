@@ -18,6 +18,7 @@ from aggregator.harvest.dates import When, parse_duration, parse_swedish, parse_
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
+    WINDOW_BACK,
     Event,
     HarvestWarning,
     Place,
@@ -32,7 +33,6 @@ MAX_DEPTH = 40  # deeper JSON is not an event listing but an attack or a bug
 MAX_NODES = 50_000  # dict/list nodes visited per page
 MAX_EVENTS = 2_000  # events taken from one harvest
 MAX_WARNINGS = 50
-WINDOW_BACK = timedelta(days=30)  # as the iCal harvester: older events are not published
 
 # Event subtypes whose names do not end in "Event"
 _EXTRA_EVENT_TYPES = {"festival", "hackathon", "courseinstance"}
