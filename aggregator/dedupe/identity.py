@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from aggregator.dedupe.features import normalize_title
 from aggregator.model import Event
-from aggregator.store import Assignment, MatchMember, Ref, Unassigned
+from aggregator.store import Assignment, MatchMember, MemberRef, Unassigned
 
 
 def event_id_for(source_id: str, key: str) -> str:
@@ -53,7 +53,9 @@ def decide_identities(
     return assignments
 
 
-def inherit_rekeyed(new: Sequence[MatchMember], removed: Sequence[MatchMember]) -> dict[Ref, str]:
+def inherit_rekeyed(
+    new: Sequence[MatchMember], removed: Sequence[MatchMember]
+) -> dict[MemberRef, str]:
     """Event ids for new members that are a re-keyed old member of the same source.
 
     Some platforms change an event's UID when it is rescheduled (The Events Calendar
@@ -64,8 +66,8 @@ def inherit_rekeyed(new: Sequence[MatchMember], removed: Sequence[MatchMember]) 
     by_source: dict[str, list[MatchMember]] = {}
     for old in removed:
         by_source.setdefault(old.source_id, []).append(old)
-    inherited: dict[Ref, str] = {}
-    used: set[Ref] = set()
+    inherited: dict[MemberRef, str] = {}
+    used: set[MemberRef] = set()
     for member in sorted(new, key=lambda m: m.ref):
         for old in by_source.get(member.source_id, []):
             if old.ref in used or old.event_id is None:

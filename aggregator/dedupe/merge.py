@@ -10,7 +10,6 @@ Pure functions over typed rows: no I/O, no clock (``now`` is a parameter).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,8 +23,8 @@ from aggregator.store import (
     MergedRecord,
     Revision,
     event_span,
-    event_to_dict,
     iso,
+    merged_to_json,
 )
 
 
@@ -87,16 +86,6 @@ def merge_members(members: Sequence[MemberRow]) -> Event | None:
     )
 
 
-def merged_data(event: Event, sources: Sequence[tuple[str, str]]) -> str:
-    """The published content of a merged event as canonical JSON (also its change detector)."""
-    body = event_to_dict(event)
-    for field in ("source_id", "key", "uid"):
-        body.pop(field)
-    body["sources"] = [{"id": source_id, "url": url} for source_id, url in sources]
-    # key order is fixed by event_to_dict, so the text is canonical without sort_keys
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
 def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) -> EventChange | None:
     """What an event looks like now, or None when its published content is unchanged.
 
@@ -111,7 +100,7 @@ def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) ->
         return EventChange(MergedRecord(row.id, revision, None, was_published=True), None)
     ranked = [m for m in rank_members(members) if not m.removed]
     sources = tuple((m.source_id, m.event.url) for m in ranked)
-    data = merged_data(merged, sources)
+    data = merged_to_json(merged, sources)  # canonical: also the change detector
     digest = hashlib.blake2b(data.encode(), digest_size=16).hexdigest()
     if digest == row.content_hash and not row.removed:
         return None

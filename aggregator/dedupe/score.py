@@ -16,7 +16,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from aggregator.dedupe.features import Features, event_features, seat_compatible
-from aggregator.model import Event
+from aggregator.model import Event, MatchDecision
 
 MATCH = 0.80  # total at or above: merged
 REVIEW = 0.55  # total at or above (and below MATCH): listed for a moderator
@@ -48,10 +48,10 @@ class PairScore:
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def decision(self) -> str:
+    def decision(self) -> MatchDecision:
         if is_clear_non_match(self) or self.total < REVIEW:
-            return "different"
-        return "match" if self.total >= MATCH else "review"
+            return MatchDecision.DIFFERENT
+        return MatchDecision.MERGED if self.total >= MATCH else MatchDecision.REVIEW
 
     @property
     def reason(self) -> str:

@@ -16,8 +16,8 @@ from aggregator.dedupe import identity
 from aggregator.dedupe.matching import match_events
 from aggregator.dedupe.merge import EventChange, refresh_event
 from aggregator.dedupe.score import FORCED, score_pair
-from aggregator.model import Event
-from aggregator.store import Assignment, EventRow, MatchMember, PairRecord, Ref, Store, iso
+from aggregator.model import Event, MatchDecision, OverrideKind
+from aggregator.store import Assignment, EventRow, MatchMember, MatchPair, MemberRef, Store, iso
 
 log = logging.getLogger("aggregator")
 
@@ -58,7 +58,7 @@ def assign_new_members(store: Store, now: datetime) -> None:
         return
     ids_by_uid = store.event_ids_by_uid(u.uid for u in unassigned)
     without_uid_match = [u.ref for u in unassigned if not (u.uid and u.uid in ids_by_uid)]
-    inherited: dict[Ref, str] = {}
+    inherited: dict[MemberRef, str] = {}
     removed = store.recently_removed({s for s, _ in without_uid_match}, now - REKEY_WINDOW)
     if removed:
         rekeyable = {m.source_id for m in removed}
@@ -73,7 +73,7 @@ def assign_new_members(store: Store, now: datetime) -> None:
     store.assign_members(assignments, moving=False)
 
 
-def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[Ref, Event]:
+def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[MemberRef, Event]:
     """Fuzzy stage, incremental: re-match only the days harvests touched (± a day, so the
     venue's local date is covered whatever the UTC offset)."""
     days = store.dirty_days()
@@ -86,7 +86,7 @@ def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[Ref, Eve
     for override in store.overrides():
         if override.a in index and override.b in index:
             pair = (index[override.a], index[override.b])
-            (must_link if override.kind == "merge" else cannot_link).append(pair)
+            (must_link if override.kind is OverrideKind.MERGE else cannot_link).append(pair)
     by_uid: dict[str, int] = {}
     for i, member in enumerate(members):
         uid = member.event.uid
@@ -104,13 +104,17 @@ def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[Ref, Eve
     if assignments:
         store.assign_members(assignments)
     pairs = []
-    for decision, found in (("merged", result.merged), ("review", result.review)):
+    for decision, found in (
+        (MatchDecision.MERGED, result.merged),
+        (MatchDecision.REVIEW, result.review),
+    ):
         for i, j, score in found:
             reason = score.reason
             if score is FORCED:  # record what the pair really scores, and why it joined
                 score = score_pair(members[i].event, members[j].event, tz_name)
                 reason = f"joined by a moderator or a shared UID; {score.reason}"
-            pairs.append(PairRecord(members[i].ref, members[j].ref, decision, score.total, reason))
+            a, b = members[i].ref, members[j].ref
+            pairs.append(MatchPair(*a, *b, decision, score.total, reason))
     store.save_match_pairs([m.ref for m in members], pairs, now)
     store.clear_dirty_days(days)
     if assignments:

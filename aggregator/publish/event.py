@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aggregator.dedupe.merge import EventChange
-from aggregator.model import Event, Place, Settings
-from aggregator.store import Revision, StoredEvent, event_from_dict, parse_iso
+from aggregator.model import Event, EventStatus, Place, Settings
+from aggregator.store import Revision, StoredEvent, parse_iso
 
 RENDERER_VERSION = "1"  # bump when a renderer's output changes, so stored fragments are redone
 
@@ -26,7 +25,7 @@ class PublishedEvent:
     end: datetime | date | None
     all_day: bool
     timezone: str
-    status: str
+    status: EventStatus
     description: str
     description_html: str
     url: str
@@ -46,20 +45,10 @@ class PublishedEvent:
         return self.location_text or self.place.text
 
 
-def published_event(
-    event_id: str, data: str, created_at: str, modified_at: str, sequence: int
-) -> PublishedEvent:
-    """A merged event as stored (``events.data``) for the renderers."""
-    d = json.loads(data)
-    sources = tuple((s["id"], s["url"]) for s in d.pop("sources"))
-    event = event_from_dict({**d, "source_id": "", "key": event_id, "uid": ""})
-    return _published(event_id, event, sources, Revision(created_at, modified_at, sequence))
-
-
-def published_from_stored(stored: StoredEvent) -> PublishedEvent:
-    return published_event(
-        stored.id, stored.data, stored.created_at, stored.modified_at, stored.sequence
-    )
+def published_event(row: StoredEvent) -> PublishedEvent:
+    """A merged event as stored (``Store.published_events``, ``event_record``) for the renderers."""
+    revision = Revision(row.created_at, row.modified_at, row.sequence)
+    return _published(row.id, row.event, row.sources, revision)
 
 
 def published_from_change(change: EventChange) -> PublishedEvent:

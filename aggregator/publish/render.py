@@ -13,8 +13,8 @@ from aggregator.dedupe.merge import EventChange
 from aggregator.model import Settings
 from aggregator.publish.event import (
     PublishedEvent,
+    published_event,
     published_from_change,
-    published_from_stored,
     render_key,
 )
 from aggregator.publish.feeds import feeds_of
@@ -50,5 +50,5 @@ def render_pending(store: Store, settings: Settings) -> int:
     pending = store.events_needing_render(key)
     for start in range(0, len(pending), RENDER_CHUNK):
         chunk = pending[start : start + RENDER_CHUNK]
-        store.save_renders([rendered(published_from_stored(e), settings) for e in chunk], key)
+        store.save_renders([rendered(published_event(e), settings) for e in chunk], key)
     return len(pending)

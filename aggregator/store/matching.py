@@ -1,27 +1,19 @@
-"""The store's queries for the dedupe stage: matching, moderator overrides, identity and
-the merged events it decides.
+"""The store's queries for the dedupe stage: matching, moderator overrides and identity.
 
-``MatchingQueries`` is a mixin that ``Store`` inherits; it relies on the connection and
-the transaction helper ``Store`` provides. The rows it hands out and takes in are the
-typed records below; rendering (fragments, feed membership) is the publish stage's and
-lives in ``store.feeds``.
+``MatchingQueries`` is a mixin that ``Store`` inherits. The merged events the stage
+decides are written by ``events.save_merged``; what moderators read is in ``moderation``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from aggregator.model import Event
+from aggregator.model import Event, OverrideKind
+from aggregator.store.base import StoreBase
 from aggregator.store.codec import event_from_json, iso
-
-Ref = tuple[str, str]  # (source_id, key): one harvested source event
-
-REMOVED = "removed"  # content hash (and status) of an event with no active members
+from aggregator.store.rows import MatchPair, MemberRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +25,7 @@ class Unassigned:
     uid: str
 
     @property
-    def ref(self) -> Ref:
+    def ref(self) -> MemberRef:
         return (self.source_id, self.key)
 
 
@@ -48,58 +40,11 @@ class Assignment:
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    """A moderator's decision about two source events: ``merge`` or keep ``apart``."""
+    """A moderator's decision about two source events: merge them, or keep them apart."""
 
-    kind: str
-    a: Ref
-    b: Ref
-
-
-@dataclass(frozen=True, slots=True)
-class PairRecord:
-    """Why two source events were merged or sent to review: the score behind a decision."""
-
-    a: Ref
-    b: Ref
-    decision: str  # merged | review
-    total: float
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Revision:
-    """A published event's life: when it appeared, when its content last changed, and the
-    iCalendar SEQUENCE that tells subscribers' calendars to take the change."""
-
-    created_at: str
-    modified_at: str
-    sequence: int
-
-
-@dataclass(frozen=True, slots=True)
-class EventContent:
-    """What a merged event publishes, as stored: canonical JSON and the columns read from it."""
-
-    data: str
-    content_hash: str
-    start_utc: str
-    end_utc: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class MergedRecord:
-    """A merged event whose content changed: its new revision and content, or ``content``
-    None when no active member is left (the event is removed from the feeds)."""
-
-    id: str
-    revision: Revision
-    content: EventContent | None
-    was_published: bool  # it had content before, so its feed memberships are stale now
-
-    @property
-    def removed(self) -> bool:
-        return self.content is None
+    kind: OverrideKind
+    a: MemberRef
+    b: MemberRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +72,7 @@ class MatchMember:
     priority: int = 0
 
     @property
-    def ref(self) -> Ref:
+    def ref(self) -> MemberRef:
         return (self.source_id, self.key)
 
 
@@ -141,16 +86,9 @@ class EventRow:
     removed: bool
 
 
-class MatchingQueries:
-    """Mixed into ``Store``, which provides ``conn`` and ``transaction``."""
-
-    conn: sqlite3.Connection
-
-    if TYPE_CHECKING:
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-
-        def _bump_data_version(self) -> None: ...
+class MatchingQueries(StoreBase):
+    """Reads and writes over ``source_events``, ``dirty_days``, ``match_pairs`` and
+    ``overrides`` for the dedupe stage."""
 
     # -- matching ------------------------------------------------------------------
 
@@ -203,20 +141,20 @@ class MatchingQueries:
 
     def overrides(self) -> list[Override]:
         return [
-            Override(kind, (a_source, a_key), (b_source, b_key))
+            Override(OverrideKind(kind), (a_source, a_key), (b_source, b_key))
             for kind, a_source, a_key, b_source, b_key in self.conn.execute(
                 "SELECT kind, a_source, a_key, b_source, b_key FROM overrides ORDER BY rowid"
             )
         ]
 
     def add_overrides(
-        self, kind: str, pairs: Iterable[tuple[tuple[str, str], tuple[str, str]]], now: datetime
+        self, kind: OverrideKind, pairs: Iterable[tuple[MemberRef, MemberRef]], now: datetime
     ) -> None:
         """Record a moderator's merge or keep-apart; the opposite order is replaced."""
         with self.transaction():
             for a, b in pairs:
                 a, b = min(a, b), max(a, b)
-                other = "apart" if kind == "merge" else "merge"
+                other = OverrideKind.APART if kind is OverrideKind.MERGE else OverrideKind.MERGE
                 self.conn.execute(
                     """DELETE FROM overrides WHERE kind = ? AND a_source = ? AND a_key = ?
                        AND b_source = ? AND b_key = ?""",
@@ -228,7 +166,7 @@ class MatchingQueries:
                 )
 
     def save_match_pairs(
-        self, members: Sequence[Ref], pairs: Sequence[PairRecord], now: datetime
+        self, members: Sequence[MemberRef], pairs: Sequence[MatchPair], now: datetime
     ) -> None:
         """Replace the remembered scores of the re-matched members (why they merged, or not)."""
         with self.transaction():
@@ -240,45 +178,20 @@ class MatchingQueries:
             )
             self.conn.executemany(
                 "INSERT OR REPLACE INTO match_pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*p.a, *p.b, p.decision, p.total, p.reason, iso(now)) for p in pairs],
+                [
+                    (
+                        p.a_source,
+                        p.a_key,
+                        p.b_source,
+                        p.b_key,
+                        p.decision,
+                        p.total,
+                        p.reason,
+                        iso(now),
+                    )
+                    for p in pairs
+                ],
             )
-
-    def match_pairs_of(self, members: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
-        """(a_source, a_key, b_source, b_key, decision, total, reason) touching these members."""
-        wanted = set(members)
-        rows = []
-        for member in wanted:
-            rows += self.conn.execute(
-                """SELECT a_source, a_key, b_source, b_key, decision, total, reason FROM match_pairs
-                   WHERE (a_source = ? AND a_key = ?) OR (b_source = ? AND b_key = ?)""",
-                (*member, *member),
-            ).fetchall()
-        return sorted(set(rows))
-
-    def review_pairs(self) -> list[tuple[str, str, str, str, float, str, str, str]]:
-        """Undecided pairs whose events are still apart: (event a, title a, event b, title b,
-        score, reason, a member, b member)."""
-        return self.conn.execute(
-            """SELECT sa.event_id, json_extract(sa.data, '$.title'), sb.event_id,
-                      json_extract(sb.data, '$.title'), p.total, p.reason,
-                      sa.source_id || ':' || sa.key, sb.source_id || ':' || sb.key
-               FROM match_pairs p
-               JOIN source_events sa ON sa.source_id = p.a_source AND sa.key = p.a_key
-               JOIN source_events sb ON sb.source_id = p.b_source AND sb.key = p.b_key
-               WHERE p.decision = 'review' AND sa.removed_at IS NULL AND sb.removed_at IS NULL
-                 AND sa.event_id != sb.event_id
-                 AND NOT EXISTS (SELECT 1 FROM overrides o WHERE o.a_source = p.a_source
-                      AND o.a_key = p.a_key AND o.b_source = p.b_source AND o.b_key = p.b_key)
-               ORDER BY sa.start_utc, p.total DESC"""
-        ).fetchall()
-
-    def active_members_of(self, event_id: str) -> list[tuple[str, str, str, str]]:
-        """(source_id, key, start_utc, data) of an event's active members."""
-        return self.conn.execute(
-            """SELECT source_id, key, start_utc, data FROM source_events
-               WHERE event_id = ? AND removed_at IS NULL ORDER BY source_id, key""",
-            (event_id,),
-        ).fetchall()
 
     def recently_removed(self, source_ids: Iterable[str], since: datetime) -> list[MatchMember]:
         """Members of these sources tombstoned since ``since``: a re-keyed event's old self."""
@@ -307,7 +220,7 @@ class MatchingQueries:
             )
         ]
 
-    def member_events(self, refs: Sequence[Ref]) -> dict[Ref, Event]:
+    def member_events(self, refs: Sequence[MemberRef]) -> dict[MemberRef, Event]:
         result = {}
         for source_id, key in refs:
             row = self.conn.execute(
@@ -333,7 +246,7 @@ class MatchingQueries:
                 result[uid] = event_id
         return result
 
-    def event_id_of(self, ref: Ref) -> str | None:
+    def event_id_of(self, ref: MemberRef) -> str | None:
         row = self.conn.execute(
             "SELECT event_id FROM source_events WHERE source_id = ? AND key = ?", ref
         ).fetchone()
@@ -383,7 +296,7 @@ class MatchingQueries:
         )
 
     def members_of(
-        self, event_ids: Sequence[str], parsed: Mapping[Ref, Event] | None = None
+        self, event_ids: Sequence[str], parsed: Mapping[MemberRef, Event] | None = None
     ) -> dict[str, list[MemberRow]]:
         """Each event's members (removed ones too); ``parsed`` spares re-reading their JSON."""
         parsed = parsed or {}
@@ -430,49 +343,3 @@ class MatchingQueries:
             ):
                 rows[row[0]] = EventRow(row[0], row[1], row[2], row[3], row[4], row[5] is not None)
         return rows
-
-    def save_merged(
-        self, records: Sequence[MergedRecord], unchanged: Sequence[str], now: datetime
-    ) -> None:
-        """Write the merged events whose content changed and clear every dirty flag.
-
-        A changed event is left unrendered (``render_key`` ''), and its feed memberships
-        are dropped: the publish stage renders it and records its feeds again.
-        """
-        now_iso = iso(now)
-        gone = EventContent("{}", REMOVED, "", "", REMOVED)
-        with self.transaction():
-            self.conn.executemany(
-                """INSERT INTO events (created_at, modified_at, sequence, content_hash, start_utc,
-                     end_utc, status, data, removed_at, dirty, render_key, id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?)
-                   ON CONFLICT (id) DO UPDATE SET modified_at = excluded.modified_at,
-                     sequence = excluded.sequence, content_hash = excluded.content_hash,
-                     start_utc = excluded.start_utc, end_utc = excluded.end_utc,
-                     status = excluded.status, data = excluded.data,
-                     removed_at = excluded.removed_at, dirty = 0, render_key = ''""",
-                [
-                    (
-                        r.revision.created_at or now_iso,
-                        r.revision.modified_at,
-                        r.revision.sequence,
-                        (r.content or gone).content_hash,
-                        (r.content or gone).start_utc,
-                        (r.content or gone).end_utc,
-                        (r.content or gone).status,
-                        (r.content or gone).data,
-                        now_iso if r.removed else None,
-                        r.id,
-                    )
-                    for r in records
-                ],
-            )
-            self.conn.executemany(
-                "UPDATE events SET dirty = 0 WHERE id = ?", [(i,) for i in unchanged]
-            )
-            self.conn.executemany(
-                "DELETE FROM event_feeds WHERE event_id = ?",
-                [(r.id,) for r in records if r.was_published],
-            )
-            if records:
-                self._bump_data_version()
