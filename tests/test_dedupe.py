@@ -12,7 +12,7 @@ from aggregator.dedupe import identity as dedupe
 from aggregator.dedupe.merge import merge_members, refresh_event
 from aggregator.model import CANCELLED, Event, Place, Settings, Source
 from aggregator.pipeline import update_events
-from aggregator.store import Assignment, EventRow, MemberRow, Store, Unassigned
+from aggregator.store import Assignment, EventRow, MemberRow, Store
 from tests.support import utc
 
 NOW = utc(2026, 11, 26, 12)
@@ -32,18 +32,14 @@ def member(source_id: str, priority: int, **kw: object) -> MemberRow:
     )  # type: ignore[arg-type]
 
 
-def test_decide_identities_joins_shared_uids_and_keeps_existing_ids() -> None:
-    unassigned = [
-        Unassigned("kommun", "u1", "u1"),
-        Unassigned("teater", "u1", "u1"),
-        Unassigned("teater", "x", ""),
-        Unassigned("fb", "u2", "u2"),
+def test_new_identities_are_named_after_their_founding_member() -> None:
+    """Rebuilding the database from the same sources gives the same published ids."""
+    decided = dedupe.new_identities([("teater", "x"), ("kommun", "u1")])
+    assert decided == [
+        Assignment("kommun", "u1", dedupe.event_id_for("kommun", "u1")),
+        Assignment("teater", "x", dedupe.event_id_for("teater", "x")),
     ]
-    decided = dedupe.decide_identities(unassigned, {"u2": "old-event"})
-    ids = {(a.source_id, a.key): a.event_id for a in decided}
-    assert ids[("kommun", "u1")] == ids[("teater", "u1")]
-    assert ids[("fb", "u2")] == "old-event"
-    assert ids[("teater", "x")] == dedupe.event_id_for("teater", "x")
+    assert dedupe.event_id_for("teater", "x") != dedupe.event_id_for("kommun", "x")
 
 
 def test_merge_takes_each_field_from_the_highest_priority_source_that_has_it() -> None:
@@ -505,3 +501,127 @@ def test_after_a_split_the_most_trusted_source_keeps_the_published_id(tmp_path: 
     assert region.cli("split", published) == 0
     assert region.event_of("teater", "t1") == published, "the organizer's own version keeps the id"
     assert region.event_of("kommun", "k1") != published
+
+
+# -- a publisher UID is evidence, not proof (issue 8) -------------------------------------
+
+OSKARSHAMN_30_DEC = utc(2026, 12, 30, 18)
+
+
+@pytest.mark.parametrize(
+    ("other", "one_event"),
+    [
+        (dict(title="Julkonsert med kören", start=PIPPI), True),
+        (dict(title="Konsert", start=PIPPI + timedelta(minutes=15)), True),
+        (
+            dict(
+                title="Helt annan händelse",
+                start=OSKARSHAMN_30_DEC,
+                place="Kulturhuset, Oskarshamn",
+            ),
+            False,
+        ),
+        (dict(title="Julkonsert med kören", start=PIPPI, place="Kulturhuset, Oskarshamn"), False),
+        (dict(title="Julkonsert med kören", start=PIPPI + timedelta(hours=3)), False),
+        (dict(title="Julkonsert med kören", start=PIPPI + timedelta(days=1)), False),
+    ],
+    ids=[
+        "same-time-and-place",
+        "other-title-15-min",
+        "other-day-other-town",
+        "same-time-other-town",
+        "same-place-3-hours-later",
+        "same-place-next-day",
+    ],
+)
+def test_a_uid_shared_across_sources_joins_only_when_time_and_place_agree(
+    tmp_path: Path, other: dict, one_event: bool
+) -> None:
+    """Small CMSs write UIDs like ``1@`` on every site; a shared one alone proves nothing."""
+    region = Region(tmp_path)
+    region.harvest(
+        "teater",
+        [ev_at("teater", "1@", "Julkonsert med kören", PIPPI, place="Kyrkan, Vimmerby", uid="1@")],
+    )
+    fields = dict(other)
+    region.harvest(
+        "kommun",
+        [
+            ev_at(
+                "kommun",
+                "1@",
+                fields.pop("title"),
+                fields.pop("start"),
+                place=fields.pop("place", "Kyrkan, Vimmerby"),
+                uid="1@",
+            )
+        ],
+    )
+    same = region.event_of("teater", "1@") == region.event_of("kommun", "1@")
+    assert same is one_event
+    active = region.store.conn.execute("SELECT count(*) FROM events WHERE removed_at IS NULL")
+    assert active.fetchone()[0] == (1 if one_event else 2), "no event is lost"
+
+
+def test_a_shared_uid_for_two_events_loses_neither_from_the_feeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case, through the CLI: each organizer's feed shows its own event."""
+    from aggregator.cli import main
+    from tests.support import write_config
+
+    def calendar(name: str, summary: str, start: str, location: str) -> Path:
+        path = tmp_path / f"{name}.ics"
+        path.write_text(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Liten CMS//SV\r\nBEGIN:VEVENT\r\n"
+            f"UID:event-12\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{start}\r\n"
+            f"SUMMARY:{summary}\r\nLOCATION:{location}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            encoding="utf-8",
+        )
+        return path
+
+    a = calendar("a", "Julkonsert", "20261215T180000Z", "Kyrkan\\, Vimmerby")
+    b = calendar("b", "Helt annan händelse", "20261230T180000Z", "Kulturhuset\\, Oskarshamn")
+    config = write_config(
+        tmp_path,
+        [{"id": "a", "name": "A", "path": str(a)}, {"id": "b", "name": "B", "path": str(b)}],
+    )
+    monkeypatch.setenv("AGGREGATOR_NOW", "2026-12-01T12:00:00+00:00")
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    feeds = tmp_path / "feeds"
+    assert "SUMMARY:Helt annan händelse" in (feeds / "organizer" / "b.ics").read_text("utf-8")
+    assert "SUMMARY:Julkonsert" not in (feeds / "organizer" / "b.ics").read_text("utf-8")
+    assert (feeds / "all.ics").read_text("utf-8").count("BEGIN:VEVENT") == 2
+
+
+def test_a_published_id_survives_when_a_second_source_lists_the_event(tmp_path: Path) -> None:
+    """Subscribers must not see the event vanish and come back under a new UID."""
+    region = Region(tmp_path)
+    region.harvest("teater", [ev_at("teater", "t1", "Pippi Långstrump på cirkus", PIPPI)])
+    published = region.event_of("teater", "t1")
+    region.harvest("fb", [ev_at("fb", "f1", "PIPPI LÅNGSTRUMP PÅ CIRKUS", PIPPI)])
+    assert region.event_of("fb", "f1") == published == region.event_of("teater", "t1")
+    removed = region.store.conn.execute(
+        "SELECT count(*) FROM events WHERE removed_at IS NOT NULL"
+    ).fetchone()[0]
+    assert removed == 0
+
+
+def test_sunday_services_in_two_churches_of_one_municipality_stay_two_events(
+    tmp_path: Path,
+) -> None:
+    """The venue's parish is the evidence: "X kyrka" is not every other "Y kyrka"."""
+    region = Region(tmp_path)
+    sunday = utc(2027, 1, 10, 10)
+    region.harvest(
+        "teater", [ev_at("teater", "p", "Gudstjänst", sunday, place="Pelarne kyrka, Vimmerby")]
+    )
+    region.harvest(
+        "kommun",
+        [
+            ev_at("kommun", "t", "Gudstjänst", sunday, place="Tuna kyrka, Vimmerby"),
+            ev_at("kommun", "p", "GUDSTJÄNST", sunday, place="Kyrkan, Pelarne"),
+        ],
+    )
+    assert region.event_of("teater", "p") != region.event_of("kommun", "t")
+    assert region.event_of("teater", "p") == region.event_of("kommun", "p")

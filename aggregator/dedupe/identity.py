@@ -1,11 +1,11 @@
 """Identity: which event a harvested source event belongs to, with ids that last.
 
-The exact stage gives every new member an event: the one its publisher UID already
-belongs to (an iCal UID arriving from two sources is one event), the one a re-keyed old
-self of it belonged to, or a new one. The fuzzy stage (``matching.match_events`` over
-the days a harvest touched) then decides which members are the same real event, and
-``reconcile`` moves members between events so that ids stay stable: the older id
-survives a join, a cluster keeps its id when a member leaves.
+The exact stage gives every new member an event: the one a re-keyed old self of it
+belonged to, or a new one. The fuzzy stage (``matching.match_events`` over the days a
+harvest touched) then decides which members are the same real event (a publisher UID
+shared across sources decides it when time and place agree), and ``reconcile`` moves
+members between events so that ids stay stable: the published id survives a join (the
+oldest, when several were published), a cluster keeps its id when a member leaves.
 
 Everything here is pure: ``update`` reads rows from the store, calls these functions
 and writes their answers back.
@@ -14,11 +14,13 @@ and writes their answers back.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from aggregator.dedupe.features import normalize_title
 from aggregator.model import Event
-from aggregator.store import Assignment, MatchMember, MemberRef, Unassigned
+from aggregator.store import Assignment, MatchMember, MemberRef
+
+_UNPUBLISHED = "~"  # sorts after every ISO timestamp
 
 
 def event_id_for(source_id: str, key: str) -> str:
@@ -26,31 +28,14 @@ def event_id_for(source_id: str, key: str) -> str:
     return hashlib.blake2b(f"{source_id}\x00{key}".encode(), digest_size=8).hexdigest()
 
 
-def decide_identities(
-    unassigned: Sequence[Unassigned], ids_by_uid: Mapping[str, str]
-) -> list[Assignment]:
-    """The event of each unassigned member.
+def new_identities(unassigned: Sequence[MemberRef]) -> list[Assignment]:
+    """A new event for each member that belongs to none, named after its founding member.
 
-    Members sharing a UID, in this batch or with an existing event, get one id, except
-    two members of one source: a producer that reuses a UID for two events is wrong, not
-    telling us they are one.
+    A publisher UID shared with another source does not join them here: small CMSs
+    write ``1@`` or ``event-12`` on every site. The fuzzy stage joins them when their
+    time and place agree with the UID (``score.LINK_TIME``, ``LINK_PLACE``).
     """
-    by_uid: dict[str, str] = dict(ids_by_uid)
-    sources_of: dict[str, set[str]] = {}
-    assignments = []
-    for member in sorted(unassigned, key=lambda u: (u.source_id, u.key, u.uid)):
-        source_id, key, uid = member.source_id, member.key, member.uid
-        event_id = by_uid.get(uid) if uid else None
-        if event_id is not None and source_id in sources_of.get(uid, set()):
-            event_id = None
-        if event_id is None:
-            event_id = event_id_for(source_id, key)
-            if uid:
-                by_uid.setdefault(uid, event_id)
-        if uid:
-            sources_of.setdefault(uid, set()).add(source_id)
-        assignments.append(Assignment(source_id, key, event_id))
-    return assignments
+    return [Assignment(s, k, event_id_for(s, k)) for s, k in sorted(unassigned)]
 
 
 def inherit_rekeyed(
@@ -108,9 +93,16 @@ def reconcile(
             event_id = members[i].event_id
             if event_id:
                 holders.setdefault(event_id, []).append(g)
-    age = {m.event_id: m.event_created_at for m in members if m.event_id}
+    # the oldest published id first; ids never published yet (no events row, created "")
+    # after them, the one of the most trusted, earliest member first: so a published id
+    # is never traded for a new one when another source lists the same event
+    rank: dict[str, tuple[str, int, str]] = {}
+    for m in members:
+        if m.event_id:
+            mine = (m.event_created_at or _UNPUBLISHED, -m.priority, m.first_seen)
+            rank[m.event_id] = min(rank.get(m.event_id, mine), mine)
     chosen: dict[int, str] = {}
-    for event_id in sorted(holders, key=lambda e: (age.get(e) or "", e)):
+    for event_id in sorted(holders, key=lambda e: (rank[e], e)):
         counts: dict[int, int] = {}
         for g in holders[event_id]:
             counts[g] = counts.get(g, 0) + 1

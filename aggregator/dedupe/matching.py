@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aggregator.dedupe.blocking import candidate_pairs
 from aggregator.dedupe.cluster import ScoredPair, cluster_pairs
-from aggregator.dedupe.features import event_features
+from aggregator.dedupe.features import Features, event_features
 from aggregator.dedupe.score import (
     MATCH,
     REVIEW,
@@ -62,13 +62,26 @@ def match_events(
             gc.enable()
 
 
+def _without_reused_uids(features: list[Features]) -> list[Features]:
+    """A UID that a source gives two of its own events is no identity ("1@" from a
+    plugin's default): it neither blocks nor links pairs."""
+    seen: dict[tuple[str, str], int] = {}
+    for f in features:
+        if f.uid:
+            seen[(f.source, f.uid)] = seen.get((f.source, f.uid), 0) + 1
+    reused = {uid for (_, uid), count in seen.items() if count > 1}
+    if not reused:
+        return features
+    return [replace(f, uid="") if f.uid in reused else f for f in features]
+
+
 def _match_events(
     events: Sequence[Event],
     tz_name: str,
     must_link: Iterable[tuple[int, int]],
     cannot_link: Iterable[tuple[int, int]],
 ) -> MatchResult:
-    features = [event_features(e, tz_name) for e in events]
+    features = _without_reused_uids([event_features(e, tz_name) for e in events])
     forbidden = {(min(i, j), max(i, j)) for i, j in cannot_link}
     forced = sorted({(min(i, j), max(i, j)) for i, j in must_link if i != j} - forbidden)
     kept = []

@@ -24,6 +24,14 @@ MAX_GAP_MINUTES = 45  # timed events further apart are different shows (14:00 vs
 TITLE_CONFLICT = 0.5  # titles this different at one time and place are two events
 FAR_KM = 20.0  # coordinates this far apart are two places
 VENUE_CONFLICT = 0.5  # venue names this different in one town are two places
+NAME_ALIKE = 0.8  # venue names this alike are one spelt two ways ("Nicolai", "Nikolai")
+# A shared URL or publisher UID decides a pair only when time and place agree with it:
+# small CMSs write UIDs like "1@" or "event-12" on every site, and series pages share one
+# URL. Agreeing = starts within 30 minutes (or a date-only listing of the same day), and
+# the same town (venue names worded differently, but not in conflict) or a village and
+# its municipality's seat with the venue unknown or alike, or no place stated on one side.
+LINK_TIME = 0.9
+LINK_PLACE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,7 @@ class PairScore:
     title_conflict: bool = False
     minutes: int | None = None  # start difference for two timed events
     notes: tuple[str, ...] = field(default=())
+    link_decides: bool = False  # a shared URL/UID with time and place in agreement
 
     @property
     def decision(self) -> MatchDecision:
@@ -124,18 +133,23 @@ def _place(a: Features, b: Features) -> tuple[float, bool, str]:
             return 0.0, True, "far apart"
         if distance <= 0.25:
             return 1.0, False, "same coordinates"
-    if a.localities and b.localities:
-        if a.localities & b.localities:
+    if a.specific and b.specific:
+        if a.specific & b.specific:
             locality = "same"
-        elif seat_compatible(a.localities, b.localities):
+        elif seat_compatible(a.specific, b.specific):
             locality = "coarse"
         else:
             return 0.0, True, "different localities"
     else:
         locality = "unknown"
+        if a.town and b.town and _name_similarity(a.town, b.town) < NAME_ALIKE:
+            return 0.0, True, "different towns"  # villages the gazetteer does not know
         if a.municipality and b.municipality and a.municipality != b.municipality:
             return 0.5, False, "different municipalities"
     if a.venue and b.venue:
+        clash = _venues_clash(a, b)
+        if clash:
+            return 0.0, True, clash
         similarity = 1.0 if a.venue == b.venue else _venue_similarity(a.venue, b.venue)
         if similarity < VENUE_CONFLICT and locality == "same" and distance is None:
             return 0.0, True, "different venues"  # "Stora torget" vs "Folkets park"
@@ -146,6 +160,28 @@ def _place(a: Features, b: Features) -> tuple[float, bool, str]:
     if distance is not None and distance > 5 and venue != "same":
         score *= 0.8
     return score, False, f"{locality} locality, {venue} venue"
+
+
+def _venues_clash(a: Features, b: Features) -> str:
+    """Why two venues are surely two places, or "".
+
+    Venues of one kind are named after their parish, village or street ("Pelarne kyrka",
+    "Tuna kyrka", "Stora torget", "Lilla torget"): different names on the same kind of
+    venue are two venues, and so are different numbers ("Sal 1", "Sal 2").
+    """
+    if a.venue_numbers and b.venue_numbers and a.venue_numbers != b.venue_numbers:
+        return "different venue numbers"
+    x, y = a.venue_names, b.venue_names
+    if not (x and y and a.venue_kinds & b.venue_kinds) or x <= y or y <= x:
+        return ""
+    if _name_similarity(" ".join(sorted(x)), " ".join(sorted(y))) >= NAME_ALIKE:
+        return ""  # "nicolai" / "nikolai"
+    return "different venues of one kind"
+
+
+@lru_cache(maxsize=1 << 14)
+def _name_similarity(x: str, y: str) -> float:
+    return fuzz.ratio(x, y) / 100
 
 
 @lru_cache(maxsize=1 << 16)
@@ -209,13 +245,20 @@ def score_features(a: Features, b: Features) -> PairScore:
     same_uid = bool(a.uid) and a.uid == b.uid
     title = _title(a, b)
     linked = same_url or same_uid
-    title_conflict = title < TITLE_CONFLICT and not linked
+    # differing numbers ("grupp 1" / "grupp 2") are two events, whatever links them
+    numbers_differ = bool(a.title_numbers and b.title_numbers) and (
+        a.title_numbers != b.title_numbers
+    )
+    title_conflict = numbers_differ or (title < TITLE_CONFLICT and not linked)
     total = 0.0 if time_conflict or place_conflict or title_conflict else title * time * place
-    if linked and total > 0 and time >= 0.9:
-        total = max(total, 0.95)  # not across a time gap: series pages share one URL
+    # a source that says nothing of the place does not contradict one that does
+    place_agrees = place >= LINK_PLACE or not (a.stated and b.stated)
+    link_decides = linked and total > 0 and time >= LINK_TIME and place_agrees
+    if link_decides:
+        total = max(total, 0.95)
     return PairScore(
         time, title, place, round(total, 4), same_url, same_uid, time_conflict,
-        place_conflict, title_conflict, minutes, (note,),
+        place_conflict, title_conflict, minutes, (note,), link_decides,
     )  # fmt: skip
 
 

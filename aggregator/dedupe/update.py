@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from itertools import combinations
 
 from aggregator.dedupe import identity
 from aggregator.dedupe.matching import match_events
@@ -52,23 +53,19 @@ def update_events(store: Store, tz_name: str, now: datetime) -> list[EventChange
 
 
 def assign_new_members(store: Store, now: datetime) -> None:
-    """Exact stage: shared UID → that event; a re-keyed old self → its event; else a new one."""
+    """Exact stage: a re-keyed old self → its event; else a new one (see ``new_identities``)."""
     unassigned = store.unassigned_members()
     if not unassigned:
         return
-    ids_by_uid = store.event_ids_by_uid(u.uid for u in unassigned)
-    without_uid_match = [u.ref for u in unassigned if not (u.uid and u.uid in ids_by_uid)]
     inherited: dict[MemberRef, str] = {}
-    removed = store.recently_removed({s for s, _ in without_uid_match}, now - REKEY_WINDOW)
+    removed = store.recently_removed({s for s, _ in unassigned}, now - REKEY_WINDOW)
     if removed:
         rekeyable = {m.source_id for m in removed}
-        refs = [(s, k) for s, k in without_uid_match if s in rekeyable]
+        refs = [(s, k) for s, k in unassigned if s in rekeyable]
         events = store.member_events(refs)
         new = [MatchMember(s, k, None, "", "", events[(s, k)]) for s, k in refs if (s, k) in events]
         inherited = identity.inherit_rekeyed(new, removed)
-    assignments = identity.decide_identities(
-        [u for u in unassigned if u.ref not in inherited], ids_by_uid
-    )
+    assignments = identity.new_identities([r for r in unassigned if r not in inherited])
     assignments += [Assignment(s, k, event_id) for (s, k), event_id in sorted(inherited.items())]
     store.assign_members(assignments, moving=False)
 
@@ -87,13 +84,7 @@ def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[MemberRe
         if override.a in index and override.b in index:
             pair = (index[override.a], index[override.b])
             (must_link if override.kind is OverrideKind.MERGE else cannot_link).append(pair)
-    by_uid: dict[str, int] = {}
-    for i, member in enumerate(members):
-        uid = member.event.uid
-        if uid:
-            first = by_uid.setdefault(uid, i)
-            if first != i and members[first].source_id != member.source_id:
-                must_link.append((first, i))
+    must_link += _decisive_uid_pairs(members, tz_name)
     result = match_events(
         [m.event for m in members], tz_name, must_link=must_link, cannot_link=cannot_link
     )
@@ -120,6 +111,23 @@ def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[MemberRe
     if assignments:
         log.info("matching: %d members moved between events", len(assignments))
     return {m.ref: m.event for m in members}
+
+
+def _decisive_uid_pairs(members: Sequence[MatchMember], tz_name: str) -> list[tuple[int, int]]:
+    """Members of different sources sharing a publisher UID whose time and place agree:
+    one event, whatever else the matcher would say about the pair. A UID a source gives
+    two of its own events is no identity at all and joins nothing."""
+    by_uid: dict[str, dict[str, list[int]]] = {}
+    for i, member in enumerate(members):
+        if member.event.uid:
+            by_uid.setdefault(member.event.uid, {}).setdefault(member.source_id, []).append(i)
+    pairs = []
+    for by_source in by_uid.values():
+        single = [found[0] for found in by_source.values() if len(found) == 1]
+        for i, j in combinations(single, 2):
+            if score_pair(members[i].event, members[j].event, tz_name).link_decides:
+                pairs.append((min(i, j), max(i, j)))
+    return pairs
 
 
 def day_ranges(days: Sequence[str]) -> list[tuple[str, str]]:

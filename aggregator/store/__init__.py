@@ -50,7 +50,6 @@ from aggregator.store.matching import (
     MatchMember,
     MemberRow,
     Override,
-    Unassigned,
 )
 from aggregator.store.moderation import ModerationQueries
 from aggregator.store.rows import (
@@ -97,7 +96,6 @@ __all__ = [
     "Store",
     "StoredEvent",
     "StoredVersion",
-    "Unassigned",
     "content_digest",
     "decide_harvest",
     "event_from_dict",

@@ -17,19 +17,6 @@ from aggregator.store.rows import MatchPair, MemberRef
 
 
 @dataclass(frozen=True, slots=True)
-class Unassigned:
-    """An active source event that belongs to no event yet, with its publisher UID."""
-
-    source_id: str
-    key: str
-    uid: str
-
-    @property
-    def ref(self) -> MemberRef:
-        return (self.source_id, self.key)
-
-
-@dataclass(frozen=True, slots=True)
 class Assignment:
     """Source event (source_id, key) belongs to event ``event_id`` from now on."""
 
@@ -210,12 +197,12 @@ class MatchingQueries(StoreBase):
 
     # -- identity ----------------------------------------------------------------
 
-    def unassigned_members(self) -> list[Unassigned]:
+    def unassigned_members(self) -> list[MemberRef]:
         """Active source events that belong to no event yet."""
         return [
-            Unassigned(*row)
-            for row in self.conn.execute(
-                """SELECT source_id, key, uid FROM source_events
+            (source_id, key)
+            for source_id, key in self.conn.execute(
+                """SELECT source_id, key FROM source_events
                    WHERE event_id IS NULL AND removed_at IS NULL"""
             )
         ]
@@ -228,22 +215,6 @@ class MatchingQueries(StoreBase):
             ).fetchone()
             if row:
                 result[(source_id, key)] = event_from_json(row[0])
-        return result
-
-    def event_ids_by_uid(self, uids: Iterable[str]) -> dict[str, str]:
-        """For each uid, the oldest event it already belongs to."""
-        result: dict[str, str] = {}
-        uid_list = [u for u in set(uids) if u]
-        for chunk_start in range(0, len(uid_list), 500):
-            chunk = uid_list[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            for uid, event_id in self.conn.execute(
-                f"""SELECT s.uid, s.event_id FROM source_events s JOIN events e ON e.id = s.event_id
-                    WHERE s.uid != '' AND s.uid IN ({marks})
-                    ORDER BY e.created_at DESC, e.id DESC""",
-                chunk,
-            ):
-                result[uid] = event_id
         return result
 
     def event_id_of(self, ref: MemberRef) -> str | None:
