@@ -205,3 +205,89 @@ def test_hostile_text_is_escaped_in_every_format() -> None:
 def test_swedish_when() -> None:
     assert swedish_when(event(start=utc(2027, 3, 28, 13)), SETTINGS) == "sön 28 mars 2027 15:00"
     assert swedish_when(event(start=date(2027, 6, 6), all_day=True), SETTINGS) == "sön 6 juni 2027"
+
+
+# -- feeds that do not mislead their readers (issue 8) -----------------------------------
+
+
+def _rss_description(ev: PublishedEvent) -> str:
+    """The <description> of an item as a reader gets it: XML-decoded, i.e. the HTML."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(feed_text("rss", "t", [rss_item(ev, SETTINGS)]))
+    found = root.find("channel/item/description")
+    assert found is not None and found.text is not None
+    return found.text
+
+
+def test_rss_description_is_sanitised_html_led_by_when_and_where() -> None:
+    plain = event(
+        description="<img src=x onerror=alert(2)>\n\nRad två\nrad tre", description_html=""
+    )
+    text = _rss_description(plain)
+    assert text.startswith("<p>lör 12 dec 19:00–21:00 · Eksjö kyrka, Eksjö</p>")
+    assert "<img" not in text and "&lt;img src=x onerror=alert(2)&gt;" in text
+    assert "<p>Rad två<br>rad tre</p>" in text, "paragraphs and line breaks are kept"
+    rich = event(
+        description_html='<p>Välkommen!</p><script>alert(1)</script><img src=x onerror="a()">'
+        '<p><a href="https://x.se" onclick="b()">Biljetter</a></p>'
+    )
+    text = _rss_description(rich)
+    assert "<p>Välkommen!</p>" in text and '<a href="https://x.se"' in text
+    for bad in ("<script", "alert(1)", "<img", "onerror", "onclick"):
+        assert bad not in text
+    assert not feedparser.parse(feed_text("rss", "t", [rss_item(rich, SETTINGS)])).bozo
+
+
+def test_rss_description_exists_without_a_description() -> None:
+    bare = event(description="", description_html="", organizer_name="")
+    assert _rss_description(bare) == "<p>lör 12 dec 19:00–21:00 · Eksjö kyrka, Eksjö</p>"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (utc(2026, 12, 12, 18), utc(2026, 12, 12, 20), "lör 12 dec 19:00–21:00"),
+        (utc(2026, 12, 12, 18), None, "lör 12 dec 19:00"),
+        (utc(2026, 12, 12, 22), utc(2026, 12, 13, 1), "lör 12 dec 23:00 – sön 13 dec 02:00"),
+        (utc(2027, 3, 28, 12), utc(2027, 3, 28, 14), "sön 28 mars 14:00–16:00"),  # DST day
+        (date(2026, 12, 12), date(2026, 12, 13), "lör 12 dec"),  # end is exclusive
+        (date(2026, 12, 12), None, "lör 12 dec"),
+        (date(2026, 12, 11), date(2026, 12, 14), "fre 11 dec – sön 13 dec"),
+    ],
+    ids=["evening", "no-end", "past-midnight", "dst", "all-day", "all-day-no-end", "weekend"],
+)
+def test_when_line(start: datetime | date, end: datetime | date | None, expected: str) -> None:
+    from aggregator.publish.event import swedish_span
+
+    all_day = not isinstance(start, datetime)
+    assert swedish_span(event(start=start, end=end, all_day=all_day), SETTINGS) == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "media_type"),
+    [
+        ("https://eksjo.example/bild.jpg", "image/jpeg"),
+        ("https://eksjo.example/affisch.PNG?w=800", "image/png"),
+        ("https://eksjo.example/a/b.webp", "image/webp"),
+        ("https://eksjo.example/bild", None),
+        ("https://cdn.example/image?id=7.jpg", None),
+        ("", None),
+    ],
+    ids=["jpg", "png-query", "webp", "no-extension", "extension-in-query", "none"],
+)
+def test_rss_enclosure_has_the_real_type_or_is_left_out(image: str, media_type: str | None) -> None:
+    parsed = feedparser.parse(feed_text("rss", "t", [rss_item(event(image=image), SETTINGS)]))
+    enclosures = parsed.entries[0].get("enclosures", [])
+    if media_type is None:
+        assert enclosures == []
+    else:
+        assert [(e["href"], e["type"]) for e in enclosures] == [(image, media_type)]
+
+
+def test_json_event_timezone_is_the_zone_of_its_offsets_and_content_is_never_empty() -> None:
+    berlin = event(timezone="Europe/Berlin", description="", description_html="")
+    item = json.loads(json_item(berlin, SETTINGS))
+    assert item["_event"]["timezone"] == "Europe/Stockholm"
+    assert item["_event"]["start"].endswith("+01:00")
+    assert item["content_text"] == "lör 12 dec 19:00–21:00 · Eksjö kyrka, Eksjö"

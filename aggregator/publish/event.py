@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import functools
+import html
+import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
+
+import nh3
 
 from aggregator.dedupe.merge import EventChange
 from aggregator.model import Event, EventStatus, Place, Settings
 from aggregator.store import Revision, StoredEvent, parse_iso
 
-RENDERER_VERSION = "1"  # bump when a renderer's output changes, so stored fragments are redone
+RENDERER_VERSION = "2"  # bump when a renderer's output changes, so stored fragments are redone
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +136,60 @@ def swedish_when(event: PublishedEvent, settings: Settings) -> str:
         day = event.start
         clock = ""
     return f"{SV_WEEKDAYS[day.weekday()]} {day.day} {SV_MONTHS[day.month - 1]} {day.year}{clock}"
+
+
+def _day(value: date) -> str:
+    return f"{SV_WEEKDAYS[value.weekday()]} {value.day} {SV_MONTHS[value.month - 1]}"
+
+
+def swedish_span(event: PublishedEvent, settings: Settings) -> str:
+    """ "lör 12 dec 19:00–21:00", "lör 12 dec 19:00 – sön 13 dec 01:00", "lör 12 dec",
+    "fre 11 dec – sön 13 dec": when, on the local clock (an all-day end is exclusive)."""
+    start, end = event.start, event.end
+    if not isinstance(start, datetime):
+        last = end - timedelta(days=1) if isinstance(end, date) and end > start else start
+        return _day(start) if last <= start else f"{_day(start)} – {_day(last)}"
+    begin = local_time(start, settings)
+    text = f"{_day(begin.date())} {begin:%H:%M}"
+    if not isinstance(end, datetime) or end <= start:
+        return text
+    finish = local_time(end, settings)
+    if finish.date() == begin.date():
+        return f"{text}–{finish:%H:%M}"
+    return f"{text} – {_day(finish.date())} {finish:%H:%M}"
+
+
+def where_line(event: PublishedEvent) -> str:
+    """ "Folkets hus, Hultsfred": the venue and its town, for readers that show no place."""
+    place = event.place
+    named = ", ".join(dict.fromkeys(p for p in (place.name, place.locality) if p))
+    return named or event.location_text
+
+
+def summary_line(event: PublishedEvent, settings: Settings) -> str:
+    """ "lör 12 dec 19:00–21:00 · Folkets hus, Hultsfred": the first line of a description."""
+    where = where_line(event)
+    return swedish_span(event, settings) + (f" · {where}" if where else "")
+
+
+# what a feed reader may render of a source's HTML (it was sanitised when stored; this is
+# the narrower set a description needs, applied again because readers trust feeds)
+_FEED_TAGS = {"p", "br", "b", "strong", "i", "em", "a", "ul", "ol", "li", "blockquote"}
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+def description_html(event: PublishedEvent, settings: Settings) -> str:
+    """The event as safe HTML: the date and place line, then the source's HTML (or its
+    plain text in paragraphs, escaped), so line breaks survive and no markup runs."""
+    lead = f"<p>{html.escape(summary_line(event, settings), quote=False)}</p>"
+    if event.description_html.strip():
+        body = nh3.clean(
+            event.description_html, tags=_FEED_TAGS, attributes={"a": {"href"}}
+        ).strip()
+    else:
+        body = "".join(
+            "<p>" + html.escape(part.strip(), quote=False).replace("\n", "<br>") + "</p>"
+            for part in _BLANK_LINES.split(event.description.replace("\r\n", "\n"))
+            if part.strip()
+        )
+    return lead + body

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from aggregator.model import Settings
-from aggregator.publish.event import PublishedEvent, event_page_url, iso_local
+from aggregator.publish.event import PublishedEvent, event_page_url, iso_local, summary_line
 from aggregator.publish.write import FeedFrame
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -23,7 +23,8 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
         "id": event.id,
         "url": event.url or event_page_url(event, settings),
         "title": event.title,
-        "content_text": event.description,
+        # never "": JSON Feed wants content; without a description, when and where
+        "content_text": event.description or summary_line(event, settings),
     }
     if event.description_html:
         item["content_html"] = event.description_html
@@ -37,7 +38,7 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
         "start": iso_local(event.start, settings),
         "end": iso_local(event.end, settings) if event.end is not None else None,
         "all_day": event.all_day,
-        "timezone": event.timezone,
+        "timezone": settings.timezone,  # the zone of the offsets above, not the source's
         "status": event.status,
         "location": {
             "name": place.name or event.location_text,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from aggregator.model import CANCELLED, Settings
 from aggregator.publish.event import (
     PublishedEvent,
+    description_html,
     event_page_url,
     iso_local,
     swedish_when,
@@ -17,6 +19,15 @@ from aggregator.publish.event import (
 )
 from aggregator.publish.write import FeedFrame
 
+_IMAGE_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "svg": "image/svg+xml",
+}
 EVENT_NS = "http://purl.org/rss/1.0/modules/event/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -24,6 +35,14 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def xml_text(value: str) -> str:
     return escape(_XML_INVALID.sub("", value))
+
+
+def _image_type(url: str) -> str:
+    """The image's media type from its file name, or "" when the URL does not say (then
+    no enclosure: a wrong type makes readers drop or mangle it)."""
+    path = urlsplit(url).path if url else ""
+    extension = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return _IMAGE_TYPES.get(extension, "")
 
 
 def render_item(event: PublishedEvent, settings: Settings) -> str:
@@ -38,8 +57,9 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
         f'<guid isPermaLink="false">{xml_text(event.id)}@{xml_text(uid_domain(settings))}</guid>',
         f"<pubDate>{format_datetime(event.created_at, usegmt=True)}</pubDate>",
     ]
-    if event.description:
-        parts.append(f"<description>{xml_text(event.description)}</description>")
+    # sanitised HTML, escaped for XML: readers decode it as HTML, so plain text goes in
+    # escaped paragraphs and markup from a source can never run
+    parts.append(f"<description>{xml_text(description_html(event, settings))}</description>")
     parts.extend(f"<category>{xml_text(c)}</category>" for c in event.categories)
     parts.append(f"<ev:startdate>{iso_local(event.start, settings)}</ev:startdate>")
     if event.end is not None:
@@ -50,8 +70,11 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
         parts.append(f"<ev:organizer>{xml_text(event.organizer_name)}</ev:organizer>")
     if event.categories:
         parts.append(f"<ev:type>{xml_text(', '.join(event.categories))}</ev:type>")
-    if event.image:
-        parts.append(f'<enclosure url={quoteattr(event.image)} type="image/jpeg" length="0"/>')
+    image_type = _image_type(event.image)
+    if image_type:  # length 0: unknown, as the RSS Best Practices Profile says
+        parts.append(
+            f'<enclosure url={quoteattr(event.image)} type={quoteattr(image_type)} length="0"/>'
+        )
     parts.append("</item>")
     return "\n".join(parts) + "\n"
 
