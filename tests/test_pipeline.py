@@ -92,3 +92,33 @@ def test_changed_settings_re_render_every_event(tmp_path: Path, capsys) -> None:
     new_uids = {e["uid"] for e in read_with_icalendar(tmp_path / "feeds" / "all.ics")}
     assert {u.split("@")[0] for u in new_uids} == {u.split("@")[0] for u in uids}
     assert all(uid.endswith("@ny.example") for uid in new_uids)
+
+
+def test_publish_sweeps_temp_files_a_killed_run_left_behind(tmp_path: Path) -> None:
+    """kill -9 during publish skips the writer's cleanup; the next publish removes them,
+    but never the temp file of a publish that is still running in another process."""
+    import os
+    import subprocess
+    import sys
+
+    from aggregator.cli import main
+    from tests.support import DATA, write_config
+
+    sources = [{"id": "fest", "name": "Fest", "path": str(DATA / "ical" / "all_day_multi_day.ics")}]
+    config = write_config(tmp_path, sources)
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    feeds = tmp_path / "feeds"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                          capture_output=True, check=True).stdout.strip()  # fmt: skip
+    left = [
+        feeds / f".all.ics.{dead}.k1ll3d.tmp",
+        feeds / "organizer" / f".fest.rss.{dead}.x9.tmp",
+        feeds / "municipality" / ".vimmerby.json.oldstyle.tmp",  # before pids were written
+    ]
+    live = feeds / f".all.rss.{os.getppid()}.busy.tmp"
+    for path in [*left, live]:
+        path.write_text("half a feed", encoding="utf-8")
+    assert main(["--config", str(config), "-q", "publish", "--force"]) == 0
+    assert [p for p in left if p.exists()] == []
+    assert live.exists(), "another live publish's temp file is not ours to remove"
+    assert sorted(p.name for p in feeds.iterdir() if p.name.endswith(".tmp")) == [live.name]

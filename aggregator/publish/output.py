@@ -22,6 +22,7 @@ from aggregator.publish.write import (
     FeedFrame,
     Written,
     remove_stale_files,
+    sweep_stale_temps,
     write_feed_if_changed,
     write_feeds_if_changed,
 )
@@ -59,6 +60,9 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
     if not force and store.meta("published_state") == state and (feeds_dir / INDEX).exists():
         return PublishReport(skipped=True)
     render_pending(store, settings)
+    swept = sweep_stale_temps([feeds_dir, *(feeds_dir / folder for folder in FOLDERS)])
+    if swept:
+        log.warning("removed %d temp files a stopped publish left in %s", swept, feeds_dir)
     written = unchanged = 0
     oversized = []
     index = []

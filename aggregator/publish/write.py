@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+TEMP_SUFFIX = ".tmp"  # ".all.ics.<pid>.<random>.tmp" beside the feed it will replace
+
 
 @dataclass(frozen=True, slots=True)
 class FeedFrame:
@@ -64,7 +66,9 @@ def write_feeds_if_changed(
 class _FeedWriter:
     def __init__(self, path: Path, frame: FeedFrame) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, temp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
+        )
         self.path, self.frame, self.temp = path, frame, Path(temp)
         self.handle = os.fdopen(fd, "wb", buffering=1 << 20)
         self.digest = hashlib.sha256()
@@ -116,3 +120,33 @@ def remove_stale_files(directory: Path, extensions: Sequence[str], keep: set[str
             path.unlink()
             removed += 1
     return removed
+
+
+def sweep_stale_temps(directories: Sequence[Path]) -> int:
+    """Delete temp files that a killed publish left behind (``kill -9`` skips the cleanup):
+    those of processes no longer running, of this process (whose earlier publish is over)
+    and of unknown origin. A temp file of another live publish is left alone."""
+    removed = 0
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for path in directory.glob(f".*{TEMP_SUFFIX}"):
+            if _writer_alive(path.name) or not path.is_file():
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _writer_alive(name: str) -> bool:
+    parts = name.split(".")
+    pid = next((int(p) for p in reversed(parts[:-2]) if p.isdigit()), None)
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
