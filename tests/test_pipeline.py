@@ -122,3 +122,71 @@ def test_publish_sweeps_temp_files_a_killed_run_left_behind(tmp_path: Path) -> N
     assert [p for p in left if p.exists()] == []
     assert live.exists(), "another live publish's temp file is not ours to remove"
     assert sorted(p.name for p in feeds.iterdir() if p.name.endswith(".tmp")) == [live.name]
+
+
+def test_a_subscription_calendar_is_cut_to_1_mb_nearest_events_first(tmp_path: Path) -> None:
+    """Google Calendar stops reading a subscription at 1 MB: keep whole days from the
+    nearest on, drop the farthest future, and say how far the calendar reaches."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import icalendar
+
+    from aggregator.cli import main
+    from tests.support import write_config
+
+    first = datetime(2027, 1, 4, 18)
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Stor kalender//SV"]
+    for i in range(600):
+        start = first + timedelta(days=i // 4, hours=i % 4)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:e{i}@stor.example",
+            "DTSTAMP:20261101T000000Z",
+            f"DTSTART;TZID=Europe/Stockholm:{start:%Y%m%dT%H%M%S}",
+            f"SUMMARY:Föreläsning nummer {i}",
+            "DESCRIPTION:" + "Lång beskrivning av kvällen med fika och samtal. " * 40,
+            "LOCATION:Biblioteket\\, Vimmerby",
+            "END:VEVENT",
+        ]
+    big = tmp_path / "stor.ics"
+    big.write_text("\r\n".join([*lines, "END:VCALENDAR", ""]), encoding="utf-8")
+    small = tmp_path / "liten.ics"
+    small.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Liten//SV\r\nBEGIN:VEVENT\r\n"
+        "UID:x@liten\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270110T170000Z\r\n"
+        "SUMMARY:Konsert\r\nLOCATION:Kyrkan\\, Eksjö\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        encoding="utf-8",
+    )
+    config = write_config(
+        tmp_path,
+        [
+            {"id": "stor", "name": "Stor", "path": str(big), "municipality": "Vimmerby"},
+            {"id": "liten", "name": "Liten", "path": str(small), "municipality": "Eksjö"},
+        ],
+    )
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    feeds = tmp_path / "feeds"
+    ics = (feeds / "all.ics").read_bytes()
+    assert len(ics) <= 1_000_000
+    index = {f["id"]: f for f in json.loads((feeds / "index.json").read_text("utf-8"))["feeds"]}
+    horizon = date.fromisoformat(index["all"]["ics_horizon"])
+    calendar = icalendar.Calendar.from_ical(ics)
+    months = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+              "september", "oktober", "november", "december")  # fmt: skip
+    said = f"till och med {horizon.day} {months[horizon.month - 1]} {horizon.year}"
+    assert said in str(calendar["X-WR-CALDESC"]) and said in str(calendar["DESCRIPTION"])
+    zone = ZoneInfo("Europe/Stockholm")
+    in_ics = {str(e["UID"]).split("@")[0] for e in calendar.walk("VEVENT")}
+    every = json.loads((feeds / "all.json").read_text("utf-8"))["items"]
+    assert len(every) == 601, "the JSON feed is not cut"
+    through = {
+        item["id"]
+        for item in every
+        if datetime.fromisoformat(item["_event"]["start"]).astimezone(zone).date() <= horizon
+    }
+    assert in_ics == through, "every event through the horizon, none after"
+    assert 100 < len(in_ics) < 601
+    assert index["municipality/eksjo"]["ics_horizon"] is None
+    eksjo = (feeds / "municipality" / "eksjo.ics").read_text("utf-8")
+    assert "X-WR-CALDESC" not in eksjo and "SUMMARY:Konsert" in eksjo

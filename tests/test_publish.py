@@ -16,6 +16,7 @@ from aggregator.publish.formats import PUBLISHERS
 from aggregator.publish.ical import escape_text, fold, render_vevent, vtimezone
 from aggregator.publish.jsonfeed import render_item as json_item
 from aggregator.publish.rss import render_item as rss_item
+from aggregator.publish.write import FeedHead
 from tests.support import read_with_icaljs, utc
 
 SETTINGS = Settings(base_url="https://alltsomsker.test")
@@ -27,7 +28,7 @@ def feed_text(
 ) -> str:
     """A whole feed of these fragments, framed as ``publish`` frames it."""
     url = f"https://x/feeds/{title}.{extension}"
-    frame = PUBLISHERS[extension].frame(title, url, settings, NOW)
+    frame = PUBLISHERS[extension].frame(FeedHead(title, url, NOW), settings)
     return frame.head + frame.separator.join(fragments) + frame.tail
 
 
@@ -291,3 +292,62 @@ def test_json_event_timezone_is_the_zone_of_its_offsets_and_content_is_never_emp
     assert item["_event"]["timezone"] == "Europe/Stockholm"
     assert item["_event"]["start"].endswith("+01:00")
     assert item["content_text"] == "lör 12 dec 19:00–21:00 · Eksjö kyrka, Eksjö"
+
+
+# -- what subscribers' calendars need (issue 9) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "status", "summary"),
+    [
+        ("Pubquiz", "cancelled", "INSTÄLLT: Pubquiz"),
+        ("Inställt: Pubquiz", "cancelled", "Inställt: Pubquiz"),
+        ("INSTÄLLD – Pubquiz", "cancelled", "INSTÄLLD – Pubquiz"),
+        ("Inställd: Pubquiz", "cancelled", "Inställd: Pubquiz"),
+        ("Pubquiz (inställt)", "cancelled", "Pubquiz (inställt)"),
+        ("Pubquiz – AVLYST", "cancelled", "Pubquiz – AVLYST"),
+        ("Pubquiz", "confirmed", "Pubquiz"),
+        ("Installationskonst", "cancelled", "INSTÄLLT: Installationskonst"),
+    ],
+    ids=[
+        "plain",
+        "installt",
+        "caps-installd",
+        "installd-colon",
+        "in-brackets",
+        "avlyst",
+        "confirmed",
+        "word-that-only-starts-alike",
+    ],
+)
+def test_cancelled_summary_says_installt_once(title: str, status: str, summary: str) -> None:
+    from aggregator.model import EventStatus
+
+    ev = event(title=title, status=EventStatus(status))
+    vevent = icalendar.Calendar.from_ical(feed_text("ics", "t", [render_vevent(ev, SETTINGS)]))
+    found = vevent.walk("VEVENT")[0]
+    assert str(found["SUMMARY"]) == summary
+    assert str(found["STATUS"]) == ("CANCELLED" if status == "cancelled" else "CONFIRMED")
+    rss_title = feedparser.parse(feed_text("rss", "t", [rss_item(ev, SETTINGS)])).entries[0].title
+    assert rss_title.casefold().count("inställ") + rss_title.casefold().count("avlyst") == (
+        1 if status == "cancelled" else 0
+    )
+
+
+def test_calendar_has_no_method_that_would_require_an_organizer() -> None:
+    """RFC 5546: METHOD:PUBLISH needs ORGANIZER on every VEVENT; sources rarely give one."""
+    text = feed_text("ics", "Allt som sker", [render_vevent(event(), SETTINGS)])
+    assert "METHOD:" not in text
+    assert "ORGANIZER" not in text
+
+
+def test_feed_links_point_at_the_web_app() -> None:
+    bare = event(url="")
+    rss = feedparser.parse(feed_text("rss", "t", [rss_item(bare, SETTINGS)]))
+    assert rss.feed.link == "https://alltsomsker.test/"
+    assert rss.entries[0].link == "https://alltsomsker.test/evenemang/abc123"
+    feed = json.loads(feed_text("json", "t", [json_item(bare, SETTINGS)]))
+    assert feed["home_page_url"] == "https://alltsomsker.test/"
+    assert feed["items"][0]["url"] == "https://alltsomsker.test/evenemang/abc123"
+    vevent = icalendar.Calendar.from_ical(feed_text("ics", "t", [render_vevent(bare, SETTINGS)]))
+    assert str(vevent.walk("VEVENT")[0]["URL"]) == "https://alltsomsker.test/evenemang/abc123"

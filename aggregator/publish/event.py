@@ -98,7 +98,32 @@ def uid_domain(settings: Settings) -> str:
 
 
 def event_page_url(event: PublishedEvent, settings: Settings) -> str:
-    return f"{settings.base_url}/events/{event.id}"
+    """The event's page in the web app (``/events/<id>`` in older feeds redirects there)."""
+    return f"{settings.base_url}/evenemang/{event.id}"
+
+
+def home_url(settings: Settings) -> str:
+    """The web app's front page: what a feed's own link points at."""
+    return f"{settings.base_url}/"
+
+
+_CANCELLED_WORDS = re.compile(
+    r"(?<!\w)(?:inst[äa]ll(?:t|d|da|des|s)|avlyst|avlyses|avbokat|avbokad|cancell?ed)(?!\w)"
+)
+CANCELLED_PREFIX = "INSTÄLLT: "
+
+
+def marks_cancelled(title: str) -> bool:
+    """Whether a title already says the event is off ("Inställt:", "INSTÄLLD", "– avlyst")."""
+    return bool(_CANCELLED_WORDS.search(title.casefold()))
+
+
+def display_title(event: PublishedEvent) -> str:
+    """The title a calendar shows: "INSTÄLLT: " in front of a cancelled event, once. Google
+    shows a cancelled event as confirmed or drops it; either way a subscriber must see it."""
+    if event.status == EventStatus.CANCELLED and not marks_cancelled(event.title):
+        return CANCELLED_PREFIX + event.title
+    return event.title
 
 
 @functools.lru_cache(maxsize=8)
@@ -124,6 +149,13 @@ def utc_stamp(value: datetime) -> str:
 
 SV_WEEKDAYS = ("mån", "tis", "ons", "tors", "fre", "lör", "sön")
 SV_MONTHS = ("jan", "feb", "mars", "apr", "maj", "juni", "juli", "aug", "sep", "okt", "nov", "dec")
+SV_MONTH_NAMES = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+                  "september", "oktober", "november", "december")  # fmt: skip
+
+
+def swedish_date(value: date) -> str:
+    """ "14 mars 2027" """
+    return f"{value.day} {SV_MONTH_NAMES[value.month - 1]} {value.year}"
 
 
 def swedish_when(event: PublishedEvent, settings: Settings) -> str:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from aggregator.model import Settings
-from aggregator.publish.event import PublishedEvent, event_page_url, iso_local, summary_line
-from aggregator.publish.write import FeedFrame
+from aggregator.publish.event import (
+    PublishedEvent,
+    event_page_url,
+    home_url,
+    iso_local,
+    summary_line,
+)
+from aggregator.publish.write import FeedFrame, FeedHead
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -55,12 +60,12 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
     return _dump(item)
 
 
-def json_frame(title: str, feed_url: str, settings: Settings, now: datetime) -> FeedFrame:
+def json_frame(feed: FeedHead, settings: Settings) -> FeedFrame:
     head = {
         "version": VERSION,
-        "title": title,
-        "home_page_url": settings.base_url + "/",
-        "feed_url": feed_url,
+        "title": feed.title,
+        "home_page_url": home_url(settings),
+        "feed_url": feed.url,
         "language": "sv",
     }
     return FeedFrame(_dump(head)[:-1] + ',"items":[\n', ",\n", "\n]}\n")

@@ -9,28 +9,31 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aggregator.config import Config
 from aggregator.model import WINDOW_BACK, Settings
 from aggregator.publish.event import render_key
 from aggregator.publish.feeds import ALL, FOLDERS, INDEX, Feed, feed_catalog, feed_file, feed_url
-from aggregator.publish.formats import FORMATS, PUBLISHERS
+from aggregator.publish.formats import FORMATS, PUBLISHERS, Publisher
 from aggregator.publish.render import render_pending
 from aggregator.publish.write import (
+    CappedFeedWriter,
     FeedFrame,
+    FeedHead,
+    FeedWriter,
+    Writer,
     Written,
     remove_stale_files,
     sweep_stale_temps,
     write_feed_if_changed,
-    write_feeds_if_changed,
+    write_feeds,
 )
-from aggregator.store import Store
+from aggregator.store import Store, parse_iso
 
 log = logging.getLogger("aggregator")
-
-MAX_SUBSCRIPTION_BYTES = 1_000_000  # Google Calendar stops reading subscriptions larger than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class PublishReport:
     feeds: int = 0
     events: int = 0
     skipped: bool = False
-    oversized: tuple[str, ...] = ()
+    cut: tuple[str, ...] = ()  # feeds cut to their size limit (the farthest events left out)
 
 
 def publish(store: Store, config: Config, now: datetime, *, force: bool = False) -> PublishReport:
@@ -64,25 +67,28 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
     if swept:
         log.warning("removed %d temp files a stopped publish left in %s", swept, feeds_dir)
     written = unchanged = 0
-    oversized = []
+    cut = []
     index = []
     total_events = 0
     catalog = feed_catalog(store, config)
     for feed in catalog:
         results = _write_feed(store, feed, feeds_dir, settings, now, window_start)
-        count = results[0].count
+        horizon = None
         for extension, result in zip(FORMATS, results, strict=True):
-            if extension == "ics" and result.size > MAX_SUBSCRIPTION_BYTES:
-                oversized.append(feed_file(feed.id, "ics"))
-                log.warning(
-                    "feed %s is %.1f MB, over Google Calendar's 1 MB subscription limit",
-                    feed_file(feed.id, "ics"),
+            if result.horizon is not None:
+                horizon = result.horizon
+                cut.append(feed_file(feed.id, extension))
+                log.info(
+                    "feed %s cut to %.1f MB: events through %s",
+                    feed_file(feed.id, extension),
                     result.size / 1e6,
+                    result.horizon.isoformat(),
                 )
             if result.changed:
                 written += 1
             else:
                 unchanged += 1
+        count = results[-1].count  # the json feed holds every event of the window
         if feed.id == ALL:
             total_events = count
         index.append(
@@ -91,6 +97,8 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
                 "title": feed.title,
                 "events": count,
                 **{extension: feed_file(feed.id, extension) for extension in FORMATS},
+                # the last day a subscription (.ics) holds when it was cut to 1 MB
+                "ics_horizon": horizon.isoformat() if horizon else None,
             }
         )
     index_data = (
@@ -113,7 +121,7 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False)
         removed=removed,
         feeds=len(catalog),
         events=total_events,
-        oversized=tuple(oversized),
+        cut=tuple(cut),
     )
 
 
@@ -126,17 +134,30 @@ def _write_feed(
     window_start: datetime,
 ) -> list[Written]:
     """One feed in every format, streamed from the stored fragments in one pass."""
-    targets = [
-        (
-            feeds_dir / feed_file(feed.id, extension),
-            PUBLISHERS[extension].frame(
-                feed.title, feed_url(settings, feed.id, extension), settings, now
-            ),
-        )
-        for extension in FORMATS
+    writers = [
+        _writer(PUBLISHERS[extension], feeds_dir, feed, settings, now) for extension in FORMATS
     ]
     rows = store.iter_feed_fragments(None if feed.id == ALL else feed.id, window_start)
-    return write_feeds_if_changed(targets, rows)
+    return write_feeds(writers, rows)
+
+
+def _writer(
+    publisher: Publisher, feeds_dir: Path, feed: Feed, settings: Settings, now: datetime
+) -> Writer:
+    path = feeds_dir / feed_file(feed.id, publisher.extension)
+    url = feed_url(settings, feed.id, publisher.extension)
+    if publisher.max_bytes is None:
+        return FeedWriter(path, publisher.frame(FeedHead(feed.title, url, now), settings))
+
+    def frame_for(horizon: date | None) -> FeedFrame:
+        return publisher.frame(FeedHead(feed.title, url, now, horizon), settings)
+
+    zone = ZoneInfo(settings.timezone)
+
+    def local_day(start_utc: str) -> date:
+        return parse_iso(start_utc).astimezone(zone).date()
+
+    return CappedFeedWriter(path, frame_for, publisher.max_bytes, local_day)
 
 
 def _remove_stale_feeds(feeds_dir: Path, catalog: list[Feed]) -> int:

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from aggregator.model import CANCELLED, Settings
 from aggregator.publish.event import (
+    CANCELLED_PREFIX,
     PublishedEvent,
     description_html,
     event_page_url,
+    home_url,
     iso_local,
+    marks_cancelled,
     swedish_when,
     uid_domain,
 )
-from aggregator.publish.write import FeedFrame
+from aggregator.publish.write import FeedFrame, FeedHead
 
 _IMAGE_TYPES = {
     "jpg": "image/jpeg",
@@ -47,8 +49,8 @@ def _image_type(url: str) -> str:
 
 def render_item(event: PublishedEvent, settings: Settings) -> str:
     title = f"{swedish_when(event, settings)} – {event.title}"
-    if event.status == CANCELLED:
-        title = f"INSTÄLLT: {title}"
+    if event.status == CANCELLED and not marks_cancelled(event.title):
+        title = CANCELLED_PREFIX + title
     link = event.url or event_page_url(event, settings)
     parts = [
         "<item>",
@@ -79,16 +81,16 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
     return "\n".join(parts) + "\n"
 
 
-def rss_frame(title: str, feed_url: str, settings: Settings, now: datetime) -> FeedFrame:
+def rss_frame(feed: FeedHead, settings: Settings) -> FeedFrame:
     head = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<rss version="2.0" xmlns:ev="{EVENT_NS}" xmlns:atom="{ATOM_NS}">\n'
         "<channel>\n"
-        f"<title>{xml_text(title)}</title>\n"
-        f"<link>{xml_text(settings.base_url)}/</link>\n"
-        f"<description>{xml_text('Evenemang: ' + title)}</description>\n"
+        f"<title>{xml_text(feed.title)}</title>\n"
+        f"<link>{xml_text(home_url(settings))}</link>\n"
+        f"<description>{xml_text('Evenemang: ' + feed.title)}</description>\n"
         "<language>sv-SE</language>\n"
-        f'<atom:link href={quoteattr(feed_url)} rel="self" type="application/rss+xml"/>\n'
+        f'<atom:link href={quoteattr(feed.url)} rel="self" type="application/rss+xml"/>\n'
         "<ttl>60</ttl>\n"
     )
     return FeedFrame(head, "", "</channel>\n</rss>\n")

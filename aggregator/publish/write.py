@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from typing import Protocol
 
 TEMP_SUFFIX = ".tmp"  # ".all.ics.<pid>.<random>.tmp" beside the feed it will replace
 
@@ -26,36 +28,45 @@ class FeedFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedHead:
+    """What a feed's frame says about the feed: its title and URL, the publishing time,
+    and for a feed cut to its size limit the last local day it holds."""
+
+    title: str
+    url: str
+    now: datetime
+    horizon: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Written:
-    """One feed file after writing: whether it was replaced, its bytes and its fragments."""
+    """One feed file after writing: whether it was replaced, its bytes, its fragments, and
+    for a feed cut to its size limit the last local day it still holds in full."""
 
     changed: bool
     size: int
     count: int
+    horizon: date | None = None
 
 
 def write_feed_if_changed(path: Path, frame: FeedFrame, fragments: Iterable[str]) -> Written:
-    """Stream one feed to disk; see ``write_feeds_if_changed``."""
-    return write_feeds_if_changed([(path, frame)], ((f,) for f in fragments))[0]
+    """Stream one feed to disk; see ``write_feeds``."""
+    return write_feeds([FeedWriter(path, frame)], ((f, "") for f in fragments))[0]
 
 
-def write_feeds_if_changed(
-    targets: Sequence[tuple[Path, FeedFrame]], rows: Iterable[Sequence[str]]
-) -> list[Written]:
-    """Stream feeds to temp files, row by row (one fragment per target in each row);
-    replace a target only if its bytes differ. Memory stays small whatever the feeds'
-    size: old files are compared by hash, read in chunks."""
-    writers = [_FeedWriter(path, frame) for path, frame in targets]
+def write_feeds(writers: Sequence[Writer], rows: Iterable[Sequence[str]]) -> list[Written]:
+    """Feed rows to the writers: row[i] is writer i's fragment, the row's last column the
+    event's start (UTC ISO) in feed order. Each target is replaced only if its bytes
+    differ; memory stays small whatever the feeds' size (old files are compared by hash,
+    read in chunks)."""
     try:
         batch: list[Sequence[str]] = []
         for row in rows:
             batch.append(row)
             if len(batch) == 2000:  # join in batches: one encode and write per batch
-                for column, writer in enumerate(writers):
-                    writer.add([r[column] for r in batch])
+                _add(writers, batch)
                 batch = []
-        for column, writer in enumerate(writers):
-            writer.add([r[column] for r in batch])
+        _add(writers, batch)
         return [writer.finish() for writer in writers]
     except BaseException:
         for writer in writers:
@@ -63,43 +74,142 @@ def write_feeds_if_changed(
         raise
 
 
-class _FeedWriter:
-    def __init__(self, path: Path, frame: FeedFrame) -> None:
+def _add(writers: Sequence[Writer], batch: list[Sequence[str]]) -> None:
+    starts = [r[-1] for r in batch]
+    for column, writer in enumerate(writers):
+        writer.add([r[column] for r in batch], starts)
+
+
+class _Temp:
+    """A temp file beside ``path`` that replaces it on ``commit`` only if the bytes differ."""
+
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
         )
-        self.path, self.frame, self.temp = path, frame, Path(temp)
+        self.path, self.temp = path, Path(temp)
         self.handle = os.fdopen(fd, "wb", buffering=1 << 20)
         self.digest = hashlib.sha256()
-        self.size = self.count = 0
-        self._put(frame.head)
+        self.size = 0
 
-    def _put(self, text: str) -> None:
-        data = text.encode("utf-8")
+    def put(self, data: bytes) -> None:
         self.digest.update(data)
         self.handle.write(data)
         self.size += len(data)
 
-    def add(self, fragments: list[str]) -> None:
-        if fragments:
-            lead = self.frame.separator if self.count else ""
-            self._put(lead + self.frame.separator.join(fragments))
-            self.count += len(fragments)
-
-    def finish(self) -> Written:
-        self._put(self.frame.tail)
+    def commit(self) -> bool:
         self.handle.close()
         if _file_digest(self.path) == self.digest.digest():
             self.temp.unlink()
-            return Written(False, self.size, self.count)
+            return False
         os.chmod(self.temp, 0o644)
         os.replace(self.temp, self.path)
-        return Written(True, self.size, self.count)
+        return True
 
     def abandon(self) -> None:
         self.handle.close()
         self.temp.unlink(missing_ok=True)
+
+
+class FeedWriter:
+    """Streams a feed to its temp file as fragments arrive."""
+
+    def __init__(self, path: Path, frame: FeedFrame) -> None:
+        self.frame = frame
+        self.file = _Temp(path)
+        self.count = 0
+        self.file.put(frame.head.encode("utf-8"))
+
+    def add(self, fragments: list[str], starts: list[str]) -> None:
+        if fragments:
+            lead = self.frame.separator if self.count else ""
+            self.file.put((lead + self.frame.separator.join(fragments)).encode("utf-8"))
+            self.count += len(fragments)
+
+    def finish(self) -> Written:
+        self.file.put(self.frame.tail.encode("utf-8"))
+        return Written(self.file.commit(), self.file.size, self.count)
+
+    def abandon(self) -> None:
+        self.file.abandon()
+
+
+class Writer(Protocol):
+    def add(self, fragments: list[str], starts: list[str]) -> None: ...
+
+    def finish(self) -> Written: ...
+
+    def abandon(self) -> None: ...
+
+
+class CappedFeedWriter:
+    """A feed that must not exceed ``limit`` bytes (a subscription calendar: Google stops
+    reading at 1 MB). It keeps whole local days from the start of the feed, nearest
+    first, and drops the farthest future; ``frame_for(horizon)`` frames it and says
+    the last day it holds (None when nothing was cut). Holds at most ``limit`` bytes.
+    For frames that join fragments with no separator (iCalendar)."""
+
+    def __init__(
+        self,
+        path: Path,
+        frame_for: Callable[[date | None], FeedFrame],
+        limit: int,
+        local_day: Callable[[str], date],
+    ) -> None:
+        self.path, self.frame_for, self.limit, self.local_day = path, frame_for, limit, local_day
+        sample = frame_for(date(2000, 9, 30))  # the longest horizon text, for the budget
+        self.budget = limit - len(sample.head.encode()) - len(sample.tail.encode())
+        self.days: list[tuple[date, list[bytes]]] = []
+        self.kept = 0
+        self.day: date | None = None
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.cut = False
+        self.file: _Temp | None = None
+
+    def add(self, fragments: list[str], starts: list[str]) -> None:
+        for fragment, start in zip(fragments, starts, strict=True):
+            if self.cut:
+                return
+            day = self.local_day(start)
+            if day != self.day:
+                self._close_day()
+                self.day = day
+            data = fragment.encode("utf-8")
+            self.pending.append(data)
+            self.pending_size += len(data)
+            if self.kept + self.pending_size > self.budget:
+                self.cut = True  # this day does not fit whole: it and all after it go
+
+    def _close_day(self) -> None:
+        if self.day is not None and not self.cut and self.pending:
+            self.days.append((self.day, self.pending))
+            self.kept += self.pending_size
+        self.pending, self.pending_size = [], 0
+
+    def finish(self) -> Written:
+        self._close_day()
+        while True:
+            horizon = self.days[-1][0] if self.cut and self.days else None
+            frame = self.frame_for(horizon if self.cut else None)
+            body = [b for _, day in self.days for b in day]
+            size = len(frame.head.encode()) + sum(map(len, body)) + len(frame.tail.encode())
+            if size <= self.limit or not self.days:
+                break
+            self.days.pop()  # the horizon text was longer than the sample: one day less
+            self.cut = True
+        assert frame.separator == "", "a capped feed joins its fragments directly"
+        self.file = file = _Temp(self.path)
+        file.put(frame.head.encode("utf-8"))
+        for data in body:
+            file.put(data)
+        file.put(frame.tail.encode("utf-8"))
+        return Written(file.commit(), file.size, len(body), horizon)
+
+    def abandon(self) -> None:
+        if self.file is not None:
+            self.file.abandon()
 
 
 def _file_digest(path: Path) -> bytes | None:

@@ -14,7 +14,6 @@ from aggregator.store.base import StoreBase
 from aggregator.store.codec import iso, merged_from_json
 from aggregator.store.rows import (
     REMOVED,
-    Fragments,
     MergedRecord,
     RemovedEvent,
     RenderedEvent,
@@ -95,17 +94,21 @@ class EventQueries(StoreBase):
     def feed_labels(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT feed, label FROM feed_labels").fetchall())
 
-    def iter_feed_fragments(self, feed: str | None, window_start: datetime) -> Iterator[Fragments]:
-        """(ics, rss, json_item) of a feed's events in feed order, lazily (one read per row)."""
+    def iter_feed_fragments(
+        self, feed: str | None, window_start: datetime
+    ) -> Iterator[tuple[str, str, str, str]]:
+        """(ics, rss, json_item, start_utc) of a feed's events in feed order (by start),
+        lazily (one read per row); ``feed`` None: every event."""
         if feed is None:
             cursor = self.conn.execute(
-                """SELECT ics, rss, json_item FROM events
+                """SELECT ics, rss, json_item, start_utc FROM events
                    WHERE removed_at IS NULL AND end_utc >= ? ORDER BY start_utc, id""",
                 (iso(window_start),),
             )
         else:
             cursor = self.conn.execute(
-                """SELECT e.ics, e.rss, e.json_item FROM event_feeds f JOIN events e ON e.id = f.event_id
+                """SELECT e.ics, e.rss, e.json_item, f.start_utc
+                   FROM event_feeds f JOIN events e ON e.id = f.event_id
                    WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
                    ORDER BY f.start_utc, f.event_id""",
                 (feed, iso(window_start)),
