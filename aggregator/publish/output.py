@@ -6,8 +6,10 @@ the old ones only when their bytes differ, so unchanged feeds keep their ETags.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -152,12 +154,19 @@ def _writer(
     def frame_for(horizon: date | None) -> FeedFrame:
         return publisher.frame(FeedHead(feed.title, url, now, horizon), settings)
 
-    zone = ZoneInfo(settings.timezone)
+    return CappedFeedWriter(path, frame_for, publisher.max_bytes, _local_day(settings.timezone))
 
+
+@functools.lru_cache(maxsize=4)
+def _local_day(tz_name: str) -> Callable[[str], date]:
+    """start_utc → the local date; events start on a few thousand distinct minutes."""
+    zone = ZoneInfo(tz_name)
+
+    @functools.lru_cache(maxsize=1 << 16)
     def local_day(start_utc: str) -> date:
         return parse_iso(start_utc).astimezone(zone).date()
 
-    return CappedFeedWriter(path, frame_for, publisher.max_bytes, local_day)
+    return local_day
 
 
 def _remove_stale_feeds(feeds_dir: Path, catalog: list[Feed]) -> int:
