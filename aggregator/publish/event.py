@@ -61,6 +61,18 @@ def published_from_change(change: EventChange) -> PublishedEvent:
     return _published(change.record.id, change.event, change.sources, change.record.revision)
 
 
+def published_from_event(
+    event_id: str,
+    event: Event,
+    sources: tuple[tuple[str, str], ...],
+    created_at: str,
+    modified_at: str,
+    sequence: int,
+) -> PublishedEvent:
+    """An event that is not (yet) stored, as the renderers see it (a registration preview)."""
+    return _published(event_id, event, sources, Revision(created_at, modified_at, sequence))
+
+
 def _published(
     event_id: str, event: Event, sources: tuple[tuple[str, str], ...], revision: Revision
 ) -> PublishedEvent:

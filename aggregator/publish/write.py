@@ -15,6 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
+from aggregator.publish.sidecars import refresh_sidecars, remove_sidecars
+
 TEMP_SUFFIX = ".tmp"  # ".all.ics.<pid>.<random>.tmp" beside the feed it will replace
 
 
@@ -25,6 +27,10 @@ class FeedFrame:
     head: str
     separator: str
     tail: str
+
+    def assemble(self, fragments: Sequence[str]) -> str:
+        """The whole feed in memory: for the web app's small ones (one event, a filter)."""
+        return self.head + self.separator.join(fragments) + self.tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +105,17 @@ class _Temp:
         self.size += len(data)
 
     def commit(self) -> bool:
+        """Replace the target if the bytes differ; either way its sidecars (gzip copy,
+        ETags) describe the file now on disk."""
         self.handle.close()
-        if _file_digest(self.path) == self.digest.digest():
+        changed = _file_digest(self.path) != self.digest.digest()
+        if changed:
+            os.chmod(self.temp, 0o644)
+            os.replace(self.temp, self.path)
+        else:
             self.temp.unlink()
-            return False
-        os.chmod(self.temp, 0o644)
-        os.replace(self.temp, self.path)
-        return True
+        refresh_sidecars(self.path, self.digest.hexdigest())
+        return changed
 
     def abandon(self) -> None:
         self.handle.close()
@@ -228,6 +238,7 @@ def remove_stale_files(directory: Path, extensions: Sequence[str], keep: set[str
     for path in directory.iterdir():
         if path.suffix.lstrip(".") in extensions and path.name not in keep:
             path.unlink()
+            remove_sidecars(path)
             removed += 1
     return removed
 

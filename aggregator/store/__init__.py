@@ -10,6 +10,7 @@
     matching.py    the dedupe stage's queries (identity, matching, overrides)
                    (its merged events are saved by ``events.save_merged``)
     moderation.py  an event's sources and scores, the review queue
+    search.py      full-text search (FTS5) over published events
     wrap.py        sqlite3 errors → ``StoreError`` with a sentence
 
 Tables
@@ -20,6 +21,7 @@ Tables
                    ``removed_at`` (tombstones), never deleted
     events         merged events: stable id, SEQUENCE, content hash and the
                    pre-rendered feed fragments (ics, rss, json)
+    event_search   full-text index (FTS5) of published events; search_docs its ids
     event_feeds    which feeds (``municipality/eksjo``, ``category/teater`` …) an event is in
     meta           counters (data version, last publish)
 
@@ -52,6 +54,7 @@ from aggregator.store.matching import (
     Override,
 )
 from aggregator.store.moderation import ModerationQueries
+from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.rows import (
     REMOVED,
     ActiveMember,
@@ -69,7 +72,9 @@ from aggregator.store.rows import (
     StoredEvent,
 )
 from aggregator.store.schema import migrations
+from aggregator.store.search import SearchProblem, SearchQueries, SearchQuery, search_filter
 from aggregator.store.sources import SourceQueries
+from aggregator.store.web_queries import WebQueries
 from aggregator.store.wrap import wrap_public_methods
 
 __all__ = [
@@ -92,6 +97,8 @@ __all__ = [
     "RenderedEvent",
     "ReviewPair",
     "Revision",
+    "SearchProblem",
+    "SearchQuery",
     "SourceHealth",
     "Store",
     "StoredEvent",
@@ -109,11 +116,20 @@ __all__ = [
     "merged_to_json",
     "migrations",
     "parse_iso",
+    "search_filter",
 ]
 
 
 @wrap_public_methods
-class Store(SourceQueries, EventQueries, ModerationQueries, MatchingQueries):
+class Store(
+    SourceQueries,
+    EventQueries,
+    ModerationQueries,
+    SearchQueries,
+    MatchingQueries,
+    WebQueries,
+    RegistrationQueries,
+):
     """The store: one SQLite file in WAL mode, opened (and migrated) by ``Store(path)``.
 
     Every public method raises ``StoreError`` with a sentence when the database is
