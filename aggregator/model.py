@@ -5,11 +5,56 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
-CONFIRMED = "confirmed"
-TENTATIVE = "tentative"
-CANCELLED = "cancelled"
-STATUSES = (CONFIRMED, TENTATIVE, CANCELLED)
+
+class EventStatus(StrEnum):
+    """An event's STATUS as published (lower case, as stored and in the JSON feed)."""
+
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+# the names harvesters and renderers use for the statuses
+CONFIRMED = EventStatus.CONFIRMED
+TENTATIVE = EventStatus.TENTATIVE
+CANCELLED = EventStatus.CANCELLED
+
+
+class Outcome(StrEnum):
+    """What one harvest attempt of a source came to (``fetch_log.outcome``, reports)."""
+
+    OK = "ok"  # stored: events added, changed or removed as the source says
+    UNCHANGED = "unchanged"  # 304, or the same bytes as last time: nothing parsed
+    FAILED = "failed"  # fetch or parse failed: nothing stored changed
+    HELD = "held"  # most upcoming events vanished at once: kept them, held for review
+    RETIRED = "retired"  # the source left sources.yaml: its events were tombstoned
+
+
+class SourceStatus(StrEnum):
+    """A source's health as ``sources list`` shows it (``sources.status``)."""
+
+    NEVER = "never"  # configured, never harvested yet
+    OK = "ok"
+    FAILED = "failed"
+    HELD = "held"
+
+
+class MatchDecision(StrEnum):
+    """What the matcher decided about a pair of source events (``match_pairs.decision``)."""
+
+    MERGED = "merged"  # one event
+    REVIEW = "review"  # unsure: a moderator decides
+    DIFFERENT = "different"  # two events (not stored)
+
+
+class OverrideKind(StrEnum):
+    """A moderator's decision about two source events (``overrides.kind``)."""
+
+    MERGE = "merge"
+    APART = "apart"
+
 
 KINDS = ("ical", "feed", "html", "facebook")
 
@@ -113,7 +158,7 @@ class Event:
     end: datetime | date | None = None
     all_day: bool = False
     timezone: str = "Europe/Stockholm"
-    status: str = CONFIRMED
+    status: EventStatus = EventStatus.CONFIRMED
     description: str = ""
     description_html: str = ""
     url: str = ""

@@ -25,7 +25,7 @@ from aggregator.dedupe import matching
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
 from aggregator.harvest.worker import ParseBudget, run_in_workers, run_with_budget
-from aggregator.model import Event, ExportFolder, FetchState, HarvestResult, Source
+from aggregator.model import Event, ExportFolder, FetchState, HarvestResult, Outcome, Source
 from aggregator.normalize import normalize_event
 from aggregator.publish import render_key
 from aggregator.publish.output import PublishReport, publish, render_update
@@ -39,7 +39,7 @@ HARVEST_VERSION = "2"  # bump when harvesters change, so unchanged sources are r
 @dataclass(frozen=True, slots=True)
 class SourceReport:
     source_id: str
-    outcome: str  # ok | unchanged | failed | held
+    outcome: Outcome
     events: int = 0
     new: int = 0
     changed: int = 0
@@ -55,7 +55,7 @@ class RunReport:
 
     @property
     def failed(self) -> list[SourceReport]:
-        return [s for s in self.sources if s.outcome == "failed"]
+        return [s for s in self.sources if s.outcome is Outcome.FAILED]
 
 
 def fingerprint(content_hash: str | None, source: Source) -> str:
@@ -159,7 +159,7 @@ def fetch_step(
             last_modified=fetched.last_modified,
         )
         log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
-        return SourceReport(source.id, "unchanged")
+        return SourceReport(source.id, Outcome.UNCHANGED)
     return _Fetched(source, fetched, started)
 
 
@@ -169,7 +169,7 @@ def record_failure(
     message = failure_message(exc, source)
     store.record_failure(source.id, message, now, duration_ms=_since(started))
     log.warning("%s: failed: %s", source.id, message)
-    return SourceReport(source.id, "failed", message=message)
+    return SourceReport(source.id, Outcome.FAILED, message=message)
 
 
 def _since(started: float) -> int:
@@ -208,7 +208,7 @@ def store_step(
     )
     return SourceReport(
         source.id,
-        "held" if outcome.held else "ok",
+        outcome.outcome,
         events=len(result.events),
         new=outcome.new,
         changed=outcome.changed,

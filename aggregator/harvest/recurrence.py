@@ -216,12 +216,13 @@ def _wall(instant: datetime, start: _Start, floating: tzinfo) -> datetime:
 def _duration(component: icalendar.Component) -> timedelta:
     """How long each occurrence lasts (so one that began before the window is kept)."""
     try:
-        start = component["DTSTART"].dt
-        end = component.get("DTEND")
+        begin: Any = component["DTSTART"]
+        start = begin.dt
+        end: Any = component.get("DTEND")
         if end is not None and not isinstance(end, list):
             length = _naive(end.dt) - _naive(start)
         else:
-            duration = component.get("DURATION")
+            duration: Any = component.get("DURATION")
             length = duration.dt if duration is not None else timedelta(days=1)
     except (AttributeError, TypeError, ValueError, OverflowError):
         return timedelta(days=1)
@@ -239,8 +240,9 @@ def _naive(value: date | datetime) -> datetime:
 def _shift(component: icalendar.Component, start: _Start, new_wall: datetime) -> None:
     """DTSTART to ``new_wall``, DTEND by the same wall-clock distance."""
     delta = new_wall - start.wall
-    component["DTSTART"].dt = start.back(new_wall)
-    end = component.get("DTEND")
+    begin: Any = component["DTSTART"]
+    begin.dt = start.back(new_wall)
+    end: Any = component.get("DTEND")
     if end is not None and not isinstance(end, list):
         value = end.dt
         if isinstance(value, datetime):

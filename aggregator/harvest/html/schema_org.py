@@ -16,7 +16,13 @@ from typing import Any
 
 from aggregator.harvest.context import HarvestContext
 from aggregator.harvest.dates import When, parse_duration, parse_swedish, parse_when
-from aggregator.model import CANCELLED, CONFIRMED, Event, Place
+from aggregator.model import (
+    CANCELLED,
+    CONFIRMED,
+    Event,
+    EventStatus,
+    Place,
+)
 from aggregator.normalize import html_to_text, looks_like_html
 from aggregator.normalize.urls import join_url
 
@@ -198,7 +204,7 @@ _STATUS_NOTES = {
 }
 
 
-def _status(node: dict[str, Any], label: str, ctx: HtmlContext) -> tuple[str, list[str]]:
+def _status(node: dict[str, Any], label: str, ctx: HtmlContext) -> tuple[EventStatus, list[str]]:
     raw = text_of(node.get("eventStatus"))
     name = short_type(raw)[0] if raw else ""
     if "cancel" in name:

@@ -27,7 +27,7 @@ from aggregator.harvest.html.schema_org import (
     text_of,
     url_of,
 )
-from aggregator.model import CANCELLED, CONFIRMED, Event, Place
+from aggregator.model import CANCELLED, CONFIRMED, Event, EventStatus, Place
 from aggregator.normalize.timezones import zone
 from aggregator.normalize.urls import join_url
 
@@ -183,7 +183,7 @@ def _when(item: dict[str, Any], which: str, all_day: bool, tz: tzinfo) -> When |
     return parse_when(local, tz) if local else None
 
 
-def _status(item: dict[str, Any]) -> tuple[str, list[str]]:
+def _status(item: dict[str, Any]) -> tuple[EventStatus, list[str]]:
     # The Events Calendar 5.11+ "event status" (scheduled/canceled/postponed/moved-online)
     raw = str(item.get("event_status") or item.get("status_event") or "").lower()
     if raw.startswith("cancel") or raw == "canceled":
