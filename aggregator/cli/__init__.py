@@ -165,11 +165,11 @@ def _say(sentence: str) -> None:
 
 
 def os_error_sentence(exc: OSError) -> str:
-    """ "No space left on device: feeds/all.ics", not a traceback."""
+    """ "cannot use feeds/all.ics: No space left on device", not a traceback."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     if exc.filename is not None:
         target = f"{exc.filename} → {exc.filename2}" if exc.filename2 is not None else exc.filename
-        return f"{reason}: {target}"
+        return f"cannot use {target}: {reason}"
     return reason
 
 

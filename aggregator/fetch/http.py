@@ -137,7 +137,8 @@ def fetch_url(
             finally:
                 response.close()
     except requests.exceptions.RequestException as exc:
-        if deadline.expired.is_set():
+        timed_out = isinstance(exc, requests.exceptions.Timeout)
+        if deadline.expired.is_set() or (timed_out and deadline.governs):
             raise too_slow(deadline, source_id, url) from None
         raise _request_error(exc, url, settings, source_id) from None
     finally:
@@ -199,6 +200,7 @@ def _get_following_redirects(
         remaining = deadline.remaining()
         if remaining <= 0:
             raise too_slow(deadline, source_id, url)
+        deadline.governs = remaining < settings.timeout  # a timeout now is the deadline's
         try:
             response = session.get(
                 url,

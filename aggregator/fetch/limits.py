@@ -38,6 +38,7 @@ class Deadline:
             self.ends, self.seconds = parent.ends, parent.seconds
         self.parent = parent
         self.expired = threading.Event()
+        self.governs = False  # the request's timeouts were cut short to fit the deadline
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
 

@@ -223,7 +223,10 @@ def _duration(component: icalendar.Component) -> timedelta:
             length = _naive(end.dt) - _naive(start)
         else:
             duration: Any = component.get("DURATION")
-            length = duration.dt if duration is not None else timedelta(days=1)
+            if duration is not None:
+                length = duration.dt
+            else:  # RFC 5545: a day for a date, nothing for a date-time
+                length = timedelta(0) if isinstance(start, datetime) else timedelta(days=1)
     except (AttributeError, TypeError, ValueError, OverflowError):
         return timedelta(days=1)
     if not isinstance(length, timedelta) or length < timedelta(0):

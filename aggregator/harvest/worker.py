@@ -41,8 +41,10 @@ from aggregator.model import Settings
 
 log = logging.getLogger(__name__)
 
-GRACE = 10.0  # seconds a worker gets past the budget before it is killed
+GRACE = 10.0  # seconds, at most, a worker gets past its budget before it is killed
 RECHECK = 1.0  # seconds between repeated interrupts of a parse that swallowed one
+STARTUP = 120.0  # seconds a new worker may take to start (import) before it counts as hung
+_STARTED = "started"  # what a worker says when it has unpacked a job and begins it
 _PR_SET_PDEATHSIG = 1
 
 
@@ -214,7 +216,8 @@ class _Pool:
             worker = self._idle() or self._spawn()
             index = queue.pop()
             worker.job = index
-            worker.deadline = _monotonic() + self._budget.seconds + GRACE
+            # until the worker says it started (a new one imports first), a longer wait
+            worker.deadline = _monotonic() + STARTUP + self._budget.seconds
             worker.conn.send((function, tuple(jobs[index][1]), jobs[index][0]))
 
     def _collect(self, jobs: Sequence[tuple[str, Sequence[Any]]], results: dict[int, Any]) -> None:
@@ -229,7 +232,11 @@ class _Pool:
             source_id = jobs[index][0]
             if worker.conn in ready:
                 try:
-                    results[index] = worker.conn.recv()
+                    message = worker.conn.recv()
+                    if message == _STARTED:  # the job is unpacked: its budget starts now
+                        worker.deadline = _monotonic() + self._budget.seconds + self._grace()
+                        continue
+                    results[index] = message
                     worker.job = None
                     continue
                 except (EOFError, OSError):
@@ -243,6 +250,9 @@ class _Pool:
                 continue
             worker.kill()
             self._workers.remove(worker)
+
+    def _grace(self) -> float:
+        return min(GRACE, max(1.0, self._budget.seconds / 10))
 
     def _idle(self) -> _Worker | None:
         return next((w for w in self._workers if w.job is None), None)
@@ -277,6 +287,7 @@ def _worker_main(conn: Connection, parent_pid: int, budget: ParseBudget) -> None
         if job is None:
             return
         function, args, source_id = job
+        conn.send(_STARTED)
         with _memory_limit(budget.memory_mb):
             result = run_with_budget(function, args, budget, source_id)
         try:
