@@ -38,6 +38,7 @@ INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 60
 MAX_INTERVAL = 366 * 86400  # a source looked at less than once a year is not a source
 MAX_TIMEZONE = 64  # no IANA name is longer; longer ones fail the lookup with OSError
+TRUSTED_HOST_RE = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$")
 
 # the keys sources.yaml may use are the model's fields, no more, no less
 SETTINGS_KEYS = {f.name for f in dataclass_fields(Settings)}
@@ -228,6 +229,15 @@ class _Reader:
                 self.in_range(value, key, values[key], SETTINGS_RANGES[key])
         if "timezone" in values:
             self.check_timezone(found["timezone"][1], values["timezone"])
+        if "trusted_hosts" in values:
+            values["trusted_hosts"] = tuple(h.lower() for h in values["trusted_hosts"])
+            for entry in values["trusted_hosts"]:
+                if not TRUSTED_HOST_RE.match(entry):
+                    raise self.error(
+                        found["trusted_hosts"][1],
+                        "trusted_hosts",
+                        f"'{entry}' is not host:port (like 127.0.0.1:8765 or [::1]:8765)",
+                    )
         if "base_url" in values:
             if not _is_http_url(values["base_url"]):
                 raise self.error(

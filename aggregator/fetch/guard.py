@@ -11,7 +11,8 @@ address unless the operator allowed it (``allow_private_hosts``).
   when connecting) never gets a TCP connection to a private address; the address
   the socket reached is checked as a last wall.
 
-Every connection, guarded or not, registers its socket with the deadline of the
+Exact ``host:port`` pairs in ``settings.trusted_hosts`` (local test calendars of the
+registration preview) pass all of this. Every connection, guarded or not, registers its socket with the deadline of the
 request being made (``limits.Deadline``), so the deadline can cut it off.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,10 +71,14 @@ def _public_address(host: str, port: int | None) -> str:
 
 
 def _open(
-    conn: HTTPConnection, new_conn: Callable[[], socket.socket], public_only: bool
+    conn: HTTPConnection,
+    new_conn: Callable[[], socket.socket],
+    public_only: bool,
+    trusted: frozenset[str],
 ) -> socket.socket:
-    """A connection's socket: to a checked address when only public ones are allowed."""
-    if not public_only:
+    """A connection's socket: to a checked address when only public ones are allowed
+    (a ``trusted_hosts`` host:port, a local test calendar, may be private)."""
+    if not public_only or host_port(conn.host, conn.port or 0) in trusted:
         sock = new_conn()
     else:
         name = conn._dns_host
@@ -89,9 +94,10 @@ def _open(
 
 class _Connection(HTTPConnection):
     public_only = False
+    trusted: frozenset[str] = frozenset()
 
     def _new_conn(self) -> socket.socket:
-        return _open(self, super()._new_conn, self.public_only)
+        return _open(self, super()._new_conn, self.public_only, self.trusted)
 
     def getresponse(self) -> Any:
         _register(self.sock)  # a reused keep-alive connection: its status line is next
@@ -100,9 +106,10 @@ class _Connection(HTTPConnection):
 
 class _TLSConnection(HTTPSConnection):
     public_only = False
+    trusted: frozenset[str] = frozenset()
 
     def _new_conn(self) -> socket.socket:
-        return _open(self, super()._new_conn, self.public_only)
+        return _open(self, super()._new_conn, self.public_only, self.trusted)
 
     def getresponse(self) -> Any:
         _register(self.sock)
@@ -115,41 +122,28 @@ def _register(sock: socket.socket | None) -> None:
         deadline.register(sock)
 
 
-class _PublicConnection(_Connection):
-    public_only = True
-
-
-class _PublicTLSConnection(_TLSConnection):
-    public_only = True
-
-
-def _pool(base: type, connection: type) -> type:
-    return type(f"_{connection.__name__}Pool", (base,), {"ConnectionCls": connection})
-
-
-_POOLS = {
-    False: {
-        "http": _pool(HTTPConnectionPool, _Connection),
-        "https": _pool(HTTPSConnectionPool, _TLSConnection),
-    },
-    True: {
-        "http": _pool(HTTPConnectionPool, _PublicConnection),
-        "https": _pool(HTTPSConnectionPool, _PublicTLSConnection),
-    },
-}
+def _pools(public_only: bool, trusted: frozenset[str]) -> dict[str, type]:
+    """Pool classes whose connections carry the guard's settings."""
+    settings = {"public_only": public_only, "trusted": trusted}
+    http = type("_GuardedConnection", (_Connection,), settings)
+    https = type("_GuardedTLSConnection", (_TLSConnection,), settings)
+    return {
+        "http": type("_GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+        "https": type("_GuardedTLSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+    }
 
 
 class GuardedAdapter(HTTPAdapter):
     """Connections that obey the request's deadline and, unless private hosts are
-    allowed, reach only public addresses."""
+    allowed, reach only public addresses (and the ``trusted`` host:port pairs)."""
 
-    def __init__(self, *, public_only: bool) -> None:
-        self._public_only = public_only
+    def __init__(self, *, public_only: bool, trusted: Iterable[str] = ()) -> None:
+        self._pools = _pools(public_only, frozenset(trusted))
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_POOLS[self._public_only])
+        self.poolmanager.pool_classes_by_scheme = dict(self._pools)
 
 
 def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> None:
@@ -164,7 +158,7 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
             "two ways; refused",
             source_id=source_id,
         )
-    if settings.allow_private_hosts:
+    if settings.allow_private_hosts or host_port(host, port_of(url)) in settings.trusted_hosts:
         return
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
@@ -198,3 +192,17 @@ def _urllib3_host(url: str) -> str:
     except (LocationParseError, ValueError):
         return ""
     return host.strip("[]").lower()
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as written in ``trusted_hosts`` (an IPv6 literal in brackets)."""
+    host = host.strip("[]").lower()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def port_of(url: str) -> int:
+    try:
+        parts = urlsplit(url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return 0

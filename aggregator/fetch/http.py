@@ -42,7 +42,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def new_session(settings: Settings) -> requests.Session:
     session = requests.Session()
-    adapter = GuardedAdapter(public_only=not settings.allow_private_hosts)
+    adapter = GuardedAdapter(
+        public_only=not settings.allow_private_hosts, trusted=settings.trusted_hosts
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = settings.user_agent
