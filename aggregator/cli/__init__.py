@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator import clock, pipeline
 from aggregator.cli import events as moderation
+from aggregator.cli import registrations as registrations_cli
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_source
@@ -24,6 +25,7 @@ from aggregator.model import EventStatus, FetchState, Outcome, Source
 from aggregator.normalize import slugify
 from aggregator.publish import output
 from aggregator.store import SearchQuery, Store, merged_to_dict
+from aggregator.store.registrations import merge_registered_sources
 
 log = logging.getLogger("aggregator")
 
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", choices=["ical", "feed", "html", "facebook"], help="skip detection"
     )
     check.add_argument("--limit", type=int, default=20, help="events to show (default 20)")
+    registrations_cli.add_parsers(source_commands)
 
     events = commands.add_parser("events", help="list published events")
     event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
@@ -135,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aggregator: {exc}", file=sys.stderr)
         return 2
     try:
+        config = merge_registered_sources(config, store)  # approved registrations join
         return _dispatch(args, config, store, now)
     except BrokenPipeError:  # `aggregator events list | head`
         sys.stderr.close()
@@ -185,6 +189,8 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
 
         serve(config, args.host, args.port)
         return 0
+    if args.command == "sources" and args.sources_command in registrations_cli.COMMANDS:
+        return registrations_cli.run(args, config, store, now)
     if args.command == "sources":
         return _sources_list(config, store)
     if args.command == "events" and args.events_command == "list":

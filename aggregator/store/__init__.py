@@ -46,6 +46,7 @@ from aggregator.store.decide import Decision, IncomingVersion, StoredVersion, de
 from aggregator.store.events import EventQueries
 from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
 from aggregator.store.moderation import ModerationQueries
+from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.rows import (
     ActiveMember,
     HarvestOutcome,
@@ -101,7 +102,13 @@ __all__ = [
 
 @wrap_public_methods
 class Store(
-    SourceQueries, EventQueries, ModerationQueries, SearchQueries, MatchingQueries, WebQueries
+    SourceQueries,
+    EventQueries,
+    ModerationQueries,
+    SearchQueries,
+    MatchingQueries,
+    WebQueries,
+    RegistrationQueries,
 ):
     """The store: one SQLite file in WAL mode, opened (and migrated) by ``Store(path)``.
 

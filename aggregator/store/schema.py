@@ -219,6 +219,47 @@ def m004_event_search(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m030_registrations(db: sqlite_utils.Database) -> None:
+    """Organizers' own registrations (pending until a moderator approves) and their history."""
+    db.executescript(
+        """
+        CREATE TABLE registrations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            url_key TEXT NOT NULL DEFAULT '',
+            kind TEXT,
+            municipality TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL DEFAULT '[]',
+            priority INTEGER NOT NULL DEFAULT 50,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'active', 'rejected', 'paused', 'withdrawn')),
+            reason TEXT NOT NULL DEFAULT '',
+            preview TEXT NOT NULL DEFAULT '{}',
+            token_hash TEXT NOT NULL UNIQUE,
+            upload BLOB,
+            upload_name TEXT NOT NULL DEFAULT '',
+            upload_sha TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_refresh_at TEXT
+        );
+        CREATE INDEX registrations_url_key ON registrations (url_key) WHERE url_key != '';
+        CREATE INDEX registrations_status ON registrations (status, created_at);
+        CREATE TABLE registration_log (
+            id INTEGER PRIMARY KEY,
+            registration_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX registration_log_registration ON registration_log (registration_id, id);
+        """
+    )
+
+
+@migrations()
 def m040_web_changes(db: sqlite_utils.Database) -> None:
     """Incremental sync for the website (``/api/changes``) and 301s for merged-away ids.
 

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from aggregator.config import Config
-from aggregator.web import api, pages
+from aggregator.web import admin, api, pages, registration
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
 from aggregator.web.feeds import FeedFiles
@@ -56,6 +56,9 @@ def create_app(config: Config) -> FastAPI:
     app.state.web = context
     app.include_router(api.router)
     app.include_router(pages.router)
+    site = registration.RegistrationSite.build(context)
+    app.include_router(registration.registration_router(site))
+    app.include_router(admin.admin_router(site))
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
