@@ -498,15 +498,15 @@ def subscribe(
 
 
 def feed_horizon(ctx: WebContext, feed: str) -> str:
-    """How far a size-capped subscription reaches, if the publisher states it in
-    ``index.json`` (an entry's ``horizon``, ISO date); "" when it reaches everything."""
+    """How far a size-capped subscription reaches, as the publisher states it in
+    ``index.json`` (an entry's ``ics_horizon``, ISO date); "" when it holds everything."""
     try:
         index = json.loads((ctx.feeds_dir / "index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
     for entry in index.get("feeds", []):
         if isinstance(entry, dict) and entry.get("id") == feed:
-            horizon = entry.get("horizon")
+            horizon = entry.get("ics_horizon")
             if isinstance(horizon, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", horizon):
                 day = date.fromisoformat(horizon)
                 return f"{day.day} {SV_MONTHS[day.month - 1]} {day.year}"
