@@ -72,13 +72,6 @@ class EventState:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedCount:
-    feed: str
-    label: str
-    upcoming: int
-
-
-@dataclass(frozen=True, slots=True)
 class SourcePublic:
     """A source's health as the public may see it (no URLs with tokens, no warnings)."""
 
@@ -258,16 +251,12 @@ class WebQueries:
             self.conn.execute("SELECT coalesce(max(seq), 0) FROM event_changes").fetchone()[0]
         )
 
-    def feed_counts(self, prefix: str, ends_after: str) -> list[FeedCount]:
-        """Every feed under ``prefix`` (``category/``) that has a label, with its upcoming
-        events (running after ``ends_after``)."""
-        labels = self.conn.execute(
+    def feed_labels_under(self, prefix: str) -> list[tuple[str, str]]:
+        """(feed, label) of every feed under ``prefix`` (``category/``) an event was in."""
+        return self.conn.execute(
             "SELECT feed, label FROM feed_labels WHERE feed >= ? AND feed < ? ORDER BY feed",
             (prefix, prefix + "\uffff"),
         ).fetchall()
-        return [
-            FeedCount(feed, label, self.upcoming_count(feed, ends_after)) for feed, label in labels
-        ]
 
     def upcoming_count(self, feed: str, ends_after: str) -> int:
         """Events of ``feed`` running after ``ends_after``: those starting from it, counted

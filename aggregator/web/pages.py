@@ -229,8 +229,8 @@ def _municipality_choices(ctx: WebContext) -> list[Choice]:
 
 
 def _category_choices(ctx: WebContext, now: datetime) -> list[Choice]:
-    counts = ctx.stores.get().feed_counts("category/", iso(now))
-    return [Choice(c.feed.split("/", 1)[1], c.label) for c in counts if c.upcoming]
+    counts = ctx.category_counts(iso(now))
+    return [Choice(feed.split("/", 1)[1], label) for feed, label, _ in counts]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -420,18 +420,13 @@ class Subscription:
 def feed_choices(ctx: WebContext, now: datetime) -> list[tuple[str, list[FeedChoice]]]:
     """Every published feed a person may subscribe to, grouped for the page."""
     settings = ctx.config.settings
-    store = ctx.stores.get()
     after = iso(now)
     municipalities = [
-        FeedChoice(feed, m, store.upcoming_count(feed, after))
+        FeedChoice(feed, m, ctx.upcoming(feed, after))
         for m in settings.municipalities
         for feed in (f"municipality/{slugify(m)}",)
     ]
-    categories = [
-        FeedChoice(c.feed, c.label, c.upcoming)
-        for c in store.feed_counts("category/", after)
-        if c.upcoming
-    ]
+    categories = [FeedChoice(feed, label, n) for feed, label, n in ctx.category_counts(after)]
     organizers = [FeedChoice(f"organizer/{s.id}", s.name) for s in ctx.config.sources]
     return [
         ("Allt", [FeedChoice("all", settings.calendar_name)]),
