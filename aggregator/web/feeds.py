@@ -35,7 +35,7 @@ INDEX_TYPE = "application/json; charset=utf-8"  # index.json lists feeds; it is 
 # Phones poll hourly; a CDN may keep a copy 5 minutes and serve it stale while it
 # revalidates (RFC 5861), or for a day when we are down.
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600, stale-if-error=86400"
-CHUNK = 128 * 1024
+CHUNK = 64 * 1024  # with the transport buffer, what one slow reader costs
 SEND_TIMEOUT = 60.0  # seconds a client may take to accept one chunk (nginx send_timeout)
 MAX_PATH = 1024
 MAX_SEGMENT = 255  # longer than any file name a file system allows
