@@ -14,7 +14,7 @@ from aggregator.cli import main
 from aggregator.config import load_config
 from aggregator.store import Store
 from aggregator.web import make_server
-from tests.support import write_config
+from tests.support import require_chromium, write_config
 
 HOSTILE = 'Fika <3 & "lotter"'  # survives clean-up as text; must never become markup
 CALENDAR = (
@@ -93,13 +93,14 @@ def test_removed_event_answers_gone(site: tuple[str, dict[str, str]], tmp_path: 
     assert gone.status_code == 410 and "borttaget" in gone.text
 
 
+@pytest.mark.browser
 def test_a_real_browser_reads_the_event_page(site: tuple[str, dict[str, str]]) -> None:
     from playwright.sync_api import sync_playwright
 
     base, ids = site
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
+            executable_path=str(require_chromium()),
             args=[
                 "--no-sandbox",
                 "--disable-gpu",

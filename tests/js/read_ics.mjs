@@ -17,6 +17,8 @@ const result = {};
 for (const path of process.argv.slice(2)) {
   const entry = { events: [], error: null };
   try {
+    // each file on its own: a VTIMEZONE registered for an earlier file must not help this one
+    ICAL.TimezoneService.reset();
     const root = new ICAL.Component(ICAL.parse(readFileSync(path, "utf8")));
     for (const tz of root.getAllSubcomponents("vtimezone")) {
       ICAL.TimezoneService.register(tz);
