@@ -10,14 +10,15 @@ import os
 import re
 import zoneinfo
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import soupsieve
 import yaml
 
 from aggregator.errors import ConfigError
-from aggregator.harvest.html.recipe import check_recipe
 from aggregator.model import KINDS, Recipe, Settings, Source
 
 DEFAULT_CONFIG = "sources.yaml"
@@ -26,33 +27,10 @@ INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 60
 
-SETTINGS_KEYS = {
-    "database",
-    "feeds_dir",
-    "timezone",
-    "base_url",
-    "calendar_name",
-    "allow_private_hosts",
-    "municipalities",
-    "user_agent",
-    "max_bytes",
-    "timeout",
-}
-SOURCE_KEYS = {
-    "id",
-    "name",
-    "url",
-    "path",
-    "kind",
-    "municipality",
-    "categories",
-    "interval",
-    "priority",
-    "token_env",
-    "recipe",
-    "max_pages",
-}
-RECIPE_KEYS = {"event", "title", "date", "time", "place", "link", "description", "image"}
+# the keys sources.yaml may use are the model's fields, no more, no less
+SETTINGS_KEYS = {f.name for f in dataclass_fields(Settings)}
+SOURCE_KEYS = {f.name for f in dataclass_fields(Source)}
+RECIPE_KEYS = {f.name for f in dataclass_fields(Recipe)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,19 +256,26 @@ class _Reader:
         return Source(**values)
 
     def recipe(self, node: yaml.Node) -> Recipe:
-        fields = self.mapping(node, "recipe", RECIPE_KEYS)
+        found = self.mapping(node, "recipe", RECIPE_KEYS)
         for required in ("event", "title", "date"):
-            if required not in fields:
+            if required not in found:
                 raise self.error(
                     node, f"recipe.{required}", f"recipe needs a '{required}' selector"
                 )
-        values = {key: self.string(value, f"recipe.{key}") for key, (_, value) in fields.items()}
-        recipe = Recipe(**values)
-        try:
-            check_recipe(recipe)
-        except ValueError as exc:
-            raise self.error(node, "recipe", f"bad CSS selector in recipe: {exc}") from exc
-        return recipe
+        values = {}
+        for key, (_, value) in found.items():
+            selector = self.string(value, f"recipe.{key}")
+            try:
+                soupsieve.compile(selector)
+            except soupsieve.SelectorSyntaxError as exc:
+                raise self.error(
+                    value,
+                    f"recipe.{key}",
+                    f"bad CSS selector in recipe: recipe {key}: '{selector}' is not a valid "
+                    "CSS selector",
+                ) from exc
+            values[key] = selector
+        return Recipe(**values)
 
     def interval(self, node: yaml.Node) -> int:
         raw = str(self.scalar(node, "interval"))

@@ -8,9 +8,15 @@
 
 Foreign exceptions are translated at the boundary where they happen
 (``raise ParseError(...) from exc``) so callers only ever catch these.
+
+A source error's message and URL are redacted when the error is made: they reach
+the source's health, the log and the terminal, and a server may have echoed a
+token into them.
 """
 
 from __future__ import annotations
+
+from aggregator.redaction import redact
 
 
 class AggregatorError(Exception):
@@ -36,10 +42,10 @@ class SourceError(AggregatorError):
     """An error about one source; the message is meant for its organizer."""
 
     def __init__(self, message: str, *, source_id: str = "", url: str = "") -> None:
-        self.message = message
+        self.message = redact(message)
         self.source_id = source_id
-        self.url = url
-        super().__init__(message)
+        self.url = redact(url)
+        super().__init__(self.message)
 
     def __reduce__(self) -> tuple[object, ...]:
         # keep source_id, url (and a FetchError's body) when crossing a process boundary

@@ -4,14 +4,64 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
-CONFIRMED = "confirmed"
-TENTATIVE = "tentative"
-CANCELLED = "cancelled"
-STATUSES = (CONFIRMED, TENTATIVE, CANCELLED)
+
+class EventStatus(StrEnum):
+    """An event's STATUS as published (lower case, as stored and in the JSON feed)."""
+
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+# the names harvesters and renderers use for the statuses
+CONFIRMED = EventStatus.CONFIRMED
+TENTATIVE = EventStatus.TENTATIVE
+CANCELLED = EventStatus.CANCELLED
+
+
+class Outcome(StrEnum):
+    """What one harvest attempt of a source came to (``fetch_log.outcome``, reports)."""
+
+    OK = "ok"  # stored: events added, changed or removed as the source says
+    UNCHANGED = "unchanged"  # 304, or the same bytes as last time: nothing parsed
+    FAILED = "failed"  # fetch or parse failed: nothing stored changed
+    HELD = "held"  # most upcoming events vanished at once: kept them, held for review
+    RETIRED = "retired"  # the source left sources.yaml: its events were tombstoned
+
+
+class SourceStatus(StrEnum):
+    """A source's health as ``sources list`` shows it (``sources.status``)."""
+
+    NEVER = "never"  # configured, never harvested yet
+    OK = "ok"
+    FAILED = "failed"
+    HELD = "held"
+
+
+class MatchDecision(StrEnum):
+    """What the matcher decided about a pair of source events (``match_pairs.decision``)."""
+
+    MERGED = "merged"  # one event
+    REVIEW = "review"  # unsure: a moderator decides
+    DIFFERENT = "different"  # two events (not stored)
+
+
+class OverrideKind(StrEnum):
+    """A moderator's decision about two source events (``overrides.kind``)."""
+
+    MERGE = "merge"
+    APART = "apart"
+
 
 KINDS = ("ical", "feed", "html", "facebook")
+
+# The window of what is harvested and published: events that ended more than
+# WINDOW_BACK ago are not imported, recurring series are expanded up to WINDOW_AHEAD.
+WINDOW_BACK = timedelta(days=30)
+WINDOW_AHEAD = timedelta(days=400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +154,7 @@ class Event:
     end: datetime | date | None = None
     all_day: bool = False
     timezone: str = "Europe/Stockholm"
-    status: str = CONFIRMED
+    status: EventStatus = EventStatus.CONFIRMED
     description: str = ""
     description_html: str = ""
     url: str = ""
@@ -142,7 +192,19 @@ class FetchState:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportFolder:
+    """The export files fetch read from a ``path:`` folder (name relative to the folder,
+    bytes), newest first, and a sentence for each file it passed by."""
+
+    files: tuple[tuple[str, bytes], ...]
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
+    """What fetch hands the harvester: the bytes (or a folder's files) and the
+    validators for the next conditional GET."""
+
     source_id: str
     url: str
     not_modified: bool
@@ -152,6 +214,7 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
+    folder: ExportFolder | None = None
 
 
 # Harvesters that follow links (an RSS item's page, a listing's detail pages) get

@@ -26,7 +26,7 @@ from aggregator.dedupe import identity as dedupe
 from aggregator.dedupe import matching
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
-from aggregator.model import Event, HarvestResult, Source
+from aggregator.model import Event, ExportFolder, HarvestResult, Outcome, Source
 from aggregator.normalize import normalize_event
 from aggregator.publish import render_key
 from aggregator.publish.output import PublishReport, publish, render_update
@@ -40,7 +40,7 @@ HARVEST_VERSION = "2"  # bump when harvesters change, so unchanged sources are r
 @dataclass(frozen=True, slots=True)
 class SourceReport:
     source_id: str
-    outcome: str  # ok | unchanged | failed | held
+    outcome: Outcome
     events: int = 0
     new: int = 0
     changed: int = 0
@@ -56,7 +56,7 @@ class RunReport:
 
     @property
     def failed(self) -> list[SourceReport]:
-        return [s for s in self.sources if s.outcome == "failed"]
+        return [s for s in self.sources if s.outcome is Outcome.FAILED]
 
 
 def fingerprint(content_hash: str | None, source: Source) -> str:
@@ -76,8 +76,9 @@ def parse_source_bytes(
     content_type: str = "",
     *,
     session: requests.Session | None = None,
+    folder: ExportFolder | None = None,
 ) -> HarvestResult:
-    """Harvest + normalize: what a source's bytes contain, ready to store or preview."""
+    """Harvest + normalize: what a source's bytes (or folder) contain, ready to store or preview."""
     own_session = session is None
     session = session or fetch.new_session(config.settings)
     try:
@@ -88,6 +89,7 @@ def parse_source_bytes(
             now=now,
             content_type=content_type,
             fetch_page=fetch.page_fetcher(config.settings, session, source),
+            folder=folder,
         )
     finally:
         if own_session:
@@ -126,6 +128,7 @@ def harvest_source(
             now,
             fetched.result.content_type,
             session=session,
+            folder=fetched.result.folder,
         )
     except SourceError as exc:
         return record_failure(store, source, exc, now, fetched.started)
@@ -162,7 +165,7 @@ def fetch_step(
             last_modified=fetched.last_modified,
         )
         log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
-        return SourceReport(source.id, "unchanged")
+        return SourceReport(source.id, Outcome.UNCHANGED)
     return _Fetched(source, fetched, started)
 
 
@@ -172,7 +175,7 @@ def record_failure(
     message = failure_message(exc, source)
     store.record_failure(source.id, message, now, duration_ms=_since(started))
     log.warning("%s: failed: %s", source.id, message)
-    return SourceReport(source.id, "failed", message=message)
+    return SourceReport(source.id, Outcome.FAILED, message=message)
 
 
 def _since(started: float) -> int:
@@ -211,7 +214,7 @@ def store_step(
     )
     return SourceReport(
         source.id,
-        "held" if outcome.held else "ok",
+        outcome.outcome,
         events=len(result.events),
         new=outcome.new,
         changed=outcome.changed,
@@ -294,6 +297,7 @@ def _parse_job(
             now,
             fetched.result.content_type,
             session=session,
+            folder=fetched.result.folder,
         )
     except SourceError as exc:
         return exc

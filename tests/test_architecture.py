@@ -16,15 +16,10 @@ PACKAGE = Path(__file__).parent.parent / "aggregator"
 # Known violations being removed on other branches (issue 7); the lead deletes each entry
 # once that branch is merged. An entry that no longer happens does not fail the test.
 KNOWN_PRIVATE_IMPORTS = {
-    # helper "harvest": facebook/__init__ and facebook/export share helpers both ways
-    ("aggregator.harvest.facebook", "aggregator.harvest.facebook.export"),
-    ("aggregator.harvest.facebook.export", "aggregator.harvest.facebook"),
     # helper "dedupe": matching reads features' _features, _Features, _region …
     ("aggregator.dedupe.matching", "aggregator.dedupe.features"),
 }
 KNOWN_CYCLES = {
-    # helper "harvest"
-    frozenset({"aggregator.harvest.facebook", "aggregator.harvest.facebook.export"}),
     # helper "dedupe"
     frozenset({"aggregator.dedupe.cluster", "aggregator.dedupe.matching"}),
 }

@@ -19,22 +19,22 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from aggregator.errors import FetchError, ParseError
-from aggregator.harvest import facebook
+from aggregator.fetch.files import folder_hash, read_export_folder
+from aggregator.harvest.facebook import common as facebook_common
 from aggregator.harvest.facebook import export as facebook_export
-from aggregator.harvest.facebook import parse_facebook, redact
-from aggregator.harvest.facebook.export import (
-    bundle_export_folder,
-    read_export_folder,
-    repair_mojibake,
-)
+from aggregator.harvest.facebook import graph, parse_facebook
+from aggregator.harvest.facebook.export import repair_mojibake
+from aggregator.harvest.facebook.redact import redact_tokens
 from aggregator.model import CANCELLED, CONFIRMED, Event, HarvestResult, Settings, Source
+from aggregator.redaction import RedactingFilter
 from tests.expected import is_corpus_input
 
 DATA = Path(__file__).parent / "data" / "facebook"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # every corpus event is "upcoming" then
 TOKEN = "EAABwzLixnjYBO7secretTOKENvalue1234567890"
-SOURCE = Source(id="fb-teater", name="Vimmerby Teaterförening", kind="facebook")
+GRAPH_URL = "https://graph.facebook.com/v24.0/1234/events"
+SOURCE = Source(id="fb-teater", name="Vimmerby Teaterförening", kind="facebook", url=GRAPH_URL)
 
 
 def utc(*args: int) -> datetime:
@@ -317,7 +317,9 @@ def test_graph_paging_is_bounded_and_loops_stop() -> None:
     }
     first = {"data": [], "paging": {"next": "https://graph.facebook.com/p0"}}
     fetch = fake_fetcher(pages)
-    result = parse(first, fetch_page=fetch, source=Source(id="s", name="S", max_pages=3))
+    result = parse(
+        first, fetch_page=fetch, source=Source(id="s", name="S", url=GRAPH_URL, max_pages=3)
+    )
     assert len(fetch.calls) == 2
     assert any("stopped after 3 pages" in w.message for w in result.warnings)
 
@@ -498,7 +500,7 @@ def test_hostile_nesting_is_refused(bracket: str) -> None:
 
 
 def test_events_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(facebook, "MAX_EVENTS", 5)
+    monkeypatch.setattr(facebook_common, "MAX_EVENTS", 5)
     items = [
         {"id": str(i), "name": f"e{i}", "start_time": "2027-01-01T10:00:00+0100"} for i in range(9)
     ]
@@ -708,10 +710,9 @@ def test_export_folder_is_bundled_and_parsed(tmp_path: Path) -> None:
         "kalender.ics",
     }
     assert read.skipped == ("huge_events.json: larger than the 0 MB limit; skipped",)
-    bundle = bundle_export_folder(read)
-    assert bundle == bundle_export_folder(read_export_folder(folder, max_bytes=2500))  # stable hash
+    assert folder_hash(read) == folder_hash(read_export_folder(folder, max_bytes=2500))
 
-    result = parse(bundle, now=datetime(2018, 8, 1, tzinfo=UTC))
+    result = parse(b"", folder=read, now=datetime(2018, 8, 1, tzinfo=UTC))
     titles = {e.title for e in result.events}
     # the export has hosted events, so the invitations file is not used
     assert titles == {"Julmarknad i Lönneberga", "Photo Comp - Prize Giving"}
@@ -745,7 +746,7 @@ def test_empty_export_folder_says_so(tmp_path: Path) -> None:
     ],
 )
 def test_redact(text: str, expected: str) -> None:
-    assert redact(text) == expected
+    assert redact_tokens(text) == expected
 
 
 # --- a real HTTP server ----------------------------------------------------------------------
@@ -781,7 +782,10 @@ def test_graph_paging_over_http(httpserver: HTTPServer, caplog: pytest.LogCaptur
     )
 
     first = requests_fetcher(httpserver.url_for("/v24.0/1234/events") + f"?access_token={TOKEN}")
-    result = parse(first, fetch_page=requests_fetcher)
+    source = Source(
+        id="fb", name="Fb", kind="facebook", url=httpserver.url_for("/v24.0/1234/events")
+    )
+    result = parse(first, fetch_page=requests_fetcher, source=source)
     keys = {e.key for e in result.events}
     assert {"1001", "2001", "2002", "1004", "1005", "1010", "1011"} <= keys
     assert by_title(result)["Julotta"].start == utc(2026, 12, 25, 6, 0)
@@ -792,7 +796,7 @@ def test_graph_paging_over_http(httpserver: HTTPServer, caplog: pytest.LogCaptur
     leaked = [r for r in caplog.records if TOKEN in r.getMessage()]
     assert leaked
     for record in leaked:
-        facebook.RedactingFilter().filter(record)
+        RedactingFilter().filter(record)
         assert TOKEN not in record.getMessage() and "[token]" in record.getMessage()
 
 
@@ -808,11 +812,14 @@ def test_graph_error_over_http_redacts_token(httpserver: HTTPServer) -> None:
         },
         status=400,
     )
+    source = Source(
+        id="fb", name="Fb", kind="facebook", url=httpserver.url_for("/v24.0/1234/events")
+    )
     with pytest.raises(FetchError) as info:
-        parse(dict(PAGE_1, paging={"next": page_2_url}), fetch_page=requests_fetcher)
+        parse(dict(PAGE_1, paging={"next": page_2_url}), fetch_page=requests_fetcher, source=source)
     assert TOKEN not in info.value.message and TOKEN not in info.value.url
     assert "HTTP 400" in info.value.message
-    describe = facebook.describe_graph_error(
+    describe = graph.describe_graph_error(
         b'{"error": {"message": "Session has expired", "type": "OAuthException", "code": 190}}',
         Source(id="x", name="x", token_env="FB_TOKEN"),
     )

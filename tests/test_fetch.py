@@ -119,7 +119,7 @@ def test_redirect_to_a_private_address_is_refused(
         if not url.startswith(httpserver.url_for("/")):
             check_host_allowed(url, settings, source_id)
 
-    monkeypatch.setattr(fetch, "check_host_allowed", guard_except_test_server)
+    monkeypatch.setattr(fetch.http, "check_host_allowed", guard_except_test_server)
     session = new_session(
         Settings(allow_private_hosts=True)
     )  # no socket guard: test the name check
@@ -192,7 +192,7 @@ def test_fetch_reports_the_socket_guard_as_a_private_address(
 
     httpserver.expect_request("/cal.ics").respond_with_data(BODY)
     monkeypatch.setattr(
-        fetch, "check_host_allowed", lambda *args, **kwargs: None
+        fetch.http, "check_host_allowed", lambda *args, **kwargs: None
     )  # as if DNS said "public"
     with pytest.raises(FetchError, match="private or local address"):
         fetch_url(httpserver.url_for("/cal.ics"), Settings())

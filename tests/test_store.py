@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from aggregator.model import Event, HarvestWarning, Source
-from aggregator.store import Store, event_from_json, event_to_json, is_collapse
+from aggregator.store import (
+    IncomingVersion,
+    Store,
+    StoredVersion,
+    decide_harvest,
+    event_from_json,
+    event_to_json,
+)
 from tests.support import utc
 
 NOW = utc(2026, 11, 26, 12)
@@ -108,21 +115,94 @@ def test_past_events_vanishing_is_not_a_collapse(store: Store) -> None:
     assert not later.held and later.removed == 9
 
 
-@pytest.mark.parametrize(
-    ("before", "vanished", "after", "held"),
-    [
-        (0, 0, 0, False),
-        (4, 4, 0, True),  # a small calendar emptied by mistake
-        (4, 4, 4, False),  # all re-keyed: new events replace the old
-        (1, 1, 0, True),
-        (5, 3, 2, True),
-        (10, 5, 5, False),
-        (10, 6, 4, True),
-        (100, 20, 80, False),
-    ],
+NOW_ISO = "2026-11-26T12:00:00Z"
+PAST, FUTURE = (
+    ("2026-11-01T18:00:00Z", "2026-11-01T20:00:00Z"),
+    ("2026-12-10T18:00:00Z", "2026-12-10T20:00:00Z"),
 )
-def test_is_collapse(before: int, vanished: int, after: int, held: bool) -> None:
-    assert is_collapse(before, vanished, after) is held
+
+
+def stored(n: int, *, when: tuple[str, str] = FUTURE, removed: bool = False, prefix: str = "e"):
+    return {f"{prefix}{i}": StoredVersion("h", removed, *when) for i in range(n)}
+
+
+def incoming(n: int, *, when: tuple[str, str] = FUTURE, digest: str = "h", prefix: str = "e"):
+    return {f"{prefix}{i}": IncomingVersion(digest, *when) for i in range(n)}
+
+
+# (old, new, accept_shrink) -> (held, inserted, updated, tombstoned, unchanged)
+DECISIONS = [
+    pytest.param({}, {}, False, (False, 0, 0, 0, 0), id="nothing before, nothing now"),
+    pytest.param({}, incoming(3), False, (False, 3, 0, 0, 0), id="first harvest"),
+    pytest.param(stored(3), incoming(3), False, (False, 0, 0, 0, 3), id="same again"),
+    pytest.param(stored(3), incoming(3, digest="x"), False, (False, 0, 3, 0, 0), id="all changed"),
+    pytest.param(
+        stored(3, removed=True), incoming(3), False, (False, 0, 3, 0, 0), id="tombstoned come back"
+    ),
+    pytest.param(
+        stored(3, removed=True), {}, False, (False, 0, 0, 0, 0), id="tombstoned stay tombstoned"
+    ),
+    pytest.param(stored(10), incoming(9), False, (False, 0, 0, 1, 9), id="one of ten vanished"),
+    pytest.param(stored(10), incoming(5), False, (False, 0, 0, 5, 5), id="half of ten vanished"),
+    pytest.param(stored(10), incoming(4), False, (True, 0, 0, 0, 4), id="six of ten vanished"),
+    pytest.param(stored(5), incoming(2), False, (True, 0, 0, 0, 2), id="three of five vanished"),
+    pytest.param(
+        stored(4), incoming(2), False, (False, 0, 0, 2, 2), id="two of four: too few to judge"
+    ),
+    pytest.param(stored(4), {}, False, (True, 0, 0, 0, 0), id="small calendar emptied"),
+    pytest.param(stored(1), {}, False, (True, 0, 0, 0, 0), id="the only event vanished"),
+    pytest.param(
+        stored(4), incoming(4, prefix="new"), False, (False, 4, 0, 4, 0), id="all re-keyed"
+    ),
+    pytest.param(
+        stored(100), incoming(80), False, (False, 0, 0, 20, 80), id="a fifth of a hundred"
+    ),
+    pytest.param(
+        stored(10, when=PAST), incoming(1), False, (False, 0, 0, 9, 1), id="past events dropped"
+    ),
+    pytest.param(
+        stored(10, when=PAST),
+        {},
+        False,
+        (False, 0, 0, 10, 0),
+        id="a calendar of past events emptied",
+    ),
+    pytest.param(
+        {**stored(10), **stored(2, prefix="x")},
+        {**incoming(3), **incoming(2, prefix="x", digest="new")},
+        False,
+        (True, 0, 2, 0, 3),
+        id="held still stores the changes",
+    ),
+    pytest.param(stored(10), incoming(1), True, (False, 0, 0, 9, 1), id="shrink accepted"),
+    pytest.param(stored(4), {}, True, (False, 0, 0, 4, 0), id="emptying accepted"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "accept_shrink", "expected"), DECISIONS)
+def test_decide_harvest(old, new, accept_shrink: bool, expected: tuple) -> None:
+    decision = decide_harvest(old, new, now=NOW_ISO, accept_shrink=accept_shrink)
+    held, inserted, updated, tombstoned, unchanged = expected
+    assert decision.held is held
+    assert (len(decision.insert), len(decision.update), len(decision.tombstone)) == (
+        inserted,
+        updated,
+        tombstoned,
+    )
+    assert decision.unchanged == unchanged
+    vanished = {k for k, v in old.items() if not v.removed} - set(new)
+    assert set(decision.tombstone) | set(decision.kept) == vanished, (
+        "every vanished key accounted for"
+    )
+    assert bool(decision.message) is held
+
+
+def test_held_message_counts_upcoming_events() -> None:
+    decision = decide_harvest(
+        {**stored(10), **stored(5, when=PAST, prefix="p")}, incoming(2), now=NOW_ISO
+    )
+    assert decision.held
+    assert decision.message.startswith("8 of 10 upcoming events vanished at once")
 
 
 def test_small_calendar_emptied_by_mistake_is_held(store: Store) -> None:

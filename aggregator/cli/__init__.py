@@ -20,10 +20,10 @@ from aggregator.cli import events as moderation
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_source
-from aggregator.model import FetchState, Source
+from aggregator.model import EventStatus, FetchState, Outcome, Source
 from aggregator.normalize import slugify
-from aggregator.publish import output, published_event
-from aggregator.store import Store
+from aggregator.publish import output
+from aggregator.store import Store, merged_to_dict
 
 log = logging.getLogger("aggregator")
 
@@ -194,15 +194,15 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 
 def _progress(report: pipeline.SourceReport) -> None:
-    if report.outcome == "failed":
+    if report.outcome is Outcome.FAILED:
         detail = report.message
-    elif report.outcome == "unchanged":
+    elif report.outcome is Outcome.UNCHANGED:
         detail = "unchanged"
     else:
         detail = f"{report.events} events ({report.new} new, {report.changed} changed, {report.removed} removed)"
         if report.warnings:
             detail += f", {len(report.warnings)} warnings"
-        if report.outcome == "held":
+        if report.outcome is Outcome.HELD:
             detail += " — HELD: " + report.message
     print(f"  {report.outcome:9} {report.source_id}: {detail}", file=sys.stderr)
 
@@ -210,12 +210,12 @@ def _progress(report: pipeline.SourceReport) -> None:
 def _print_summary(report: pipeline.RunReport, config: Config) -> None:
     counts = {
         o: sum(1 for s in report.sources if s.outcome == o)
-        for o in ("ok", "unchanged", "held", "failed")
+        for o in (Outcome.OK, Outcome.UNCHANGED, Outcome.HELD, Outcome.FAILED)
     }
-    parts = [f"{counts['ok']} ok", f"{counts['unchanged']} unchanged"]
-    if counts["held"]:
-        parts.append(f"{counts['held']} held")
-    parts.append(f"{counts['failed']} failed")
+    parts = [f"{counts[Outcome.OK]} ok", f"{counts[Outcome.UNCHANGED]} unchanged"]
+    if counts[Outcome.HELD]:
+        parts.append(f"{counts[Outcome.HELD]} held")
+    parts.append(f"{counts[Outcome.FAILED]} failed")
     print("Sources: " + ", ".join(parts))
     new = sum(s.new for s in report.sources)
     changed = sum(s.changed for s in report.sources)
@@ -265,7 +265,7 @@ def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
         # the same fetch as a harvest: limits, SSRF guard, regular files, export folders
         fetched = fetch_source(source, FetchState(), config.settings, base_dir=Path.cwd())
         result = pipeline.parse_source_bytes(
-            fetched.content, source, config, now, fetched.content_type
+            fetched.content, source, config, now, fetched.content_type, folder=fetched.folder
         )
     except SourceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -276,7 +276,7 @@ def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:
     for event in sorted(result.events, key=lambda e: _sort_key(e.start))[: args.limit]:
         when = _format_when(event.start, event.all_day, tz)
         where = event.place.text or event.location_text
-        status = " [INSTÄLLT]" if event.status == "cancelled" else ""
+        status = " [INSTÄLLT]" if event.status == EventStatus.CANCELLED else ""
         print(f"  {when}  {event.title}{status}" + (f" — {where}" if where else ""))
     for warning in result.warnings:
         print(f"warning: {warning.message}")
@@ -311,16 +311,17 @@ def _events_list(config: Config, store: Store, args: argparse.Namespace, now: da
     rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=args.q)
     if args.municipality and args.category:
         wanted = slugify(args.municipality)
-        rows = [r for r in rows if slugify(json.loads(r[1])["place"][3] or "") == wanted]
-    for event_id, data in rows:
-        event = published_event(event_id, data, "1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z", 0)
+        rows = [r for r in rows if slugify(r.event.place.municipality) == wanted]
+    for row in rows:
         if args.json:
-            print(json.dumps({"id": event_id, **json.loads(data)}, ensure_ascii=False))
+            body = {"id": row.id, **merged_to_dict(row.event, row.sources)}
+            print(json.dumps(body, ensure_ascii=False))
             continue
+        event = row.event
         when = _format_when(event.start, event.all_day, tz)
-        status = " [INSTÄLLT]" if event.status == "cancelled" else ""
+        status = " [INSTÄLLT]" if event.status == EventStatus.CANCELLED else ""
         where = event.place.municipality or event.place.locality
-        print(f"{when}  {event_id}  {event.title}{status}" + (f" ({where})" if where else ""))
+        print(f"{when}  {row.id}  {event.title}{status}" + (f" ({where})" if where else ""))
     if not args.json:
         print(f"{len(rows)} events", file=sys.stderr)
     return 0

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aggregator import pipeline
 from aggregator.config import Config
+from aggregator.model import OverrideKind
 from aggregator.publish import output
-from aggregator.store import Store, parse_iso
+from aggregator.store import ActiveMember, Store, parse_iso
 
 
 def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -> int:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -
     if missing:
         print(f"aggregator: no published event with id {', '.join(missing)}", file=sys.stderr)
         return 1
-    refs = {event_id: [(m[0], m[1]) for m in found] for event_id, found in members.items()}
+    refs = {event_id: [m.ref for m in found] for event_id, found in members.items()}
     if command in ("merge", "apart") and ids[0] == ids[1]:
         print("aggregator: that is the same event twice", file=sys.stderr)
         return 1
@@ -45,16 +45,16 @@ def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -
                 file=sys.stderr,
             )
             return 1
-        store.add_overrides("merge", [(refs[a][0], refs[b][0])], now)
+        store.add_overrides(OverrideKind.MERGE, [(refs[a][0], refs[b][0])], now)
     elif command == "split":
         if len(refs[ids[0]]) < 2:
             print("aggregator: the event has only one source; nothing to split", file=sys.stderr)
             return 1
-        store.add_overrides("apart", itertools.combinations(refs[ids[0]], 2), now)
+        store.add_overrides(OverrideKind.APART, itertools.combinations(refs[ids[0]], 2), now)
     else:  # apart
         a, b = ids
-        store.add_overrides("apart", itertools.product(refs[a], refs[b]), now)
-    store.mark_days_dirty({m[2][:10] for found in members.values() for m in found})
+        store.add_overrides(OverrideKind.APART, itertools.product(refs[a], refs[b]), now)
+    store.mark_days_dirty({m.start_utc[:10] for found in members.values() for m in found})
     pipeline.update_events(store, config, now)
     result = output.publish(store, config, now)
     after = sorted({store.event_id_of(ref) or "-" for found in refs.values() for ref in found})
@@ -69,28 +69,35 @@ def show(config: Config, store: Store, event_id: str) -> int:
         return 1
     tz = ZoneInfo(config.settings.timezone)
     print(f"event {event_id}")
-    for source_id, key, start_utc, data in members:
-        event = json.loads(data)
-        when = parse_iso(start_utc).astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        where = event["location_text"] or ", ".join(p for p in event["place"][:3] if p)
-        print(f"  {source_id}:{key}")
-        print(f"      {when}  {event['title']}" + (f" — {where}" if where else ""))
-    pairs = store.match_pairs_of([(m[0], m[1]) for m in members])
+    for member in members:
+        when = parse_iso(member.start_utc).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        where = _where(member)
+        print(f"  {member.source_id}:{member.key}")
+        print(f"      {when}  {member.event.title}" + (f" — {where}" if where else ""))
+    pairs = store.match_pairs_of([m.ref for m in members])
     if pairs:
         print("scores:")
-        for a_source, a_key, b_source, b_key, decision, _total, reason in pairs:
-            print(f"  {a_source}:{a_key} ~ {b_source}:{b_key}")
-            print(f"      {decision}: {reason}")
+        for pair in pairs:
+            print(f"  {pair.a_source}:{pair.a_key} ~ {pair.b_source}:{pair.b_key}")
+            print(f"      {pair.decision}: {pair.reason}")
     return 0
+
+
+def _where(member: ActiveMember) -> str:
+    """The place as the source wrote it, else its name, street and locality."""
+    place = member.event.place
+    return member.event.location_text or ", ".join(
+        p for p in (place.name, place.street, place.locality) if p
+    )
 
 
 def review(store: Store) -> int:
     pairs = store.review_pairs()
-    for a_id, a_title, b_id, b_title, _total, reason, _a_ref, _b_ref in pairs:
-        print(f"{a_id}  {a_title}")
-        print(f"{b_id}  {b_title}")
-        print(f"  {reason}")
-        print(f"  same event:      aggregator events merge {a_id} {b_id}")
-        print(f"  different events: aggregator events apart {a_id} {b_id}")
+    for pair in pairs:
+        print(f"{pair.a_event_id}  {pair.a_title}")
+        print(f"{pair.b_event_id}  {pair.b_title}")
+        print(f"  {pair.reason}")
+        print(f"  same event:      aggregator events merge {pair.a_event_id} {pair.b_event_id}")
+        print(f"  different events: aggregator events apart {pair.a_event_id} {pair.b_event_id}")
     print(f"{len(pairs)} pairs to review", file=sys.stderr)
     return 0

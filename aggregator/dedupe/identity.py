@@ -15,7 +15,6 @@ functions and writes their answers back.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -29,8 +28,8 @@ from aggregator.store import (
     MemberRow,
     MergedUpdate,
     event_span,
-    event_to_dict,
     iso,
+    merged_to_json,
 )
 
 REMOVED = "removed"  # content hash of an event with no active members
@@ -129,12 +128,7 @@ def feeds_of(event: Event, source_ids: Iterable[str]) -> tuple[tuple[str, str], 
 
 def merged_data(event: Event, sources: Sequence[tuple[str, str]]) -> str:
     """The published content of a merged event as canonical JSON (also its change detector)."""
-    body = event_to_dict(event)
-    for field in ("source_id", "key", "uid"):
-        body.pop(field)
-    body["sources"] = [{"id": source_id, "url": url} for source_id, url in sources]
-    # key order is fixed by event_to_dict, so the text is canonical without sort_keys
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return merged_to_json(event, sources)
 
 
 def refresh_event(row: EventRow, members: Sequence[MemberRow], now: datetime) -> MergedUpdate:

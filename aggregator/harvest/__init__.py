@@ -12,7 +12,7 @@ from typing import Protocol
 from aggregator.errors import ParseError
 from aggregator.harvest import facebook, feed, html, ical
 from aggregator.harvest.detect import detect_kind
-from aggregator.model import HarvestResult, PageFetcher, Settings, Source
+from aggregator.model import ExportFolder, HarvestResult, PageFetcher, Settings, Source
 
 
 class Harvester(Protocol):
@@ -43,8 +43,22 @@ def harvest_bytes(
     now: datetime,
     content_type: str = "",
     fetch_page: PageFetcher | None = None,
+    folder: ExportFolder | None = None,
 ) -> HarvestResult:
-    """Detect the kind (unless the source names it) and parse with that harvester."""
+    """Detect the kind (unless the source names it) and parse with that harvester.
+
+    A ``folder`` (the files of a ``path:`` folder) can only hold Facebook exports.
+    """
+    if folder is not None:
+        if source.kind not in (None, "facebook"):
+            raise ParseError(
+                f"the path is a folder, which can only hold Facebook exports, but the "
+                f"source's kind is {source.kind}; point the path at the file instead",
+                source_id=source.id,
+            )
+        return facebook.parse_facebook(
+            b"", source, settings, now=now, fetch_page=fetch_page, folder=folder
+        )
     kind = source.kind or detect_kind(
         content, content_type, source_id=source.id, url=source.url or ""
     )

@@ -16,7 +16,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -26,15 +26,14 @@ from urllib.parse import urlsplit
 import feedparser
 
 from aggregator.errors import ParseError, SourceError
+from aggregator.harvest.context import HarvestContext
 from aggregator.harvest.html import parse_html
-from aggregator.harvest.ical import WINDOW_BACK
 from aggregator.harvest.swedish_dates import SwedishDateError, find_swedish_datetime
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
     Event,
     HarvestResult,
-    HarvestWarning,
     PageFetcher,
     Settings,
     Source,
@@ -43,7 +42,6 @@ from aggregator.normalize import html_to_text, looks_like_html
 from aggregator.normalize.timezones import local_to_utc, zone
 
 MAX_ITEMS = 10_000  # more than any real calendar feed; a bound on hostile ones
-MAX_WARNINGS = 50
 MAX_PROLOG = 64 * 1024  # a DOCTYPE must come before the root element
 _START_KEY_RE = re.compile(r"(?:^|_)(?:dtstart|startdate|start_date|start|event_start|begin)$")
 _END_KEY_RE = re.compile(r"(?:^|_)(?:dtend|enddate|end_date|end|event_end)$")
@@ -71,25 +69,14 @@ class _When:
     how: str
 
 
-@dataclass
-class _Context:
-    source: Source
-    settings: Settings
-    tz: tzinfo
-    now: datetime
-    page_hosts: frozenset[str]
-    fetch_page: PageFetcher | None
-    pages_left: int
-    warnings: list[HarvestWarning] = field(default_factory=list)
-    timed: int = 0
-    skipped_old: int = 0
-    page_reader: Callable[[bytes, str], list[Event]] | None = None
+@dataclass(kw_only=True)
+class _Context(HarvestContext):
+    """A feed harvest: which hosts an item's page may be read from, and how many."""
 
-    def warn(self, message: str) -> None:
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(HarvestWarning(self.source.id, message))
-        elif len(self.warnings) == MAX_WARNINGS:
-            self.warnings.append(HarvestWarning(self.source.id, "more warnings left out"))
+    page_hosts: frozenset[str] = frozenset()
+    pages_left: int = 0
+    timed: int = 0
+    page_reader: Callable[[bytes, str], list[Event]] | None = None
 
 
 def parse_feed(
@@ -118,10 +105,11 @@ def parse_feed(
     ctx = _Context(
         source=source,
         settings=settings,
-        tz=zone(settings.timezone) or UTC,
         now=now,
-        page_hosts=_page_hosts(source.url, parsed.feed.get("link")),
         fetch_page=fetch_page,
+        tz=zone(settings.timezone) or UTC,
+        tz_name=settings.timezone,
+        page_hosts=_page_hosts(source.url, parsed.feed.get("link")),
         pages_left=max(0, source.max_pages),
     )
     ctx.page_reader = _page_reader(source, settings, now)
@@ -339,9 +327,9 @@ def _paired(start: datetime | date, end: datetime | date | None, how: str, ctx: 
     if end is not None and isinstance(end, datetime) != (not all_day):
         end = None  # a date paired with a time: keep the start only
     if all_day:
-        if end is None or end <= start:  # type: ignore[operator]
+        if end is None or end <= start:
             end = start + timedelta(days=1)
-    elif end is not None and end < start:  # type: ignore[operator]
+    elif end is not None and end < start:
         ctx.warn(f"an event ends before it starts ({how}); its end time was left out")
         end = None
     return _When(start, end, all_day, how)
@@ -502,8 +490,8 @@ def _from_tec_uid(guid: str, ctx: _Context) -> _When | None:
 def _ended_before_window(when: _When, ctx: _Context) -> bool:
     last = when.end or when.start
     if isinstance(last, datetime):
-        return last < ctx.now - WINDOW_BACK
-    return last < (ctx.now - WINDOW_BACK).date()
+        return last < ctx.window_start
+    return last < ctx.window_start.date()
 
 
 def _events_manager_location(text: str, ctx: _Context) -> str:

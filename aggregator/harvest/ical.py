@@ -12,8 +12,8 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import icalendar
@@ -23,13 +23,14 @@ from icalendar.error import BrokenCalendarProperty, InvalidCalendar
 from icalendar.prop.broken import vBroken
 
 from aggregator.errors import ParseError
+from aggregator.harvest.context import HarvestContext
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
     TENTATIVE,
+    WINDOW_BACK,
     Event,
     HarvestResult,
-    HarvestWarning,
     PageFetcher,
     Place,
     Settings,
@@ -39,10 +40,7 @@ from aggregator.normalize.timezones import iana_name_for_tzid, local_to_utc, zon
 
 log = logging.getLogger(__name__)
 
-WINDOW_BACK = timedelta(days=30)
-WINDOW_AHEAD = timedelta(days=400)
 MAX_OCCURRENCES_PER_SERIES = 500
-MAX_WARNINGS = 50
 
 _VALARM_RE = re.compile(
     r"^BEGIN:VALARM\r?$.*?^END:VALARM\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
@@ -60,22 +58,11 @@ _ICALENDAR_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError
 _EVENT_ERRORS = (ValueError, KeyError, IndexError, TypeError, OverflowError, BrokenCalendarProperty)
 
 
-@dataclass
-class _Context:
-    source: Source
-    default_tz: tzinfo
-    default_tz_name: str
-    window_start: datetime
-    window_end: datetime
-    warnings: list[HarvestWarning] = field(default_factory=list)
-    skipped_old: int = 0
-    skipped_private: int = 0
+@dataclass(kw_only=True)
+class _Context(HarvestContext):
+    """One calendar of the file: ``tz`` is its X-WR-TIMEZONE, else the configured zone."""
 
-    def warn(self, message: str) -> None:
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(HarvestWarning(self.source.id, message))
-        elif len(self.warnings) == MAX_WARNINGS:
-            self.warnings.append(HarvestWarning(self.source.id, "more warnings left out"))
+    skipped_private: int = 0
 
 
 def decode_calendar_bytes(content: bytes) -> str:
@@ -96,34 +83,27 @@ def parse_ical(
     now: datetime,
     fetch_page: PageFetcher | None = None,
 ) -> HarvestResult:
+    harvest = HarvestContext.create(source, settings, now, fetch_page=fetch_page)
     text = decode_calendar_bytes(content)
     _check_looks_like_ical(text, source)
     calendars = _parse_calendars(text, source)
     events: list[Event] = []
-    warnings: list[HarvestWarning] = []
     past = 0
     for calendar in calendars:
-        ctx = _context_for(calendar, source, settings, now)
+        ctx = _context_for(calendar, harvest)
         events.extend(_events_of_calendar(calendar, ctx))
-        warnings.extend(ctx.warnings)
         if ctx.skipped_private:
-            warnings.append(
-                HarvestWarning(
-                    source.id,
-                    f"left out {ctx.skipped_private} private events (CLASS:PRIVATE or "
-                    "CONFIDENTIAL): they are not for a public calendar",
-                )
+            harvest.warn(
+                f"left out {ctx.skipped_private} private events (CLASS:PRIVATE or "
+                "CONFIDENTIAL): they are not for a public calendar"
             )
         past += ctx.skipped_old
     if past and not events:
-        warnings.append(
-            HarvestWarning(
-                source.id,
-                f"all {past} events in the calendar ended more than {WINDOW_BACK.days} days ago; "
-                "past events are not imported",
-            )
+        harvest.warn(
+            f"all {past} events in the calendar ended more than {WINDOW_BACK.days} days ago; "
+            "past events are not imported"
         )
-    return HarvestResult(tuple(_unique_keys(events)), tuple(warnings), kind="ical")
+    return HarvestResult(tuple(_unique_keys(events)), tuple(harvest.warnings), kind="ical")
 
 
 def _check_looks_like_ical(text: str, source: Source) -> None:
@@ -172,28 +152,30 @@ def _from_ical(text: str) -> list[icalendar.Calendar]:
     return [c for c in calendars if c.name == "VCALENDAR"]
 
 
-def _context_for(
-    calendar: icalendar.Calendar, source: Source, settings: Settings, now: datetime
-) -> _Context:
-    tz_name = settings.timezone
+def _context_for(calendar: icalendar.Calendar, harvest: HarvestContext) -> _Context:
+    """The calendar's own context, sharing the harvest's warnings (and their cap)."""
+    tz_name = harvest.settings.timezone
     x_wr = str(calendar.get("X-WR-TIMEZONE", "")).strip()
     if x_wr:
-        tz_name = iana_name_for_tzid(x_wr) or settings.timezone
+        tz_name = iana_name_for_tzid(x_wr) or harvest.settings.timezone
     return _Context(
-        source=source,
-        default_tz=zone(tz_name) or UTC,
-        default_tz_name=tz_name,
-        window_start=now - WINDOW_BACK,
-        window_end=now + WINDOW_AHEAD,
+        source=harvest.source,
+        settings=harvest.settings,
+        now=harvest.now,
+        fetch_page=harvest.fetch_page,
+        tz=zone(tz_name) or UTC,
+        tz_name=tz_name,
+        secrets=harvest.secrets,
+        warnings=harvest.warnings,
     )
 
 
 def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator[Event]:
     # X-WR-TIMEZONE needs no rewrite for single events: UTC times are already the
-    # right instants and floating times take ctx.default_tz (the X-WR zone). Only
+    # right instants and floating times take ctx.tz (the X-WR zone). Only
     # series are rewritten (x-wr-timezone), so a weekly 19:00 stays 19:00 across DST.
     x_wr = calendar.get("X-WR-TIMEZONE")
-    series: dict[str, list[icalendar.Event]] = {}
+    series: dict[str, list[icalendar.Component]] = {}
     for index, component in enumerate(calendar.walk("VEVENT")):
         uid = str(component.get("UID", "")).strip() or f"no-uid-{index}"
         facebook = _FACEBOOK_UID_RE.match(uid)
@@ -209,11 +191,11 @@ def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator
             yield from _expand_series(components, uid, timezones, x_wr, ctx)
 
 
-def _is_recurring(component: icalendar.Event) -> bool:
+def _is_recurring(component: icalendar.Component) -> bool:
     return any(name in component for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
 
 
-def _plain_event(component: icalendar.Event, uid: str, ctx: _Context) -> Iterator[Event]:
+def _plain_event(component: icalendar.Component, uid: str, ctx: _Context) -> Iterator[Event]:
     try:
         event = _event_from_component(component, uid, uid, ctx)
     except _EVENT_ERRORS as exc:
@@ -224,7 +206,7 @@ def _plain_event(component: icalendar.Event, uid: str, ctx: _Context) -> Iterato
 
 
 def _expand_series(
-    components: list[icalendar.Event],
+    components: list[icalendar.Component],
     uid: str,
     timezones: list[icalendar.Component],
     x_wr: Any,
@@ -272,7 +254,7 @@ def _expand_series(
         ctx.warn(f"skipped recurring event {_describe(first)}: {_reason(exc)}")
 
 
-def _repair_rrule(component: icalendar.Event, ctx: _Context) -> None:
+def _repair_rrule(component: icalendar.Component, ctx: _Context) -> None:
     """Exchange CDO writes ``BYDAY=MO, TU, WE``; drop the spaces. An unreadable rule
     leaves the event as a single occurrence, with a warning."""
     rule = component.get("RRULE")
@@ -287,7 +269,7 @@ def _repair_rrule(component: icalendar.Event, ctx: _Context) -> None:
         )
 
 
-def _start_instant(component: icalendar.Event, ctx: _Context) -> datetime | None:
+def _start_instant(component: icalendar.Component, ctx: _Context) -> datetime | None:
     prop = _one(component, "DTSTART")
     if prop is None:
         return None
@@ -297,7 +279,7 @@ def _start_instant(component: icalendar.Event, ctx: _Context) -> datetime | None
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-def _recurrence_key(occurrence: icalendar.Event) -> str:
+def _recurrence_key(occurrence: icalendar.Component) -> str:
     prop = _one(occurrence, "RECURRENCE-ID") or _one(occurrence, "DTSTART")
     value = prop.dt
     if isinstance(value, datetime):
@@ -308,7 +290,7 @@ def _recurrence_key(occurrence: icalendar.Event) -> str:
 
 
 def _event_from_component(
-    component: icalendar.Event, uid: str, key: str, ctx: _Context
+    component: icalendar.Component, uid: str, key: str, ctx: _Context
 ) -> Event | None:
     dtstart = _one(component, "DTSTART")
     if dtstart is None:
@@ -318,15 +300,17 @@ def _event_from_component(
         raise ValueError(f"its start (DTSTART) is not a date or date-time: {start_value!r}"[:120])
     all_day = not isinstance(start_value, datetime)
     end = _end_value(component, start_value, all_day, ctx)
-    if all_day:
-        start: datetime | date = start_value
-        tz_name = ctx.default_tz_name
+    start: datetime | date
+    ends_at: datetime | None
+    if isinstance(start_value, datetime):
+        start, tz_name = _to_utc(start_value, dtstart.params.get("TZID"), ctx)
+        ends_at = end if isinstance(end, datetime) else start
+    else:
+        start = start_value
+        tz_name = ctx.tz_name
         ends_at = (
             datetime(end.year, end.month, end.day, tzinfo=UTC) if isinstance(end, date) else None
         )
-    else:
-        start, tz_name = _to_utc(start_value, dtstart.params.get("TZID"), ctx)
-        ends_at = end if isinstance(end, datetime) else start
     if ends_at is not None and ends_at < ctx.window_start:
         ctx.skipped_old += 1
         return None
@@ -364,7 +348,7 @@ def _event_from_component(
 
 
 def _end_value(
-    component: icalendar.Event, start: datetime | date, all_day: bool, ctx: _Context
+    component: icalendar.Component, start: datetime | date, all_day: bool, ctx: _Context
 ) -> datetime | date | None:
     dtend = _one(component, "DTEND")
     if dtend is not None and not isinstance(_value_or_none(dtend), date):
@@ -379,9 +363,8 @@ def _end_value(
             return end_day
         if not isinstance(value, datetime):
             value = datetime(value.year, value.month, value.day)
-            end, _ = _to_utc(value, dtend.params.get("TZID"), ctx)
-        else:
-            end, _ = _to_utc(value, dtend.params.get("TZID"), ctx)
+        end, _ = _to_utc(value, dtend.params.get("TZID"), ctx)
+        assert isinstance(start, datetime)  # not all day
         start_utc, _ = _to_utc(start, _one(component, "DTSTART").params.get("TZID"), ctx)
         if end < start_utc:
             ctx.warn(f"event {_describe(component)} ends before it starts; end time ignored")
@@ -392,6 +375,7 @@ def _end_value(
         if all_day:
             days = max(1, duration.dt.days)
             return start + timedelta(days=days)
+        assert isinstance(start, datetime)  # not all day
         start_utc, _ = _to_utc(start, _one(component, "DTSTART").params.get("TZID"), ctx)
         return start_utc + duration.dt
     if all_day:
@@ -403,10 +387,10 @@ def _to_utc(value: datetime, tzid: Any, ctx: _Context) -> tuple[datetime, str]:
     """A parsed DATE-TIME as a UTC instant plus the IANA zone it was given in."""
     tzid_text = str(tzid) if isinstance(tzid, str) else ""
     tz = value.tzinfo
-    if tz is not None and getattr(tz, "key", None):
-        name = tz.key  # a ZoneInfo
-        if name == "UTC" and ctx.default_tz_name:
-            return value.astimezone(UTC), ctx.default_tz_name
+    name = getattr(tz, "key", None)  # a ZoneInfo has a name
+    if tz is not None and name:
+        if name == "UTC" and ctx.tz_name:
+            return value.astimezone(UTC), ctx.tz_name
         return value.astimezone(UTC), name
     mapped = iana_name_for_tzid(tzid_text) if tzid_text else None
     wall = value.replace(tzinfo=None)
@@ -414,10 +398,10 @@ def _to_utc(value: datetime, tzid: Any, ctx: _Context) -> tuple[datetime, str]:
         return local_to_utc(wall, mapped_zone), mapped
     if tz is not None and tz.utcoffset(value) is not None:
         # a VTIMEZONE we cannot name: trust its rules for the instant
-        return value.astimezone(UTC), ctx.default_tz_name
+        return value.astimezone(UTC), ctx.tz_name
     if tzid_text:
-        ctx.warn(f"unknown time zone '{tzid_text}'; read as {ctx.default_tz_name}")
-    return local_to_utc(wall, ctx.default_tz), ctx.default_tz_name
+        ctx.warn(f"unknown time zone '{tzid_text}'; read as {ctx.tz_name}")
+    return local_to_utc(wall, ctx.tz), ctx.tz_name
 
 
 def _value_or_none(prop: Any) -> Any:

@@ -8,19 +8,17 @@ Renderers are keyed by extension; every function here is pure.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from aggregator.model import Event, Place, Settings
-from aggregator.store import event_from_dict, parse_iso
+from aggregator.model import Event, EventStatus, Place, Settings
+from aggregator.store import StoredEvent, parse_iso
 
 RENDERER_VERSION = "1"
 FORMATS = ("ics", "rss", "json")
-DEFAULT_TITLES = {"municipality": "{}", "category": "{}", "organizer": "{}"}
 MAX_SUBSCRIPTION_BYTES = 1_000_000  # Google Calendar stops reading subscriptions larger than this
 
 
@@ -50,7 +48,7 @@ class PublishedEvent:
     end: datetime | date | None
     all_day: bool
     timezone: str
-    status: str
+    status: EventStatus
     description: str
     description_html: str
     url: str
@@ -70,14 +68,11 @@ class PublishedEvent:
         return self.location_text or self.place.text
 
 
-def published_event(
-    event_id: str, data: str, created_at: str, modified_at: str, sequence: int
-) -> PublishedEvent:
-    """A merged event as stored (``events.data``) for the renderers."""
-    d = json.loads(data)
-    sources = tuple((s["id"], s["url"]) for s in d.pop("sources"))
-    event = event_from_dict({**d, "source_id": "", "key": event_id, "uid": ""})
-    return published_from_event(event_id, event, sources, created_at, modified_at, sequence)
+def published_event(row: StoredEvent) -> PublishedEvent:
+    """A merged event as stored (``Store.published_events``, ``event_record``) for the renderers."""
+    return published_from_event(
+        row.id, row.event, row.sources, row.created_at, row.modified_at, row.sequence
+    )
 
 
 def published_from_event(

@@ -79,9 +79,8 @@ def render_events(store: Store, config: Config) -> int:
     key = render_key(settings)
     pending = store.events_needing_render(key)
     renders = []
-    for event_id, data, created_at, modified_at, sequence in pending:
-        event = published_event(event_id, data, created_at, modified_at, sequence)
-        renders.append((event_id, *render_fragments(event, settings)))
+    for row in pending:
+        renders.append((row.id, *render_fragments(published_event(row), settings)))
         if len(renders) >= 5000:
             store.save_renders(renders, key)
             renders = []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aggregator.model import Event, Place
+from aggregator.model import Event, EventStatus, Place
 
 
 def iso(value: datetime) -> str:
@@ -102,7 +103,7 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         end=_time_from_json(d["end"]),
         all_day=d["all_day"],
         timezone=d["timezone"],
-        status=d["status"],
+        status=EventStatus(d["status"]),
         description=d["description"],
         description_html=d["description_html"],
         url=d["url"],
@@ -114,3 +115,26 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         image=d["image"],
         uid=d["uid"],
     )
+
+
+def merged_to_dict(event: Event, sources: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A merged event's published content (``events.data``): the event without its
+    harvest identity, plus the sources it came from, most trusted first."""
+    body = event_to_dict(event)
+    for field in ("source_id", "key", "uid"):
+        body.pop(field)
+    body["sources"] = [{"id": source_id, "url": url} for source_id, url in sources]
+    return body
+
+
+def merged_to_json(event: Event, sources: Sequence[tuple[str, str]]) -> str:
+    """Canonical text of ``merged_to_dict``: key order is fixed by ``event_to_dict``, so
+    equal content gives equal text (and digest) without sort_keys."""
+    return json.dumps(merged_to_dict(event, sources), ensure_ascii=False, separators=(",", ":"))
+
+
+def merged_from_json(event_id: str, data: str) -> tuple[Event, tuple[tuple[str, str], ...]]:
+    """The merged event and its sources back from ``events.data``."""
+    body = json.loads(data)
+    sources = tuple((s["id"], s["url"]) for s in body.pop("sources"))
+    return event_from_dict({**body, "source_id": "", "key": event_id, "uid": ""}), sources

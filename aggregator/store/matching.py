@@ -162,43 +162,6 @@ class MatchingQueries:
                 ],
             )
 
-    def match_pairs_of(self, members: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
-        """(a_source, a_key, b_source, b_key, decision, total, reason) touching these members."""
-        wanted = set(members)
-        rows = []
-        for member in wanted:
-            rows += self.conn.execute(
-                """SELECT a_source, a_key, b_source, b_key, decision, total, reason FROM match_pairs
-                   WHERE (a_source = ? AND a_key = ?) OR (b_source = ? AND b_key = ?)""",
-                (*member, *member),
-            ).fetchall()
-        return sorted(set(rows))
-
-    def review_pairs(self) -> list[tuple[str, str, str, str, float, str, str, str]]:
-        """Undecided pairs whose events are still apart: (event a, title a, event b, title b,
-        score, reason, a member, b member)."""
-        return self.conn.execute(
-            """SELECT sa.event_id, json_extract(sa.data, '$.title'), sb.event_id,
-                      json_extract(sb.data, '$.title'), p.total, p.reason,
-                      sa.source_id || ':' || sa.key, sb.source_id || ':' || sb.key
-               FROM match_pairs p
-               JOIN source_events sa ON sa.source_id = p.a_source AND sa.key = p.a_key
-               JOIN source_events sb ON sb.source_id = p.b_source AND sb.key = p.b_key
-               WHERE p.decision = 'review' AND sa.removed_at IS NULL AND sb.removed_at IS NULL
-                 AND sa.event_id != sb.event_id
-                 AND NOT EXISTS (SELECT 1 FROM overrides o WHERE o.a_source = p.a_source
-                      AND o.a_key = p.a_key AND o.b_source = p.b_source AND o.b_key = p.b_key)
-               ORDER BY sa.start_utc, p.total DESC"""
-        ).fetchall()
-
-    def active_members_of(self, event_id: str) -> list[tuple[str, str, str, str]]:
-        """(source_id, key, start_utc, data) of an event's active members."""
-        return self.conn.execute(
-            """SELECT source_id, key, start_utc, data FROM source_events
-               WHERE event_id = ? AND removed_at IS NULL ORDER BY source_id, key""",
-            (event_id,),
-        ).fetchall()
-
     def recently_removed(self, source_ids: Iterable[str], since: datetime) -> list[MatchMember]:
         """Members of these sources tombstoned since ``since``: a re-keyed event's old self."""
         members: list[MatchMember] = []

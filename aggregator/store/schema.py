@@ -124,3 +124,8 @@ def m002_matching(db: sqlite_utils.Database) -> None:
 @migrations()
 def m003_feed_order_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date."""
+    migrations.apply(db)

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from aggregator.config import Config
 from aggregator.publish import event_page_url, published_event
-from aggregator.store import Store
+from aggregator.store import RemovedEvent, Store
 from aggregator.web.pages import render_event_page, render_message_page
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,11 @@ def event_page(config: Config, event_id: str) -> tuple[int, str]:
         return 404, render_message_page(
             "Evenemanget finns inte", "Det finns inget evenemang med den adressen.", settings
         )
-    data, created_at, modified_at, sequence, removed_at = record
-    if removed_at is not None:
+    if isinstance(record, RemovedEvent):
         return 410, render_message_page(
             "Evenemanget är borttaget", "Arrangören har tagit bort evenemanget.", settings
         )
-    event = published_event(event_id, data, created_at, modified_at, sequence)
+    event = published_event(record)
     names = {source.id: source.name for source in config.sources}
     return 200, render_event_page(event, settings, names, event_page_url(event, settings))
 

@@ -72,7 +72,7 @@ def parse_html(
     now: datetime,
     fetch_page: PageFetcher | None = None,
 ) -> HarvestResult:
-    ctx = HtmlContext.create(source, settings, now)
+    ctx = HtmlContext.create(source, settings, now, fetch_page=fetch_page)
     page_url = source.url or ""
     crawler = Crawler(fetch_page, ctx, source.max_pages) if fetch_page is not None else None
     if looks_like_tribe_json(content) or (

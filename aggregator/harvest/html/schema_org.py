@@ -10,29 +10,25 @@ import hashlib
 import html
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from aggregator.harvest.context import HarvestContext
 from aggregator.harvest.dates import When, parse_duration, parse_swedish, parse_when
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
     Event,
-    HarvestWarning,
+    EventStatus,
     Place,
-    Settings,
-    Source,
 )
 from aggregator.normalize import html_to_text, looks_like_html
-from aggregator.normalize.timezones import zone
 from aggregator.normalize.urls import join_url
 
 MAX_DEPTH = 40  # deeper JSON is not an event listing but an attack or a bug
 MAX_NODES = 50_000  # dict/list nodes visited per page
 MAX_EVENTS = 2_000  # events taken from one harvest
-MAX_WARNINGS = 50
-WINDOW_BACK = timedelta(days=30)  # as the iCal harvester: older events are not published
 
 # Event subtypes whose names do not end in "Event"
 _EXTRA_EVENT_TYPES = {"festival", "hackathon", "courseinstance"}
@@ -42,33 +38,11 @@ _SCHEMA_PREFIX_RE = re.compile(r"^(?:https?://schema\.org/|schema:)", re.IGNOREC
 _NUMBER_RE = re.compile(r"^\d+(?:[.,]\d+)?$")
 
 
-@dataclass
-class HtmlContext:
-    """What one website harvest carries around: source, zone, clock, warnings."""
+@dataclass(kw_only=True)
+class HtmlContext(HarvestContext):
+    """A website harvest: also counts the events taken, against the cap."""
 
-    source: Source
-    settings: Settings
-    now: datetime
-    tz: tzinfo = UTC
-    tz_name: str = "Europe/Stockholm"
-    warnings: list[HarvestWarning] = field(default_factory=list)
-    skipped_old: int = 0
     events_taken: int = 0
-
-    @classmethod
-    def create(cls, source: Source, settings: Settings, now: datetime) -> HtmlContext:
-        tz = zone(settings.timezone) or UTC
-        return cls(source, settings, now, tz, settings.timezone if tz is not UTC else "UTC")
-
-    @property
-    def window_start(self) -> datetime:
-        return self.now - WINDOW_BACK
-
-    def warn(self, message: str) -> None:
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(HarvestWarning(self.source.id, message))
-        elif len(self.warnings) == MAX_WARNINGS:
-            self.warnings.append(HarvestWarning(self.source.id, "more warnings left out"))
 
     def room_for_more(self) -> bool:
         return self.events_taken < MAX_EVENTS
@@ -226,10 +200,7 @@ def _local_day(value: datetime | date, ctx: HtmlContext) -> date:
 
 
 def ended_before_window(start: When, end: datetime | date | None, ctx: HtmlContext) -> bool:
-    last = end or start.value
-    if not isinstance(last, datetime):
-        last = datetime(last.year, last.month, last.day, tzinfo=UTC)
-    return last < ctx.window_start
+    return ctx.ended_before_window(end or start.value)
 
 
 _STATUS_NOTES = {
@@ -239,7 +210,7 @@ _STATUS_NOTES = {
 }
 
 
-def _status(node: dict[str, Any], label: str, ctx: HtmlContext) -> tuple[str, list[str]]:
+def _status(node: dict[str, Any], label: str, ctx: HtmlContext) -> tuple[EventStatus, list[str]]:
     raw = text_of(node.get("eventStatus"))
     name = short_type(raw)[0] if raw else ""
     if "cancel" in name:

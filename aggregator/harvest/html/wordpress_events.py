@@ -27,7 +27,7 @@ from aggregator.harvest.html.schema_org import (
     text_of,
     url_of,
 )
-from aggregator.model import CANCELLED, CONFIRMED, Event, Place
+from aggregator.model import CANCELLED, CONFIRMED, Event, EventStatus, Place
 from aggregator.normalize.timezones import zone
 from aggregator.normalize.urls import join_url
 
@@ -185,7 +185,7 @@ def _when(item: dict[str, Any], which: str, all_day: bool, tz: tzinfo) -> When |
     return parse_when(local, tz) if local else None
 
 
-def _status(item: dict[str, Any]) -> tuple[str, list[str]]:
+def _status(item: dict[str, Any]) -> tuple[EventStatus, list[str]]:
     # The Events Calendar 5.11+ "event status" (scheduled/canceled/postponed/moved-online)
     raw = str(item.get("event_status") or item.get("status_event") or "").lower()
     if raw.startswith("cancel") or raw == "canceled":
@@ -197,7 +197,8 @@ def _status(item: dict[str, Any]) -> tuple[str, list[str]]:
 
 def _cost(item: dict[str, Any]) -> str:
     cost = clean(str(item.get("cost") or ""))
-    details = item.get("cost_details") if isinstance(item.get("cost_details"), dict) else {}
+    raw_details = item.get("cost_details")
+    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
     values = [str(v).strip() for v in details.get("values") or [] if str(v).strip()]
     if cost.lower() in ("0", "free", "gratis", "fri entré", "fritt inträde") or (
         values and all(v in ("0", "0.00", "0,00") for v in values) and not cost[:1].isalpha()
@@ -214,17 +215,22 @@ def _cost(item: dict[str, Any]) -> str:
 def _venue(value: Any) -> Place:
     if not isinstance(value, dict):
         return Place()  # Tribe writes [] when an event has no venue
-    try:
-        lat = float(value.get("geo_lat")) if value.get("geo_lat") not in (None, "") else None
-        lon = float(value.get("geo_lng")) if value.get("geo_lng") not in (None, "") else None
-    except (TypeError, ValueError):
-        lat = lon = None
+    lat, lon = _number(value.get("geo_lat")), _number(value.get("geo_lng"))
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         lat = lon = None
     name = clean(str(value.get("venue") or ""))
     street = clean(str(value.get("address") or ""))
     city = clean(str(value.get("city") or ""))
     return Place(name or street or city, street, city, "", lat, lon)
+
+
+def _number(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _organizer(value: Any) -> tuple[str, str]:

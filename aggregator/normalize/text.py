@@ -1,0 +1,89 @@
+"""Text as it comes out of calendars and web pages, made clean: one line or many,
+HTML sanitized for storing and republishing, or turned into plain text; URLs
+kept only when they are http(s); slugs for feed names."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h3",
+    "h4",
+    "blockquote",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+_TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+_BLOCK_END_RE = re.compile(r"<\s*(br\s*/?|/p|/li|/h\d|/div|/tr)\s*>", re.IGNORECASE)
+# control and invisible format characters (not \t \n); what unicodedata calls Cc/Cf
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ufff9-\ufffb]"
+)
+_SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
+_BLANK_LINES_RE = re.compile(r"\n\s*\n\s*\n+")
+
+
+def clean_line(text: str) -> str:
+    text = html.unescape(text) if "&" in text else text
+    text = _CONTROL_RE.sub("", text)
+    return _SPACE_RE.sub(" ", text.replace("\n", " ")).strip()
+
+
+def clean_multiline(text: str) -> str:
+    text = _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [_SPACE_RE.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES_RE.sub("\n\n", "\n".join(lines)).strip()
+
+
+def looks_like_html(text: str) -> bool:
+    return "<" in text and bool(_TAG_RE.search(text))
+
+
+def sanitize_html(markup: str) -> str:
+    """Safe HTML to store and republish: a small set of tags, links with rel=noopener."""
+    cleaned = nh3.clean(
+        markup,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return cleaned.strip()
+
+
+def html_to_text(markup: str) -> str:
+    text = _BLOCK_END_RE.sub("\n", markup)
+    text = nh3.clean(text, tags=set())
+    return clean_multiline(html.unescape(text))
+
+
+def clean_url(url: str) -> str:
+    url = url.strip()
+    if url.startswith(("http://", "https://")) and " " not in url and len(url) < 2000:
+        return url
+    return ""
+
+
+@functools.lru_cache(maxsize=4096)
+def slugify(text: str) -> str:
+    """Lowercase ASCII slug: ``Västervik`` → ``vastervik``, ``Barn & familj`` → ``barn-familj``."""
+    folded = unicodedata.normalize(
+        "NFKD", text.replace("ß", "ss").replace("æ", "ae").replace("ø", "o")
+    )
+    ascii_text = folded.encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:80]

@@ -1,0 +1,176 @@
+"""Published (merged) events: saving merges, the render queue, feeds and listings.
+
+The ``events`` table holds one row per published event with its JSON content
+(``codec.merged_to_dict``) and its pre-rendered feed fragments; ``event_feeds`` says
+which feeds it is in. Rows come back decoded (``StoredEvent``), never as JSON text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from aggregator.store.base import StoreBase
+from aggregator.store.codec import iso, merged_from_json
+from aggregator.store.rows import MergedUpdate, RemovedEvent, StoredEvent
+
+
+class EventQueries(StoreBase):
+    """The ``events``, ``event_feeds`` and ``feed_labels`` tables."""
+
+    def save_merged(self, updates: Sequence[MergedUpdate], now: datetime) -> None:
+        """Write merged content for events whose published content changed, clear dirty flags."""
+        now_iso = iso(now)
+        with self.transaction():
+            changed = [u for u in updates if u.changed]
+            self.conn.executemany(
+                """INSERT INTO events (created_at, modified_at, sequence, content_hash, start_utc,
+                     end_utc, status, data, removed_at, dirty, ics, rss, json_item, render_key, id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET modified_at = excluded.modified_at,
+                     sequence = excluded.sequence, content_hash = excluded.content_hash,
+                     start_utc = excluded.start_utc, end_utc = excluded.end_utc,
+                     status = excluded.status, data = excluded.data,
+                     removed_at = excluded.removed_at, dirty = 0, ics = excluded.ics,
+                     rss = excluded.rss, json_item = excluded.json_item,
+                     render_key = excluded.render_key""",
+                [
+                    (
+                        u.created_at or now_iso,
+                        u.modified_at,
+                        u.sequence,
+                        u.content_hash,
+                        u.start_utc,
+                        u.end_utc,
+                        u.status,
+                        u.data,
+                        now_iso if u.removed else None,
+                        *u.fragments,
+                        u.render_key,
+                        u.id,
+                    )
+                    for u in changed
+                ],
+            )
+            self.conn.executemany(
+                "UPDATE events SET dirty = 0 WHERE id = ?",
+                [(u.id,) for u in updates if not u.changed],
+            )
+            self.conn.executemany(
+                "DELETE FROM event_feeds WHERE event_id = ?",
+                [(u.id,) for u in changed if u.had_content],
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO event_feeds (feed, start_utc, event_id) VALUES (?, ?, ?)",
+                [(feed, u.start_utc, u.id) for u in changed if not u.removed for feed in u.feeds],
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO feed_labels (feed, label) VALUES (?, ?)",
+                sorted({label for u in changed if not u.removed for label in u.feed_labels}),
+            )
+            if changed:
+                self._bump_data_version()
+
+    # -- publishing ----------------------------------------------------------------
+
+    def events_needing_render(self, render_key: str) -> list[StoredEvent]:
+        """Active events whose fragments were rendered under other settings than ``render_key``."""
+        return [
+            _stored_event(*row)
+            for row in self.conn.execute(
+                """SELECT id, data, created_at, modified_at, sequence FROM events
+                   WHERE removed_at IS NULL AND render_key != ?""",
+                (render_key,),
+            )
+        ]
+
+    def save_renders(self, renders: Sequence[tuple[str, str, str, str]], render_key: str) -> None:
+        """(event id, ics, rss, json item) fragments rendered under ``render_key``."""
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE events SET ics = ?, rss = ?, json_item = ?, render_key = ? WHERE id = ?",
+                [(ics, rss, item, render_key, event_id) for event_id, ics, rss, item in renders],
+            )
+
+    def feed_names(self) -> list[str]:
+        return [
+            r[0] for r in self.conn.execute("SELECT DISTINCT feed FROM event_feeds ORDER BY feed")
+        ]
+
+    def feed_labels(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT feed, label FROM feed_labels").fetchall())
+
+    def iter_feed_fragments(
+        self, feed: str | None, window_start: datetime
+    ) -> Iterator[tuple[str, str, str]]:
+        """(ics, rss, json_item) of a feed's events in feed order, lazily (one read per row)."""
+        if feed is None:
+            cursor = self.conn.execute(
+                """SELECT ics, rss, json_item FROM events
+                   WHERE removed_at IS NULL AND end_utc >= ? ORDER BY start_utc, id""",
+                (iso(window_start),),
+            )
+        else:
+            cursor = self.conn.execute(
+                """SELECT e.ics, e.rss, e.json_item FROM event_feeds f JOIN events e ON e.id = f.event_id
+                   WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
+                   ORDER BY f.start_utc, f.event_id""",
+                (feed, iso(window_start)),
+            )
+        yield from cursor
+
+    # -- listings ------------------------------------------------------------------
+
+    def published_events(
+        self,
+        *,
+        start_from: datetime | None = None,
+        start_to: datetime | None = None,
+        feed: str | None = None,
+        query: str | None = None,
+    ) -> list[StoredEvent]:
+        """Active events, ordered by start, for listings: those not ended by ``start_from``,
+        starting before ``start_to``, in ``feed``, matching the full-text ``query``."""
+        sql = "SELECT e.id, e.data, e.created_at, e.modified_at, e.sequence FROM events e"
+        where, params = ["e.removed_at IS NULL"], []
+        if feed:
+            sql += " JOIN event_feeds f ON f.event_id = e.id AND f.feed = ?"
+            params.append(feed)
+        if start_from:
+            where.append("e.end_utc >= ?")
+            params.append(iso(start_from))
+        if start_to:
+            where.append("e.start_utc < ?")
+            params.append(iso(start_to))
+        if query:
+            where.append("e.data LIKE ?")
+            params.append(f"%{query}%")
+        sql += " WHERE " + " AND ".join(where) + " ORDER BY e.start_utc, e.id"
+        return [_stored_event(*row) for row in self.conn.execute(sql, params)]
+
+    def event_record(self, event_id: str) -> StoredEvent | RemovedEvent | None:
+        """One published event by id: as stored, removed (its id stays taken), or None."""
+        row = self.conn.execute(
+            """SELECT id, data, created_at, modified_at, sequence, removed_at FROM events
+               WHERE id = ? AND content_hash != ''""",
+            (event_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        if row[5] is not None:
+            return RemovedEvent(id=row[0], removed_at=row[5])
+        return _stored_event(*row[:5])
+
+
+def _stored_event(
+    event_id: str, data: str, created_at: str, modified_at: str, sequence: int
+) -> StoredEvent:
+    event, sources = merged_from_json(event_id, data)
+    return StoredEvent(
+        id=event_id,
+        event=event,
+        sources=sources,
+        created_at=created_at,
+        modified_at=modified_at,
+        sequence=sequence,
+    )

@@ -1,0 +1,299 @@
+"""Sources and their harvests: configuration sync, fetch state, health, storing a harvest.
+
+A harvest is one transaction: a failure changes nothing stored. What a harvest may do
+to a source's events is decided by ``decide.decide_harvest``; ``apply_harvest`` only
+carries the decision out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aggregator.model import Event, FetchState, HarvestWarning, Outcome, Source, SourceStatus
+from aggregator.store.base import StoreBase
+from aggregator.store.codec import content_digest, event_span, event_to_json, iso
+from aggregator.store.decide import Decision, IncomingVersion, StoredVersion, decide_harvest
+from aggregator.store.rows import HarvestOutcome, SourceHealth
+
+
+class SourceQueries(StoreBase):
+    """The ``sources``, ``fetch_log`` and ``source_events`` tables, as harvests write them."""
+
+    if TYPE_CHECKING:  # from MatchingQueries, mixed into Store beside this class
+
+        def mark_days_dirty(self, days: Iterable[str]) -> None: ...
+
+    def sync_sources(self, sources: Iterable[Source], now: datetime | None = None) -> list[str]:
+        """Make the sources table match the configuration (keeps fetch state).
+
+        With ``now``, sources no longer configured are retired: their events are
+        tombstoned (and so leave the feeds) and the source row is deleted. Returns their ids.
+        """
+        sources = list(sources)
+        retired: list[str] = []
+        with self.transaction():
+            if now is not None:
+                configured = {source.id for source in sources}
+                retired = [
+                    row[0]
+                    for row in self.conn.execute("SELECT id FROM sources ORDER BY id")
+                    if row[0] not in configured
+                ]
+                for source_id in retired:
+                    self._retire_source(source_id, now)
+            for source in sources:
+                self.conn.execute(
+                    """INSERT INTO sources (id, name, location, kind, priority)
+                       VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                         location = excluded.location, kind = excluded.kind,
+                         priority = excluded.priority""",
+                    (source.id, source.name, source.location, source.kind, source.priority),
+                )
+        return retired
+
+    def _retire_source(self, source_id: str, now: datetime) -> None:
+        now_iso = iso(now)
+        rows = self.conn.execute(
+            "SELECT key, start_utc FROM source_events WHERE source_id = ? AND removed_at IS NULL",
+            (source_id,),
+        ).fetchall()
+        self._mark_events_dirty(source_id, [key for key, _ in rows])
+        self.mark_days_dirty({start[:10] for _, start in rows})
+        self.conn.execute(
+            """UPDATE source_events SET removed_at = ?, changed_at = ?
+               WHERE source_id = ? AND removed_at IS NULL""",
+            (now_iso, now_iso, source_id),
+        )
+        self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        self._log(
+            source_id, now, Outcome.RETIRED, None, None, len(rows), "removed from sources.yaml"
+        )
+        if rows:
+            self._bump_data_version()
+
+    def fetch_state(self, source_id: str) -> FetchState:
+        row = self.conn.execute(
+            "SELECT etag, last_modified, fingerprint FROM sources WHERE id = ?", (source_id,)
+        ).fetchone()
+        if row is None:
+            return FetchState()
+        return FetchState(etag=row[0], last_modified=row[1], content_hash=row[2])
+
+    def record_failure(
+        self,
+        source_id: str,
+        message: str,
+        now: datetime,
+        *,
+        http_status: int | None = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                """UPDATE sources SET status = ?, message = ?, last_attempt_at = ?,
+                   consecutive_failures = consecutive_failures + 1 WHERE id = ?""",
+                (SourceStatus.FAILED, message, iso(now), source_id),
+            )
+            self._log(source_id, now, Outcome.FAILED, http_status, duration_ms, None, message)
+
+    def record_unchanged(
+        self,
+        source_id: str,
+        now: datetime,
+        *,
+        http_status: int | None,
+        duration_ms: int | None,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> None:
+        """The source sends what was last stored (a 304, or the same bytes)."""
+        with self.transaction():
+            self.conn.execute(
+                """UPDATE sources SET status = CASE WHEN status = 'held' THEN 'held' ELSE 'ok' END,
+                   message = CASE WHEN status = 'held' THEN message ELSE '' END,
+                   last_attempt_at = ?, last_success_at = ?, consecutive_failures = 0,
+                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)
+                   WHERE id = ?""",
+                (iso(now), iso(now), etag, last_modified, source_id),
+            )
+            self._log(source_id, now, Outcome.UNCHANGED, http_status, duration_ms, None, "")
+
+    def _log(
+        self,
+        source_id: str,
+        now: datetime,
+        outcome: Outcome,
+        http_status: int | None,
+        duration_ms: int | None,
+        events: int | None,
+        message: str,
+    ) -> None:
+        self.conn.execute(
+            """INSERT INTO fetch_log (source_id, at, outcome, http_status, duration_ms, events, message)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (source_id, iso(now), outcome, http_status, duration_ms, events, message),
+        )
+
+    def apply_harvest(
+        self,
+        source_id: str,
+        events: Sequence[Event],
+        warnings: Sequence[HarvestWarning],
+        now: datetime,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        fingerprint: str | None,
+        http_status: int | None = None,
+        duration_ms: int | None = None,
+        accept_shrink: bool = False,
+    ) -> HarvestOutcome:
+        """Store one successful harvest: upsert, tombstone what vanished, guard against collapse."""
+        now_iso = iso(now)
+        with self.transaction():
+            old = {
+                key: StoredVersion(content_hash, removed_at is not None, start_utc, end_utc)
+                for key, content_hash, removed_at, start_utc, end_utc in self.conn.execute(
+                    """SELECT key, content_hash, removed_at, start_utc, end_utc
+                       FROM source_events WHERE source_id = ?""",
+                    (source_id,),
+                )
+            }
+            incoming: dict[str, tuple[Event, str]] = {}
+            new: dict[str, IncomingVersion] = {}
+            for event in events:
+                data = event_to_json(event)
+                incoming[event.key] = (event, data)
+                new[event.key] = IncomingVersion(content_digest(data), *event_span(event))
+            decision = decide_harvest(old, new, now=now_iso, accept_shrink=accept_shrink)
+            self.conn.executemany(
+                """INSERT INTO source_events (source_id, key, uid, start_utc, end_utc, content_hash, data,
+                   first_seen, last_seen, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    (
+                        source_id,
+                        key,
+                        incoming[key][0].uid,
+                        new[key].start_utc,
+                        new[key].end_utc,
+                        new[key].content_hash,
+                        incoming[key][1],
+                        now_iso,
+                        now_iso,
+                        now_iso,
+                    )
+                    for key in decision.insert
+                ],
+            )
+            self.conn.executemany(
+                """UPDATE source_events SET uid = ?, start_utc = ?, end_utc = ?, content_hash = ?, data = ?,
+                   last_seen = ?, changed_at = ?, removed_at = NULL WHERE source_id = ? AND key = ?""",
+                [
+                    (
+                        incoming[key][0].uid,
+                        new[key].start_utc,
+                        new[key].end_utc,
+                        new[key].content_hash,
+                        incoming[key][1],
+                        now_iso,
+                        now_iso,
+                        source_id,
+                        key,
+                    )
+                    for key in decision.update
+                ],
+            )
+            self.conn.executemany(
+                "UPDATE source_events SET removed_at = ?, changed_at = ? WHERE source_id = ? AND key = ?",
+                [(now_iso, now_iso, source_id, key) for key in decision.tombstone],
+            )
+            touched = [*decision.update, *decision.tombstone]
+            self._mark_events_dirty(source_id, touched)
+            days = {new[key].start_utc[:10] for key in (*decision.insert, *decision.update)}
+            days |= {old[key].start_utc[:10] for key in touched}
+            self.mark_days_dirty(days)
+            self._record_harvest(
+                source_id,
+                now,
+                decision,
+                warnings,
+                event_count=len(incoming) + len(decision.kept),
+                validators=(etag, last_modified, fingerprint),
+            )
+            self._log(
+                source_id,
+                now,
+                decision.outcome,
+                http_status,
+                duration_ms,
+                len(incoming),
+                decision.message,
+            )
+            if decision.insert or decision.update or decision.tombstone:
+                self._bump_data_version()
+        return HarvestOutcome(
+            outcome=decision.outcome,
+            new=len(decision.insert),
+            changed=len(decision.update),
+            removed=len(decision.tombstone),
+            unchanged=decision.unchanged,
+            message=decision.message,
+        )
+
+    def _record_harvest(
+        self,
+        source_id: str,
+        now: datetime,
+        decision: Decision,
+        warnings: Sequence[HarvestWarning],
+        *,
+        event_count: int,
+        validators: tuple[str | None, str | None, str | None],
+    ) -> None:
+        """The source's health after a harvest; a held harvest is not a success yet."""
+        etag, last_modified, fingerprint = validators
+        now_iso = iso(now)
+        self.conn.execute(
+            """UPDATE sources SET status = ?, message = ?, warnings = ?, event_count = ?,
+               consecutive_failures = 0, last_attempt_at = ?,
+               last_success_at = COALESCE(?, last_success_at),
+               etag = ?, last_modified = ?, fingerprint = ? WHERE id = ?""",
+            (
+                SourceStatus.HELD if decision.held else SourceStatus.OK,
+                decision.message,
+                json.dumps([w.message for w in warnings], ensure_ascii=False),
+                event_count,
+                now_iso,
+                None if decision.held else now_iso,
+                etag,
+                last_modified,
+                None if decision.held else fingerprint,
+                source_id,
+            ),
+        )
+
+    def source_health(self) -> list[SourceHealth]:
+        rows = self.conn.execute(
+            """SELECT id, name, location, kind, status, message, event_count, warnings,
+               consecutive_failures, last_attempt_at, last_success_at FROM sources ORDER BY id"""
+        ).fetchall()
+        return [
+            SourceHealth(
+                id=r[0],
+                name=r[1],
+                location=r[2],
+                kind=r[3],
+                status=SourceStatus(r[4]),
+                message=r[5],
+                event_count=r[6],
+                warnings=tuple(json.loads(r[7])),
+                consecutive_failures=r[8],
+                last_attempt_at=r[9],
+                last_success_at=r[10],
+            )
+            for r in rows
+        ]
