@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import select
 import shutil
 import subprocess
+import tempfile
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -74,17 +78,56 @@ def require_chromium() -> Path:
     return CHROMIUM
 
 
+class IcalJsReader:
+    """One ical.js reader (``node read_ics.mjs --serve``) per test process, started on
+    first use: starting node and loading ical.js costs more CPU than reading a feed, and
+    the script resets its time zones for every file, so reads cannot leak into each other."""
+
+    TIMEOUT = 120  # seconds for one answer: a hung reader fails the test, never the run
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (node's stderr, kept open with it)
+        self.lock = threading.Lock()
+        atexit.register(self.close)
+
+    def read(self, paths: list[Path]) -> dict[str, Any]:
+        node = require_node_icaljs()
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.process = subprocess.Popen(
+                    [node, str(JS_DIR / "read_ics.mjs"), "--serve"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=self.errors,
+                    text=True,
+                    encoding="utf-8",
+                )
+            assert self.process.stdin and self.process.stdout
+            self.process.stdin.write(json.dumps([str(p) for p in paths]) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], self.TIMEOUT)
+            line = self.process.stdout.readline() if ready else ""
+            if not line:
+                self.close()
+                self.errors.seek(0)
+                said = self.errors.read().decode("utf-8", "replace")[-2000:]
+                pytest.fail(f"ical.js gave no answer for {paths}: {said}", pytrace=False)
+            return dict(json.loads(line))
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+ICALJS = IcalJsReader()
+
+
 def read_with_icaljs(paths: list[Path]) -> dict[str, Any]:
     """Every VEVENT of each file as ical.js reads it (UTC instants)."""
-    node = require_node_icaljs()
-    out = subprocess.run(
-        [node, str(JS_DIR / "read_ics.mjs"), *map(str, paths)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout)
+    return ICALJS.read(paths)
 
 
 def _instant_python(value: datetime | date) -> dict[str, str]:
