@@ -115,11 +115,13 @@ def test_corpus_calendar_republishes_what_we_read(
     all_ics = feeds / "all.ics"
     split = corpus.path.name in SPLIT_PARSED
     read = assert_feeds_valid(feeds, only=None if split else ["all"])
-    assert published_lines(read[all_ics]) == expected_event_lines(corpus), (
+    expected = expected_event_lines(corpus)
+    assert published_lines(read[all_ics]) == expected, (
         "the feed must carry what we read, no more and no less"
     )
     index = json.loads((feeds / "index.json").read_text(encoding="utf-8"))
-    assert index["feeds"][0]["id"] == "all" and len(index["feeds"]) >= 8
+    assert index["feeds"][0]["id"] == "all" and index["feeds"][0]["events"] == len(expected)
+    assert len(index["feeds"]) >= 8, "all, six municipalities and the organizer, at least"
     all_text = text_of(all_ics)
     all_rss = set(re.findall(r"<item>.*?</item>", text_of(feeds / "all.rss"), re.S))
     all_json = {
