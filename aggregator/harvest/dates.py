@@ -101,16 +101,20 @@ def parse_duration(text: str) -> timedelta | None:
 # --- Swedish prose, for recipes ---------------------------------------------------
 
 
-def parse_swedish(text: str, now: datetime, tz: tzinfo) -> tuple[When, When | None] | None:
+def parse_swedish(
+    text: str, now: datetime, tz: tzinfo, problems: list[str] | None = None
+) -> tuple[When, When | None] | None:
     """Start and end from Swedish text ("lör 12 dec kl. 19.00–21.00"), or None.
 
     The one door to the shared Swedish date module, so recipes can be pointed at
-    another parser without touching them. Impossible dates (a weekday that does
-    not fit) count as not found.
+    another parser without touching them. Impossible or ambiguous dates (a weekday
+    that does not fit, two performances) count as not found; why goes to ``problems``.
     """
     try:
         found = parse_swedish_datetime(text, now=now, tz=tz)
-    except SwedishDateError:
+    except SwedishDateError as exc:
+        if problems is not None:
+            problems.append(f"{exc.verdict}: {exc}")
         return None
     if found is None:
         return None

@@ -228,7 +228,7 @@ def _event(entry: Any, ctx: _Context) -> Event | None:
     try:
         found = _when(item, ctx)
     except SwedishDateError as exc:
-        ctx.warn(f"skipped item {item.label}: the date in its text cannot be right: {exc}")
+        ctx.warn(f"skipped item {item.label}: {exc.verdict}: {exc}")
         return None
     if found is None:
         ctx.warn(f"skipped item {item.label}: no event time found (the publish date is not used)")
@@ -286,10 +286,24 @@ def _when(item: _Item, ctx: _Context) -> tuple[_When, Event | None] | None:
     when = _from_tec_uid(item.guid, ctx)
     if when is not None:
         return when, None
-    found = find_swedish_datetime(item.prose(), now=ctx.now, tz=ctx.tz)  # SwedishDateError: caller
+    # "på lördag" counts from when the item was published; SwedishDateError: caller
+    published = _published(item.entry)
+    found = find_swedish_datetime(item.prose(), now=ctx.now, tz=ctx.tz, reference=published)
     if found is None:
         return None
     return _When(found.start, found.end, found.all_day, "text"), None
+
+
+def _published(entry: Any) -> datetime | None:
+    """The item's publication time (feedparser's UTC struct_time), else its last update."""
+    # dict.get: feedparser's own get maps a missing updated_parsed with a DeprecationWarning
+    stamp = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
+    if stamp is None:
+        return None
+    try:
+        return datetime(*stamp[:6], tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def _from_event_module(entry: Any, ctx: _Context) -> _When | None:

@@ -28,6 +28,8 @@ ALLOWED_TAGS = {
     "blockquote",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+# "Lördag&nbsp;5&nbsp;december": entities without a tag are HTML too
+_ENTITY_RE = re.compile(r"&(?:[a-zA-Z][a-zA-Z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});")
 _TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _BLOCK_END_RE = re.compile(r"<\s*(br\s*/?|/p|/li|/h\d|/div|/tr)\s*>", re.IGNORECASE)
 # control and invisible format characters (not \t \n); what unicodedata calls Cc/Cf
@@ -51,7 +53,9 @@ def clean_multiline(text: str) -> str:
 
 
 def looks_like_html(text: str) -> bool:
-    return "<" in text and bool(_TAG_RE.search(text))
+    return ("<" in text and bool(_TAG_RE.search(text))) or (
+        "&" in text and bool(_ENTITY_RE.search(text))
+    )
 
 
 def sanitize_html(markup: str) -> str:

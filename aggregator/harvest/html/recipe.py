@@ -90,11 +90,13 @@ def _event(block: Tag, recipe: Recipe, page_url: str, ctx: HtmlContext) -> tuple
     date_el = block.select_one(recipe.date) if recipe.date else None
     date_text = clean(date_el.get_text(" ")) if date_el is not None else ""
     time_text = _text(block, recipe.time)
-    when = _when(date_el, date_text, time_text, ctx)
+    problems: list[str] = []
+    when = _when(date_el, date_text, time_text, ctx, problems)
     if when is None:
         if not link:
             written = f"'{(date_text + ' ' + time_text).strip()[:60]}'"
-            ctx.warn(f"skipped event {label}: no date could be read from {written}")
+            why = f" ({problems[0]})" if problems else ""
+            ctx.warn(f"skipped event {label}: no date could be read from {written}{why}")
         return None, link
     start, end = when
     if start.all_day and not isinstance(end, date):
@@ -129,13 +131,13 @@ def _event(block: Tag, recipe: Recipe, page_url: str, ctx: HtmlContext) -> tuple
 
 
 def _when(
-    date_el: Tag | None, date_text: str, time_text: str, ctx: HtmlContext
+    date_el: Tag | None, date_text: str, time_text: str, ctx: HtmlContext, problems: list[str]
 ) -> tuple[When, datetime | date | None] | None:
     machine = str(date_el.get("datetime") or date_el.get("content") or "") if date_el else ""
     parsed = parse_when(machine, ctx.tz) if machine else None
     if parsed is not None and (not parsed.all_day or not time_text):
         return parsed, None
-    found = parse_swedish(f"{date_text} {time_text}".strip(), ctx.now, ctx.tz)
+    found = parse_swedish(f"{date_text} {time_text}".strip(), ctx.now, ctx.tz, problems)
     if found is None and parsed is not None:
         found = parse_swedish(f"{parsed.value.isoformat()} {time_text}", ctx.now, ctx.tz)
     if found is None:
