@@ -301,7 +301,8 @@ def _published(entry: Any) -> datetime | None:
     if stamp is None:
         return None
     try:
-        return datetime(*stamp[:6], tzinfo=UTC)
+        year, month, day, hour, minute, second = stamp[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 
