@@ -26,6 +26,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 60
+TRUSTED_HOST_RE = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$")
 
 # the keys sources.yaml may use are the model's fields, no more, no less
 SETTINGS_KEYS = {f.name for f in dataclass_fields(Settings)}
@@ -153,7 +154,7 @@ class _Reader:
                 if not isinstance(number, int | float) or isinstance(number, bool) or number <= 0:
                     raise self.error(value, key, "'timeout' must be a positive number of seconds")
                 values[key] = float(number)
-            elif key == "municipalities":
+            elif key in ("municipalities", "trusted_hosts"):
                 values[key] = self.string_list(value, key)
             else:
                 values[key] = self.string(value, key)
@@ -166,6 +167,15 @@ class _Reader:
                     "timezone",
                     f"unknown time zone '{values['timezone']}' (use an IANA name like Europe/Stockholm)",
                 ) from exc
+        if "trusted_hosts" in values:
+            values["trusted_hosts"] = tuple(h.lower() for h in values["trusted_hosts"])
+            for entry in values["trusted_hosts"]:
+                if not TRUSTED_HOST_RE.match(entry):
+                    raise self.error(
+                        fields["trusted_hosts"][1],
+                        "trusted_hosts",
+                        f"'{entry}' is not host:port (like 127.0.0.1:8765 or [::1]:8765)",
+                    )
         if "base_url" in values and not _is_http_url(values["base_url"]):
             raise self.error(
                 fields["base_url"][1],

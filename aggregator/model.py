@@ -72,6 +72,9 @@ class Settings:
     base_url: str = "http://127.0.0.1:8080"
     calendar_name: str = "Allt som sker"
     allow_private_hosts: bool = False
+    # "host:port" pairs that may be private even where private addresses are refused
+    # (a local test calendar for the registration preview); never needed in production
+    trusted_hosts: tuple[str, ...] = ()
     municipalities: tuple[str, ...] = (
         "Nässjö",
         "Eksjö",

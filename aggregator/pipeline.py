@@ -26,7 +26,7 @@ from aggregator.dedupe import identity as dedupe
 from aggregator.dedupe import matching
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
-from aggregator.model import Event, ExportFolder, HarvestResult, Outcome, Source
+from aggregator.model import Event, ExportFolder, FetchState, HarvestResult, Outcome, Source
 from aggregator.normalize import normalize_event
 from aggregator.publish import render_key
 from aggregator.publish.output import PublishReport, publish, render_update
@@ -146,7 +146,8 @@ def fetch_step(
 ) -> _Fetched | SourceReport:
     """Fetch a source; unchanged or failed sources are recorded and reported right away."""
     started = time.monotonic()
-    state = store.fetch_state(source.id)
+    # accepting a shrink must read the calendar as it is now, never get a 304
+    state = FetchState() if accept_shrink else store.fetch_state(source.id)
     try:
         fetched = fetch.fetch_source(
             source, state, config.settings, base_dir=config.path.parent, session=session

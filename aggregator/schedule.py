@@ -18,7 +18,7 @@ from aggregator.config import Config
 from aggregator.model import Source
 from aggregator.publish import output
 from aggregator.store import Store
-from aggregator.web import make_server
+from aggregator.web import build_server, run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +59,11 @@ def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
     with lock:
         output.publish(store, config, clock.now())
     scheduler = build_scheduler(store, config, lock)
-    server = make_server(config, host, port)
+    server = build_server(config, host, port)
     scheduler.start()
-    log.warning(
-        "harvesting %d sources; feeds on http://%s:%d/feeds/", len(config.sources), host, port
-    )
+    log.warning("harvesting %d sources; serving on http://%s:%d/", len(config.sources), host, port)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        run_until_stopped(server)  # until SIGINT/SIGTERM
     finally:
         scheduler.shutdown(wait=False)
-        server.server_close()
     return 0

@@ -23,7 +23,11 @@ def test_streamed_feed_is_valid_across_batches_and_not_rewritten_when_same(tmp_p
     mtime = path.stat().st_mtime_ns
     assert write_feed_if_changed(path, frame, iter(items))[0] is False
     assert path.stat().st_mtime_ns == mtime
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.json"], "no temp files left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".all.json.meta",
+        "all.json",
+        "all.json.gz",
+    ], "only the feed and its sidecars (publish/sidecars.py): no temp files left behind"
     assert write_feed_if_changed(path, frame, iter(items[:-1]))[0] is True
 
 

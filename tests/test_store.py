@@ -15,6 +15,7 @@ from aggregator.store import (
     decide_harvest,
     event_from_json,
     event_to_json,
+    migrations,
 )
 from tests.support import utc
 
@@ -54,11 +55,14 @@ def active_keys(store: Store) -> set[str]:
 
 def test_wal_mode_and_migrations(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
-        ("m001_initial",),
-        ("m002_matching",),
-        ("m003_feed_order_index",),
+    applied = [r[0] for r in store.conn.execute("SELECT name FROM _sqlite_migrations")]
+    assert applied[:4] == [
+        "m001_initial",
+        "m002_matching",
+        "m003_feed_order_index",
+        "m004_event_search",
     ]
+    assert "m030_registrations" in applied
 
 
 def test_upsert_and_tombstone(store: Store) -> None:
@@ -251,3 +255,36 @@ def test_event_json_round_trip() -> None:
         categories=("A", "B"),
     )
     assert event_from_json(event_to_json(original)) == original
+
+
+def _open_each(paths: list[str], barrier, failures) -> None:  # in a child process
+    for path in paths:
+        barrier.wait()  # both processes open the same fresh file at the same moment
+        try:
+            Store(path).close()
+        except Exception as exc:  # reported to the test, which fails on any
+            failures.put(f"{Path(path).name}: {type(exc).__name__}: {exc}")
+
+
+def test_two_first_runs_on_a_fresh_database_do_not_race(tmp_path: Path) -> None:
+    """Cron and a hand-started command on a new install: both migrate the same new file."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    paths = [str(tmp_path / f"fresh-{i}.db") for i in range(24)]
+    barrier, failures = context.Barrier(2), context.Queue()
+    children = [context.Process(target=_open_each, args=(paths, barrier, failures)) for _ in "ab"]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=120)
+    assert [child.exitcode for child in children] == [0, 0]
+    problems = []
+    while not failures.empty():
+        problems.append(failures.get())
+    assert problems == []
+    for path in paths:  # every migration recorded once, every table there
+        store = Store(path)
+        names = [r[0] for r in store.conn.execute("SELECT name FROM _sqlite_migrations")]
+        assert len(names) == len(set(names)) == len(list(migrations._migrations))
+        store.close()

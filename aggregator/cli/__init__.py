@@ -17,13 +17,15 @@ from zoneinfo import ZoneInfo
 
 from aggregator import clock, pipeline
 from aggregator.cli import events as moderation
+from aggregator.cli import registrations as registrations_cli
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, SourceError, StoreError
 from aggregator.fetch import fetch_source
 from aggregator.model import EventStatus, FetchState, Outcome, Source
 from aggregator.normalize import slugify
 from aggregator.publish import output
-from aggregator.store import Store, merged_to_dict
+from aggregator.store import SearchQuery, Store, merged_to_dict
+from aggregator.store.registrations import merge_registered_sources
 
 log = logging.getLogger("aggregator")
 
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", choices=["ical", "feed", "html", "facebook"], help="skip detection"
     )
     check.add_argument("--limit", type=int, default=20, help="events to show (default 20)")
+    registrations_cli.add_parsers(source_commands)
 
     events = commands.add_parser("events", help="list published events")
     event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
@@ -90,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--municipality", help="municipality name or slug")
     listing.add_argument("--category", help="category name or slug")
-    listing.add_argument("--q", help="free text")
+    listing.add_argument(
+        "--q",
+        help="words in the title, description, place or organizer; all must match, "
+        "jul* finds Julmarknad, case and accents are ignored",
+    )
     listing.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     show = event_commands.add_parser(
         "show", help="an event's sources and the scores that joined them"
@@ -131,10 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aggregator: {exc}", file=sys.stderr)
         return 2
     try:
+        config = merge_registered_sources(config, store)  # approved registrations join
         return _dispatch(args, config, store, now)
     except BrokenPipeError:  # `aggregator events list | head`
         sys.stderr.close()
         return 0
+    except StoreError as exc:  # locked, damaged, read-only, full: a sentence, not a traceback
+        print(f"aggregator: {exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
 
@@ -173,10 +184,12 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         print(_publish_line(result, config))
         return 0
     if args.command == "serve":
-        from aggregator.web import serve_feeds
+        from aggregator.web import serve
 
-        serve_feeds(config, host=args.host, port=args.port)
+        serve(config, args.host, args.port)
         return 0
+    if args.command == "sources" and args.sources_command in registrations_cli.COMMANDS:
+        return registrations_cli.run(args, config, store, now)
     if args.command == "sources":
         return _sources_list(config, store)
     if args.command == "events" and args.events_command == "list":
@@ -308,7 +321,11 @@ def _events_list(config: Config, store: Store, args: argparse.Namespace, now: da
         feed = f"municipality/{slugify(args.municipality)}"
     if args.category:
         feed = f"category/{slugify(args.category)}"
-    rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=args.q)
+    query = SearchQuery.parse(args.q) if args.q is not None else None
+    if query is not None and query.problem is not None:
+        print(f"aggregator: --q: {query.sentence()}", file=sys.stderr)
+        return 1
+    rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=query)
     if args.municipality and args.category:
         wanted = slugify(args.municipality)
         rows = [r for r in rows if slugify(r.event.place.municipality) == wanted]

@@ -28,8 +28,8 @@ ACCEPT = (
 def new_session(settings: Settings) -> requests.Session:
     session = requests.Session()
     if not settings.allow_private_hosts:
-        session.mount("http://", PublicOnlyAdapter())
-        session.mount("https://", PublicOnlyAdapter())
+        session.mount("http://", PublicOnlyAdapter(settings.trusted_hosts))
+        session.mount("https://", PublicOnlyAdapter(settings.trusted_hosts))
     session.headers["User-Agent"] = settings.user_agent
     session.headers["Accept"] = ACCEPT
     session.headers["Accept-Language"] = "sv-SE, sv;q=0.9, en;q=0.5"

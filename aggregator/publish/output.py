@@ -32,6 +32,7 @@ from aggregator.publish import (
     rss,
 )
 from aggregator.publish import ical as ical_out
+from aggregator.publish.sidecars import refresh_sidecars, remove_sidecars
 from aggregator.store import MergedUpdate, Store
 
 log = logging.getLogger("aggregator")
@@ -251,9 +252,11 @@ class _FeedWriter:
         self.handle.close()
         if _file_digest(self.path) == self.digest.digest():
             self.temp.unlink()
+            refresh_sidecars(self.path, self.digest.hexdigest())
             return False, self.size, self.count
         os.chmod(self.temp, 0o644)
         os.replace(self.temp, self.path)
+        refresh_sidecars(self.path, self.digest.hexdigest())
         return True, self.size, self.count
 
     def abandon(self) -> None:
@@ -280,5 +283,6 @@ def _remove_stale_feeds(feeds_dir: Path, keep: set[str]) -> int:
             relative = f"{folder}/{path.name}"
             if path.suffix.lstrip(".") in FORMATS and relative not in keep:
                 path.unlink()
+                remove_sidecars(path)
                 removed += 1
     return removed

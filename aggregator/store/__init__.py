@@ -9,6 +9,7 @@
     events.py      published (merged) events, the render queue, feeds, listings
     matching.py    the dedupe stage's queries (identity, matching, overrides)
     moderation.py  an event's sources and scores, the review queue
+    search.py      full-text search (FTS5) over published events
     wrap.py        sqlite3 errors → ``StoreError`` with a sentence
 
 Tables
@@ -19,6 +20,7 @@ Tables
                    ``removed_at`` (tombstones), never deleted
     events         merged events: stable id, SEQUENCE, content hash and the
                    pre-rendered feed fragments (ics, rss, json)
+    event_search   full-text index (FTS5) of published events; search_docs its ids
     event_feeds    which feeds (``municipality/eksjo``, ``category/teater`` …) an event is in
     meta           counters (data version, last publish)
 
@@ -44,6 +46,7 @@ from aggregator.store.decide import Decision, IncomingVersion, StoredVersion, de
 from aggregator.store.events import EventQueries
 from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
 from aggregator.store.moderation import ModerationQueries
+from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.rows import (
     ActiveMember,
     HarvestOutcome,
@@ -56,7 +59,9 @@ from aggregator.store.rows import (
     StoredEvent,
 )
 from aggregator.store.schema import migrations
+from aggregator.store.search import SearchProblem, SearchQueries, SearchQuery, search_filter
 from aggregator.store.sources import SourceQueries
+from aggregator.store.web_queries import WebQueries
 from aggregator.store.wrap import wrap_public_methods
 
 __all__ = [
@@ -72,6 +77,8 @@ __all__ = [
     "MergedUpdate",
     "RemovedEvent",
     "ReviewPair",
+    "SearchProblem",
+    "SearchQuery",
     "SourceHealth",
     "Store",
     "StoredEvent",
@@ -89,11 +96,20 @@ __all__ = [
     "merged_to_json",
     "migrations",
     "parse_iso",
+    "search_filter",
 ]
 
 
 @wrap_public_methods
-class Store(SourceQueries, EventQueries, ModerationQueries, MatchingQueries):
+class Store(
+    SourceQueries,
+    EventQueries,
+    ModerationQueries,
+    SearchQueries,
+    MatchingQueries,
+    WebQueries,
+    RegistrationQueries,
+):
     """The store: one SQLite file in WAL mode, opened (and migrated) by ``Store(path)``.
 
     Every public method raises ``StoreError`` with a sentence when the database is

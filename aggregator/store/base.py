@@ -6,7 +6,10 @@ connection and ``transaction``; ``Store`` in ``__init__`` puts them together.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,15 +17,19 @@ from pathlib import Path
 import sqlite_utils
 
 from aggregator.store.schema import migrate
-from aggregator.store.wrap import wrap_exceptions
+from aggregator.store.wrap import SQLITE_BUSY, wrap_exceptions
 
-# Set on every connection. busy_timeout: how long a write waits for another process's
-# write (the scheduler, a CLI command, the web app) before the store reports "locked".
+log = logging.getLogger("aggregator")
+
+# How long (seconds) a write waits for another process's write (the scheduler, a CLI
+# command, the web app) before the store reports the database as locked.
+BUSY_TIMEOUT = 10.0
+
+# Set on every connection.
 PRAGMAS: tuple[str, ...] = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
     "PRAGMA cache_size=-131072",  # 128 MB: bulk merges rewrite big rows
     "PRAGMA temp_store=MEMORY",
 )
@@ -34,12 +41,12 @@ class StoreBase:
     @wrap_exceptions
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
         try:
-            for pragma in PRAGMAS:
-                conn.execute(pragma)
             self.db = sqlite_utils.Database(conn)
-            migrate(self.db)
+            _prepare(self.db, self.path)
         except BaseException:
             conn.close()
             raise
@@ -85,3 +92,26 @@ class StoreBase:
                  SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
             [(source_id, key) for key in keys],
         )
+
+
+def _prepare(db: sqlite_utils.Database, path: str) -> None:
+    """Pragmas and migrations, retried while another process sets up the same new file.
+
+    Switching a fresh file to WAL needs the file to itself, and SQLite answers "locked"
+    at once instead of waiting (the busy timeout does not apply): a second process
+    starting at the same moment retries for up to ``BUSY_TIMEOUT``. A database another
+    program really keeps locked still fails after that time, with the usual sentence.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    for attempt in itertools.count(1):
+        try:
+            for pragma in PRAGMAS:
+                db.execute(pragma)
+            migrate(db)
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+            log.debug("database %s busy while opening (attempt %d); retrying", path, attempt)
+            time.sleep(min(0.01 * attempt, 0.2))

@@ -13,6 +13,7 @@ from datetime import datetime
 from aggregator.store.base import StoreBase
 from aggregator.store.codec import iso, merged_from_json
 from aggregator.store.rows import MergedUpdate, RemovedEvent, StoredEvent
+from aggregator.store.search import SearchQuery, search_filter
 
 
 class EventQueries(StoreBase):
@@ -127,7 +128,7 @@ class EventQueries(StoreBase):
         start_from: datetime | None = None,
         start_to: datetime | None = None,
         feed: str | None = None,
-        query: str | None = None,
+        query: SearchQuery | None = None,
     ) -> list[StoredEvent]:
         """Active events, ordered by start, for listings: those not ended by ``start_from``,
         starting before ``start_to``, in ``feed``, matching the full-text ``query``."""
@@ -142,9 +143,10 @@ class EventQueries(StoreBase):
         if start_to:
             where.append("e.start_utc < ?")
             params.append(iso(start_to))
-        if query:
-            where.append("e.data LIKE ?")
-            params.append(f"%{query}%")
+        if query is not None:
+            clause, clause_params = search_filter(query, "e.id")
+            where.append(clause)
+            params.extend(clause_params)
         sql += " WHERE " + " AND ".join(where) + " ORDER BY e.start_utc, e.id"
         return [_stored_event(*row) for row in self.conn.execute(sql, params)]
 

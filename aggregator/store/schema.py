@@ -12,6 +12,28 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("aggregator")
 
 
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date, safely when several processes open a fresh file.
+
+    Two first runs at once (cron and a hand-started command) used to both see the
+    migrations pending and both create the tables: one failed with "table sources
+    already exists". Migrating under ``BEGIN IMMEDIATE`` lets one process migrate while
+    the other waits for the write lock, then finds nothing pending. A database that is
+    up to date is only read, so opening the store never waits for another writer.
+    """
+    if not migrations.pending(db):
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)  # reads what is pending again, now under the write lock
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     db.executescript(
@@ -126,6 +148,193 @@ def m003_feed_order_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
 
 
-def migrate(db: sqlite_utils.Database) -> None:
-    """Bring the schema up to date."""
-    migrations.apply(db)
+# What the full-text search sees of a published event, from its stored JSON
+# (``codec.merged_to_dict``): the place is the source's location text and the place's
+# name, street, locality and municipality.
+_SEARCH_COLUMNS = """
+    json_extract(new.data, '$.title'),
+    json_extract(new.data, '$.description'),
+    trim(coalesce(json_extract(new.data, '$.location_text'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[0]'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[1]'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[2]'), '') || ' ' ||
+         coalesce(json_extract(new.data, '$.place[3]'), '')),
+    json_extract(new.data, '$.organizer_name')
+"""
+
+
+@migrations()
+def m004_event_search(db: sqlite_utils.Database) -> None:
+    """Full-text search over published events, kept in sync by triggers on ``events``.
+
+    ``search_docs`` gives each event a stable integer (an INTEGER PRIMARY KEY survives
+    VACUUM, ``events``' implicit rowid may not) that is the rowid in ``event_search``.
+    ``remove_diacritics 2``: "lonneberga" finds "Lönneberga", "cafe" finds "Café".
+    No ``OR IGNORE`` in the triggers: an outer upsert's conflict policy would override it.
+    """
+    db.executescript(
+        f"""
+        CREATE TABLE search_docs (docid INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE);
+        CREATE VIRTUAL TABLE event_search USING fts5(
+            title, description, place, organizer,
+            tokenize = "unicode61 remove_diacritics 2"
+        );
+        CREATE TRIGGER events_search_insert AFTER INSERT ON events
+        WHEN new.removed_at IS NULL AND new.content_hash != ''
+        BEGIN
+            INSERT INTO search_docs (event_id) SELECT new.id
+                WHERE NOT EXISTS (SELECT 1 FROM search_docs WHERE event_id = new.id);
+            INSERT INTO event_search (rowid, title, description, place, organizer)
+                SELECT docid, {_SEARCH_COLUMNS} FROM search_docs WHERE event_id = new.id;
+        END;
+        CREATE TRIGGER events_search_update AFTER UPDATE OF data, removed_at ON events
+        WHEN old.data IS NOT new.data OR old.removed_at IS NOT new.removed_at
+        BEGIN
+            DELETE FROM event_search
+                WHERE rowid = (SELECT docid FROM search_docs WHERE event_id = old.id);
+            INSERT INTO search_docs (event_id) SELECT new.id
+                WHERE new.removed_at IS NULL AND new.content_hash != ''
+                AND NOT EXISTS (SELECT 1 FROM search_docs WHERE event_id = new.id);
+            INSERT INTO event_search (rowid, title, description, place, organizer)
+                SELECT docid, {_SEARCH_COLUMNS} FROM search_docs
+                WHERE event_id = new.id AND new.removed_at IS NULL AND new.content_hash != '';
+        END;
+        CREATE TRIGGER events_search_delete AFTER DELETE ON events
+        BEGIN
+            DELETE FROM event_search
+                WHERE rowid = (SELECT docid FROM search_docs WHERE event_id = old.id);
+        END;
+        """
+    )
+    db.execute(
+        """INSERT INTO search_docs (event_id)
+            SELECT id FROM events WHERE removed_at IS NULL AND content_hash != ''"""
+    )
+    db.execute(
+        f"""INSERT INTO event_search (rowid, title, description, place, organizer)
+            SELECT d.docid, {_SEARCH_COLUMNS.replace("new.", "e.")}
+            FROM events e JOIN search_docs d ON d.event_id = e.id
+            WHERE e.removed_at IS NULL AND e.content_hash != ''"""
+    )
+
+
+@migrations()
+def m030_registrations(db: sqlite_utils.Database) -> None:
+    """Organizers' own registrations (pending until a moderator approves) and their history."""
+    db.executescript(
+        """
+        CREATE TABLE registrations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            url_key TEXT NOT NULL DEFAULT '',
+            kind TEXT,
+            municipality TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL DEFAULT '[]',
+            priority INTEGER NOT NULL DEFAULT 50,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'active', 'rejected', 'paused', 'withdrawn')),
+            reason TEXT NOT NULL DEFAULT '',
+            preview TEXT NOT NULL DEFAULT '{}',
+            token_hash TEXT NOT NULL UNIQUE,
+            upload BLOB,
+            upload_name TEXT NOT NULL DEFAULT '',
+            upload_sha TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_refresh_at TEXT
+        );
+        CREATE INDEX registrations_url_key ON registrations (url_key) WHERE url_key != '';
+        CREATE INDEX registrations_status ON registrations (status, created_at);
+        CREATE TABLE registration_log (
+            id INTEGER PRIMARY KEY,
+            registration_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX registration_log_registration ON registration_log (registration_id, id);
+        """
+    )
+
+
+@migrations()
+def m040_web_changes(db: sqlite_utils.Database) -> None:
+    """Incremental sync for the website (``/api/changes``) and 301s for merged-away ids.
+
+    Triggers, not code in the writers, so every path that changes a published event
+    (merge, removal, re-render) is recorded, whoever wrote it. ``event_changes`` keeps
+    one row per event with the sequence number of its latest change; ``event_moves``
+    remembers each member that left an event and how many active members stayed
+    behind: a move that left none is the merge that replaced the event.
+    """
+    db.executescript(
+        """
+        CREATE TABLE event_changes (
+            event_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX event_changes_seq ON event_changes (seq);
+        INSERT INTO event_changes (event_id, seq)
+            SELECT id, row_number() OVER (ORDER BY modified_at, id) FROM events
+            WHERE content_hash != '';
+        CREATE TRIGGER event_changes_insert AFTER INSERT ON events
+        WHEN new.content_hash != ''
+        BEGIN
+            INSERT INTO event_changes (event_id, seq)
+            VALUES (new.id, (SELECT coalesce(max(seq), 0) + 1 FROM event_changes))
+            ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq;
+        END;
+        CREATE TRIGGER event_changes_update AFTER UPDATE ON events
+        WHEN new.content_hash != '' AND (
+            old.content_hash IS NOT new.content_hash
+            OR old.removed_at IS NOT new.removed_at
+            OR old.json_item IS NOT new.json_item)
+        BEGIN
+            INSERT INTO event_changes (event_id, seq)
+            VALUES (new.id, (SELECT coalesce(max(seq), 0) + 1 FROM event_changes))
+            ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq;
+        END;
+        CREATE TABLE event_moves (
+            id INTEGER PRIMARY KEY,
+            from_id TEXT NOT NULL,
+            to_id TEXT NOT NULL,
+            remaining INTEGER NOT NULL
+        );
+        CREATE INDEX event_moves_from ON event_moves (from_id, remaining);
+        CREATE TRIGGER event_moves_record AFTER UPDATE OF event_id ON source_events
+        WHEN old.event_id IS NOT NULL AND new.event_id IS NOT NULL
+             AND old.event_id != new.event_id AND new.removed_at IS NULL
+        BEGIN
+            INSERT INTO event_moves (from_id, to_id, remaining)
+            VALUES (old.event_id, new.event_id,
+                    (SELECT count(*) FROM source_events
+                     WHERE event_id = old.event_id AND removed_at IS NULL));
+        END;
+        """
+    )
+
+
+@migrations()
+def m041_web_listing_indexes(db: sqlite_utils.Database) -> None:
+    """Covering indexes for the web's listings, so a filter never reads event rows.
+
+    ``removed_at`` is the last column of ``events``, behind the rendered fragments:
+    testing it on the table walks every overflow page of the row. These partial indexes
+    carry what the filters need (start, end, status) for published events only:
+    ``events_listing`` by start (listings, cursor pages), ``events_listing_id`` by id
+    (search hits, feed membership), ``events_long`` by end for the few events longer
+    than a day ("what is running on 1 March" without scanning everything before it).
+    """
+    db.executescript(
+        """
+        CREATE INDEX events_listing ON events (start_utc, id, end_utc, status)
+            WHERE removed_at IS NULL AND content_hash != '';
+        CREATE INDEX events_listing_id ON events (id, start_utc, end_utc, status)
+            WHERE removed_at IS NULL AND content_hash != '';
+        CREATE INDEX events_long ON events (end_utc, start_utc, id, status)
+            WHERE removed_at IS NULL AND content_hash != ''
+              AND julianday(end_utc) - julianday(start_utc) > 1;
+        """
+    )

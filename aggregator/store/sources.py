@@ -254,8 +254,14 @@ class SourceQueries(StoreBase):
         event_count: int,
         validators: tuple[str | None, str | None, str | None],
     ) -> None:
-        """The source's health after a harvest; a held harvest is not a success yet."""
-        etag, last_modified, fingerprint = validators
+        """The source's health after a harvest.
+
+        A held harvest is not a success yet, and stores no validators: with the new
+        calendar's ETag the next request would get a 304 and ``--accept-shrink`` could
+        never take effect; with the old one, a 304 for the restored calendar would skip
+        undoing what the held harvest changed. So the next request is unconditional.
+        """
+        etag, last_modified, fingerprint = (None, None, None) if decision.held else validators
         now_iso = iso(now)
         self.conn.execute(
             """UPDATE sources SET status = ?, message = ?, warnings = ?, event_count = ?,
@@ -271,7 +277,7 @@ class SourceQueries(StoreBase):
                 None if decision.held else now_iso,
                 etag,
                 last_modified,
-                None if decision.held else fingerprint,
+                fingerprint,
                 source_id,
             ),
         )

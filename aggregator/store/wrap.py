@@ -51,8 +51,8 @@ _SENTENCES = {
     SQLITE_AUTH: "the database {path} refused access ({detail})",
     SQLITE_CANTOPEN: "cannot open the database {path}: check that its folder exists and "
     "that this user may write there",
-    SQLITE_FULL: "the disk holding the database {path} is full; free some space and run "
-    "the command again (nothing was half-written)",
+    SQLITE_FULL: "the disk holding the database {path} is full, so the change in progress "
+    "was not written; free some space and run the command again",
     SQLITE_IOERR: "reading or writing the database {path} failed ({detail}); check the disk",
     SQLITE_NOMEM: "ran out of memory while using the database {path}",
     SQLITE_TOOBIG: "a value is too large for the database {path} ({detail})",

@@ -16,13 +16,7 @@ from typing import Any
 
 from aggregator.harvest.context import HarvestContext
 from aggregator.harvest.dates import When, parse_duration, parse_swedish, parse_when
-from aggregator.model import (
-    CANCELLED,
-    CONFIRMED,
-    Event,
-    EventStatus,
-    Place,
-)
+from aggregator.model import CANCELLED, CONFIRMED, Event, EventStatus, Place
 from aggregator.normalize import html_to_text, looks_like_html
 from aggregator.normalize.urls import join_url
 
