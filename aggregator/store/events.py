@@ -104,7 +104,10 @@ class EventQueries(StoreBase):
     def iter_feed_fragments(
         self, feed: str | None, window_start: datetime
     ) -> Iterator[tuple[str, str, str]]:
-        """(ics, rss, json_item) of a feed's events in feed order, lazily (one read per row)."""
+        """(ics, rss, json_item) of a feed's events in feed order, lazily (one read per row).
+
+        Plain tuples on purpose: this is the hot loop of publishing (every event once per
+        feed it is in), and the writer takes the columns by position."""
         if feed is None:
             cursor = self.conn.execute(
                 """SELECT ics, rss, json_item FROM events

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from aggregator.model import Event
+from aggregator.model import Event, OverrideKind
 from aggregator.store.codec import event_from_json, iso
+from aggregator.store.rows import Override, UnassignedMember
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +115,9 @@ class MatchingQueries:
                 )
         return members
 
-    def overrides(self) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    def overrides(self) -> list[Override]:
         return [
-            (kind, (a_source, a_key), (b_source, b_key))
+            Override(OverrideKind(kind), (a_source, a_key), (b_source, b_key))
             for kind, a_source, a_key, b_source, b_key in self.conn.execute(
                 "SELECT kind, a_source, a_key, b_source, b_key FROM overrides ORDER BY rowid"
             )
@@ -179,11 +180,14 @@ class MatchingQueries:
 
     # -- identity ----------------------------------------------------------------
 
-    def unassigned_members(self) -> list[tuple[str, str, str]]:
-        """(source_id, key, uid) of active source events that belong to no event yet."""
-        return self.conn.execute(
-            "SELECT source_id, key, uid FROM source_events WHERE event_id IS NULL AND removed_at IS NULL"
-        ).fetchall()
+    def unassigned_members(self) -> list[UnassignedMember]:
+        """Active source events that belong to no event yet."""
+        return [
+            UnassignedMember(*row)
+            for row in self.conn.execute(
+                "SELECT source_id, key, uid FROM source_events WHERE event_id IS NULL AND removed_at IS NULL"
+            )
+        ]
 
     def member_events(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
         result = {}

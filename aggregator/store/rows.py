@@ -7,8 +7,9 @@ the stages above read named fields and the type checker follows them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from aggregator.model import Event, MatchDecision, Outcome, SourceStatus
+from aggregator.model import Event, MatchDecision, Outcome, OverrideKind, SourceStatus
 
 MemberRef = tuple[str, str]  # (source id, source key): one harvested event
 
@@ -139,14 +140,36 @@ class MergedUpdate:
     had_content: bool = True
 
 
+# Rows read in bulk by code that unpacks them positionally are NamedTuples: named and
+# typed, and still ``for source_id, key, uid in rows``.
+
+
+class UnassignedMember(NamedTuple):
+    """An active source event that belongs to no published event yet."""
+
+    source_id: str
+    key: str
+    uid: str
+
+
+class Override(NamedTuple):
+    """A moderator's ruling on two source events, honoured by every matching run."""
+
+    kind: OverrideKind
+    a: MemberRef
+    b: MemberRef
+
+
 __all__ = [
     "ActiveMember",
     "HarvestOutcome",
     "MatchPair",
     "MemberRef",
     "MergedUpdate",
+    "Override",
     "RemovedEvent",
     "ReviewPair",
     "SourceHealth",
     "StoredEvent",
+    "UnassignedMember",
 ]
