@@ -11,6 +11,7 @@ from aggregator.errors import ParseError
 from aggregator.harvest.ical import MAX_OCCURRENCES_PER_SERIES, parse_ical
 from aggregator.model import CANCELLED, Event, HarvestResult, Settings, Source
 from aggregator.normalize import normalize_event
+from tests.expected import first_start as _first_start
 from tests.expected import harvest_corpus
 from tests.support import DATA, utc
 
@@ -31,21 +32,6 @@ def by_key(result: HarvestResult) -> dict[str, Event]:
 EXPECTED_ERRORS = {
     "broken__big_bad_calendar.ics": "cut off",
 }
-
-
-def _first_start(path: Path) -> datetime:
-    """A 'now' near the file's own dates, so its events fall inside the harvest window."""
-    in_event = False
-    text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
-    for line in text.replace("\n ", "").replace("\n\t", "").splitlines():
-        in_event = in_event or line.strip().upper() == "BEGIN:VEVENT"
-        if in_event and line.startswith("DTSTART") and ":" in line:
-            value = line.rsplit(":", 1)[1].strip()[:8]
-            if value.isdigit():
-                return datetime(
-                    int(value[:4]), int(value[4:6]), int(value[6:8]), tzinfo=utc(2000, 1, 1).tzinfo
-                )
-    return utc(2026, 11, 26)
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
