@@ -16,21 +16,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import requests
 
 from aggregator import fetch
 from aggregator.config import Config
-from aggregator.dedupe import identity as dedupe
-from aggregator.dedupe import matching
+from aggregator.dedupe import update as dedupe
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
-from aggregator.model import Event, ExportFolder, FetchState, HarvestResult, Outcome, Source
+from aggregator.model import ExportFolder, FetchState, HarvestResult, Outcome, Source
 from aggregator.normalize import normalize_event
-from aggregator.publish import render_key
-from aggregator.publish.output import PublishReport, publish, render_update
-from aggregator.store import EventRow, MatchMember, Store, iso
+from aggregator.publish.output import PublishReport, publish
+from aggregator.publish.render import render_changes
+from aggregator.store import Store
 
 log = logging.getLogger("aggregator")
 
@@ -316,116 +315,11 @@ def _parse_in_workers(
 
 
 def update_events(store: Store, config: Config, now: datetime) -> int:
-    """Identity for new members, fuzzy matching on the touched days, then re-merge (and
-    re-render) every event whose members changed. Returns how many events changed."""
-    assign_new_members(store, now)
-    parsed = match_dirty_days(store, config, now)
-    dirty = store.dirty_event_ids()
-    changed = 0
-    key = render_key(config.settings)
-    for start in range(0, len(dirty), 5000):
-        chunk = dirty[start : start + 5000]
-        rows = store.event_rows(chunk)
-        for event_id in chunk:
-            if event_id not in rows:  # a new event: its row is written with its first merge
-                rows[event_id] = EventRow(event_id, iso(now), iso(now), 0, "", False)
-        members = store.members_of(chunk, parsed)
-        updates = [
-            render_update(dedupe.refresh_event(rows[i], members[i], now), config.settings, key)
-            for i in chunk
-        ]
-        store.save_merged(updates, now)
-        changed += sum(1 for u in updates if u.changed)
-    return changed
-
-
-REKEY_WINDOW = timedelta(days=1)  # how recently a re-keyed event's old self must have vanished
-
-
-def assign_new_members(store: Store, now: datetime) -> None:
-    """Exact stage: shared UID → that event; a re-keyed old self → its event; else a new one."""
-    unassigned = store.unassigned_members()
-    if not unassigned:
-        return
-    ids_by_uid = store.event_ids_by_uid(uid for _, _, uid in unassigned)
-    without_uid_match = [(s, k) for s, k, uid in unassigned if not (uid and uid in ids_by_uid)]
-    inherited: dict[tuple[str, str], str] = {}
-    removed = store.recently_removed({s for s, _ in without_uid_match}, now - REKEY_WINDOW)
-    if removed:
-        rekeyable = {m.source_id for m in removed}
-        refs = [(s, k) for s, k in without_uid_match if s in rekeyable]
-        events = store.member_events(refs)
-        new = [MatchMember(s, k, None, "", "", events[(s, k)]) for s, k in refs if (s, k) in events]
-        inherited = dedupe.inherit_rekeyed(new, removed)
-    assignments = dedupe.decide_identities(
-        [(s, k, uid) for s, k, uid in unassigned if (s, k) not in inherited], ids_by_uid
-    )
-    assignments += [(s, k, event_id) for (s, k), event_id in sorted(inherited.items())]
-    store.assign_members(assignments, now, moving=False)
-
-
-def match_dirty_days(store: Store, config: Config, now: datetime) -> dict[tuple[str, str], Event]:
-    """Fuzzy stage, incremental: re-match only the days harvests touched (± a day, so the
-    venue's local date is covered whatever the UTC offset)."""
-    days = store.dirty_days()
-    if not days:
-        return {}
-    members = store.members_starting_between(day_ranges(days))
-    index = {m.ref: i for i, m in enumerate(members)}
-    must_link: list[tuple[int, int]] = []
-    cannot_link: list[tuple[int, int]] = []
-    for kind, a, b in store.overrides():
-        if a in index and b in index:
-            (must_link if kind == "merge" else cannot_link).append((index[a], index[b]))
-    by_uid: dict[str, int] = {}
-    for i, member in enumerate(members):
-        uid = member.event.uid
-        if uid:
-            first = by_uid.setdefault(uid, i)
-            if first != i and members[first].source_id != member.source_id:
-                must_link.append((first, i))
-    result = matching.match_events(
-        [m.event for m in members],
-        config.settings.timezone,
-        must_link=must_link,
-        cannot_link=cannot_link,
-    )
-    current = {m.event_id for m in members if m.event_id}
-    assignments = dedupe.reconcile(
-        members, result.clusters, lambda event_id: event_id in current or store.id_in_use(event_id)
-    )
-
-    if assignments:
-        store.assign_members(assignments, now)
-    pairs = []
-    for decision, found in (("merged", result.merged), ("review", result.review)):
-        for i, j, score in found:
-            reason = score.reason
-            if score is matching.FORCED:  # record what the pair really scores, and why it joined
-                score = matching.score_pair(
-                    members[i].event, members[j].event, config.settings.timezone
-                )
-                reason = f"joined by a moderator or a shared UID; {score.reason}"
-            pairs.append((members[i].ref, members[j].ref, decision, score.total, reason))
-    store.save_match_pairs([m.ref for m in members], pairs, now)
-    store.clear_dirty_days(days)
-    if assignments:
-        log.info("matching: %d members moved between events", len(assignments))
-    return {m.ref: m.event for m in members}
-
-
-def day_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
-    """[from, to) UTC ranges covering each day with a day on either side, merged."""
-    ranges: list[tuple[str, str]] = []
-    for day in sorted(days):
-        start = date.fromisoformat(day) - timedelta(days=1)
-        end = date.fromisoformat(day) + timedelta(days=2)
-        low, high = f"{start.isoformat()}T00:00:00Z", f"{end.isoformat()}T00:00:00Z"
-        if ranges and low <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], high))
-        else:
-            ranges.append((low, high))
-    return ranges
+    """Dedupe decides (identity, matching, merge), then publish renders what changed.
+    Returns how many events changed."""
+    changes = dedupe.update_events(store, config.settings.timezone, now)
+    render_changes(store, changes, config.settings)
+    return len(changes)
 
 
 def run_once(

@@ -24,6 +24,7 @@ from aggregator.fetch import fetch_source
 from aggregator.model import EventStatus, FetchState, Outcome, Source
 from aggregator.normalize import slugify
 from aggregator.publish import output
+from aggregator.publish.feeds import category_feed, municipality_feed
 from aggregator.store import SearchQuery, Store, merged_to_dict
 from aggregator.store.registrations import merge_registered_sources
 
@@ -318,9 +319,9 @@ def _events_list(config: Config, store: Store, args: argparse.Namespace, now: da
     start_to = datetime.combine(args.date_to, time(), tzinfo=tz) if args.date_to else None
     feed = None
     if args.municipality:
-        feed = f"municipality/{slugify(args.municipality)}"
+        feed = municipality_feed(args.municipality)
     if args.category:
-        feed = f"category/{slugify(args.category)}"
+        feed = category_feed(args.category)
     query = SearchQuery.parse(args.q) if args.q is not None else None
     if query is not None and query.problem is not None:
         print(f"aggregator: --q: {query.sentence()}", file=sys.stderr)

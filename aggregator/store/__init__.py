@@ -8,6 +8,7 @@
     sources.py     sources, fetch state, health, storing a harvest
     events.py      published (merged) events, the render queue, feeds, listings
     matching.py    the dedupe stage's queries (identity, matching, overrides)
+                   (its merged events are saved by ``events.save_merged``)
     moderation.py  an event's sources and scores, the review queue
     search.py      full-text search (FTS5) over published events
     wrap.py        sqlite3 errors → ``StoreError`` with a sentence
@@ -47,17 +48,29 @@ from aggregator.store.codec import (
 )
 from aggregator.store.decide import Decision, IncomingVersion, StoredVersion, decide_harvest
 from aggregator.store.events import EventQueries
-from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
+from aggregator.store.matching import (
+    Assignment,
+    EventRow,
+    MatchingQueries,
+    MatchMember,
+    MemberRow,
+    Override,
+)
 from aggregator.store.moderation import ModerationQueries
 from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.rows import (
+    REMOVED,
     ActiveMember,
+    EventContent,
+    Fragments,
     HarvestOutcome,
     MatchPair,
     MemberRef,
-    MergedUpdate,
+    MergedRecord,
     RemovedEvent,
+    RenderedEvent,
     ReviewPair,
+    Revision,
     SourceHealth,
     StoredEvent,
 )
@@ -68,18 +81,25 @@ from aggregator.store.web_queries import WebQueries
 from aggregator.store.wrap import wrap_public_methods
 
 __all__ = [
+    "REMOVED",
     "ActiveMember",
+    "Assignment",
     "Decision",
+    "EventContent",
     "EventRow",
+    "Fragments",
     "HarvestOutcome",
     "IncomingVersion",
     "MatchMember",
     "MatchPair",
     "MemberRef",
     "MemberRow",
-    "MergedUpdate",
+    "MergedRecord",
+    "Override",
     "RemovedEvent",
+    "RenderedEvent",
     "ReviewPair",
+    "Revision",
     "SearchProblem",
     "SearchQuery",
     "SourceHealth",

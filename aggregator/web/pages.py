@@ -36,6 +36,7 @@ from aggregator.publish import (
     swedish_when,
 )
 from aggregator.publish import ical as ical_out
+from aggregator.publish.write import FeedHead
 from aggregator.store import RemovedEvent, iso
 from aggregator.store.web_queries import Fragment
 from aggregator.web.context import WebContext
@@ -315,7 +316,7 @@ def event_ics(request: Request, ctx: Web, event_id: str) -> Response:
     store = ctx.stores.get()
     fragment = store.event_fragment(event_id, Fragment.ICS)
     settings = ctx.config.settings
-    frame = ical_out.calendar_frame(found.title, settings, clock.now().year)
+    frame = ical_out.calendar_frame(FeedHead(found.title, "", clock.now()), settings)
     response = conditional_response(
         request, frame.assemble([fragment]).encode(), "text/calendar; charset=utf-8", PAGE_CACHE
     )
