@@ -103,6 +103,7 @@ def sites(httpserver: HTTPServer) -> HTTPServer:
     return httpserver
 
 
+@pytest.mark.icaljs
 def test_every_kind_through_the_cli(
     sites: HTTPServer,
     tmp_path: Path,

@@ -25,6 +25,8 @@ from aggregator.harvest.facebook import graph, parse_facebook
 from aggregator.harvest.facebook.export import repair_mojibake
 from aggregator.harvest.facebook.redact import redact_tokens
 from aggregator.model import CANCELLED, CONFIRMED, Event, HarvestResult, Settings, Source
+from aggregator.redaction import RedactingFilter
+from tests.expected import is_corpus_input
 
 DATA = Path(__file__).parent / "data" / "facebook"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -66,7 +68,7 @@ def make_zip(members: dict[str, bytes | str]) -> bytes:
 
 # --- corpus ----------------------------------------------------------------------------------
 
-CORPUS = sorted(p for p in DATA.iterdir() if p.suffix != ".md")
+CORPUS = sorted(p for p in DATA.iterdir() if is_corpus_input(p))
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])

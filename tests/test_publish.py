@@ -131,6 +131,7 @@ def _dst_days() -> list[datetime]:
     return instants
 
 
+@pytest.mark.icaljs
 @pytest.mark.parametrize(
     "zone", ["Europe/Stockholm", "Europe/London", "America/New_York", "UTC", "Asia/Tokyo"]
 )

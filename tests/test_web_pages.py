@@ -12,6 +12,7 @@ import icalendar
 import pytest
 import requests
 
+from tests.support import require_chromium
 from tests.web_server import running
 from tests.web_site import HOSTILE, Site, build_site
 
@@ -191,7 +192,9 @@ def test_a_real_browser_follows_the_flow(base: str, site: Site, httpserver: obje
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(require_chromium()), args=LAUNCH_ARGS
+        )
         try:
             context = browser.new_context(viewport={"width": 390, "height": 844}, locale="sv-SE")
             tab = context.new_page()
