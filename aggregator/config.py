@@ -38,6 +38,8 @@ INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 60
 MAX_INTERVAL = 366 * 86400  # a source looked at less than once a year is not a source
 MAX_TIMEZONE = 64  # no IANA name is longer; longer ones fail the lookup with OSError
+MAX_WORKERS = 64
+MAX_PER_HOST_DELAY = 60
 TRUSTED_HOST_RE = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$")
 
 # the keys sources.yaml may use are the model's fields, no more, no less
@@ -54,6 +56,8 @@ SETTINGS_RANGES: dict[str, tuple[float, float]] = {
     "max_events": (1, 1_000_000),
     "parse_timeout": (1, 86_400),
     "parse_memory": (64, 1_048_576),  # MB
+    "workers": (1, MAX_WORKERS),
+    "per_host_delay": (0, MAX_PER_HOST_DELAY),  # seconds between two requests to one host
 }
 SOURCE_RANGES: dict[str, tuple[float, float]] = {
     "priority": (-1_000_000, 1_000_000),  # stored in SQLite, compared in merges
@@ -224,7 +228,10 @@ class _Reader:
         found = self.mapping(node, "settings", SETTINGS_KEYS)
         values: dict[str, Any] = {}
         for key, (_, value) in found.items():
-            values[key] = self.typed(value, key, _SETTINGS_TYPES[key])
+            if key == "pause_after":
+                values[key] = self.interval(value, key)
+            else:
+                values[key] = self.typed(value, key, _SETTINGS_TYPES[key])
             if key in SETTINGS_RANGES:
                 self.in_range(value, key, values[key], SETTINGS_RANGES[key])
         if "timezone" in values:
@@ -371,7 +378,7 @@ class _Reader:
             if key == "recipe":
                 values[key] = self.recipe(value)
             elif key == "interval":
-                values[key] = self.interval(value)
+                values[key] = self.interval(value, key)
             else:
                 values[key] = self.typed(value, key, _SOURCE_TYPES[key])
             if key in SOURCE_RANGES:
@@ -437,20 +444,20 @@ class _Reader:
             values[key] = selector
         return Recipe(**values)
 
-    def interval(self, node: yaml.Node) -> int:
-        raw = str(self.scalar(node, "interval"))
+    def interval(self, node: yaml.Node, key: str) -> int:
+        raw = str(self.scalar(node, key))
         match = INTERVAL_RE.match(raw)
         if not match:
             raise self.error(
                 node,
-                "interval",
-                f"bad interval '{raw[:40]}' (use a number and s, m, h or d, like 30m or 1h)",
+                key,
+                f"bad {key} '{raw[:40]}' (use a number and s, m, h or d, like 30m or 1h)",
             )
         seconds = int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
         if seconds < MIN_INTERVAL:
-            raise self.error(node, "interval", f"interval '{raw}' is shorter than one minute")
+            raise self.error(node, key, f"{key} '{raw[:40]}' is shorter than one minute")
         if seconds > MAX_INTERVAL:
-            raise self.error(node, "interval", f"interval '{raw}' is longer than a year")
+            raise self.error(node, key, f"{key} '{raw[:40]}' is longer than a year")
         return seconds
 
 

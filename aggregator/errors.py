@@ -49,26 +49,29 @@ class SourceError(AggregatorError):
         super().__init__(self.message)
 
     def __reduce__(self) -> tuple[object, ...]:
-        # keep source_id, url (and a FetchError's body) when crossing a process boundary
+        # keep source_id, url and any extra fields (a FetchError's body, status …) when
+        # crossing a process boundary: the instance dict travels as the pickled state
         return (
             _rebuild_source_error,
-            (type(self), self.message, self.source_id, self.url, getattr(self, "body", b"")),
+            (type(self), self.message, self.source_id, self.url),
+            dict(self.__dict__),
         )
 
 
 def _rebuild_source_error(
-    cls: type[SourceError], message: str, source_id: str, url: str, body: bytes
+    cls: type[SourceError], message: str, source_id: str, url: str
 ) -> SourceError:
-    error = cls(message, source_id=source_id, url=url)
-    if body:
-        error.body = body  # type: ignore[attr-defined]
-    return error
+    return cls(message, source_id=source_id, url=url)
 
 
 class FetchError(SourceError):
-    """``body`` keeps the start of an error answer (a Graph API error object explains itself)."""
+    """``body`` keeps the start of an error answer (a Graph API error object explains itself);
+    ``status`` is the HTTP status of an error answer and ``retry_after`` its Retry-After
+    header as sent (seconds or an HTTP date), for the scheduler's backoff."""
 
     body: bytes = b""
+    status: int | None = None
+    retry_after: str | None = None
 
 
 class DeadlineExceeded(FetchError):

@@ -30,6 +30,9 @@ class Outcome(StrEnum):
     FAILED = "failed"  # fetch or parse failed: nothing stored changed
     HELD = "held"  # most upcoming events vanished at once: kept them, held for review
     RETIRED = "retired"  # the source left sources.yaml: its events were tombstoned
+    SKIPPED = "skipped"  # paused, or its server asked us to wait: not fetched this time
+    PAUSED = "paused"  # failing for settings.pause_after, or paused by the operator
+    RESUMED = "resumed"  # ``aggregator sources resume``: harvested again
 
 
 class SourceStatus(StrEnum):
@@ -39,6 +42,7 @@ class SourceStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     HELD = "held"
+    PAUSED = "paused"  # not harvested until ``aggregator sources resume``
 
 
 class MatchDecision(StrEnum):
@@ -89,6 +93,11 @@ class Settings:
     max_events: int = 20_000  # events one source may bring into the window
     parse_timeout: float = 180.0  # seconds one source's parse may take, page fetches included
     parse_memory: int = 1024  # MB one source's parse may use (enforced in worker processes)
+    workers: int = 4  # harvests in parallel (`aggregator run`, `run --once`, `harvest`)
+    # seconds between two requests to one host; None: 1 s, but 0 for loopback and
+    # private hosts (tests, a local dev server), which only allow_private_hosts reaches
+    per_host_delay: float | None = None
+    pause_after: int = 14 * 86400  # seconds a source may fail before it is paused
 
 
 @dataclass(frozen=True, slots=True)

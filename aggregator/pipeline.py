@@ -4,31 +4,67 @@ The stages themselves are pure or own one kind of I/O (``fetch`` the network,
 ``store`` SQL); this module wires them so that ``cli`` and ``schedule`` share
 one implementation. One broken source never stops the others: every source
 error becomes a ``SourceReport``.
+
+Harvests run in a ``HarvestPool``: ``settings.workers`` threads, at most one harvest
+per host at a time with a pause between requests to a host (``fetch.polite``), database
+work serialised by one lock, and each source's bytes and events dropped as soon as they
+are stored, so memory grows with the largest source, not with the whole calendar.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import requests
 
 from aggregator import fetch
 from aggregator.config import Config
 from aggregator.dedupe import update as dedupe
-from aggregator.errors import SourceError
+from aggregator.errors import FetchError, ParseError, SourceError
+from aggregator.fetch.limits import is_size_refusal
+from aggregator.fetch.polite import (
+    COOL_DOWN,
+    SLOW_DOWN_STATUSES,
+    HostGate,
+    backoff_delay,
+    paced_fetcher,
+    parse_retry_after,
+    source_host,
+)
 from aggregator.harvest import facebook, harvest_bytes
+from aggregator.harvest.detect import detect_kind
+from aggregator.harvest.lint import (
+    Advice,
+    changing_uids_advice,
+    collapsed_advice,
+    lint_harvest,
+    oversize_advice,
+)
 from aggregator.harvest.worker import ParseBudget, run_in_workers, run_with_budget
-from aggregator.model import ExportFolder, FetchState, HarvestResult, Outcome, Source
+from aggregator.model import (
+    ExportFolder,
+    FetchState,
+    HarvestResult,
+    Outcome,
+    PageFetcher,
+    Settings,
+    Source,
+)
 from aggregator.normalize import normalize_event
 from aggregator.publish.output import PublishReport, publish
 from aggregator.publish.render import render_changes
 from aggregator.store import Store
+from aggregator.store.codec import event_span, iso
+from aggregator.store.schedule_queries import SourceSchedule
 
 log = logging.getLogger("aggregator")
 
@@ -45,6 +81,12 @@ class SourceReport:
     removed: int = 0
     warnings: tuple[str, ...] = ()
     message: str = ""
+    duration_ms: int = 0
+    bytes: int = 0
+    retry_at: datetime | None = None  # a failure's next attempt
+    reason: str = ""  # why a backoff, a pause or a skip (Swedish, for the health)
+    advice: tuple[Advice, ...] = ()  # the feed linter's findings, each with its sentence
+    paused: bool = False
 
 
 @dataclass
@@ -74,11 +116,14 @@ def parse_source_bytes(
     content_type: str = "",
     *,
     session: requests.Session | None = None,
+    pace: Callable[[PageFetcher], PageFetcher] | None = None,
     folder: ExportFolder | None = None,
 ) -> HarvestResult:
-    """Harvest + normalize: what a source's bytes (or folder) contain, ready to store or preview."""
+    """Harvest + normalize: what a source's bytes (or folder) contain, ready to store or preview.
+    ``pace`` wraps the page fetcher harvesters get (the scheduler's per-host politeness)."""
     own_session = session is None
     session = session or fetch.new_session(config.settings)
+    fetch_page = fetch.page_fetcher(config.settings, session, source)
     try:
         result = harvest_bytes(
             content,
@@ -86,7 +131,7 @@ def parse_source_bytes(
             config.settings,
             now=now,
             content_type=content_type,
-            fetch_page=fetch.page_fetcher(config.settings, session, source),
+            fetch_page=pace(fetch_page) if pace else fetch_page,
             folder=folder,
         )
     finally:
@@ -103,70 +148,6 @@ class _Fetched:
     source: Source
     result: fetch.FetchResult
     started: float
-
-
-def harvest_source(
-    store: Store,
-    config: Config,
-    source: Source,
-    now: datetime,
-    *,
-    session: requests.Session | None = None,
-    accept_shrink: bool = False,
-) -> SourceReport:
-    """Fetch, parse and store one source; a failure is recorded, never raised."""
-    fetched = fetch_step(store, config, source, now, session=session, accept_shrink=accept_shrink)
-    if isinstance(fetched, SourceReport):
-        return fetched
-    budget = ParseBudget.of(config.settings)
-    result = run_with_budget(_parse_job, (fetched, config, now, session), budget, source.id)
-    if isinstance(result, SourceError):
-        return record_failure(store, source, result, now, fetched.started)
-    return store_step(store, fetched, result, now, accept_shrink=accept_shrink)
-
-
-def fetch_step(
-    store: Store,
-    config: Config,
-    source: Source,
-    now: datetime,
-    *,
-    session: requests.Session | None,
-    accept_shrink: bool,
-) -> _Fetched | SourceReport:
-    """Fetch a source; unchanged or failed sources are recorded and reported right away."""
-    started = time.monotonic()
-    # accepting a shrink must read the calendar as it is now, never get a 304
-    state = FetchState() if accept_shrink else store.fetch_state(source.id)
-    try:
-        fetched = fetch.fetch_source(
-            source, state, config.settings, base_dir=config.path.parent, session=session
-        )
-    except SourceError as exc:
-        return record_failure(store, source, exc, now, started)
-    if fetched.not_modified or (
-        fingerprint(fetched.content_hash, source) == state.content_hash and not accept_shrink
-    ):
-        store.record_unchanged(
-            source.id,
-            now,
-            http_status=fetched.http_status,
-            duration_ms=_since(started),
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-        )
-        log.info("%s: unchanged (%s)", source.id, fetched.http_status or "same content")
-        return SourceReport(source.id, Outcome.UNCHANGED)
-    return _Fetched(source, fetched, started)
-
-
-def record_failure(
-    store: Store, source: Source, exc: SourceError, now: datetime, started: float
-) -> SourceReport:
-    message = failure_message(exc, source)
-    store.record_failure(source.id, message, now, duration_ms=_since(started))
-    log.warning("%s: failed: %s", source.id, message)
-    return SourceReport(source.id, Outcome.FAILED, message=message)
 
 
 def _since(started: float) -> int:
@@ -189,20 +170,6 @@ def store_step(
         duration_ms=_since(fetched.started),
         accept_shrink=accept_shrink,
     )
-    warnings = tuple(w.message for w in result.warnings)
-    for warning in warnings[:10]:
-        log.warning("%s: %s", source.id, warning)
-    if outcome.held:
-        log.warning("%s: held for review: %s", source.id, outcome.message)
-    log.info(
-        "%s: %d events (%d new, %d changed, %d removed) in %d ms",
-        source.id,
-        len(result.events),
-        outcome.new,
-        outcome.changed,
-        outcome.removed,
-        _since(fetched.started),
-    )
     return SourceReport(
         source.id,
         outcome.outcome,
@@ -210,7 +177,7 @@ def store_step(
         new=outcome.new,
         changed=outcome.changed,
         removed=outcome.removed,
-        warnings=warnings,
+        warnings=tuple(w.message for w in result.warnings),
         message=outcome.message,
     )
 
@@ -225,8 +192,531 @@ def failure_message(exc: SourceError, source: Source) -> str:
     return exc.message
 
 
-PARALLEL_PARSE_BYTES = 4_000_000  # below this a worker process costs more than it saves
-WORKER_BYTES = 1_000_000  # a source this big is parsed in a worker, within a memory budget
+# -- when a failing source is tried again ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPlan:
+    """What one more failure means for a source: when to try again and why."""
+
+    retry_at: datetime  # our backoff, or the server's Retry-After when that is later
+    server_retry_at: datetime | None  # what a Retry-After asked for
+    reason: str  # Swedish, for the health and the log
+    host_hold: float  # seconds every source on the host stays away (429/503)
+    pause_message: str | None  # set when the source is (still) paused
+
+
+def plan_retry(
+    source: Source,
+    schedule: SourceSchedule | None,
+    exc: SourceError,
+    now: datetime,
+    settings: Settings,
+    message: str,
+) -> RetryPlan:
+    """Exponential backoff from the source's interval up to a day, later if the server's
+    Retry-After says so; 429/503 keep the whole host away; a source that has failed for
+    ``settings.pause_after`` is paused."""
+    failing = schedule is not None and schedule.consecutive_failures > 0
+    failures = (schedule.consecutive_failures if schedule else 0) + 1
+    status = exc.status if isinstance(exc, FetchError) else None
+    server_at = parse_retry_after(exc.retry_after, now) if isinstance(exc, FetchError) else None
+    retry_at = now + backoff_delay(failures, source.interval)
+    if server_at is not None and server_at > retry_at:
+        retry_at = server_at
+    when = _local(retry_at, settings)
+    if server_at is not None:
+        reason = f"servern bad oss vänta till {_local(server_at, settings)} (Retry-After); nytt försök {when}"
+    elif status in SLOW_DOWN_STATUSES:
+        reason = f"servern svarade HTTP {status} (överbelastad eller tillfälligt nere); nytt försök {when}"
+    elif failures == 1:
+        reason = f"hämtningen misslyckades; nytt försök {when}"
+    else:
+        reason = f"{failures} misslyckade försök i rad; nytt försök {when}"
+    host_hold = 0.0
+    if status in SLOW_DOWN_STATUSES:
+        host_hold = (server_at - now).total_seconds() if server_at else COOL_DOWN
+    since = schedule.failing_since if failing and schedule and schedule.failing_since else now
+    pause_message = None
+    if (schedule is not None and schedule.paused) or now - since >= timedelta(
+        seconds=settings.pause_after
+    ):
+        days = max(1, (now - since).days)
+        pause_message = (
+            f"Källan är pausad: den har inte gått att hämta sedan {_local(since, settings)[:10]} "
+            f"({days} {'dag' if days == 1 else 'dagar'}). Senaste felet: {message}. Den hämtas "
+            "igen när den återupptas "
+            f"(aggregator sources resume {source.id})."
+        )
+        reason = "pausad efter upprepade fel"
+    return RetryPlan(retry_at, server_at, reason, host_hold, pause_message)
+
+
+def _local(value: datetime, settings: Settings) -> str:
+    return value.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def skip_reason(schedule: SourceSchedule | None, now: datetime, settings: Settings) -> str | None:
+    """Why ``run --once``/``harvest`` leaves a source alone (a pause, or a server's
+    Retry-After still running), or None. Our own backoff is the scheduler's business:
+    cron runs at the operator's interval."""
+    if schedule is None:
+        return None
+    if schedule.paused:
+        return "pausad (aggregator sources resume " + schedule.source_id + ")"
+    if schedule.server_retry_at is not None and schedule.server_retry_at > now:
+        return (
+            f"servern bad oss vänta till {_local(schedule.server_retry_at, settings)} (Retry-After)"
+        )
+    return None
+
+
+# -- the harvest pool --------------------------------------------------------------------
+
+PARALLEL_PARSE_BYTES = 256_000  # an iCal body this large is parsed in a worker process
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    source: Source
+    host: str
+    accept_shrink: bool
+    skip: bool = False  # its host asked us to wait (Retry-After) during a one-pass harvest
+
+
+class _ParsePool:
+    """Large iCal bodies are parsed in a worker process (``harvest.worker``) within the
+    parse time and memory budget: a parse of several seconds would otherwise keep the GIL
+    from the other harvests (and the web server), and a hostile file must not take the
+    service down. Workers die with their parent."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+
+    def parse(self, fetched: _Fetched, config: Config, now: datetime) -> HarvestResult:
+        budget = ParseBudget.of(config.settings)
+        jobs = [(fetched.source.id, (fetched, config, now))]
+        outcome = next(iter(run_in_workers(_parse_job, jobs, budget, 1)))
+        if isinstance(outcome, SourceError):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        """Nothing to stop: each parse's worker ends with it."""
+
+
+def _parse_job(fetched: _Fetched, config: Config, now: datetime) -> HarvestResult | SourceError:
+    """Parse one fetched source in a worker; errors come back as values (they cross processes)."""
+    try:
+        return parse_source_bytes(
+            fetched.result.content,
+            fetched.source,
+            config,
+            now,
+            fetched.result.content_type,
+            folder=fetched.result.folder,
+        )
+    except SourceError as exc:
+        return exc
+
+
+class HarvestPool:
+    """Harvests sources in ``settings.workers`` daemon threads.
+
+    A thread takes the first waiting source whose host is free and rested
+    (``HostGate``); the host stays taken for the whole harvest, so the pages an HTML or
+    RSS harvest follows never overlap with another request to that host (an iCal body
+    needs no more requests, so its host is freed before parsing). Every read and write
+    of the store happens under ``db``, one lock for the process. Threads are daemons: a
+    shutdown can abandon a fetch that hangs, never a transaction (those run under ``db``).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        now: Callable[[], datetime],
+        db: threading.RLock | None = None,
+        on_report: Callable[[SourceReport], None] | None = None,
+        parallel_bytes: int = PARALLEL_PARSE_BYTES,
+        parse_processes: bool = True,
+        workers: int | None = None,
+        skip_held_hosts: bool = False,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.now = now
+        self.db = db or threading.RLock()
+        self.on_report = on_report
+        self.parallel_bytes = parallel_bytes
+        self.skip_held_hosts = skip_held_hosts  # one pass (run --once): skip, do not wait
+        self.gate = HostGate(config.settings)
+        self.cond = self.gate.cond
+        self.workers = workers or config.settings.workers
+        cores = os.cpu_count() or 1
+        processes = min(cores, 4, self.workers)
+        self._parser = _ParsePool(processes) if parse_processes and processes > 1 else None
+        self._pending: list[_Job] = []
+        self._running: dict[str, _Job] = {}
+        self._closing = False
+        self._threads = 0  # threads alive or starting; each ends when there is no work
+        self.crashes: list[BaseException] = []
+
+    def set_config(self, config: Config) -> None:
+        """New settings for harvests that start from now on (a reloaded sources.yaml)."""
+        with self.cond:
+            self.config = config
+            self.gate.settings = config.settings
+            self.workers = config.settings.workers
+            self._start_threads()
+
+    def submit(self, source: Source, *, accept_shrink: bool = False) -> bool:
+        """Queue a harvest; False when the source is already waiting or running."""
+        with self.cond:
+            if self._closing or source.id in self._running:
+                return False
+            if any(job.source.id == source.id for job in self._pending):
+                return False
+            self._pending.append(_Job(source, source_host(source), accept_shrink))
+            self._start_threads()
+            self.cond.notify_all()
+            return True
+
+    def busy(self) -> set[str]:
+        """Ids of sources waiting or being harvested."""
+        with self.cond:
+            return {job.source.id for job in self._pending} | set(self._running)
+
+    def withdraw(self, source_id: str) -> None:
+        """Forget a waiting harvest (its source left the configuration)."""
+        with self.cond:
+            self._pending = [job for job in self._pending if job.source.id != source_id]
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing waits or runs; False on timeout."""
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        with self.cond:
+            while self._pending or self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(timeout=min(left, 1.0))
+            return True
+
+    def close(self, grace: float = math.inf) -> bool:
+        """Take no more jobs, drop the waiting ones, give running ones ``grace`` seconds.
+        True when every running harvest finished in time."""
+        with self.cond:
+            self._closing = True
+            self._pending.clear()
+            self.cond.notify_all()
+        deadline = time.monotonic() + grace
+        with self.cond:
+            while self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(timeout=min(left, 1.0))
+            finished = not self._running
+        if self._parser is not None and finished:
+            self._parser.close()
+        return finished
+
+    def _start_threads(self) -> None:
+        """Enough threads for the work there is, up to ``workers`` (under ``cond``)."""
+        wanted = min(self.workers, len(self._pending) + len(self._running))
+        while self._threads < wanted:
+            self._threads += 1
+            threading.Thread(target=self._work, name="harvest", daemon=True).start()
+
+    def _next_job(self) -> _Job | None:
+        """The next job whose host is ready, waiting for one; None when the thread should
+        end (nothing waits, or the pool closes). Counts the thread out before it ends, so
+        ``submit`` always starts a new one when work arrives."""
+        with self.cond:
+            while True:
+                if self._closing or not self._pending or self._threads > self.workers:
+                    self._threads -= 1
+                    return None
+                wait = 1.0
+                if len(self._running) < self.workers:
+                    now = self.gate.monotonic()
+                    soonest = math.inf
+                    for index, job in enumerate(self._pending):
+                        if self.skip_held_hosts and self.gate.held_for(job.host) > 0:
+                            del self._pending[index]
+                            self._running[job.source.id] = replace(job, skip=True)
+                            return self._running[job.source.id]
+                        if self.gate.try_take(job.host):
+                            del self._pending[index]
+                            self._running[job.source.id] = job
+                            return job
+                        soonest = min(soonest, self.gate.ready_at(job.host))
+                    if soonest != math.inf:
+                        wait = min(wait, max(0.005, soonest - now))
+                self.cond.wait(timeout=wait)
+
+    def _work(self) -> None:
+        session = fetch.new_session(self.config.settings)
+        try:
+            while (job := self._next_job()) is not None:
+                release_host = self._host_releaser(job)
+                try:
+                    try:
+                        report = self._harvest(job, session, release_host)
+                    except Exception as exc:  # a bug: keep the pool alive, surface it to callers
+                        log.exception("%s: harvest crashed", job.source.id)
+                        self.crashes.append(exc)
+                        report = SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
+                    release_host()
+                    log_harvest(report)
+                    if self.on_report is not None:
+                        self.on_report(report)
+                finally:  # only now is the job done: wait_idle() sees every report delivered
+                    release_host()
+                    with self.cond:
+                        self._running.pop(job.source.id, None)
+                        self.cond.notify_all()
+        finally:
+            session.close()
+
+    def _host_releaser(self, job: _Job) -> Callable[[], None]:
+        """Give the job's host back once: a second call (the host may be another job's by
+        then) does nothing."""
+        held = [not job.skip]
+
+        def release() -> None:
+            if held[0]:
+                held[0] = False
+                self.gate.release(job.host)
+
+        return release
+
+    def _harvest(
+        self, job: _Job, session: requests.Session, release_host: Callable[[], None]
+    ) -> SourceReport:
+        """Fetch, parse and store one source; a failure is recorded, never raised."""
+        source, config, now = job.source, self.config, self.now()
+        settings = config.settings
+        if job.skip:
+            until = now + timedelta(seconds=self.gate.held_for(job.host))
+            reason = f"servern bad oss vänta till {_local(until, settings)} (Retry-After)"
+            return SourceReport(source.id, Outcome.SKIPPED, reason=reason)
+        started = time.monotonic()
+        with self.db:
+            # accepting a shrink must read the calendar as it is now, never get a 304
+            stored = self.store.fetch_state(source.id)
+            state = FetchState() if job.accept_shrink else conditional_state(stored, source)
+            schedule = self.store.schedule_state(source.id)
+        if schedule is None:
+            return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
+        try:
+            try:
+                result = fetch.fetch_source(
+                    source, state, settings, base_dir=config.path.parent, session=session
+                )
+            finally:
+                self.gate.note_request(job.host)
+        except SourceError as exc:
+            return self._failed(job, exc, now, started, schedule)
+        size = len(result.content)
+        if result.not_modified or (
+            fingerprint(result.content_hash, source) == state.content_hash and not job.accept_shrink
+        ):
+            with self.db:
+                self.store.record_unchanged(
+                    source.id,
+                    now,
+                    http_status=result.http_status,
+                    duration_ms=_since(started),
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                )
+                self._resume_if_paused(source, schedule, now)
+            detail = str(result.http_status or "same content")
+            return SourceReport(
+                source.id,
+                Outcome.UNCHANGED,
+                message=detail,
+                duration_ms=_since(started),
+                bytes=size,
+            )
+        fetched = _Fetched(source, result, started)
+        kind = source.kind or _sniffed_kind(result, source)
+        try:
+            if kind == "ical":
+                release_host()  # an iCal parse asks the host for nothing more
+            if kind == "ical" and self._parser is not None and size >= self.parallel_bytes:
+                harvest = self._parser.parse(fetched, config, now)
+            else:
+                harvest = self._parse_here(fetched, config, now, session, job.host)
+        except SourceError as exc:
+            return self._failed(job, exc, now, started, schedule)
+        advice = lint_harvest(result.content, harvest, settings)
+        with self.db:
+            if self.store.schedule_state(source.id) is None:  # retired while we harvested
+                return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
+            report = store_step(self.store, fetched, harvest, now, accept_shrink=job.accept_shrink)
+            if report.outcome == Outcome.HELD:
+                upcoming = sum(1 for e in harvest.events if event_span(e)[1] >= iso(now))
+                advice.append(collapsed_advice(upcoming))
+            if report.new and report.removed:
+                rekeyed = self.store.rekeyed_count(source.id, now)
+                if rekeyed:
+                    advice.append(changing_uids_advice(rekeyed))
+            self.store.save_advice(source.id, [a.text for a in advice])
+            self._resume_if_paused(source, schedule, now)
+        return replace(report, duration_ms=_since(started), bytes=size, advice=tuple(advice))
+
+    def _parse_here(
+        self,
+        fetched: _Fetched,
+        config: Config,
+        now: datetime,
+        session: requests.Session,
+        host: str,
+    ) -> HarvestResult:
+        """Parse in this thread, within the parse time budget; pages it fetches are paced."""
+        settings = config.settings
+        result = fetched.result
+
+        def parse() -> HarvestResult:
+            return parse_source_bytes(
+                result.content,
+                fetched.source,
+                config,
+                now,
+                result.content_type,
+                session=session,
+                pace=lambda page: paced_fetcher(page, self.gate, host, settings.timeout),
+                folder=result.folder,
+            )
+
+        outcome = run_with_budget(parse, (), ParseBudget.of(settings), fetched.source.id)
+        if isinstance(outcome, SourceError):
+            raise outcome
+        return outcome
+
+    def _failed(
+        self,
+        job: _Job,
+        exc: SourceError,
+        now: datetime,
+        started: float,
+        schedule: SourceSchedule | None,
+    ) -> SourceReport:
+        source, settings = job.source, self.config.settings
+        message = failure_message(exc, source)
+        plan = plan_retry(source, schedule, exc, now, settings, message)
+        if plan.host_hold:
+            self.gate.hold(job.host, plan.host_hold)
+        advice: list[Advice] = []
+        if isinstance(exc, FetchError) and is_size_refusal(exc, settings.max_bytes):
+            advice = [oversize_advice(settings.max_bytes)]
+        with self.db:
+            self.store.record_harvest_failure(
+                source.id,
+                message,
+                now,
+                http_status=exc.status if isinstance(exc, FetchError) else None,
+                duration_ms=_since(started),
+                retry_at=plan.retry_at,
+                server_retry_at=plan.server_retry_at,
+                retry_reason=plan.reason,
+                pause_message=plan.pause_message,
+                advice=[a.text for a in advice] if advice else None,
+            )
+        return SourceReport(
+            source.id,
+            Outcome.FAILED,
+            message=message,
+            duration_ms=_since(started),
+            retry_at=plan.retry_at,
+            reason=plan.reason,
+            paused=plan.pause_message is not None,
+            advice=tuple(advice),
+        )
+
+    def _resume_if_paused(
+        self, source: Source, schedule: SourceSchedule | None, now: datetime
+    ) -> None:
+        """A paused source that was harvested (on the operator's request) and worked."""
+        if schedule is not None and schedule.paused and self.store.resume_source(source.id, now):
+            log.warning("%s: harvested fine again; no longer paused", source.id)
+
+
+def conditional_state(state: FetchState, source: Source) -> FetchState:
+    """Ask "changed since?" only when the stored parse was made with this source's current
+    settings and harvesters: after an edit of sources.yaml a 304 would keep the old parse."""
+    stored = state.content_hash
+    if stored is None or (
+        stored.startswith(f"{HARVEST_VERSION}:") and stored.endswith(":" + hash_source(source))
+    ):
+        return state
+    return FetchState(content_hash=stored)
+
+
+def _sniffed_kind(result: fetch.FetchResult, source: Source) -> str | None:
+    try:
+        return detect_kind(
+            result.content, result.content_type, source_id=source.id, url=source.url or ""
+        )
+    except ParseError:
+        return None  # the parse reports it
+
+
+def log_harvest(report: SourceReport) -> None:
+    """One line per harvest: source id, outcome, duration, bytes, events, and the reason
+    for a hold, a backoff or a skip."""
+    line = (
+        f"{report.source_id}: {report.outcome} in {report.duration_ms} ms, "
+        f"{report.bytes} bytes, {report.events} events"
+    )
+    if report.outcome == Outcome.OK:
+        line += f" ({report.new} new, {report.changed} changed, {report.removed} removed)"
+    elif report.outcome == Outcome.UNCHANGED:
+        line += f" ({report.message})"
+    elif report.outcome == Outcome.HELD:
+        line += f"; held for review: {report.message}"
+    elif report.outcome == Outcome.FAILED:
+        line += f"; {report.message}; {report.reason}"
+    elif report.outcome == Outcome.SKIPPED:
+        line += f"; skipped: {report.reason}"
+    if report.warnings:
+        line += f"; {len(report.warnings)} warnings"
+    if report.advice:
+        line += "; advice for the organizer: " + ", ".join(a.finding for a in report.advice)
+    failed = report.outcome in (Outcome.FAILED, Outcome.HELD)
+    log.log(logging.WARNING if failed else logging.INFO, "%s", line)
+    for warning in report.warnings[:10]:
+        log.debug("%s: %s", report.source_id, warning)
+
+
+def harvest_source(
+    store: Store,
+    config: Config,
+    source: Source,
+    now: datetime,
+    *,
+    session: requests.Session | None = None,
+    accept_shrink: bool = False,
+) -> SourceReport:
+    """One source now, in the calling thread (an approval, the organizer's "Hämta nu"):
+    the same fetch, parse, store, backoff and linter as every harvest. The caller
+    serialises its own database work (one connection per thread of work)."""
+    pool = HarvestPool(store, config, now=lambda: now, parse_processes=False, workers=1)
+    job = _Job(source, source_host(source), accept_shrink)
+    pool.gate.try_take(job.host)  # a fresh gate: always free
+    own_session = session is None
+    session = session or fetch.new_session(config.settings)
+    try:
+        report = pool._harvest(job, session, lambda: pool.gate.release(job.host))
+    finally:
+        if own_session:
+            session.close()
+    log_harvest(report)
+    return report
 
 
 def harvest_all(
@@ -239,75 +729,47 @@ def harvest_all(
     progress: Callable[[SourceReport], None] | None = None,
     parallel_bytes: int = PARALLEL_PARSE_BYTES,
 ) -> list[SourceReport]:
-    """Fetch every source, parse the changed ones (in worker processes when there is
-    enough to parse and more than one core), store each in configuration order."""
+    """Harvest every source (or those named) once, in parallel as ``HarvestPool`` allows;
+    reports in configuration order. Paused sources, and those a server asked to wait,
+    are skipped unless named."""
     for retired in store.sync_sources(config.sources, now):
         log.warning("%s: no longer in the configuration; its events leave the feeds", retired)
     sources = [s for s in config.sources if source_ids is None or s.id in source_ids]
     reports: dict[str, SourceReport] = {}
-    pending: list[_Fetched] = []
-    session = fetch.new_session(config.settings)
-    try:
-        for source in sources:
-            fetched = fetch_step(
-                store, config, source, now, session=session, accept_shrink=accept_shrink
-            )
-            if isinstance(fetched, SourceReport):
-                reports[source.id] = fetched
-                if progress:
-                    progress(fetched)
-            else:
-                pending.append(fetched)
-        workers = min(len(pending), os.cpu_count() or 1, 4)
-        size = sum(len(f.result.content) for f in pending)
-        budget = ParseBudget.of(config.settings)
-        parsed: Iterator[HarvestResult | SourceError]
-        if (workers > 1 and size >= parallel_bytes) or any(
-            len(f.result.content) >= WORKER_BYTES for f in pending
-        ):
-            parsed = _parse_in_workers(pending, config, now, budget, max(1, workers))
-        else:
-            parsed = (
-                run_with_budget(_parse_job, (f, config, now, session), budget, f.source.id)
-                for f in pending
-            )
-        for fetched, outcome in zip(pending, parsed, strict=True):
-            if isinstance(outcome, HarvestResult):
-                report = store_step(store, fetched, outcome, now, accept_shrink=accept_shrink)
-            else:
-                report = record_failure(store, fetched.source, outcome, now, fetched.started)
-            reports[fetched.source.id] = report
+    done = threading.Lock()
+
+    def collect(report: SourceReport) -> None:
+        with done:
+            reports[report.source_id] = report
             if progress:
                 progress(report)
-    finally:
-        session.close()
-    return [reports[s.id] for s in sources]
 
-
-def _parse_job(
-    fetched: _Fetched, config: Config, now: datetime, session: requests.Session | None = None
-) -> HarvestResult | SourceError:
-    """Parse one fetched source; errors come back as values (they cross processes)."""
+    schedules = store.schedule_states()
+    pool = HarvestPool(
+        store,
+        config,
+        now=lambda: now,
+        on_report=collect,
+        parallel_bytes=parallel_bytes,
+        skip_held_hosts=True,
+    )
     try:
-        return parse_source_bytes(
-            fetched.result.content,
-            fetched.source,
-            config,
-            now,
-            fetched.result.content_type,
-            session=session,
-            folder=fetched.result.folder,
-        )
-    except SourceError as exc:
-        return exc
-
-
-def _parse_in_workers(
-    pending: Sequence[_Fetched], config: Config, now: datetime, budget: ParseBudget, workers: int
-) -> Iterator[HarvestResult | SourceError]:
-    """In worker processes with a hard time and memory budget (``harvest.worker``)."""
-    jobs = [(fetched.source.id, (fetched, config, now)) for fetched in pending]
-    yield from run_in_workers(_parse_job, jobs, budget, workers)
+        for source in sources:
+            reason = (
+                None if source_ids else skip_reason(schedules.get(source.id), now, config.settings)
+            )
+            if reason:
+                skipped = SourceReport(source.id, Outcome.SKIPPED, reason=reason)
+                log_harvest(skipped)
+                collect(skipped)
+            else:
+                pool.submit(source, accept_shrink=accept_shrink)
+        pool.wait_idle()
+    finally:
+        pool.close()
+    if pool.crashes:
+        raise pool.crashes[0]
+    return [reports[s.id] for s in sources]
 
 
 def update_events(store: Store, config: Config, now: datetime) -> int:

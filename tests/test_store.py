@@ -63,6 +63,7 @@ def test_wal_mode_and_migrations(store: Store) -> None:
         "m004_event_search",
     ]
     assert "m030_registrations" in applied
+    assert "m020_schedule_state" in applied
 
 
 def test_upsert_and_tombstone(store: Store) -> None:
@@ -79,7 +80,16 @@ def test_upsert_and_tombstone(store: Store) -> None:
 
 def test_failure_changes_no_events(store: Store) -> None:
     harvest(store, [ev("a"), ev("b")])
-    store.record_failure("s", "the server answered HTTP 500", NOW)
+    store.record_harvest_failure(
+        "s",
+        "the server answered HTTP 500",
+        NOW,
+        http_status=500,
+        duration_ms=3,
+        retry_at=NOW,
+        server_retry_at=None,
+        retry_reason="",
+    )
     assert active_keys(store) == {"a", "b"}
     health = store.source_health()[0]
     assert (health.status, health.consecutive_failures) == ("failed", 1)

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 from aggregator import clock, pipeline
 from aggregator.cli import events as moderation
 from aggregator.cli import registrations as registrations_cli
+from aggregator.cli import sources as sources_cli
+from aggregator.cli.progress import Progress
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import AggregatorError, ConfigError, SourceError
 from aggregator.fetch import fetch_source
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sources_command", metavar="ACTION", required=True
     )
     source_commands.add_parser("list", help="every source with its health")
+    sources_cli.add_commands(source_commands)
     check = source_commands.add_parser(
         "check",
         help="fetch a URL, detect its kind and show the events it would import (stores nothing)",
@@ -86,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--limit", type=int, default=20, help="events to show (default 20)")
     registrations_cli.add_parsers(source_commands)
+
+    backup = commands.add_parser(
+        "backup", help="a consistent copy of the database, also while the service runs"
+    )
+    backup.add_argument("path", type=Path, help="file to write (replaced atomically)")
 
     events = commands.add_parser("events", help="list published events")
     event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
@@ -196,27 +204,34 @@ def _main(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datetime) -> int:
     if args.command == "run" and args.once:
-        report = pipeline.run_once(store, config, now, progress=_progress)
+        progress = Progress(len(config.sources))
+        report = pipeline.run_once(store, config, now, progress=progress)
+        progress.finish(report.sources)
         _print_summary(report, config)
         return 0
     if args.command == "run":
+        from aggregator.cli.service import web_starter
         from aggregator.schedule import run_forever
         from aggregator.web import serve
 
-        return run_forever(store, config, serve=lambda: serve(config, args.host, args.port))
+        if not args.quiet and not args.verbose:  # a service logs each harvest
+            logging.getLogger("aggregator").setLevel(logging.INFO)
+        return run_forever(store, config, start_web=web_starter(config, args.host, args.port))
     if args.command == "harvest":
         unknown = [s for s in args.source or [] if s not in {src.id for src in config.sources}]
         if unknown:
             print(f"aggregator: no source with id {', '.join(unknown)}", file=sys.stderr)
             return 1
+        progress = Progress(len(args.source or config.sources))
         reports = pipeline.harvest_all(
             store,
             config,
             now,
             source_ids=args.source,
             accept_shrink=args.accept_shrink,
-            progress=_progress,
+            progress=progress,
         )
+        progress.finish(reports)
         pipeline.update_events(store, config, now)
         _print_summary(
             pipeline.RunReport(sources=reports, publish=output.PublishReport(skipped=True)),
@@ -236,7 +251,11 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
     if args.command == "sources" and args.sources_command in registrations_cli.COMMANDS:
         return registrations_cli.run(args, config, store, now)
     if args.command == "sources":
-        return _sources_list(config, store)
+        return sources_cli.run(args, config, store, now)
+    if args.command == "backup":
+        size = store.backup_to(args.path)
+        print(f"Backup: {args.path} ({size / 1e6:.1f} MB, integrity ok)")
+        return 0
     if args.command == "events" and args.events_command == "list":
         return _events_list(config, store, args, now)
     if args.command == "events":
@@ -257,29 +276,17 @@ def _setup_logging(verbose: bool, quiet: bool) -> logging.Handler:
     return handler
 
 
-def _progress(report: pipeline.SourceReport) -> None:
-    if report.outcome is Outcome.FAILED:
-        detail = report.message
-    elif report.outcome is Outcome.UNCHANGED:
-        detail = "unchanged"
-    else:
-        detail = f"{report.events} events ({report.new} new, {report.changed} changed, {report.removed} removed)"
-        if report.warnings:
-            detail += f", {len(report.warnings)} warnings"
-        if report.outcome is Outcome.HELD:
-            detail += " — HELD: " + report.message
-    print(f"  {report.outcome:9} {report.source_id}: {detail}", file=sys.stderr)
-
-
 def _print_summary(report: pipeline.RunReport, config: Config) -> None:
     counts = {
         o: sum(1 for s in report.sources if s.outcome == o)
-        for o in (Outcome.OK, Outcome.UNCHANGED, Outcome.HELD, Outcome.FAILED)
+        for o in (Outcome.OK, Outcome.UNCHANGED, Outcome.HELD, Outcome.FAILED, Outcome.SKIPPED)
     }
     parts = [f"{counts[Outcome.OK]} ok", f"{counts[Outcome.UNCHANGED]} unchanged"]
     if counts[Outcome.HELD]:
         parts.append(f"{counts[Outcome.HELD]} held")
     parts.append(f"{counts[Outcome.FAILED]} failed")
+    if counts[Outcome.SKIPPED]:
+        parts.append(f"{counts[Outcome.SKIPPED]} skipped")
     print("Sources: " + ", ".join(parts))
     new = sum(s.new for s in report.sources)
     changed = sum(s.changed for s in report.sources)
@@ -287,6 +294,8 @@ def _print_summary(report: pipeline.RunReport, config: Config) -> None:
     print(f"Harvested: {new} new, {changed} changed, {removed} removed")
     for failed in report.failed:
         print(f"  failed {failed.source_id}: {failed.message}")
+    for skipped in (s for s in report.sources if s.outcome is Outcome.SKIPPED):
+        print(f"  skipped {skipped.source_id}: {skipped.reason}")
     if not report.publish.skipped or report.publish.feeds:
         print(_publish_line(report.publish, config))
 
@@ -299,26 +308,6 @@ def _publish_line(result: output.PublishReport, config: Config) -> str:
         f"Feeds: {result.events} events in {result.feeds} feeds; "
         f"{result.written} files written, {result.unchanged} unchanged in {feeds_dir}/"
     )
-
-
-def _sources_list(config: Config, store: Store) -> int:
-    store.sync_sources(config.sources)
-    health = {h.id: h for h in store.source_health()}
-    rows = [("ID", "STATUS", "EVENTS", "LAST OK", "MESSAGE")]
-    for source in config.sources:
-        h = health.get(source.id)
-        if h is None:
-            continue
-        message = h.message or (
-            f"{len(h.warnings)} warnings: {h.warnings[0]}" if h.warnings else ""
-        )
-        rows.append(
-            (source.id, h.status, str(h.event_count), h.last_success_at or "-", message[:100])
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
-    return 0
 
 
 def _check(config: Config, args: argparse.Namespace, now: datetime) -> int:

@@ -167,6 +167,8 @@ def _http_error(response: requests.Response, shown: str, source_id: str) -> Fetc
         url=shown,
     )
     error.body = next(response.iter_content(chunk_size=65536), b"")
+    error.status = response.status_code
+    error.retry_after = response.headers.get("Retry-After")
     return error
 
 

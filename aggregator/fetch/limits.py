@@ -126,3 +126,8 @@ def too_slow(deadline: Deadline, source_id: str, url: str) -> FetchError:
 
 def too_big(max_bytes: int) -> str:
     return f"the file is larger than the limit of {max_bytes // (1024 * 1024)} MB"
+
+
+def is_size_refusal(exc: FetchError, max_bytes: int) -> bool:
+    """Whether a fetch was refused for being over ``max_bytes`` (the feed linter says so)."""
+    return exc.message == too_big(max_bytes)

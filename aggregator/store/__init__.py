@@ -11,6 +11,8 @@
                    (its merged events are saved by ``events.save_merged``)
     moderation.py  an event's sources and scores, the review queue
     search.py      full-text search (FTS5) over published events
+    schedule_queries.py  the scheduler's state: backoff, pauses, the feed linter's advice
+    backup.py      a consistent copy while the service runs (SQLite's backup API)
     wrap.py        sqlite3 errors → ``StoreError`` with a sentence
 
 Tables
@@ -33,6 +35,7 @@ A harvest is one transaction: a failure changes nothing stored.
 
 from __future__ import annotations
 
+from aggregator.store.backup import BackupQueries
 from aggregator.store.codec import (
     content_digest,
     event_from_dict,
@@ -74,6 +77,7 @@ from aggregator.store.rows import (
     SourceHealth,
     StoredEvent,
 )
+from aggregator.store.schedule_queries import ScheduleQueries, SourceSchedule
 from aggregator.store.schema import migrations
 from aggregator.store.search import SearchProblem, SearchQueries, SearchQuery, search_filter
 from aggregator.store.sources import SourceQueries
@@ -103,6 +107,7 @@ __all__ = [
     "SearchProblem",
     "SearchQuery",
     "SourceHealth",
+    "SourceSchedule",
     "Store",
     "StoredEvent",
     "StoredVersion",
@@ -128,6 +133,8 @@ class Store(
     SourceQueries,
     EventQueries,
     ModerationQueries,
+    ScheduleQueries,
+    BackupQueries,
     SearchQueries,
     MatchingQueries,
     WebQueries,

@@ -374,3 +374,23 @@ def m005_search_in_bulk(db: sqlite_utils.Database) -> None:
         END;
         """
     )
+
+
+@migrations()
+def m020_schedule_state(db: sqlite_utils.Database) -> None:
+    """Per-source scheduling state (``store/schedule_queries.py``) and the feed linter's advice.
+
+    ``failing_since``, ``retry_at`` (our backoff, or a server's Retry-After if later) and
+    ``server_retry_at`` (what the server asked for) describe the current run of failures
+    and mean nothing once ``consecutive_failures`` is back at 0; ``lint`` is a JSON list
+    of Swedish sentences for the organizer. One statement at a time (no executescript, which
+    would commit the migration's transaction)."""
+    for column in (
+        "failing_since TEXT",
+        "retry_at TEXT",
+        "retry_reason TEXT NOT NULL DEFAULT ''",
+        "server_retry_at TEXT",
+        "paused_at TEXT",
+        "lint TEXT NOT NULL DEFAULT '[]'",
+    ):
+        db.execute(f"ALTER TABLE sources ADD COLUMN {column}")

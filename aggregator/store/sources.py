@@ -83,23 +83,6 @@ class SourceQueries(StoreBase):
             return FetchState()
         return FetchState(etag=row[0], last_modified=row[1], content_hash=row[2])
 
-    def record_failure(
-        self,
-        source_id: str,
-        message: str,
-        now: datetime,
-        *,
-        http_status: int | None = None,
-        duration_ms: int | None = None,
-    ) -> None:
-        with self.transaction():
-            self.conn.execute(
-                """UPDATE sources SET status = ?, message = ?, last_attempt_at = ?,
-                   consecutive_failures = consecutive_failures + 1 WHERE id = ?""",
-                (SourceStatus.FAILED, message, iso(now), source_id),
-            )
-            self._log(source_id, now, Outcome.FAILED, http_status, duration_ms, None, message)
-
     def record_unchanged(
         self,
         source_id: str,

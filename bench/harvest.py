@@ -1,0 +1,417 @@
+"""Benchmark: the scheduler's harvest engine and the memory of ``run --once``.
+
+    python -m bench.harvest polite [--sources 500] [--events 100] [--hosts 20] [--latency 0.05]
+    python -m bench.harvest memory [--sizes 25000 50000 100000 200000] [--sources 200]
+    python -m bench.harvest trace  [--events 100000] [--sources 200]
+
+``polite``: a local server answers on 127.0.0.1 … 127.0.0.N (one "host" each) and adds
+``--latency`` per request; it counts requests in flight per host. Prints the first
+cycle's wall time against the serial sum (the same cycle with one worker), the largest
+number of requests ever in flight to one host, and a second cycle where every source
+answers 304 (its share of the first, and how many sources were parsed again).
+
+``memory``: for each size, a fresh ``aggregator run --once`` in its own process against
+a local server of ``--sources`` iCal calendars (weekly series and shared UIDs included).
+Prints the peak RSS (the largest single process, as wait4 reports it, and the sampled
+sum over the process tree), the growth exponent between sizes, and a no-change rerun.
+
+``trace``: the same run in this process, stage by stage, with the RSS high-water mark
+after each stage (``--tracemalloc``: the traced Python peak of each stage and the largest
+allocation sites still held; ``--cache-mb``: another SQLite page cache size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import itertools
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.pipeline import make_calendar
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Calendars:
+    """Bodies by path, served with ETags; counts requests in flight per host."""
+
+    def __init__(self, bodies: dict[str, bytes], latency: float) -> None:
+        self.bodies = bodies
+        self.etags = {p: '"' + hashlib.sha256(b).hexdigest()[:16] + '"' for p, b in bodies.items()}
+        self.latency = latency
+        self.lock = threading.Lock()
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+        self.max_total = 0
+        self.requests = 0
+        self.not_modified = 0
+
+    def enter(self, host: str) -> None:
+        with self.lock:
+            self.requests += 1
+            self.in_flight[host] = self.in_flight.get(host, 0) + 1
+            self.max_in_flight[host] = max(self.max_in_flight.get(host, 0), self.in_flight[host])
+            self.max_total = max(self.max_total, sum(self.in_flight.values()))
+
+    def leave(self, host: str) -> None:
+        with self.lock:
+            self.in_flight[host] -= 1
+
+
+def serve(calendars: Calendars, hosts: int) -> list[ThreadingHTTPServer]:
+    """One server per loopback address 127.0.0.1 … 127.0.0.N, all on the same port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            # counted out just before the client can have the whole answer (the last byte,
+            # or the end of the headers), so a client that sends its next request at once
+            # is never seen as overlapping with this one
+            host = self.connection.getsockname()[0]
+            calendars.enter(host)
+            left = False
+            try:
+                time.sleep(calendars.latency)
+                body = calendars.bodies.get(self.path)
+                etag = calendars.etags.get(self.path, "")
+                if body is not None and self.headers.get("If-None-Match") == etag:
+                    with calendars.lock:
+                        calendars.not_modified += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    calendars.leave(host)
+                    left = True
+                    self.end_headers()
+                    return
+                status, body = (200, body) if body is not None else (404, b"not found")
+                self.send_response(status)
+                self.send_header("Content-Type", "text/calendar; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
+                self.end_headers()
+                self.wfile.write(body[:-1])
+                calendars.leave(host)
+                left = True
+                self.wfile.write(body[-1:])
+            finally:
+                if not left:
+                    calendars.leave(host)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler)]
+    port = servers[0].server_address[1]
+    servers += [ThreadingHTTPServer((f"127.0.0.{n}", port), Handler) for n in range(2, hosts + 1)]
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    return servers
+
+
+def config_text(work: Path, port: int, sources: int, hosts: int, **settings: object) -> str:
+    lines = [
+        "settings:",
+        f"  database: {work}/bench.db",
+        f"  feeds_dir: {work}/feeds",
+        "  allow_private_hosts: true",
+        "  max_bytes: 200000000",
+        *(f"  {key}: {value}" for key, value in settings.items()),
+        "sources:",
+    ]
+    for i in range(sources):
+        host = f"127.0.0.{i % hosts + 1}"
+        lines += [
+            f"  - id: s{i}",
+            f"    name: Förening {i}",
+            f"    url: http://{host}:{port}/s{i}.ics",
+            "    municipality: Vimmerby",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# -- polite ---------------------------------------------------------------------------
+
+
+def polite(args: argparse.Namespace) -> None:
+    from aggregator import pipeline
+    from aggregator.config import load_config
+    from aggregator.store import Store
+
+    rng = random.Random(7)
+    bodies = {f"/s{i}.ics": make_calendar(i, args.events, rng) for i in range(args.sources)}
+    calendars = Calendars(bodies, args.latency)
+    servers = serve(calendars, args.hosts)
+    port = servers[0].server_address[1]
+    print(
+        f"{args.sources} sources × {args.events} events over {args.hosts} hosts, "
+        f"{args.latency * 1000:.0f} ms per request"
+    )
+    results = {}
+    for label, workers in (
+        ("serial (1 worker)", 1),
+        (f"parallel ({args.workers} workers)", args.workers),
+    ):
+        work = Path(tempfile.mkdtemp(prefix="bench-harvest-"))
+        (work / "sources.yaml").write_text(
+            config_text(work, port, args.sources, args.hosts, workers=workers, per_host_delay=0),
+            encoding="utf-8",
+        )
+        config = load_config(work / "sources.yaml")
+        store = Store(config.settings.database)
+        calendars.max_in_flight.clear()
+        calendars.max_total = 0
+        started = time.perf_counter()
+        first = pipeline.run_once(store, config, NOW)
+        first_seconds = time.perf_counter() - started
+        assert all(r.outcome == "ok" for r in first.sources), first.failed[:3]
+        per_host = max(calendars.max_in_flight.values())
+        total = calendars.max_total
+        calendars.not_modified = 0
+        started = time.perf_counter()
+        second = pipeline.run_once(store, config, NOW)
+        second_seconds = time.perf_counter() - started
+        reparsed = sum(1 for r in second.sources if r.outcome != "unchanged")
+        results[label] = first_seconds
+        print(f"{label}:")
+        print(
+            f"  first cycle        {first_seconds:7.2f} s  ({first.publish.events} events published)"
+        )
+        print(f"  max in flight      {per_host} per host, {total} in all")
+        print(
+            f"  304 cycle          {second_seconds:7.2f} s  ({100 * second_seconds / first_seconds:.1f}% "
+            f"of the first; {calendars.not_modified} answered 304, {reparsed} parsed again)"
+        )
+        store.close()
+    serial, parallel = results.values()
+    print(f"parallel first cycle / serial: {parallel / serial:.2f}")
+    for server in servers:
+        server.shutdown()
+
+
+# -- memory ---------------------------------------------------------------------------
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Sum of VmRSS over ``root`` and its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        rss[int(entry)] = int(line.split()[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def measure_cli(config: Path, *extra: str) -> tuple[float, float, float]:
+    """(wall s, max RSS MB of the largest process, sampled peak MB of the whole tree)."""
+    env = {**os.environ, "AGGREGATOR_NOW": NOW.isoformat(), "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aggregator",
+            "--config",
+            str(config),
+            "-q",
+            "run",
+            "--once",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    peak = 0
+    while process.poll() is None:
+        with contextlib.suppress(OSError):
+            peak = max(peak, _tree_rss_kb(process.pid))
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    # the process is reaped by poll(); its own high-water mark comes from wait4's rusage,
+    # which poll() discarded, so ask the kernel for our children's maximum instead
+    import resource
+
+    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert process.returncode == 0, process.returncode
+    return wall, largest, peak / 1024
+
+
+def memory(args: argparse.Namespace) -> None:
+    print(f"run --once over {args.sources} sources (each size in a fresh process and database)")
+    print(f"{'events':>8} {'first run':>10} {'peak RSS':>10} {'tree peak':>10} {'no-change':>10}")
+    peaks: list[tuple[int, float]] = []
+    for size in args.sizes:
+        rng = random.Random(42)
+        per_source = size // args.sources
+        bodies = {f"/s{i}.ics": make_calendar(i, per_source, rng) for i in range(args.sources)}
+        calendars = Calendars(bodies, 0.0)
+        servers = serve(calendars, args.hosts)
+        port = servers[0].server_address[1]
+        work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+        config = work / "sources.yaml"
+        config.write_text(config_text(work, port, args.sources, args.hosts), encoding="utf-8")
+        # RUSAGE_CHILDREN is a running maximum: measure each size in a fresh interpreter
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.harvest", "_one", str(config)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout.split()
+        wall, largest, tree, rerun = map(float, out)
+        peaks.append((size, largest))
+        print(
+            f"{size:>8} {wall:>9.1f}s {largest:>8.0f}MB {tree:>8.0f}MB {rerun:>9.2f}s"
+            f" ({100 * rerun / wall:.1f}%)"
+        )
+        for server in servers:
+            server.shutdown()
+    for (a, pa), (b, pb) in itertools.pairwise(peaks):
+        print(f"growth exponent {a}→{b}: {math.log(pb / pa) / math.log(b / a):.2f}")
+
+
+def measure_one(config: Path) -> None:
+    wall, largest, tree = measure_cli(config)
+    rerun, _, _ = measure_cli(config)
+    print(wall, largest, tree, rerun)
+
+
+# -- trace ----------------------------------------------------------------------------
+
+
+def trace(args: argparse.Namespace) -> None:
+    import resource
+    import tracemalloc
+
+    from aggregator import pipeline
+    from aggregator.config import load_config
+    from aggregator.publish import output
+    from aggregator.store import Store
+
+    if args.cache_mb is not None:  # what the store's SQLite page cache costs
+        from aggregator.store import base
+
+        base.PRAGMAS = tuple(
+            f"PRAGMA cache_size=-{args.cache_mb * 1024}" if p.startswith("PRAGMA cache_size") else p
+            for p in base.PRAGMAS
+        )
+    rng = random.Random(42)
+    per_source = args.events // args.sources
+    bodies = {f"/s{i}.ics": make_calendar(i, per_source, rng) for i in range(args.sources)}
+    calendars = Calendars(bodies, 0.0)
+    servers = serve(calendars, args.hosts)
+    port = servers[0].server_address[1]
+    work = Path(tempfile.mkdtemp(prefix="bench-trace-"))
+    (work / "sources.yaml").write_text(
+        config_text(work, port, args.sources, args.hosts), encoding="utf-8"
+    )
+    config = load_config(work / "sources.yaml")
+    store = Store(config.settings.database)
+    print(
+        f"{args.events} events over {args.sources} sources, {sum(map(len, bodies.values())) / 1e6:.0f} MB"
+    )
+
+    def rss() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    base = rss()
+    print(f"  start                 high-water {base:6.0f} MB")
+
+    @contextlib.contextmanager
+    def stage(name: str) -> Iterator[None]:
+        if args.tracemalloc:
+            tracemalloc.start(8)
+            tracemalloc.reset_peak()
+        started = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - started
+        line = f"  {name:20}  high-water {rss():6.0f} MB  {seconds:6.1f} s"
+        if args.tracemalloc:
+            _, peak = tracemalloc.get_traced_memory()
+            snapshot = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            line += f"  traced peak {peak / 1e6:6.0f} MB"
+            print(line)
+            for stat in snapshot.statistics("lineno")[:6]:
+                print(f"      still held {stat.size / 1e6:6.1f} MB  {stat.traceback}")
+        else:
+            print(line)
+
+    with stage("harvest_all"):
+        pipeline.harvest_all(store, config, NOW)
+    with stage("update_events"):
+        pipeline.update_events(store, config, NOW)
+    with stage("publish"):
+        output.publish(store, config, NOW)
+    print(
+        f"  parse workers' largest: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB"
+    )
+    for server in servers:
+        server.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("polite")
+    p.add_argument("--sources", type=int, default=500)
+    p.add_argument("--events", type=int, default=100)
+    p.add_argument("--hosts", type=int, default=20)
+    p.add_argument("--latency", type=float, default=0.05)
+    p.add_argument("--workers", type=int, default=20, help="default: one per host")
+    m = commands.add_parser("memory")
+    m.add_argument("--sizes", type=int, nargs="+", default=[25_000, 50_000, 100_000, 200_000])
+    m.add_argument("--sources", type=int, default=200)
+    m.add_argument("--hosts", type=int, default=20)
+    t = commands.add_parser("trace")
+    t.add_argument("--events", type=int, default=100_000)
+    t.add_argument("--sources", type=int, default=200)
+    t.add_argument("--hosts", type=int, default=20)
+    t.add_argument("--tracemalloc", action="store_true")
+    t.add_argument("--cache-mb", type=int, help="SQLite page cache instead of the store's")
+    one = commands.add_parser("_one")
+    one.add_argument("config", type=Path)
+    args = parser.parse_args()
+    if args.command == "polite":
+        polite(args)
+    elif args.command == "memory":
+        memory(args)
+    elif args.command == "trace":
+        trace(args)
+    else:
+        measure_one(args.config)
+
+
+if __name__ == "__main__":
+    main()

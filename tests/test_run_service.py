@@ -1,0 +1,347 @@
+"""``aggregator run`` as an operator runs it: a real process, a real port, real signals.
+
+Hot reload of sources.yaml (added, removed, edited sources), SIGHUP, SIGTERM while a
+harvest waits for a slow server and while a publish is writing, SIGINT, and a backup
+taken while the service writes. Waits poll the result with a deadline; nothing asserts
+how long anything took.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from aggregator.cli import main
+from tests.hosts import Answer, Hosts
+from tests.support import assert_feeds_valid, read_with_icalendar, write_config
+
+ROOT = Path(__file__).parent.parent
+DEADLINE = 90.0  # seconds a wait may take before the test gives up (never asserted on)
+
+
+def event(uid: str, title: str, start: str, place: str = "Folkets hus\\, Vimmerby") -> str:
+    return (
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Stockholm:{start}\r\nDURATION:PT2H\r\n"
+        f"SUMMARY:{title}\r\nLOCATION:{place}\r\nEND:VEVENT\r\n"
+    )
+
+
+def write_calendar(path: Path, *events: str) -> Path:
+    path.write_bytes(
+        (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Run//SV\r\n"
+            "X-WR-TIMEZONE:Europe/Stockholm\r\n" + "".join(events) + "END:VCALENDAR\r\n"
+        ).encode()
+    )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Service:
+    """``aggregator run`` in a child process; its log goes to a file we can read."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.port = free_port()
+        self.log_path = config.parent / "service.log"
+        self.log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aggregator",
+                "--config",
+                str(config),
+                "run",
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, what: str, check: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            if check():
+                return
+            assert self.process.poll() is None, f"the service died:\n{self.log()}"
+            time.sleep(0.2)
+        raise AssertionError(f"gave up waiting for {what}; log:\n{self.log()}")
+
+    def wait_log(self, text: str, count: int = 1) -> None:
+        self.wait_for(f"{text!r} in the log", lambda: self.log().count(text) >= count)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=DEADLINE)
+        finally:
+            self.log_file.close()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.log_file.close()
+
+
+@pytest.fixture
+def service() -> Iterator[Callable[[Path], Service]]:
+    started: list[Service] = []
+
+    def start(config: Path) -> Service:
+        started.append(Service(config))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.close()
+
+
+def titles(path: Path) -> set[str]:
+    try:
+        return {e["summary"] for e in read_with_icalendar(path)}
+    except (FileNotFoundError, ValueError):
+        return set()  # not written yet
+
+
+def integrity(database: Path) -> str:
+    db = sqlite3.connect(database)
+    try:
+        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        db.close()
+
+
+def configure(tmp_path: Path, sources: list[dict[str, Any]]) -> Path:
+    return write_config(tmp_path, sources)
+
+
+def test_hot_reload_adds_edits_and_removes_sources(
+    tmp_path: Path, service: Callable[[Path], Service]
+) -> None:
+    teater = write_calendar(tmp_path / "teater.ics", event("t1@x", "Julrevy", "20261212T190000"))
+    kyrka = write_calendar(tmp_path / "kyrka.ics", event("k1@x", "Luciakonsert", "20261213T180000"))
+    a = {"id": "teater", "name": "Teatern", "path": str(teater)}
+    b = {"id": "kyrka", "name": "Kyrkan", "path": str(kyrka)}
+    config = configure(tmp_path, [a])
+    run = service(config)
+    all_ics = tmp_path / "feeds" / "all.ics"
+    run.wait_for("the first source's event", lambda: "Julrevy" in titles(all_ics))
+
+    configure(tmp_path, [a, b])  # added
+    run.wait_for("the added source's event", lambda: "Luciakonsert" in titles(all_ics))
+    assert (tmp_path / "feeds" / "organizer" / "kyrka.ics").exists()
+
+    configure(tmp_path, [{**a, "categories": ["Musik"]}, b])  # edited
+    musik = tmp_path / "feeds" / "category" / "musik.ics"
+    run.wait_for("the edited source's category feed", lambda: titles(musik) == {"Julrevy"})
+
+    configure(tmp_path, [{**a, "categories": ["Musik"]}])  # removed
+    run.wait_for(
+        "the removed source's event to leave", lambda: "Luciakonsert" not in titles(all_ics)
+    )
+    run.wait_for(
+        "its organizer feed to go",
+        lambda: not (tmp_path / "feeds" / "organizer" / "kyrka.ics").exists(),
+    )
+    assert "Julrevy" in titles(all_ics)
+    log = run.log()
+    assert "kyrka: added to the configuration" in log
+    assert "teater: changed in the configuration" in log
+    assert "kyrka: removed from the configuration" in log
+    assert run.stop() == 0
+    assert integrity(tmp_path / "test.db") == "ok"
+
+
+def test_sighup_reloads_and_a_broken_file_keeps_the_running_configuration(
+    tmp_path: Path, service: Callable[[Path], Service]
+) -> None:
+    teater = write_calendar(tmp_path / "teater.ics", event("t1@x", "Julrevy", "20261212T190000"))
+    kyrka = write_calendar(tmp_path / "kyrka.ics", event("k1@x", "Luciakonsert", "20261213T180000"))
+    a = {"id": "teater", "name": "Teatern", "path": str(teater)}
+    config = configure(tmp_path, [a])
+    run = service(config)
+    all_ics = tmp_path / "feeds" / "all.ics"
+    run.wait_for("the first harvest", lambda: "Julrevy" in titles(all_ics))
+    good = config.read_text(encoding="utf-8")
+    config.write_text(good + "  - id: Trasig\n", encoding="utf-8")
+    run.process.send_signal(signal.SIGHUP)
+    run.wait_log("configuration not reloaded")
+    assert run.process.poll() is None, "a broken sources.yaml never stops the service"
+    configure(tmp_path, [a, {"id": "kyrka", "name": "Kyrkan", "path": str(kyrka)}])
+    run.process.send_signal(signal.SIGHUP)
+    run.wait_for("the added source", lambda: "Luciakonsert" in titles(all_ics))
+    assert run.stop() == 0
+
+
+def test_sigterm_while_a_harvest_waits_for_a_slow_server(
+    tmp_path: Path, service: Callable[[Path], Service], capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = write_calendar(tmp_path / "x.ics", event("s1@x", "Julmarknad", "20261212T100000"))
+    with Hosts(1) as hosts:
+        answer = {
+            "now": Answer(body.read_bytes(), 200, {"Content-Type": "text/calendar"}, delay=60)
+        }
+        hosts.routes["/slow.ics"] = lambda r: answer["now"]
+        config = configure(
+            tmp_path, [{"id": "slow", "name": "Slow", "url": hosts.url(1, "/slow.ics")}]
+        )
+        run = service(config)
+        run.wait_for("the request to arrive", hosts.arrived.is_set)
+        assert run.stop() == 0
+        log = run.log()
+        assert "stopping" in log and "abandoned" in log
+        assert integrity(tmp_path / "test.db") == "ok"
+        assert_feeds_valid(tmp_path / "feeds")
+        answer["now"] = Answer(body.read_bytes(), 200, {"Content-Type": "text/calendar"})
+        assert main(["--config", str(config), "run", "--once"]) == 0, "the next run is normal"
+    assert "Sources: 1 ok, 0 unchanged, 0 failed" in capsys.readouterr().out
+    assert titles(tmp_path / "feeds" / "all.ics") == {"Julmarknad"}
+
+
+def big_calendar(path: Path, count: int) -> Path:
+    places = ["Folkets hus\\, Vimmerby", "Kyrkan\\, Eksjö", "Bygdegården\\, Lönneberga"]
+    return write_calendar(
+        path,
+        *(
+            event(
+                f"b{i}@x",
+                f"Evenemang nummer {i}",
+                f"2027{1 + i % 12:02d}{1 + i % 28:02d}T{8 + i % 12:02d}{i % 60:02d}00",
+                places[i % 3],
+            )
+            for i in range(count)
+        ),
+    )
+
+
+def test_sigterm_during_a_publish_lets_it_finish(
+    tmp_path: Path, service: Callable[[Path], Service], capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = big_calendar(tmp_path / "big.ics", 4000)
+    config = configure(tmp_path, [{"id": "big", "name": "Stor", "path": str(big)}])
+    run = service(config)
+    run.wait_log("big: ok in")
+    run.wait_log("publish: merging and writing feeds", count=2)  # the one after the harvest
+    assert run.stop() == 0
+    log = run.log()
+    stopping = log.index("stopping:")
+    finished = log.rindex("files written")
+    assert stopping < finished, "the signal came during the publish, which then finished"
+    assert integrity(tmp_path / "test.db") == "ok"
+    assert len(read_with_icalendar(tmp_path / "feeds" / "all.ics")) == 4000, "the feed is whole"
+    assert not list((tmp_path / "feeds").rglob("*.tmp")), "no half-written feed left behind"
+    assert main(["--config", str(config), "run", "--once"]) == 0, "the next run is normal"
+    assert "Sources: 0 ok, 1 unchanged, 0 failed" in capsys.readouterr().out
+
+
+def test_sigint_stops_too_and_feeds_are_served_meanwhile(
+    tmp_path: Path, service: Callable[[Path], Service]
+) -> None:
+    teater = write_calendar(tmp_path / "teater.ics", event("t1@x", "Julrevy", "20261212T190000"))
+    run = service(configure(tmp_path, [{"id": "teater", "name": "Teatern", "path": str(teater)}]))
+
+    def served() -> bool:
+        with contextlib.suppress(requests.ConnectionError):
+            url = f"http://127.0.0.1:{run.port}/feeds/all.ics"
+            return b"Julrevy" in requests.get(url, timeout=5).content
+        return False
+
+    run.wait_for("the feed over HTTP", served)
+    assert run.stop(signal.SIGINT) == 0
+
+
+def test_backup_while_the_service_runs(
+    tmp_path: Path, service: Callable[[Path], Service], capsys: pytest.CaptureFixture[str]
+) -> None:
+    teater = write_calendar(tmp_path / "teater.ics", event("t1@x", "Julrevy", "20261212T190000"))
+    config = configure(tmp_path, [{"id": "teater", "name": "Teatern", "path": str(teater)}])
+    run = service(config)
+    run.wait_for("the first harvest", lambda: "Julrevy" in titles(tmp_path / "feeds" / "all.ics"))
+    copy = tmp_path / "backups" / "copy.db"
+    assert main(["--config", str(config), "backup", str(copy)]) == 0
+    assert "integrity ok" in capsys.readouterr().out
+    assert run.stop() == 0
+    assert integrity(copy) == "ok"
+    assert not Path(str(copy) + "-wal").exists(), "one self-contained file"
+    db = sqlite3.connect(copy)
+    assert db.execute("SELECT id FROM sources").fetchall() == [("teater",)]
+    assert db.execute("SELECT count(*) FROM source_events").fetchone() == (1,)
+    db.close()
+    # restore as README says: stop, copy back, start
+    (tmp_path / "test.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(tmp_path / "test.db") + suffix).unlink(missing_ok=True)
+    (tmp_path / "test.db").write_bytes(copy.read_bytes())
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    assert "Sources: 0 ok, 1 unchanged, 0 failed" in capsys.readouterr().out
+
+
+def test_approved_registrations_join_a_running_service_and_paused_ones_leave(
+    tmp_path: Path, service: Callable[[Path], Service]
+) -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.store import Store
+    from aggregator.store.registrations import NewRegistration, RegistrationStatus
+
+    teater = write_calendar(tmp_path / "teater.ics", event("t1@x", "Julrevy", "20261212T190000"))
+    kyrka = write_calendar(tmp_path / "kyrka.ics", event("k1@x", "Luciakonsert", "20261213T180000"))
+    with Hosts(1) as hosts:
+        hosts.routes["/k.ics"] = lambda r: Answer(
+            kyrka.read_bytes(), 200, {"Content-Type": "text/calendar"}
+        )
+        config = configure(tmp_path, [{"id": "teater", "name": "Teatern", "path": str(teater)}])
+        run = service(config)
+        all_ics = tmp_path / "feeds" / "all.ics"
+        run.wait_for("the configured source", lambda: "Julrevy" in titles(all_ics))
+        now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+        store = Store(tmp_path / "test.db")
+        store.add_registration(
+            NewRegistration(
+                id="kyrka",
+                name="Kyrkan",
+                email="kyrkan@example.se",
+                url=hosts.url(1, "/k.ics"),
+                url_key="kyrka",
+                kind="ical",
+                municipality="Vimmerby",
+                categories=("Musik",),
+                preview='{"found": true, "kind": "ical", "total": 1, "upcoming": 1, "events": []}',
+                token_hash="0" * 64,
+            ),
+            now,
+        )
+        assert main(["--config", str(config), "sources", "approve", "kyrka"]) == 0
+        run.wait_for("the approved registration's event", lambda: "Luciakonsert" in titles(all_ics))
+        assert "kyrka: added to the configuration" in run.log()
+        store.change_registration_status("kyrka", RegistrationStatus.PAUSED, now)
+        store.close()
+        run.wait_for(
+            "the paused registration to leave", lambda: "Luciakonsert" not in titles(all_ics)
+        )
+        assert run.stop() == 0
