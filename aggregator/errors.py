@@ -3,6 +3,7 @@
     AggregatorError
      ├── ConfigError   sources.yaml is unusable (names file, line and key)
      ├── FetchError    a source could not be fetched (carries source id / URL)
+     │    └── DeadlineExceeded  a harvest's whole time for fetching is up
      ├── ParseError    fetched bytes are not a calendar we can read
      └── StoreError    the SQLite store is unusable
 
@@ -71,6 +72,10 @@ class FetchError(SourceError):
     body: bytes = b""
     status: int | None = None
     retry_after: str | None = None
+
+
+class DeadlineExceeded(FetchError):
+    """A harvest's time for fetching is up: the whole source fails, not one page of it."""
 
 
 class ParseError(SourceError):

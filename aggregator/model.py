@@ -90,6 +90,9 @@ class Settings:
     user_agent: str = "AlltSomSker-Aggregator/0.1 (+https://alltsomsker.nu)"
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = 20.0
+    max_events: int = 20_000  # events one source may bring into the window
+    parse_timeout: float = 180.0  # seconds one source's parse may take, page fetches included
+    parse_memory: int = 1024  # MB one source's parse may use (enforced in worker processes)
     workers: int = 4  # harvests in parallel (`aggregator run`, `run --once`, `harvest`)
     # seconds between two requests to one host; None: 1 s, but 0 for loopback and
     # private hosts (tests, a local dev server), which only allow_private_hosts reaches
@@ -128,6 +131,7 @@ class Source:
     token_env: str | None = None
     recipe: Recipe | None = None
     max_pages: int = 50  # detail pages a website/feed harvest may follow
+    max_events: int | None = None  # overrides settings.max_events for this source
 
     @property
     def location(self) -> str:

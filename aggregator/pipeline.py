@@ -16,22 +16,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
 
 from aggregator import fetch
 from aggregator.config import Config
-from aggregator.dedupe import identity as dedupe
-from aggregator.dedupe import matching
+from aggregator.dedupe import update as dedupe
 from aggregator.errors import FetchError, ParseError, SourceError
 from aggregator.fetch.limits import is_size_refusal
 from aggregator.fetch.polite import (
@@ -52,8 +49,8 @@ from aggregator.harvest.lint import (
     lint_harvest,
     oversize_advice,
 )
+from aggregator.harvest.worker import ParseBudget, run_in_workers, run_with_budget
 from aggregator.model import (
-    Event,
     ExportFolder,
     FetchState,
     HarvestResult,
@@ -63,9 +60,10 @@ from aggregator.model import (
     Source,
 )
 from aggregator.normalize import normalize_event
-from aggregator.publish import render_key
-from aggregator.publish.output import PublishReport, publish, render_update
-from aggregator.store import EventRow, MatchMember, Store, event_span, iso
+from aggregator.publish.output import PublishReport, publish
+from aggregator.publish.render import render_changes
+from aggregator.store import Store
+from aggregator.store.codec import event_span, iso
 from aggregator.store.schedule_queries import SourceSchedule
 
 log = logging.getLogger("aggregator")
@@ -287,31 +285,24 @@ class _Job:
 
 
 class _ParsePool:
-    """Worker processes for large iCal bodies, started on first use: a parse of several
-    seconds would otherwise keep the GIL from the other harvests (and the web server)."""
+    """Large iCal bodies are parsed in a worker process (``harvest.worker``) within the
+    parse time and memory budget: a parse of several seconds would otherwise keep the GIL
+    from the other harvests (and the web server), and a hostile file must not take the
+    service down. Workers die with their parent."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
-        self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
 
     def parse(self, fetched: _Fetched, config: Config, now: datetime) -> HarvestResult:
-        with self._lock:
-            if self._executor is None:
-                # spawn, not fork: the parent runs threads (the pool, HTTP servers in tests)
-                context = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
-            executor = self._executor
-        outcome = executor.submit(_parse_job, fetched, config, now).result()
+        budget = ParseBudget.of(config.settings)
+        jobs = [(fetched.source.id, (fetched, config, now))]
+        outcome = next(iter(run_in_workers(_parse_job, jobs, budget, 1)))
         if isinstance(outcome, SourceError):
             raise outcome
         return outcome
 
     def close(self) -> None:
-        with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True, cancel_futures=True)
-                self._executor = None
+        """Nothing to stop: each parse's worker ends with it."""
 
 
 def _parse_job(fetched: _Fetched, config: Config, now: datetime) -> HarvestResult | SourceError:
@@ -559,16 +550,7 @@ class HarvestPool:
             if kind == "ical" and self._parser is not None and size >= self.parallel_bytes:
                 harvest = self._parser.parse(fetched, config, now)
             else:
-                harvest = parse_source_bytes(
-                    result.content,
-                    source,
-                    config,
-                    now,
-                    result.content_type,
-                    session=session,
-                    pace=lambda page: paced_fetcher(page, self.gate, job.host, settings.timeout),
-                    folder=result.folder,
-                )
+                harvest = self._parse_here(fetched, config, now, session, job.host)
         except SourceError as exc:
             return self._failed(job, exc, now, started, schedule)
         advice = lint_harvest(result.content, harvest, settings)
@@ -586,6 +568,35 @@ class HarvestPool:
             self.store.save_advice(source.id, [a.text for a in advice])
             self._resume_if_paused(source, schedule, now)
         return replace(report, duration_ms=_since(started), bytes=size, advice=tuple(advice))
+
+    def _parse_here(
+        self,
+        fetched: _Fetched,
+        config: Config,
+        now: datetime,
+        session: requests.Session,
+        host: str,
+    ) -> HarvestResult:
+        """Parse in this thread, within the parse time budget; pages it fetches are paced."""
+        settings = config.settings
+        result = fetched.result
+
+        def parse() -> HarvestResult:
+            return parse_source_bytes(
+                result.content,
+                fetched.source,
+                config,
+                now,
+                result.content_type,
+                session=session,
+                pace=lambda page: paced_fetcher(page, self.gate, host, settings.timeout),
+                folder=result.folder,
+            )
+
+        outcome = run_with_budget(parse, (), ParseBudget.of(settings), fetched.source.id)
+        if isinstance(outcome, SourceError):
+            raise outcome
+        return outcome
 
     def _failed(
         self,
@@ -762,116 +773,11 @@ def harvest_all(
 
 
 def update_events(store: Store, config: Config, now: datetime) -> int:
-    """Identity for new members, fuzzy matching on the touched days, then re-merge (and
-    re-render) every event whose members changed. Returns how many events changed."""
-    assign_new_members(store, now)
-    parsed = match_dirty_days(store, config, now)
-    dirty = store.dirty_event_ids()
-    changed = 0
-    key = render_key(config.settings)
-    for start in range(0, len(dirty), 5000):
-        chunk = dirty[start : start + 5000]
-        rows = store.event_rows(chunk)
-        for event_id in chunk:
-            if event_id not in rows:  # a new event: its row is written with its first merge
-                rows[event_id] = EventRow(event_id, iso(now), iso(now), 0, "", False)
-        members = store.members_of(chunk, parsed)
-        updates = [
-            render_update(dedupe.refresh_event(rows[i], members[i], now), config.settings, key)
-            for i in chunk
-        ]
-        store.save_merged(updates, now)
-        changed += sum(1 for u in updates if u.changed)
-    return changed
-
-
-REKEY_WINDOW = timedelta(days=1)  # how recently a re-keyed event's old self must have vanished
-
-
-def assign_new_members(store: Store, now: datetime) -> None:
-    """Exact stage: shared UID → that event; a re-keyed old self → its event; else a new one."""
-    unassigned = store.unassigned_members()
-    if not unassigned:
-        return
-    ids_by_uid = store.event_ids_by_uid(uid for _, _, uid in unassigned)
-    without_uid_match = [(s, k) for s, k, uid in unassigned if not (uid and uid in ids_by_uid)]
-    inherited: dict[tuple[str, str], str] = {}
-    removed = store.recently_removed({s for s, _ in without_uid_match}, now - REKEY_WINDOW)
-    if removed:
-        rekeyable = {m.source_id for m in removed}
-        refs = [(s, k) for s, k in without_uid_match if s in rekeyable]
-        events = store.member_events(refs)
-        new = [MatchMember(s, k, None, "", "", events[(s, k)]) for s, k in refs if (s, k) in events]
-        inherited = dedupe.inherit_rekeyed(new, removed)
-    assignments = dedupe.decide_identities(
-        [(s, k, uid) for s, k, uid in unassigned if (s, k) not in inherited], ids_by_uid
-    )
-    assignments += [(s, k, event_id) for (s, k), event_id in sorted(inherited.items())]
-    store.assign_members(assignments, now, moving=False)
-
-
-def match_dirty_days(store: Store, config: Config, now: datetime) -> dict[tuple[str, str], Event]:
-    """Fuzzy stage, incremental: re-match only the days harvests touched (± a day, so the
-    venue's local date is covered whatever the UTC offset)."""
-    days = store.dirty_days()
-    if not days:
-        return {}
-    members = store.members_starting_between(day_ranges(days))
-    index = {m.ref: i for i, m in enumerate(members)}
-    must_link: list[tuple[int, int]] = []
-    cannot_link: list[tuple[int, int]] = []
-    for kind, a, b in store.overrides():
-        if a in index and b in index:
-            (must_link if kind == "merge" else cannot_link).append((index[a], index[b]))
-    by_uid: dict[str, int] = {}
-    for i, member in enumerate(members):
-        uid = member.event.uid
-        if uid:
-            first = by_uid.setdefault(uid, i)
-            if first != i and members[first].source_id != member.source_id:
-                must_link.append((first, i))
-    result = matching.match_events(
-        [m.event for m in members],
-        config.settings.timezone,
-        must_link=must_link,
-        cannot_link=cannot_link,
-    )
-    current = {m.event_id for m in members if m.event_id}
-    assignments = dedupe.reconcile(
-        members, result.clusters, lambda event_id: event_id in current or store.id_in_use(event_id)
-    )
-
-    if assignments:
-        store.assign_members(assignments, now)
-    pairs = []
-    for decision, found in (("merged", result.merged), ("review", result.review)):
-        for i, j, score in found:
-            reason = score.reason
-            if score is matching.FORCED:  # record what the pair really scores, and why it joined
-                score = matching.score_pair(
-                    members[i].event, members[j].event, config.settings.timezone
-                )
-                reason = f"joined by a moderator or a shared UID; {score.reason}"
-            pairs.append((members[i].ref, members[j].ref, decision, score.total, reason))
-    store.save_match_pairs([m.ref for m in members], pairs, now)
-    store.clear_dirty_days(days)
-    if assignments:
-        log.info("matching: %d members moved between events", len(assignments))
-    return {m.ref: m.event for m in members}
-
-
-def day_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
-    """[from, to) UTC ranges covering each day with a day on either side, merged."""
-    ranges: list[tuple[str, str]] = []
-    for day in sorted(days):
-        start = date.fromisoformat(day) - timedelta(days=1)
-        end = date.fromisoformat(day) + timedelta(days=2)
-        low, high = f"{start.isoformat()}T00:00:00Z", f"{end.isoformat()}T00:00:00Z"
-        if ranges and low <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], high))
-        else:
-            ranges.append((low, high))
-    return ranges
+    """Dedupe decides (identity, matching, merge), then publish renders what changed.
+    Returns how many events changed."""
+    changes = dedupe.update_events(store, config.settings.timezone, now)
+    render_changes(store, changes, config.settings)
+    return len(changes)
 
 
 def run_once(

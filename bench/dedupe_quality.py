@@ -1,4 +1,4 @@
-"""Pairwise precision / recall / F1 of ``aggregator.dedupe.matching`` on the labelled dataset.
+"""Pairwise precision / recall / F1 of ``aggregator.dedupe.matching.match_events`` on the labelled dataset.
 
     /tmp/venv/bin/python -m bench.dedupe_quality [--verbose] [PATH]
 
@@ -18,7 +18,8 @@ from itertools import combinations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aggregator.dedupe.matching import MATCH, REVIEW, match_events, score_pair
+from aggregator.dedupe.matching import match_events
+from aggregator.dedupe.score import MATCH, REVIEW, score_pair
 from aggregator.model import Event
 from bench.dedupe_data import DATASET, load_dataset, load_notes
 

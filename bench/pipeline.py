@@ -3,7 +3,8 @@
     python bench/pipeline.py [--events 100000] [--sources 20]
 
 Prints wall time and events/s for harvest (fetch + parse + normalize), store,
-dedupe (identity + merge) and publish (render + write), the peak memory, a
+dedupe (identity + matching + merge), render (each changed event's fragments and
+feeds) and publish (write the feeds), the peak memory, a
 no-change second run, and the ratio of the whole first run to a bare
 ``icalendar.Calendar.from_ical`` of the same bytes measured in the same run.
 """
@@ -28,7 +29,9 @@ import icalendar
 
 from aggregator import pipeline
 from aggregator.config import load_config
+from aggregator.dedupe import update as dedupe
 from aggregator.publish import output
+from aggregator.publish.render import render_changes
 from aggregator.store import Store
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -187,8 +190,12 @@ def main() -> None:
     harvested = sum(r.events for r in reports)
     assert all(r.outcome == "ok" for r in reports), reports
     t = time.perf_counter()
-    pipeline.update_events(store, config, NOW)
+    changes = dedupe.update_events(store, config.settings.timezone, NOW)
     timings["dedupe"] = time.perf_counter() - t
+    t = time.perf_counter()
+    render_changes(store, changes, config.settings)
+    timings["render"] = time.perf_counter() - t
+    del changes
     t = time.perf_counter()
     report = output.publish(store, config, NOW)
     timings["publish"] = time.perf_counter() - t
@@ -208,7 +215,7 @@ def main() -> None:
     print(
         f"harvested {harvested} events into {report.events} published events, {report.feeds} feeds"
     )
-    for stage in ("fetch+parse+normalize", "store", "dedupe", "publish"):
+    for stage in ("fetch+parse+normalize", "store", "dedupe", "render", "publish"):
         seconds = timings[stage]
         print(f"  {stage:22} {seconds:7.2f} s  {harvested / seconds:10.0f} events/s")
     print(f"  {'first run':22} {first_total:7.2f} s  {harvested / first_total:10.0f} events/s")

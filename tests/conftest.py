@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import UTC, datetime
 
 import pytest
 
 from aggregator.model import Settings, Source
+from tests import support
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -13,6 +15,28 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs at the same instant, so fixtures dated 2026–2027 never age out."""
     monkeypatch.setenv("AGGREGATOR_NOW", NOW.isoformat())
+
+
+@pytest.fixture(autouse=True)
+def markers_of_this_test(request: pytest.FixtureRequest) -> None:
+    """Tell tests.support which markers the running test has (see require_marker)."""
+    support.current_markers.clear()
+    support.current_markers.update(m.name for m in request.node.iter_markers())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A skipped test fails: the suite has no optional parts, and a missing tool (node,
+    ical.js, chromium) must stop CI rather than quietly test less. Deselecting with
+    ``-m "not browser"`` is how to leave a tool out locally."""
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and skips count as failures here: {reason}"
+    return report
 
 
 @pytest.fixture

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import select
 import shutil
 import subprocess
+import tempfile
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import icalendar
+import pytest
 import yaml
 
 TESTS = Path(__file__).parent
 DATA = TESTS / "data"
 JS_DIR = TESTS / "js"
+CHROMIUM = Path(os.environ.get("AGGREGATOR_TEST_CHROMIUM", "/usr/bin/chromium"))
+INSTALL_HINT = "./scripts/install-test-deps.sh installs it"
+
+# The markers of the test running now (conftest.py keeps it up to date), so a helper that
+# needs an outside tool can insist that its test carries the marker `-m` deselects by.
+current_markers: set[str] = set()
 
 
 def write_config(folder: Path, sources: list[dict[str, Any]], **settings: Any) -> Path:
@@ -36,19 +48,86 @@ def write_config(folder: Path, sources: list[dict[str, Any]], **settings: Any) -
     return path
 
 
+def require_marker(marker: str) -> None:
+    """Fail a test that uses an outside tool without saying so: `pytest -m "not {marker}"`
+    must leave out every test that needs the tool."""
+    if marker not in current_markers:
+        pytest.fail(f"this test uses {marker}: mark it @pytest.mark.{marker}", pytrace=False)
+
+
+def require_node_icaljs() -> str:
+    """node and ical.js, or a failure (never a skip): CI must not pass without them."""
+    require_marker("icaljs")
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail(f"node is missing (the ical.js cross-check needs it; {INSTALL_HINT})", False)
+    if not (JS_DIR / "node_modules" / "ical.js").is_dir():
+        pytest.fail(f"ical.js is missing from tests/js/node_modules ({INSTALL_HINT})", False)
+    return node
+
+
+def require_chromium() -> Path:
+    """Debian's chromium and Playwright, or a failure (never a skip)."""
+    require_marker("browser")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing (the browser tests need it; {INSTALL_HINT})", False)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -e '.[test]'", False)
+    return CHROMIUM
+
+
+class IcalJsReader:
+    """One ical.js reader (``node read_ics.mjs --serve``) per test process, started on
+    first use: starting node and loading ical.js costs more CPU than reading a feed, and
+    the script resets its time zones for every file, so reads cannot leak into each other."""
+
+    TIMEOUT = 120  # seconds for one answer: a hung reader fails the test, never the run
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (node's stderr, kept open with it)
+        self.lock = threading.Lock()
+        atexit.register(self.close)
+
+    def read(self, paths: list[Path]) -> dict[str, Any]:
+        node = require_node_icaljs()
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.process = subprocess.Popen(
+                    [node, str(JS_DIR / "read_ics.mjs"), "--serve"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=self.errors,
+                    text=True,
+                    encoding="utf-8",
+                )
+            assert self.process.stdin and self.process.stdout
+            self.process.stdin.write(json.dumps([str(p) for p in paths]) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], self.TIMEOUT)
+            line = self.process.stdout.readline() if ready else ""
+            if not line:
+                self.close()
+                self.errors.seek(0)
+                said = self.errors.read().decode("utf-8", "replace")[-2000:]
+                pytest.fail(f"ical.js gave no answer for {paths}: {said}", pytrace=False)
+            return dict(json.loads(line))
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+ICALJS = IcalJsReader()
+
+
 def read_with_icaljs(paths: list[Path]) -> dict[str, Any]:
     """Every VEVENT of each file as ical.js reads it (UTC instants)."""
-    node = shutil.which("node")
-    assert node, "node is required for the ical.js cross-check (.ci/run installs it)"
-    assert (JS_DIR / "node_modules" / "ical.js").exists(), "run `npm install` in tests/js"
-    out = subprocess.run(
-        [node, str(JS_DIR / "read_ics.mjs"), *map(str, paths)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout)
+    return ICALJS.read(paths)
 
 
 def _instant_python(value: datetime | date) -> dict[str, str]:
@@ -76,14 +155,25 @@ def read_with_icalendar(path: Path) -> list[dict[str, Any]]:
     return events
 
 
-def assert_feeds_valid(feeds_dir: Path) -> int:
-    """Every .ics read by icalendar and ical.js at the same instants; every .rss without bozo."""
-    ics_files = sorted(feeds_dir.rglob("*.ics"))
+def assert_feeds_valid(
+    feeds_dir: Path, only: list[str] | None = None
+) -> dict[Path, list[dict[str, Any]]]:
+    """Every .ics read by icalendar and ical.js at the same instants; every .rss without
+    bozo; every .json parses. ``only`` names the feeds to check ("all", "category/x" …).
+    Returns each .ics file's events as icalendar reads them."""
+    if only is None:
+        ics_files = sorted(feeds_dir.rglob("*.ics"))
+        rss_files = sorted(feeds_dir.rglob("*.rss"))
+        json_files = sorted(feeds_dir.rglob("*.json"))
+    else:
+        ics_files = [feeds_dir / f"{feed}.ics" for feed in only]
+        rss_files = [feeds_dir / f"{feed}.rss" for feed in only]
+        json_files = [feeds_dir / f"{feed}.json" for feed in only]
     assert ics_files
     js = read_with_icaljs(ics_files)
-    checked = 0
+    read = {}
     for path in ics_files:
-        ours = read_with_icalendar(path)
+        ours = read[path] = read_with_icalendar(path)
         theirs = js[str(path)]
         assert theirs["error"] is None, f"ical.js could not read {path}: {theirs['error']}"
         assert len(theirs["events"]) == len(ours), path
@@ -95,13 +185,18 @@ def assert_feeds_valid(feeds_dir: Path) -> int:
             )
             if a["end"] is not None:
                 assert a["end"] == b["end"], f"{path} {a['summary']}: end differs"
-            checked += 1
-    for path in sorted(feeds_dir.rglob("*.rss")):
-        parsed = feedparser.parse(path.read_bytes())
+    for path in rss_files:
+        # bozo is about the XML and its encoding; cleaning the HTML inside is beside the point
+        parsed = feedparser.parse(
+            path.read_bytes(), sanitize_html=False, resolve_relative_uris=False
+        )
         assert not parsed.bozo, f"{path}: {parsed.get('bozo_exception')}"
-    for path in sorted(feeds_dir.rglob("*.json")):
+        ics = path.with_suffix(".ics")
+        if ics in read:
+            assert len(parsed.entries) == len(read[ics]), f"{path}: not one item per event"
+    for path in json_files:
         json.loads(path.read_text(encoding="utf-8"))
-    return checked
+    return read
 
 
 def utc(*args: int) -> datetime:

@@ -183,6 +183,7 @@ def events_in(path: Path) -> dict[str, dict]:
     return {e["summary"]: e for e in read_with_icalendar(path)}
 
 
+@pytest.mark.icaljs
 def test_whole_pipeline_through_changes_failures_and_reruns(
     config_file: Path,
     organizers: Sources,
@@ -306,6 +307,7 @@ def test_collapsing_source_is_held_instead_of_wiped(
     assert len(events_in(tmp_path / "feeds" / "all.ics")) == 1
 
 
+@pytest.mark.icaljs
 def test_bundled_example_sources_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The README's first command, on a copy of the shipped configuration."""
     text = (ROOT / "sources.yaml").read_text(encoding="utf-8")

@@ -9,9 +9,10 @@ import pytest
 
 from aggregator.config import Config
 from aggregator.dedupe import identity as dedupe
+from aggregator.dedupe.merge import merge_members, refresh_event
 from aggregator.model import CANCELLED, Event, Place, Settings, Source
 from aggregator.pipeline import update_events
-from aggregator.store import EventRow, MemberRow, Store
+from aggregator.store import Assignment, EventRow, MemberRow, Store
 from tests.support import utc
 
 NOW = utc(2026, 11, 26, 12)
@@ -31,18 +32,14 @@ def member(source_id: str, priority: int, **kw: object) -> MemberRow:
     )  # type: ignore[arg-type]
 
 
-def test_decide_identities_joins_shared_uids_and_keeps_existing_ids() -> None:
-    unassigned = [
-        ("kommun", "u1", "u1"),
-        ("teater", "u1", "u1"),
-        ("teater", "x", ""),
-        ("fb", "u2", "u2"),
+def test_new_identities_are_named_after_their_founding_member() -> None:
+    """Rebuilding the database from the same sources gives the same published ids."""
+    decided = dedupe.new_identities([("teater", "x"), ("kommun", "u1")])
+    assert decided == [
+        Assignment("kommun", "u1", dedupe.event_id_for("kommun", "u1")),
+        Assignment("teater", "x", dedupe.event_id_for("teater", "x")),
     ]
-    decided = dedupe.decide_identities(unassigned, {"u2": "old-event"})
-    ids = {(s, k): e for s, k, e in decided}
-    assert ids[("kommun", "u1")] == ids[("teater", "u1")]
-    assert ids[("fb", "u2")] == "old-event"
-    assert ids[("teater", "x")] == dedupe.event_id_for("teater", "x")
+    assert dedupe.event_id_for("teater", "x") != dedupe.event_id_for("kommun", "x")
 
 
 def test_merge_takes_each_field_from_the_highest_priority_source_that_has_it() -> None:
@@ -56,7 +53,7 @@ def test_merge_takes_each_field_from_the_highest_priority_source_that_has_it() -
         image="https://kommun.se/bild.jpg",
         place=Place("Folkets hus", locality="Vimmerby"),
     )
-    merged = dedupe.merge_members([listing, organizer])
+    merged = merge_members([listing, organizer])
     assert merged is not None
     assert merged.title == "Pippi på cirkus"
     assert merged.description == "Teaterns egen text"
@@ -73,32 +70,49 @@ def test_cancellation_wins_only_from_a_source_as_trusted_as_the_best(
     cancelled_priority: int, expected: str
 ) -> None:
     members = [member("teater", 50), member("kommun", cancelled_priority, status=CANCELLED)]
-    merged = dedupe.merge_members(members)
+    merged = merge_members(members)
     assert merged is not None and merged.status == expected
 
 
 def test_sequence_rises_only_when_published_content_changes() -> None:
     row = EventRow("e1", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", 0, "", False)
-    first = dedupe.refresh_event(row, [member("teater", 50)], NOW)
-    assert first.changed and first.sequence == 0
+    first = refresh_event(row, [member("teater", 50)], NOW)
+    assert first is not None and first.record.content is not None
+    assert first.record.revision.sequence == 0 and not first.record.was_published
+    revision = first.record.revision
     row = EventRow(
-        "e1", row.created_at, first.modified_at, first.sequence, first.content_hash, False
+        "e1",
+        row.created_at,
+        revision.modified_at,
+        revision.sequence,
+        first.record.content.content_hash,
+        False,
     )
-    same = dedupe.refresh_event(row, [member("teater", 50)], NOW + timedelta(hours=1))
-    assert not same.changed
-    moved = dedupe.refresh_event(
+    same = refresh_event(row, [member("teater", 50)], NOW + timedelta(hours=1))
+    assert same is None
+    moved = refresh_event(
         row, [member("teater", 50, title="Pippi på cirkus – extra")], NOW + timedelta(hours=1)
     )
-    assert moved.changed and moved.sequence == 1 and moved.modified_at == "2026-11-26T13:00:00Z"
+    assert moved is not None and moved.event is not None
+    assert moved.event.title == "Pippi på cirkus – extra" and moved.record.was_published
+    assert moved.record.revision.sequence == 1
+    assert moved.record.revision.modified_at == "2026-11-26T13:00:00Z"
 
 
 def test_removed_event_keeps_counting_sequence_when_it_returns() -> None:
     row = EventRow("e1", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", 3, "abc", False)
-    gone = dedupe.refresh_event(row, [], NOW)
-    assert gone.removed and gone.sequence == 4
-    row = EventRow("e1", row.created_at, gone.modified_at, gone.sequence, gone.content_hash, True)
-    back = dedupe.refresh_event(row, [member("teater", 50)], NOW)
-    assert back.changed and not back.removed and back.sequence == 5
+    gone = refresh_event(row, [], NOW)
+    assert gone is not None and gone.record.removed and gone.event is None
+    assert gone.record.revision.sequence == 4
+    row = EventRow("e1", row.created_at, gone.record.revision.modified_at, 4, "removed", True)
+    assert refresh_event(row, [], NOW) is None, "a removed event is not removed again"
+    back = refresh_event(row, [member("teater", 50)], NOW)
+    assert back is not None and not back.record.removed and back.record.revision.sequence == 5
+
+
+def test_never_published_event_without_members_changes_nothing() -> None:
+    row = EventRow("e1", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", 0, "", False)
+    assert refresh_event(row, [], NOW) is None
 
 
 def test_event_id_survives_the_founding_member_leaving(tmp_path: Path) -> None:
@@ -165,7 +179,7 @@ def test_reconcile_older_id_survives_a_join() -> None:
         mm("a", "1", "old", "2026-10-01T00:00:00Z"),
         mm("b", "1", "new", "2026-11-20T00:00:00Z"),
     ]
-    assert dedupe.reconcile(members, [[0, 1]], lambda _: False) == [("b", "1", "old")]
+    assert dedupe.reconcile(members, [[0, 1]], lambda _: False) == [Assignment("b", "1", "old")]
 
 
 def test_reconcile_cluster_keeps_its_id_when_a_member_leaves() -> None:
@@ -175,14 +189,14 @@ def test_reconcile_cluster_keeps_its_id_when_a_member_leaves() -> None:
         mm("c", "1", "e1", "2026-10-01T00:00:00Z", "2026-10-03T00:00:00Z"),
     ]
     moved = dedupe.reconcile(members, [[0, 1]], lambda _: False)
-    assert moved == [("c", "1", dedupe.event_id_for("c", "1"))]
+    assert moved == [Assignment("c", "1", dedupe.event_id_for("c", "1"))]
 
 
 def test_reconcile_new_ids_never_collide() -> None:
     taken = {dedupe.event_id_for("c", "1")}
     members = [mm("a", "1", "e1"), mm("c", "1", "e1", first_seen="2027-01-01T00:00:00Z")]
     moved = dedupe.reconcile(members, [], lambda e: e in taken)
-    assert len(moved) == 1 and moved[0][2] not in taken | {"e1"}
+    assert len(moved) == 1 and moved[0].event_id not in taken | {"e1"}
 
 
 def ev_at(
@@ -487,3 +501,127 @@ def test_after_a_split_the_most_trusted_source_keeps_the_published_id(tmp_path: 
     assert region.cli("split", published) == 0
     assert region.event_of("teater", "t1") == published, "the organizer's own version keeps the id"
     assert region.event_of("kommun", "k1") != published
+
+
+# -- a publisher UID is evidence, not proof (issue 8) -------------------------------------
+
+OSKARSHAMN_30_DEC = utc(2026, 12, 30, 18)
+
+
+@pytest.mark.parametrize(
+    ("other", "one_event"),
+    [
+        (dict(title="Julkonsert med kören", start=PIPPI), True),
+        (dict(title="Konsert", start=PIPPI + timedelta(minutes=15)), True),
+        (
+            dict(
+                title="Helt annan händelse",
+                start=OSKARSHAMN_30_DEC,
+                place="Kulturhuset, Oskarshamn",
+            ),
+            False,
+        ),
+        (dict(title="Julkonsert med kören", start=PIPPI, place="Kulturhuset, Oskarshamn"), False),
+        (dict(title="Julkonsert med kören", start=PIPPI + timedelta(hours=3)), False),
+        (dict(title="Julkonsert med kören", start=PIPPI + timedelta(days=1)), False),
+    ],
+    ids=[
+        "same-time-and-place",
+        "other-title-15-min",
+        "other-day-other-town",
+        "same-time-other-town",
+        "same-place-3-hours-later",
+        "same-place-next-day",
+    ],
+)
+def test_a_uid_shared_across_sources_joins_only_when_time_and_place_agree(
+    tmp_path: Path, other: dict, one_event: bool
+) -> None:
+    """Small CMSs write UIDs like ``1@`` on every site; a shared one alone proves nothing."""
+    region = Region(tmp_path)
+    region.harvest(
+        "teater",
+        [ev_at("teater", "1@", "Julkonsert med kören", PIPPI, place="Kyrkan, Vimmerby", uid="1@")],
+    )
+    fields = dict(other)
+    region.harvest(
+        "kommun",
+        [
+            ev_at(
+                "kommun",
+                "1@",
+                fields.pop("title"),
+                fields.pop("start"),
+                place=fields.pop("place", "Kyrkan, Vimmerby"),
+                uid="1@",
+            )
+        ],
+    )
+    same = region.event_of("teater", "1@") == region.event_of("kommun", "1@")
+    assert same is one_event
+    active = region.store.conn.execute("SELECT count(*) FROM events WHERE removed_at IS NULL")
+    assert active.fetchone()[0] == (1 if one_event else 2), "no event is lost"
+
+
+def test_a_shared_uid_for_two_events_loses_neither_from_the_feeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case, through the CLI: each organizer's feed shows its own event."""
+    from aggregator.cli import main
+    from tests.support import write_config
+
+    def calendar(name: str, summary: str, start: str, location: str) -> Path:
+        path = tmp_path / f"{name}.ics"
+        path.write_text(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Liten CMS//SV\r\nBEGIN:VEVENT\r\n"
+            f"UID:event-12\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{start}\r\n"
+            f"SUMMARY:{summary}\r\nLOCATION:{location}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            encoding="utf-8",
+        )
+        return path
+
+    a = calendar("a", "Julkonsert", "20261215T180000Z", "Kyrkan\\, Vimmerby")
+    b = calendar("b", "Helt annan händelse", "20261230T180000Z", "Kulturhuset\\, Oskarshamn")
+    config = write_config(
+        tmp_path,
+        [{"id": "a", "name": "A", "path": str(a)}, {"id": "b", "name": "B", "path": str(b)}],
+    )
+    monkeypatch.setenv("AGGREGATOR_NOW", "2026-12-01T12:00:00+00:00")
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    feeds = tmp_path / "feeds"
+    assert "SUMMARY:Helt annan händelse" in (feeds / "organizer" / "b.ics").read_text("utf-8")
+    assert "SUMMARY:Julkonsert" not in (feeds / "organizer" / "b.ics").read_text("utf-8")
+    assert (feeds / "all.ics").read_text("utf-8").count("BEGIN:VEVENT") == 2
+
+
+def test_a_published_id_survives_when_a_second_source_lists_the_event(tmp_path: Path) -> None:
+    """Subscribers must not see the event vanish and come back under a new UID."""
+    region = Region(tmp_path)
+    region.harvest("teater", [ev_at("teater", "t1", "Pippi Långstrump på cirkus", PIPPI)])
+    published = region.event_of("teater", "t1")
+    region.harvest("fb", [ev_at("fb", "f1", "PIPPI LÅNGSTRUMP PÅ CIRKUS", PIPPI)])
+    assert region.event_of("fb", "f1") == published == region.event_of("teater", "t1")
+    removed = region.store.conn.execute(
+        "SELECT count(*) FROM events WHERE removed_at IS NOT NULL"
+    ).fetchone()[0]
+    assert removed == 0
+
+
+def test_sunday_services_in_two_churches_of_one_municipality_stay_two_events(
+    tmp_path: Path,
+) -> None:
+    """The venue's parish is the evidence: "X kyrka" is not every other "Y kyrka"."""
+    region = Region(tmp_path)
+    sunday = utc(2027, 1, 10, 10)
+    region.harvest(
+        "teater", [ev_at("teater", "p", "Gudstjänst", sunday, place="Pelarne kyrka, Vimmerby")]
+    )
+    region.harvest(
+        "kommun",
+        [
+            ev_at("kommun", "t", "Gudstjänst", sunday, place="Tuna kyrka, Vimmerby"),
+            ev_at("kommun", "p", "GUDSTJÄNST", sunday, place="Kyrkan, Pelarne"),
+        ],
+    )
+    assert region.event_of("teater", "p") != region.event_of("kommun", "t")
+    assert region.event_of("teater", "p") == region.event_of("kommun", "p")

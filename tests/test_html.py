@@ -29,6 +29,7 @@ from aggregator.model import (
 )
 from aggregator.normalize import normalize_event
 from aggregator.normalize.timezones import zone
+from tests.expected import harvest_corpus, is_corpus_input
 
 DATA = Path(__file__).parent / "data" / "html"
 CORPUS = DATA / "corpus"
@@ -105,12 +106,12 @@ CORPUS_COUNTS = {
 
 
 def test_every_corpus_file_has_an_expectation() -> None:
-    assert sorted(p.name for p in CORPUS.iterdir() if p.suffix != ".tsv") == sorted(CORPUS_COUNTS)
+    assert sorted(p.name for p in CORPUS.iterdir() if is_corpus_input(p)) == sorted(CORPUS_COUNTS)
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS_COUNTS))
 def test_corpus_counts(name: str) -> None:
-    result = harvest(CORPUS / name, now=LONG_AGO, url="https://example.org/events/")
+    result = harvest_corpus(CORPUS / name, LONG_AGO)  # https://example.org/events/
     assert len(result.events) == CORPUS_COUNTS[name], messages(result)
     assert result.kind == "html"
     if not result.events:
@@ -355,9 +356,12 @@ def test_many_events_are_capped() -> None:
         for i in range(2500)
     )
     page = f'<html><script type="application/ld+json">[{items}]</script></html>'.encode()
-    result = harvest_bytes(page)
-    assert len(result.events) == 2000
-    assert "the rest were left out" in messages(result)
+    source = Source(id="s", name="Källan", url="https://example.se/e/")
+    # more events than the source may bring: the harvest fails, nothing half-imported
+    with pytest.raises(ParseError, match="more than 2000 events") as info:
+        parse_html(page, source, Settings(max_events=2000), now=NOW)
+    assert "max_events" in info.value.message
+    assert len(parse_html(page, source, Settings(max_events=2500), now=NOW).events) == 2500
 
 
 @pytest.mark.parametrize(

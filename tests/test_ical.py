@@ -11,6 +11,8 @@ from aggregator.errors import ParseError
 from aggregator.harvest.ical import MAX_OCCURRENCES_PER_SERIES, parse_ical
 from aggregator.model import CANCELLED, Event, HarvestResult, Settings, Source
 from aggregator.normalize import normalize_event
+from tests.expected import first_start as _first_start
+from tests.expected import harvest_corpus
 from tests.support import DATA, utc
 
 ICAL = DATA / "ical"
@@ -32,21 +34,6 @@ EXPECTED_ERRORS = {
 }
 
 
-def _first_start(path: Path) -> datetime:
-    """A 'now' near the file's own dates, so its events fall inside the harvest window."""
-    in_event = False
-    text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
-    for line in text.replace("\n ", "").replace("\n\t", "").splitlines():
-        in_event = in_event or line.strip().upper() == "BEGIN:VEVENT"
-        if in_event and line.startswith("DTSTART") and ":" in line:
-            value = line.rsplit(":", 1)[1].strip()[:8]
-            if value.isdigit():
-                return datetime(
-                    int(value[:4]), int(value[4:6]), int(value[6:8]), tzinfo=utc(2000, 1, 1).tzinfo
-                )
-    return utc(2026, 11, 26)
-
-
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
 def test_corpus_file_yields_events_or_a_clear_error(path: Path, source: Source) -> None:
     now = _first_start(path)
@@ -55,7 +42,7 @@ def test_corpus_file_yields_events_or_a_clear_error(path: Path, source: Source) 
         with pytest.raises(ParseError, match=EXPECTED_ERRORS[path.name]):
             parse_ical(content, source, Settings(), now=now)
         return
-    result = parse_ical(content, source, Settings(), now=now)
+    result = harvest_corpus(path, now)  # parsed once for the tests that read it
     for event in result.events:
         assert event.title is not None
         if isinstance(event.start, datetime):
@@ -83,7 +70,7 @@ def test_corpus_has_events(source: Source) -> None:
     for path in CORPUS:
         if path.name in empty_ok:
             continue
-        result = parse_ical(path.read_bytes(), source, Settings(), now=_first_start(path))
+        result = harvest_corpus(path, _first_start(path))
         assert result.events, f"{path.name} gave no events"
 
 

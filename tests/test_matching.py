@@ -1,27 +1,22 @@
-"""matching.py: fuzzy cross-source matching, its guards, and its quality on the dataset."""
+"""Fuzzy cross-source matching (features → blocking → score → cluster), its guards, and its
+quality on the dataset."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.dedupe.matching import (
-    MATCH,
-    REVIEW,
-    PairScore,
-    candidate_pairs,
-    cluster,
-    is_clear_non_match,
-    local_day,
-    match_events,
-    normalize_title,
-    score_pair,
-)
+from aggregator.dedupe.blocking import candidate_pairs as block
+from aggregator.dedupe.cluster import cluster_pairs
+from aggregator.dedupe.features import event_features, normalize_title
+from aggregator.dedupe.matching import match_events
+from aggregator.dedupe.score import MATCH, REVIEW, PairScore, is_clear_non_match, score_pair
 from aggregator.model import Event, Place
 from aggregator.normalize import parse_place
 from bench.dedupe_data import DATASET, load_dataset, load_notes
@@ -29,6 +24,20 @@ from bench.dedupe_quality import evaluate
 
 TZ = "Europe/Stockholm"
 STOCKHOLM = ZoneInfo(TZ)
+
+
+def candidate_pairs(events: list[Event], tz_name: str) -> list[tuple[int, int]]:
+    return list(block([event_features(e, tz_name) for e in events]))
+
+
+def cluster(
+    n: int,
+    pairs: list[tuple[int, int, PairScore]],
+    *,
+    sources: list[str] | None = None,
+    non_match: Callable[[int, int], bool] | None = None,
+) -> list[list[int]]:
+    return cluster_pairs(n, pairs, sources=sources, non_match=non_match).clusters
 
 
 def ev(
@@ -93,28 +102,28 @@ TEATER = "Vimmerby Teater, Sevedegatan 2, 598 37 Vimmerby"
 CASES = [
     # same event, listed differently
     ("caps-premiar", ev("Pippi Långstrump på cirkus", "2027-01-23 14:00", TEATER),
-     ev("PIPPI LÅNGSTRUMP PÅ CIRKUS – premiär!", "2027-01-23 14:00", "Vimmerby Teater, Vimmerby", "fb"), "match"),
+     ev("PIPPI LÅNGSTRUMP PÅ CIRKUS – premiär!", "2027-01-23 14:00", "Vimmerby Teater, Vimmerby", "fb"), "merged"),
     ("abbreviated", ev("Pippi Långstrump på cirkus", "2027-01-23 14:00", TEATER),
-     ev("Pippi på cirkus", "2027-01-23 14:00", "Teatern, Vimmerby", "kommun"), "match"),
+     ev("Pippi på cirkus", "2027-01-23 14:00", "Teatern, Vimmerby", "kommun"), "merged"),
     ("place-variant-30min", ev("Bingo", "2027-03-07 15:00", "Folkets hus, Virserum"),
-     ev("Bingo", "2027-03-07 14:30", "Virserums Folkets hus", "kommun"), "match"),
+     ev("Bingo", "2027-03-07 14:30", "Virserums Folkets hus", "kommun"), "merged"),
     ("all-day-listing", ev("Julmarknad i Virserum", "2026-12-12 11:00", "Folkets hus, Virserum"),
-     ev("Julmarknad", "2026-12-12", "Virserum", "byn"), "match"),
+     ev("Julmarknad", "2026-12-12", "Virserum", "byn"), "merged"),
     ("typo", ev("Julkonsert med kyrkokören", "2026-12-20 18:00", "Hultsfreds kyrka"),
-     ev("Julkonsert med kyrkokörn", "2026-12-20 18:00", "Kyrkan, Hultsfred", "byn"), "match"),
+     ev("Julkonsert med kyrkokörn", "2026-12-20 18:00", "Kyrkan, Hultsfred", "byn"), "merged"),
     ("installt", ev("Pubquiz", "2027-02-04 19:00", "Pub Lilla Stugan, Eksjö"),
-     ev("INSTÄLLT: Pubquiz", "2027-02-04 19:00", "Pub Lilla Stugan, Eksjö", "fb"), "match"),
+     ev("INSTÄLLT: Pubquiz", "2027-02-04 19:00", "Pub Lilla Stugan, Eksjö", "fb"), "merged"),
     ("shared-url", ev("Vernissage", "2027-03-13 13:00", "Virserums konsthall",
                       url="https://konsthall.se/vernissage-tra"),
      ev("Trä och tid – vernissage", "2027-03-13 13:00", "", "kommun",
-        url="https://www.konsthall.se/vernissage-tra/?utm_source=x"), "match"),
+        url="https://www.konsthall.se/vernissage-tra/?utm_source=x"), "merged"),
     ("shared-uid", ev("Konsert", "2027-05-20 18:00", "Oskarshamns konserthus", uid="abc@x"),
-     ev("Vårkonsert med kulturskolan", "2027-05-20 18:00", "", "kommun", uid="abc@x"), "match"),
+     ev("Vårkonsert med kulturskolan", "2027-05-20 18:00", "", "kommun", uid="abc@x"), "merged"),
     ("crossing-midnight", ev("Midnattsmässa", "2026-12-24 23:50", "Vimmerby kyrka"),
-     ev("Midnattsmässa", "2026-12-25 00:05", "Vimmerby kyrka", "kommun"), "match"),
+     ev("Midnattsmässa", "2026-12-25 00:05", "Vimmerby kyrka", "kommun"), "merged"),
     ("same-coordinates", ev("Sommarfest", "2027-07-03 14:00", "Parken", geo=(57.1670, 16.0270)),
      ev("Sommarfest i parken", "2027-07-03 14:00", "Folkets park, Högsby", "fb",
-        geo=(57.1672, 16.0268)), "match"),
+        geo=(57.1672, 16.0268)), "merged"),
     # uncertain: a human decides
     ("different-wording", ev("Allsång i parken", "2027-07-08 19:00", "Folkets park, Vimmerby"),
      ev("Sommarkväll med allsång", "2027-07-08 19:00", "Folkets park, Vimmerby", "kommun"), "review"),
@@ -144,7 +153,34 @@ CASES = [
     ("short-titles", ev("Quiz", "2027-02-04 19:00", "Puben, Eksjö"),
      ev("Jazz", "2027-02-04 19:00", "Puben, Eksjö", "fb"), "different"),
     ("team-is-not-a-place", ev("Speedway: Dackarna – Vetlanda", "2027-05-11 19:00", "Målilla Motorstadion"),
-     ev("Dackarna–Vetlanda", "2027-05-11 19:15", "Motorstadion", "byn"), "match"),
+     ev("Dackarna–Vetlanda", "2027-05-11 19:15", "Motorstadion", "byn"), "merged"),
+    # the same title at the same hour in another church, village hall, square or room (issue 8)
+    ("sunday-two-village-churches", ev("Gudstjänst", "2027-01-10 11:00", "Pelarne kyrka"), ev("Gudstjänst", "2027-01-10 11:00", "Tuna kyrka", "kommun"), "different"),
+    ("sunday-churches-with-seat", ev("Gudstjänst", "2027-01-10 11:00", "Pelarne kyrka, Vimmerby"), ev("Gudstjänst", "2027-01-10 11:00", "Tuna kyrka, Vimmerby", "kommun"), "different"),
+    ("sunday-named-churches-one-town", ev("Högmässa", "2027-01-10 11:00", "Sankt Olofs kyrka, Vimmerby"), ev("Högmässa", "2027-01-10 11:00", "Vimmerby kyrka", "kommun"), "different"),
+    ("sunday-kyrkan-in-village", ev("Gudstjänst", "2027-01-10 11:00", "Kyrkan, Pelarne"), ev("Gudstjänst", "2027-01-10 11:00", "Kyrkan, Tuna", "kommun"), "different"),
+    ("sunday-same-church-twice", ev("Gudstjänst i Tuna kyrka", "2027-01-10 11:00", "Tuna kyrka, Vimmerby"), ev("Gudstjänst", "2027-01-10 11:00", "Kyrkan, Tuna", "kommun"), "merged"),
+    ("sunday-saint-spelling", ev("Högmässa", "2027-01-10 11:00", "Sankt Nicolai kyrka, Nässjö"), ev("Högmässa", "2027-01-10 11:00", "S:t Nikolai kyrka, Nässjö", "kommun"), "merged"),
+    ("lucia-13-dec-villages", ev("Luciatåg", "2026-12-13 18:00", "Pelarne kyrka"), ev("Luciatåg", "2026-12-13 18:00", "Frödinge kyrka", "kommun"), "different"),
+    ("lucia-title-names-village", ev("Luciatåg i Pelarne", "2026-12-13 18:00", "Kyrkan, Vimmerby"), ev("Luciatåg i Tuna", "2026-12-13 18:00", "Kyrkan, Vimmerby", "kommun"), "different"),
+    ("lucia-title-village-vs-venue", ev("Luciatåg i Pelarne", "2026-12-13 18:00", "Vimmerby"), ev("Luciatåg", "2026-12-13 18:00", "Tuna kyrka", "kommun"), "different"),
+    ("lucia-compound-churches", ev("Lucia", "2026-12-13 18:00", "Pelarnekyrkan"), ev("Lucia", "2026-12-13 18:00", "Tunakyrkan", "kommun"), "different"),
+    ("lucia-same-village-listed-twice", ev("Luciatåg", "2026-12-13 18:00", "Pelarne kyrka"), ev("LUCIATÅG I PELARNE", "2026-12-13 18:00", "Kyrkan, Pelarne", "kommun"), "merged"),
+    ("julmarknad-village-halls", ev("Julmarknad", "2026-12-05 11:00", "Bygdegården, Pelarne"), ev("Julmarknad", "2026-12-05 11:00", "Bygdegården, Tuna", "kommun"), "different"),
+    ("julmarknad-named-halls", ev("Julmarknad", "2026-12-05 11:00", "Pelarne bygdegård, Vimmerby"), ev("Julmarknad", "2026-12-05 11:00", "Tuna bygdegård, Vimmerby", "kommun"), "different"),
+    ("julmarknad-two-squares", ev("Julmarknad", "2026-12-05 11:00", "Stora torget, Vimmerby"), ev("Julmarknad", "2026-12-05 11:00", "Lilla torget, Vimmerby", "kommun"), "different"),
+    ("julmarknad-same-hall", ev("Julmarknad i Pelarne", "2026-12-05 11:00", "Bygdegården"), ev("Julmarknad", "2026-12-05 11:00", "Pelarne bygdegård", "kommun"), "merged"),
+    ("loppis-two-schools", ev("Loppis", "2027-05-15 10:00", "Tuna skola"), ev("Loppis", "2027-05-15 10:00", "Pelarne skola", "kommun"), "different"),
+    ("loppis-two-hembygdsgardar", ev("Loppis", "2027-05-15 10:00", "Frödinge hembygdsgård"), ev("Loppis", "2027-05-15 10:00", "Djursdala hembygdsgård", "kommun"), "different"),
+    ("loppis-streets", ev("Loppis", "2027-05-15 10:00", "Storgatan 2, Vimmerby"), ev("Loppis", "2027-05-15 10:00", "Storgatan 14, Vimmerby", "kommun"), "different"),
+    ("title-numbers", ev("Stickcafé grupp 1", "2027-02-03 14:00", "Vimmerby bibliotek"), ev("Stickcafé grupp 2", "2027-02-03 14:00", "Vimmerby bibliotek", "kommun"), "different"),
+    ("title-numbers-shared-uid", ev("Kurs del 1", "2027-02-03 14:00", "Vimmerby bibliotek", uid="1@"), ev("Kurs del 2", "2027-02-03 14:00", "Vimmerby bibliotek", "kommun", uid="1@"), "different"),
+    ("venue-numbers", ev("Föreläsning", "2027-02-03 18:00", "Kulturhuset sal 1, Eksjö"), ev("Föreläsning", "2027-02-03 18:00", "Kulturhuset sal 2, Eksjö", "kommun"), "different"),
+    ("same-numbers-match", ev("Körövning grupp 2", "2027-02-03 18:00", "Eksjö kyrka"), ev("KÖRÖVNING – GRUPP 2", "2027-02-03 18:00", "Kyrkan, Eksjö", "kommun"), "merged"),
+    ("sunday-unknown-parishes", ev("Gudstjänst", "2027-01-10 11:00", "Gärdserums kyrka"), ev("Gudstjänst", "2027-01-10 11:00", "Ukna kyrka", "kommun"), "different"),
+    ("julmarknad-unknown-villages", ev("Julmarknad", "2026-12-05 11:00", "Bygdegården, Sjögestad"), ev("Julmarknad", "2026-12-05 11:00", "Bygdegården, Ukna", "kommun"), "different"),
+    ("loppis-unknown-village-same-hall", ev("Loppis", "2027-05-15 10:00", "Bygdegården, Sjögestad"), ev("Loppis i Sjögestad", "2027-05-15 10:00", "Sjögestads bygdegård", "kommun"), "merged"),
+    ("lucia-unknown-parish-same-church", ev("Luciatåg", "2026-12-13 18:00", "Kyrkan, Sjögestad"), ev("Luciatåg", "2026-12-13 18:00", "Sjögestads kyrka", "kommun"), "merged"),
 ]  # fmt: skip
 
 
@@ -220,7 +256,7 @@ def test_same_source_is_never_paired() -> None:
 def test_local_day_is_the_venues_day_not_the_utc_day() -> None:
     late = ev("Nattbio", "2027-01-16 00:15", "Kulturhuset, Hultsfred")
     assert late.start.date() == date(2027, 1, 15)  # type: ignore[union-attr]
-    assert local_day(late, TZ) == date(2027, 1, 16)
+    assert event_features(late, TZ).day == date(2027, 1, 16)
     listing = ev("Nattbio", "2027-01-16", "Kulturhuset, Hultsfred", "kommun")
     assert list(candidate_pairs([late, listing], TZ)) == [(0, 1)]
     assert match_events([late, listing], TZ).clusters == [[0, 1]]
@@ -241,7 +277,7 @@ def test_blocking_loses_no_pair_worth_a_look_on_the_dataset() -> None:
     candidates = set(candidate_pairs(events, TZ))
     by_day: dict[date, list[int]] = defaultdict(list)
     for index, event in enumerate(events):
-        by_day[local_day(event, TZ)].append(index)
+        by_day[event_features(event, TZ).day].append(index)
     missed = []
     for day, members in by_day.items():
         near = members + by_day.get(day + timedelta(days=1), [])

@@ -5,35 +5,35 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aggregator.pipeline import day_ranges
-from aggregator.publish import FeedFrame
-from aggregator.publish.output import write_feed_if_changed
+from aggregator.dedupe.update import day_ranges
+from aggregator.publish.write import FeedFrame, write_feed_if_changed
 
 
 def test_streamed_feed_is_valid_across_batches_and_not_rewritten_when_same(tmp_path: Path) -> None:
     frame = FeedFrame('{"items":[', ",", "]}")
     items = [json.dumps({"id": i, "title": "Fika på ån"}, ensure_ascii=False) for i in range(4501)]
     path = tmp_path / "all.json"
-    changed, size, count = write_feed_if_changed(path, frame, iter(items))
-    assert (changed, count) == (True, 4501)
-    assert size == path.stat().st_size
+    written = write_feed_if_changed(path, frame, iter(items))
+    assert (written.changed, written.count) == (True, 4501)
+    assert written.size == path.stat().st_size
     assert [item["id"] for item in json.loads(path.read_text(encoding="utf-8"))["items"]] == list(
         range(4501)
     )
     mtime = path.stat().st_mtime_ns
-    assert write_feed_if_changed(path, frame, iter(items))[0] is False
+    assert write_feed_if_changed(path, frame, iter(items)).changed is False
     assert path.stat().st_mtime_ns == mtime
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".all.json.meta",
         "all.json",
         "all.json.gz",
     ], "only the feed and its sidecars (publish/sidecars.py): no temp files left behind"
-    assert write_feed_if_changed(path, frame, iter(items[:-1]))[0] is True
+    assert write_feed_if_changed(path, frame, iter(items[:-1])).changed is True
 
 
 def test_empty_feed(tmp_path: Path) -> None:
     path = tmp_path / "x" / "empty.json"
-    assert write_feed_if_changed(path, FeedFrame("[", ",", "]"), iter(()))[:2] == (True, 2)
+    written = write_feed_if_changed(path, FeedFrame("[", ",", "]"), iter(()))
+    assert (written.changed, written.size) == (True, 2)
     assert json.loads(path.read_text()) == []
 
 
@@ -96,3 +96,101 @@ def test_changed_settings_re_render_every_event(tmp_path: Path, capsys) -> None:
     new_uids = {e["uid"] for e in read_with_icalendar(tmp_path / "feeds" / "all.ics")}
     assert {u.split("@")[0] for u in new_uids} == {u.split("@")[0] for u in uids}
     assert all(uid.endswith("@ny.example") for uid in new_uids)
+
+
+def test_publish_sweeps_temp_files_a_killed_run_left_behind(tmp_path: Path) -> None:
+    """kill -9 during publish skips the writer's cleanup; the next publish removes them,
+    but never the temp file of a publish that is still running in another process."""
+    import os
+    import subprocess
+    import sys
+
+    from aggregator.cli import main
+    from tests.support import DATA, write_config
+
+    sources = [{"id": "fest", "name": "Fest", "path": str(DATA / "ical" / "all_day_multi_day.ics")}]
+    config = write_config(tmp_path, sources)
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    feeds = tmp_path / "feeds"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                          capture_output=True, check=True).stdout.strip()  # fmt: skip
+    left = [
+        feeds / f".all.ics.{dead}.k1ll3d.tmp",
+        feeds / "organizer" / f".fest.rss.{dead}.x9.tmp",
+        feeds / "municipality" / ".vimmerby.json.oldstyle.tmp",  # before pids were written
+    ]
+    live = feeds / f".all.rss.{os.getppid()}.busy.tmp"
+    for path in [*left, live]:
+        path.write_text("half a feed", encoding="utf-8")
+    assert main(["--config", str(config), "-q", "publish", "--force"]) == 0
+    assert [p for p in left if p.exists()] == []
+    assert live.exists(), "another live publish's temp file is not ours to remove"
+    assert sorted(p.name for p in feeds.iterdir() if p.name.endswith(".tmp")) == [live.name]
+
+
+def test_a_subscription_calendar_is_cut_to_1_mb_nearest_events_first(tmp_path: Path) -> None:
+    """Google Calendar stops reading a subscription at 1 MB: keep whole days from the
+    nearest on, drop the farthest future, and say how far the calendar reaches."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import icalendar
+
+    from aggregator.cli import main
+    from tests.support import write_config
+
+    first = datetime(2027, 1, 4, 18)
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Stor kalender//SV"]
+    for i in range(600):
+        start = first + timedelta(days=i // 4, hours=i % 4)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:e{i}@stor.example",
+            "DTSTAMP:20261101T000000Z",
+            f"DTSTART;TZID=Europe/Stockholm:{start:%Y%m%dT%H%M%S}",
+            f"SUMMARY:Föreläsning nummer {i}",
+            "DESCRIPTION:" + "Lång beskrivning av kvällen med fika och samtal. " * 40,
+            "LOCATION:Biblioteket\\, Vimmerby",
+            "END:VEVENT",
+        ]
+    big = tmp_path / "stor.ics"
+    big.write_text("\r\n".join([*lines, "END:VCALENDAR", ""]), encoding="utf-8")
+    small = tmp_path / "liten.ics"
+    small.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Liten//SV\r\nBEGIN:VEVENT\r\n"
+        "UID:x@liten\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270110T170000Z\r\n"
+        "SUMMARY:Konsert\r\nLOCATION:Kyrkan\\, Eksjö\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        encoding="utf-8",
+    )
+    config = write_config(
+        tmp_path,
+        [
+            {"id": "stor", "name": "Stor", "path": str(big), "municipality": "Vimmerby"},
+            {"id": "liten", "name": "Liten", "path": str(small), "municipality": "Eksjö"},
+        ],
+    )
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    feeds = tmp_path / "feeds"
+    ics = (feeds / "all.ics").read_bytes()
+    assert len(ics) <= 1_000_000
+    index = {f["id"]: f for f in json.loads((feeds / "index.json").read_text("utf-8"))["feeds"]}
+    horizon = date.fromisoformat(index["all"]["ics_horizon"])
+    calendar = icalendar.Calendar.from_ical(ics)
+    months = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+              "september", "oktober", "november", "december")  # fmt: skip
+    said = f"till och med {horizon.day} {months[horizon.month - 1]} {horizon.year}"
+    assert said in str(calendar["X-WR-CALDESC"]) and said in str(calendar["DESCRIPTION"])
+    zone = ZoneInfo("Europe/Stockholm")
+    in_ics = {str(e["UID"]).split("@")[0] for e in calendar.walk("VEVENT")}
+    every = json.loads((feeds / "all.json").read_text("utf-8"))["items"]
+    assert len(every) == 601, "the JSON feed is not cut"
+    through = {
+        item["id"]
+        for item in every
+        if datetime.fromisoformat(item["_event"]["start"]).astimezone(zone).date() <= horizon
+    }
+    assert in_ics == through, "every event through the horizon, none after"
+    assert 100 < len(in_ics) < 601
+    assert index["municipality/eksjo"]["ics_horizon"] is None
+    eksjo = (feeds / "municipality" / "eksjo.ics").read_text("utf-8")
+    assert "X-WR-CALDESC" not in eksjo and "SUMMARY:Konsert" in eksjo

@@ -12,14 +12,24 @@ import pytest
 
 from aggregator.model import Place, Settings
 from aggregator.publish import PublishedEvent, swedish_when
-from aggregator.publish.ical import assemble_calendar, escape_text, fold, render_vevent, vtimezone
-from aggregator.publish.jsonfeed import assemble_json
+from aggregator.publish.formats import PUBLISHERS
+from aggregator.publish.ical import escape_text, fold, render_vevent, vtimezone
 from aggregator.publish.jsonfeed import render_item as json_item
-from aggregator.publish.rss import assemble_rss
 from aggregator.publish.rss import render_item as rss_item
+from aggregator.publish.write import FeedHead
 from tests.support import read_with_icaljs, utc
 
 SETTINGS = Settings(base_url="https://alltsomsker.test")
+NOW = utc(2026, 11, 26, 12)
+
+
+def feed_text(
+    extension: str, title: str, fragments: list[str], settings: Settings = SETTINGS
+) -> str:
+    """A whole feed of these fragments, framed as ``publish`` frames it."""
+    url = f"https://x/feeds/{title}.{extension}"
+    frame = PUBLISHERS[extension].frame(FeedHead(title, url, NOW), settings)
+    return frame.head + frame.separator.join(fragments) + frame.tail
 
 
 def event(**changes: object) -> PublishedEvent:
@@ -62,7 +72,7 @@ def test_escape_text() -> None:
 
 
 def test_vevent_round_trips_through_icalendar() -> None:
-    text = assemble_calendar("Allt som sker", [render_vevent(event(), SETTINGS)], SETTINGS, 2026)
+    text = feed_text("ics", "Allt som sker", [render_vevent(event(), SETTINGS)])
     calendar = icalendar.Calendar.from_ical(text)
     vevent = calendar.walk("VEVENT")[0]
     assert str(vevent["UID"]) == "abc123@alltsomsker.test"
@@ -121,6 +131,7 @@ def _dst_days() -> list[datetime]:
     return instants
 
 
+@pytest.mark.icaljs
 @pytest.mark.parametrize(
     "zone", ["Europe/Stockholm", "Europe/London", "America/New_York", "UTC", "Asia/Tokyo"]
 )
@@ -134,9 +145,7 @@ def test_icaljs_reads_every_instant_around_dst_switches_as_we_wrote_it(
         for i, instant in enumerate(instants)
     ]
     path = tmp_path / "dst.ics"
-    path.write_text(
-        assemble_calendar("DST", fragments, settings, 2026), encoding="utf-8", newline=""
-    )
+    path.write_text(feed_text("ics", "DST", fragments, settings), encoding="utf-8", newline="")
     read = read_with_icaljs([path])[str(path)]
     assert read["error"] is None
     seen = {e["uid"].split("@")[0]: e["start"]["utc"] for e in read["events"]}
@@ -163,20 +172,14 @@ def test_json_feed_item_carries_the_event_extension() -> None:
         {"id": "eksjo-kyrka", "url": "https://eksjo.example/jul"},
         {"id": "kommun", "url": None},
     ]
-    feed = json.loads(
-        assemble_json(
-            "Allt som sker", "https://x/feeds/all.json", [json_item(event(), SETTINGS)], SETTINGS
-        )
-    )
+    feed = json.loads(feed_text("json", "Allt som sker", [json_item(event(), SETTINGS)]))
     assert feed["version"] == "https://jsonfeed.org/version/1.1" and len(feed["items"]) == 1
-    empty = json.loads(assemble_json("Tomt", "https://x/feeds/tomt.json", [], SETTINGS))
+    empty = json.loads(feed_text("json", "Tomt", []))
     assert empty["items"] == []
 
 
 def test_rss_item_has_date_in_title_and_event_module() -> None:
-    text = assemble_rss(
-        "Allt som sker", "https://x/feeds/all.rss", [rss_item(event(), SETTINGS)], SETTINGS
-    )
+    text = feed_text("rss", "Allt som sker", [rss_item(event(), SETTINGS)])
     parsed = feedparser.parse(text)
     assert not parsed.bozo
     entry = parsed.entries[0]
@@ -196,9 +199,7 @@ def test_hostile_text_is_escaped_in_every_format() -> None:
     )
     ics = render_vevent(nasty, SETTINGS)
     assert "\nEND:VCALENDAR" not in ics and "BEGIN:VEVENT\\nEND:VCALENDAR" in ics
-    parsed = feedparser.parse(
-        assemble_rss("t", "https://x/t.rss", [rss_item(nasty, SETTINGS)], SETTINGS)
-    )
+    parsed = feedparser.parse(feed_text("rss", "t", [rss_item(nasty, SETTINGS)]))
     assert not parsed.bozo
     json.loads(json_item(nasty, SETTINGS))
 
@@ -206,3 +207,148 @@ def test_hostile_text_is_escaped_in_every_format() -> None:
 def test_swedish_when() -> None:
     assert swedish_when(event(start=utc(2027, 3, 28, 13)), SETTINGS) == "sön 28 mars 2027 15:00"
     assert swedish_when(event(start=date(2027, 6, 6), all_day=True), SETTINGS) == "sön 6 juni 2027"
+
+
+# -- feeds that do not mislead their readers (issue 8) -----------------------------------
+
+
+def _rss_description(ev: PublishedEvent) -> str:
+    """The <description> of an item as a reader gets it: XML-decoded, i.e. the HTML."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(feed_text("rss", "t", [rss_item(ev, SETTINGS)]))
+    found = root.find("channel/item/description")
+    assert found is not None and found.text is not None
+    return found.text
+
+
+def test_rss_description_is_sanitised_html_led_by_when_and_where() -> None:
+    plain = event(
+        description="<img src=x onerror=alert(2)>\n\nRad två\nrad tre", description_html=""
+    )
+    text = _rss_description(plain)
+    assert text.startswith("<p>lör 12 dec 19:00–21:00 · Eksjö kyrka, Eksjö</p>")
+    assert "<img" not in text and "&lt;img src=x onerror=alert(2)&gt;" in text
+    assert "<p>Rad två<br>rad tre</p>" in text, "paragraphs and line breaks are kept"
+    rich = event(
+        description_html='<p>Välkommen!</p><script>alert(1)</script><img src=x onerror="a()">'
+        '<p><a href="https://x.se" onclick="b()">Biljetter</a></p>'
+    )
+    text = _rss_description(rich)
+    assert "<p>Välkommen!</p>" in text and '<a href="https://x.se"' in text
+    for bad in ("<script", "alert(1)", "<img", "onerror", "onclick"):
+        assert bad not in text
+    assert not feedparser.parse(feed_text("rss", "t", [rss_item(rich, SETTINGS)])).bozo
+
+
+def test_rss_description_exists_without_a_description() -> None:
+    bare = event(description="", description_html="", organizer_name="")
+    assert _rss_description(bare) == "<p>lör 12 dec 19:00–21:00 · Eksjö kyrka, Eksjö</p>"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (utc(2026, 12, 12, 18), utc(2026, 12, 12, 20), "lör 12 dec 19:00–21:00"),
+        (utc(2026, 12, 12, 18), None, "lör 12 dec 19:00"),
+        (utc(2026, 12, 12, 22), utc(2026, 12, 13, 1), "lör 12 dec 23:00 – sön 13 dec 02:00"),
+        (utc(2027, 3, 28, 12), utc(2027, 3, 28, 14), "sön 28 mars 14:00–16:00"),  # DST day
+        (date(2026, 12, 12), date(2026, 12, 13), "lör 12 dec"),  # end is exclusive
+        (date(2026, 12, 12), None, "lör 12 dec"),
+        (date(2026, 12, 11), date(2026, 12, 14), "fre 11 dec – sön 13 dec"),
+    ],
+    ids=["evening", "no-end", "past-midnight", "dst", "all-day", "all-day-no-end", "weekend"],
+)
+def test_when_line(start: datetime | date, end: datetime | date | None, expected: str) -> None:
+    from aggregator.publish.event import swedish_span
+
+    all_day = not isinstance(start, datetime)
+    assert swedish_span(event(start=start, end=end, all_day=all_day), SETTINGS) == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "media_type"),
+    [
+        ("https://eksjo.example/bild.jpg", "image/jpeg"),
+        ("https://eksjo.example/affisch.PNG?w=800", "image/png"),
+        ("https://eksjo.example/a/b.webp", "image/webp"),
+        ("https://eksjo.example/bild", None),
+        ("https://cdn.example/image?id=7.jpg", None),
+        ("", None),
+    ],
+    ids=["jpg", "png-query", "webp", "no-extension", "extension-in-query", "none"],
+)
+def test_rss_enclosure_has_the_real_type_or_is_left_out(image: str, media_type: str | None) -> None:
+    parsed = feedparser.parse(feed_text("rss", "t", [rss_item(event(image=image), SETTINGS)]))
+    enclosures = parsed.entries[0].get("enclosures", [])
+    if media_type is None:
+        assert enclosures == []
+    else:
+        assert [(e["href"], e["type"]) for e in enclosures] == [(image, media_type)]
+
+
+def test_json_event_timezone_is_the_zone_of_its_offsets_and_content_is_never_empty() -> None:
+    berlin = event(timezone="Europe/Berlin", description="", description_html="")
+    item = json.loads(json_item(berlin, SETTINGS))
+    assert item["_event"]["timezone"] == "Europe/Stockholm"
+    assert item["_event"]["start"].endswith("+01:00")
+    assert item["content_text"] == "lör 12 dec 19:00–21:00 · Eksjö kyrka, Eksjö"
+
+
+# -- what subscribers' calendars need (issue 9) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "status", "summary"),
+    [
+        ("Pubquiz", "cancelled", "INSTÄLLT: Pubquiz"),
+        ("Inställt: Pubquiz", "cancelled", "Inställt: Pubquiz"),
+        ("INSTÄLLD – Pubquiz", "cancelled", "INSTÄLLD – Pubquiz"),
+        ("Inställd: Pubquiz", "cancelled", "Inställd: Pubquiz"),
+        ("Pubquiz (inställt)", "cancelled", "Pubquiz (inställt)"),
+        ("Pubquiz – AVLYST", "cancelled", "Pubquiz – AVLYST"),
+        ("Pubquiz", "confirmed", "Pubquiz"),
+        ("Installationskonst", "cancelled", "INSTÄLLT: Installationskonst"),
+    ],
+    ids=[
+        "plain",
+        "installt",
+        "caps-installd",
+        "installd-colon",
+        "in-brackets",
+        "avlyst",
+        "confirmed",
+        "word-that-only-starts-alike",
+    ],
+)
+def test_cancelled_summary_says_installt_once(title: str, status: str, summary: str) -> None:
+    from aggregator.model import EventStatus
+
+    ev = event(title=title, status=EventStatus(status))
+    vevent = icalendar.Calendar.from_ical(feed_text("ics", "t", [render_vevent(ev, SETTINGS)]))
+    found = vevent.walk("VEVENT")[0]
+    assert str(found["SUMMARY"]) == summary
+    assert str(found["STATUS"]) == ("CANCELLED" if status == "cancelled" else "CONFIRMED")
+    rss_title = feedparser.parse(feed_text("rss", "t", [rss_item(ev, SETTINGS)])).entries[0].title
+    assert rss_title.casefold().count("inställ") + rss_title.casefold().count("avlyst") == (
+        1 if status == "cancelled" else 0
+    )
+
+
+def test_calendar_has_no_method_that_would_require_an_organizer() -> None:
+    """RFC 5546: METHOD:PUBLISH needs ORGANIZER on every VEVENT; sources rarely give one."""
+    text = feed_text("ics", "Allt som sker", [render_vevent(event(), SETTINGS)])
+    assert "METHOD:" not in text
+    assert "ORGANIZER" not in text
+
+
+def test_feed_links_point_at_the_web_app() -> None:
+    bare = event(url="")
+    rss = feedparser.parse(feed_text("rss", "t", [rss_item(bare, SETTINGS)]))
+    assert rss.feed.link == "https://alltsomsker.test/"
+    assert rss.entries[0].link == "https://alltsomsker.test/evenemang/abc123"
+    feed = json.loads(feed_text("json", "t", [json_item(bare, SETTINGS)]))
+    assert feed["home_page_url"] == "https://alltsomsker.test/"
+    assert feed["items"][0]["url"] == "https://alltsomsker.test/evenemang/abc123"
+    vevent = icalendar.Calendar.from_ical(feed_text("ics", "t", [render_vevent(bare, SETTINGS)]))
+    assert str(vevent.walk("VEVENT")[0]["URL"]) == "https://alltsomsker.test/evenemang/abc123"

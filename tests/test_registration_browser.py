@@ -12,7 +12,7 @@ import requests
 
 from aggregator.cli import main
 from tests.registration_support import file_server, live_app
-from tests.support import write_config
+from tests.support import require_chromium, write_config
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TOKEN = "moderatorns-hemliga-nyckel-2026"
@@ -54,7 +54,7 @@ def test_organizer_registers_and_moderator_approves_in_a_browser(
         assert main(["--config", str(config_file), "publish"]) == 0
         with live_app(config_file) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+                executable_path=str(require_chromium()), args=CHROMIUM_ARGS
             )
             try:
                 page = browser.new_page(viewport={"width": 420, "height": 900})

@@ -1,7 +1,7 @@
 """Guarded clustering of matched event pairs: which matches may actually be joined.
 
-``matching.py`` scores candidate pairs and sorts them into matches and clear non-matches;
-this module turns the matches into clusters without ever letting a chain of good matches
+``score`` sorts candidate pairs into matches and clear non-matches; this module turns
+the matches into clusters without ever letting a chain of good matches
 (A~B~C) join two events that must stay apart: two of one source, a known clear
 non-match, or a pair the caller's ``non_match`` judges so when asked. An event matching
 two mutually exclusive events about equally well is left to a human (``AMBIGUITY_MARGIN``).
@@ -12,16 +12,24 @@ Pure functions over indices and scores: no I/O, no clock.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from aggregator.dedupe.matching import PairScore
+from aggregator.dedupe.score import FORCED, MATCH, PairScore, is_clear_non_match
 
 AMBIGUITY_MARGIN = 0.05  # an event matching two incompatible events this evenly is unclear
 
-ScoredPair = tuple[int, int, "PairScore"]
+ScoredPair = tuple[int, int, PairScore]
+
+
+@dataclass(frozen=True, slots=True)
+class Clustering:
+    """Clusters of ≥ 2 indices; the pairs that joined them; match pairs a guard refused."""
+
+    clusters: list[list[int]]
+    merged: list[ScoredPair]
+    refused: list[ScoredPair]
 
 
 class _Clusters:
@@ -63,20 +71,40 @@ class _Clusters:
         return sorted(sorted(m) for m in self.members.values() if len(m) > 1)
 
 
-def join_matches(
+def cluster_pairs(
+    n: int,
+    pairs: Iterable[ScoredPair],
+    *,
+    sources: Sequence[str] | None = None,
+    non_match: Callable[[int, int], bool] | None = None,
+    forced: Sequence[tuple[int, int]] = (),
+) -> Clustering:
+    """Clusters from scored pairs, best match first.
+
+    A union is refused when it would join two events of one source (``sources``) or two
+    events that are each other's clear non-match: known from ``pairs`` or, for pairs
+    never scored, asked of ``non_match(i, j)``. ``forced`` pairs (i < j) join first,
+    whatever the guards, and are reported merged with ``FORCED``.
+    """
+    known_conflicts: set[tuple[int, int]] = set()
+    matches: list[ScoredPair] = []
+    for i, j, score in pairs:
+        i, j = min(i, j), max(i, j)
+        if is_clear_non_match(score):
+            known_conflicts.add((i, j))
+        elif score.total >= MATCH:
+            matches.append((i, j, score))
+    return _join_matches(n, matches, known_conflicts, sources, non_match, forced)
+
+
+def _join_matches(
     n: int,
     matches: Sequence[ScoredPair],
     known_conflicts: set[tuple[int, int]],
     sources: Sequence[str] | None,
     non_match: Callable[[int, int], bool] | None,
     forced: Sequence[tuple[int, int]],
-    forced_score: PairScore,
-) -> tuple[list[list[int]], list[ScoredPair], list[ScoredPair]]:
-    """(clusters, merged pairs, match pairs refused by a guard), best match first.
-
-    ``matches`` and ``known_conflicts`` hold ordered pairs (i < j); ``forced`` pairs join
-    first, whatever the guards, and are reported merged with ``forced_score``.
-    """
+) -> Clustering:
     cache: dict[tuple[int, int], bool] = {}
 
     def cannot(x: int, y: int) -> bool:
@@ -107,11 +135,12 @@ def join_matches(
             if s1 - s2 < AMBIGUITY_MARGIN and cannot(j, k):
                 unclear.update({(min(i, j), max(i, j)), (min(i, k), max(i, k))})
     forest = _Clusters(n, sources, cannot)
-    merged, refused = [], []
+    merged: list[ScoredPair] = []
+    refused: list[ScoredPair] = []
     for i, j in forced:
         if forest.find(i) != forest.find(j):
             forest.union(i, j)
-            merged.append((i, j, forced_score))
+            merged.append((i, j, FORCED))
     for i, j, score in sorted(matches, key=lambda m: (-m[2].total, m[0], m[1])):
         if forest.find(i) == forest.find(j):
             continue
@@ -120,4 +149,4 @@ def join_matches(
             continue
         forest.union(i, j)
         merged.append((i, j, score))
-    return forest.clusters(), merged, refused
+    return Clustering(forest.clusters(), merged, refused)

@@ -1,7 +1,7 @@
 """What matching compares of an event: its title as a key, its place, day and URL.
 
 ``normalize_title`` folds a title to a comparison key (case, accents, dates, listing
-noise); ``_features`` extracts everything scoring needs of one event, once per event:
+noise); ``event_features`` extracts everything scoring needs of one event, once per event:
 the venue's local day, the title's key words, the localities and blocking area of its
 place, its normalised URL. Towns come from the gazetteer.
 
@@ -39,6 +39,20 @@ _NOISE = (
     "biljett", "urpremiär", "galapremiär", "premiär", "extrainsatt", "extra insatt",
     "fri entré", "gratis entré", "entré fri", "gratis", "obs", "nyhet", "uppdaterat",
 )
+# What a venue is, as opposed to which one: a church, a village hall, a school … is named
+# after its parish or village ("Pelarne kyrka", "Tuna kyrka"), so the words beside these
+# tell two venues of one kind apart. Base forms; definite forms are derived below.
+_VENUE_KINDS = (
+    "kyrka", "domkyrka", "kapell", "församlingshem", "församlingsgård", "församlingshus",
+    "missionshus", "missionskyrka", "bygdegård", "hembygdsgård", "byagård", "bystuga",
+    "skola", "förskola", "folkhögskola", "bibliotek", "folkets hus", "folkets park",
+    "medborgarhus", "kulturhus", "konserthus", "stadshus", "ordenshus", "samlingslokal",
+    "teater", "biograf", "bio", "museum", "konsthall", "galleri", "idrottshall", "sporthall",
+    "ishall", "simhall", "arena", "idrottsplats", "stadion", "torg", "park", "kyrkogård",
+    "prästgård", "hotell", "restaurang", "café", "kafé", "pub", "loge", "hamn", "brygga",
+    "scen", "sal", "aula", "gymnastiksal", "matsal",
+)
+_COUNTRIES = frozenset({"sverige", "sweden", "schweden"})  # an address's last line, no venue
 # fmt: on
 _NOISE_RE = re.compile(
     r"(?<!\w)(?:"
@@ -61,6 +75,41 @@ _NON_WORD_RE = re.compile(r"[\W_]+")
 _LOCALITY = {name.casefold(): name.casefold() for name in LOCALITIES}
 _MUNICIPALITY_OF = {name.casefold(): m.casefold() for name, m in LOCALITIES.items()}
 _TWO_WORD_LOCALITIES = frozenset(k for k in _LOCALITY if " " in k)
+_SEATS = frozenset(k for k, m in _MUNICIPALITY_OF.items() if k == m)
+
+
+def _kind_forms() -> tuple[dict[str, str], tuple[str, ...]]:
+    """Every written form of a venue kind → its base ("kyrkan", "kyrkorna" → "kyrka"), and
+    the forms that may end a compound ("Pelarnekyrkan", "stadsparken"), longest first."""
+    forms: dict[str, str] = {}
+    compound: set[str] = set()
+    for base in _VENUE_KINDS:
+        heads = [base] + ([base[:-1]] if base.endswith("a") else [])
+        for head in heads:
+            for ending in (
+                "",
+                "n",
+                "en",
+                "et",
+                "t",
+                "na",
+                "ar",
+                "arna",
+                "er",
+                "erna",
+                "or",
+                "orna",
+            ):
+                forms.setdefault(head + ending, base)
+        if base.endswith("um"):
+            forms.setdefault(base[:-2] + "et", base)  # museum → museet
+        if " " not in base:
+            definite = (base, base + "n", base + "en", base + "et", base[:-2] + "et")
+            compound.update(f for f in definite if len(f) >= 4 and forms.get(f) == base)
+    return forms, tuple(sorted(compound, key=len, reverse=True))
+
+
+_KIND_OF, _COMPOUND_KINDS = _kind_forms()
 
 
 @lru_cache(maxsize=1)
@@ -108,17 +157,6 @@ def _local(instant: datetime, tz_name: str) -> datetime:
 @lru_cache(maxsize=16)
 def _zone(tz_name: str) -> ZoneInfo:
     return ZoneInfo(tz_name)
-
-
-def local_day(event: Event, tz_name: str) -> date:
-    """The date on the venue's clock: a 23:30 concert is on its local day, not its UTC day.
-
-    ``tz_name`` is the region's zone, not ``event.timezone``: sources that publish in UTC
-    still have their venue in the region.
-    """
-    if isinstance(event.start, datetime):
-        return _local(event.start, tz_name).date()
-    return event.start
 
 
 def _stem(token: str) -> str:
@@ -183,10 +221,13 @@ def _normal_url(url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Features:
+class Features:
     """What scoring needs of one event, computed once per event."""
 
     source: str
+    # the date on the venue's clock (a 23:30 concert is on its local day, not its UTC
+    # day), in the region's zone, not ``event.timezone``: sources that publish in UTC
+    # still have their venue in the region
     day: date
     all_day: bool
     instant: float  # UTC epoch seconds of the start (local midnight for all-day)
@@ -194,14 +235,50 @@ class _Features:
     title: str
     key: str  # title words without stopwords or the event's own place words
     tokens: frozenset[str]
+    title_numbers: frozenset[str]  # "grupp 2" → {"2"}: two numbers, two events
     venue: str
+    venue_kinds: frozenset[str]  # what the venue is: {"kyrka"}
+    venue_names: frozenset[str]  # which one: {"pelarne"} of "Pelarne kyrka"
+    venue_numbers: frozenset[str]  # "Sal 2" → {"2"}
     localities: frozenset[str]
+    specific: frozenset[str]  # the localities less a seat that a village of it refines
+    town: str  # the place's town when the gazetteer knows none of its words ("sjögestad")
     municipality: str
     area: str  # see _area: events of areas that do not meet have conflicting places
     lat: float | None
     lon: float | None
     url: str
     uid: str
+
+    @property
+    def stated(self) -> bool:
+        """Whether the source said where (else the municipality is its default)."""
+        return bool(self.venue or self.localities or self.town or self.lat is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Venue:
+    """A venue's name split into what it is, which one it is, and its numbers."""
+
+    key: str  # stemmed words without towns, for fuzzy comparison
+    kinds: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
+    numbers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """Everything scoring takes from an event's title and place texts."""
+
+    title: str
+    words: tuple[str, ...]
+    numbers: frozenset[str]
+    venue: _Venue
+    localities: frozenset[str]
+    specific: frozenset[str]
+    town: str
+    area: str
+    municipality: str
 
 
 @lru_cache(maxsize=1 << 16)
@@ -212,28 +289,70 @@ def _title_words(title: str) -> tuple[str, tuple[str, ...]]:
     return normalized, tuple(words)
 
 
+_SAINT_RE = re.compile(r"\bs(?::t|t\.|anct)(?=\s)", re.I)  # "S:t Olofs", "St. Olofs"
+
+
+def _venue_words(text: str) -> list[str]:
+    words = _words(_SAINT_RE.sub("sankt", text))
+    return [w for w in words if w not in _STOPWORDS and w not in _COUNTRIES]
+
+
+def _name_word(word: str) -> str:
+    """ "olofs" → "olof", "virserums" → "virserum": a possessive names the same one."""
+    return word[:-1] if word.endswith("s") and len(word) > 4 else word
+
+
+def _venue_of(words: Sequence[str]) -> _Venue:
+    """Split a venue's words: "Pelarne kyrka" is a kyrka named Pelarne, "Stora torget" a
+    torg named Stora, "Pelarnekyrkan" too; "Sal 2" has the number 2."""
+    key = " ".join(_stem(w) for w in words if not _is_locality(w))
+    kinds: set[str] = set()
+    names: set[str] = set()
+    numbers: set[str] = set()
+    index = 0
+    while index < len(words):
+        word = words[index]
+        pair = f"{word} {words[index + 1]}" if index + 1 < len(words) else ""
+        index += 1
+        if pair in _KIND_OF:
+            kinds.add(_KIND_OF[pair])
+            index += 1
+        elif word.isdigit():
+            numbers.add(word)
+        elif word in _KIND_OF:
+            kinds.add(_KIND_OF[word])
+        else:
+            for form in _COMPOUND_KINDS:
+                if word.endswith(form) and len(word) - len(form) >= 3:
+                    kinds.add(_KIND_OF[form])
+                    word = word[: -len(form)]
+                    break
+            names.add(_name_word(word))
+    return _Venue(key, frozenset(kinds), frozenset(names), frozenset(numbers))
+
+
 @lru_cache(maxsize=1 << 16)
 def _place_features(
     name: str, street: str, locality: str, municipality: str, location_text: str
-) -> tuple[frozenset[str], frozenset[str], str, str]:
-    """(place words, localities, municipality, venue key); venues repeat, so cached."""
+) -> tuple[frozenset[str], frozenset[str], str, str, _Venue]:
+    """(place words, localities, town, municipality, venue); venues repeat, so cached."""
     place_words = _words(" ".join((name, street, locality, location_text)))
     localities = frozenset(_localities_in(place_words))
+    town = "" if localities else " ".join(_words(locality))
     municipality = _fold(municipality).removesuffix(" kommun")
-    venue_words: list[str] = []
+    venue = _Venue("")
     for text in (name, *location_text.split(",")):
         # "Vimmerby, Stora torget": the venue is the first part that is not just a town
-        venue_words = [
-            _stem(w) for w in _words(text) if w not in _STOPWORDS and not _is_locality(w)
-        ]
-        if venue_words:
+        words = _venue_words(text)
+        if any(not _is_locality(w) for w in words):
+            venue = _venue_of(words)
             break
-    return frozenset(place_words), localities, municipality, " ".join(venue_words)
+    return frozenset(place_words), localities, town, municipality, venue
 
 
 def _area(localities: frozenset[str]) -> str:
     """The blocking area: a village, "*municipality" when the town may stand for the whole
-    municipality (``_seat_compatible``), or "" when unknown or spread over several."""
+    municipality (``seat_compatible``), or "" when unknown or spread over several."""
     if len(localities) == 1:
         (only,) = localities
         return f"*{only}" if _MUNICIPALITY_OF[only] == only else only
@@ -241,14 +360,21 @@ def _area(localities: frozenset[str]) -> str:
     return f"*{municipalities.pop()}" if len(municipalities) == 1 else ""
 
 
-_REGIONS = tuple(sorted(set(_MUNICIPALITY_OF.values())))
+def _specific(localities: frozenset[str]) -> frozenset[str]:
+    """Drop a municipality's seat when a village of it is named too: "Tuna kyrka,
+    Vimmerby" is in Tuna, and "Pelarne kyrka, Vimmerby" is not the same place."""
+    villages = {_MUNICIPALITY_OF[x] for x in localities if x not in _SEATS}
+    return frozenset(x for x in localities if not (x in _SEATS and x in villages))
 
 
-def _region(area: str) -> str:
+REGIONS = tuple(sorted(set(_MUNICIPALITY_OF.values())))
+
+
+def region_of(area: str) -> str:
     return area[1:] if area.startswith("*") else _MUNICIPALITY_OF[area]
 
 
-def _areas_meet(x: str, y: str) -> bool:
+def areas_meet(x: str, y: str) -> bool:
     """Whether events of two areas can be the same event (else their places conflict)."""
     if x == y or not x or not y:
         return True
@@ -260,10 +386,9 @@ def _areas_meet(x: str, y: str) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _text_features(
     title: str, name: str, street: str, locality: str, municipality: str, location_text: str
-) -> tuple[str, tuple[str, ...], frozenset[str], str, str, str]:
-    """(title, title key words, localities, area, municipality, venue) of the texts."""
+) -> _Texts:
     normalized, words = _title_words(title)
-    own, localities, municipality, venue = _place_features(
+    own, localities, town, municipality, venue = _place_features(
         name, street, locality, municipality, location_text
     )
     # the title's own place words say nothing the place does not ("Julmarknad i Virserum")
@@ -272,17 +397,26 @@ def _text_features(
         for w in words
         if w not in own and not (w.endswith("s") and w[:-1] in own) and not _is_locality(w)
     )
+    named = frozenset(_title_localities(normalized.split()))
     if not localities:
-        localities = frozenset(_title_localities(normalized.split()))
+        localities = named
+    elif localities <= _SEATS:
+        # "Luciatåg i Pelarne" placed at "Kyrkan, Vimmerby": the title names the village
+        seats = {_MUNICIPALITY_OF[x] for x in localities}
+        localities |= {x for x in named if x not in _SEATS and _MUNICIPALITY_OF[x] in seats}
     area = _area(localities)
     if not municipality and area:
         municipality = area[1:] if area.startswith("*") else _MUNICIPALITY_OF[area]
-    return normalized, kept or words, localities, area, municipality, venue
+    numbers = frozenset(w for w in normalized.split() if w.isdigit())
+    return _Texts(
+        normalized, kept or words, numbers, venue, localities, _specific(localities),
+        "" if localities else town, area, municipality,
+    )  # fmt: skip
 
 
-def _features(event: Event, tz_name: str) -> _Features:
+def event_features(event: Event, tz_name: str) -> Features:
     place = event.place
-    title, words, localities, area, municipality, venue = _text_features(
+    texts = _text_features(
         event.title, place.name, place.street, place.locality, place.municipality,
         event.location_text,
     )  # fmt: skip
@@ -300,19 +434,25 @@ def _features(event: Event, tz_name: str) -> _Features:
     else:
         day, near, all_day = event.start, None, True
         instant = datetime(day.year, day.month, day.day, tzinfo=_zone(tz_name)).timestamp()
-    return _Features(
+    return Features(
         source=event.source_id,
         day=day,
         all_day=all_day,
         instant=instant,
         near_day=near,
-        title=title,
-        key=" ".join(words),
-        tokens=frozenset(words),
-        venue=venue,
-        localities=localities,
-        municipality=municipality,
-        area=area,
+        title=texts.title,
+        key=" ".join(texts.words),
+        tokens=frozenset(texts.words),
+        title_numbers=texts.numbers,
+        venue=texts.venue.key,
+        venue_kinds=texts.venue.kinds,
+        venue_names=texts.venue.names,
+        venue_numbers=texts.venue.numbers,
+        localities=texts.localities,
+        specific=texts.specific,
+        town=texts.town,
+        municipality=texts.municipality,
+        area=texts.area,
         lat=place.latitude,
         lon=place.longitude,
         url=_normal_url(event.url),
@@ -320,7 +460,7 @@ def _features(event: Event, tz_name: str) -> _Features:
     )
 
 
-def _seat_compatible(xs: frozenset[str], ys: frozenset[str]) -> bool:
+def seat_compatible(xs: frozenset[str], ys: frozenset[str]) -> bool:
     """ "Hultsfred" may stand for the whole municipality that Virserum lies in."""
     return any(_MUNICIPALITY_OF.get(y) == x for x in xs for y in ys) or any(
         _MUNICIPALITY_OF.get(x) == y for x in xs for y in ys

@@ -328,8 +328,8 @@ def _date_end(match: re.Match[str], p: str = "") -> int:
 
 def _form(groups: dict[str, str | None], p: str) -> _Form:
     """Day, month and year (or None) of one date form; group names prefixed by ``p``."""
-    if groups[f"{p}iy"] is not None:
-        return _Form(int(groups[f"{p}id"] or 0), int(groups[f"{p}im"] or 0), int(groups[f"{p}iy"]))
+    if (iso_year := groups[f"{p}iy"]) is not None:
+        return _Form(int(groups[f"{p}id"] or 0), int(groups[f"{p}im"] or 0), int(iso_year))
     if groups[f"{p}d1"] is not None:
         day, month, year = groups[f"{p}d1"], MONTHS[groups[f"{p}mon"] or ""], groups[f"{p}y"]
     elif groups[f"{p}sd"] is not None:

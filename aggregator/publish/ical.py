@@ -13,14 +13,17 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aggregator.model import CANCELLED, TENTATIVE, Settings
-from aggregator.publish import (
-    FeedFrame,
+from aggregator.publish.event import (
     PublishedEvent,
+    display_title,
     event_page_url,
+    home_url,
     local_time,
+    swedish_date,
     uid_domain,
     utc_stamp,
 )
+from aggregator.publish.write import FeedFrame, FeedHead
 
 CRLF = "\r\n"
 PRODID = "-//Allt som sker//Aggregator 0.1//SV"
@@ -86,7 +89,7 @@ def render_vevent(event: PublishedEvent, settings: Settings) -> str:
     ]
     if event.end is not None:
         lines.append(_time_prop("DTEND", event.end, settings))
-    lines.append(_prop("SUMMARY", escape_text(event.title)))
+    lines.append(_prop("SUMMARY", escape_text(display_title(event))))
     description = event.description
     if event.organizer_name:
         description = f"{description}\n\nArrangör: {event.organizer_name}".strip()
@@ -108,27 +111,40 @@ def render_vevent(event: PublishedEvent, settings: Settings) -> str:
     return CRLF.join(lines) + CRLF
 
 
-def assemble_calendar(title: str, fragments: list[str], settings: Settings, year: int) -> str:
-    return calendar_frame(title, settings, year).assemble(fragments)
+def calendar_frame(feed: FeedHead, settings: Settings) -> FeedFrame:
+    """VCALENDAR head (with the VTIMEZONE of this year's rules) and tail of a feed.
 
-
-def calendar_frame(title: str, settings: Settings, year: int) -> FeedFrame:
+    No METHOD: METHOD:PUBLISH (RFC 5546) requires an ORGANIZER on every VEVENT, which
+    most sources do not give; a subscription calendar needs none. A feed cut to its
+    size limit says in its description how far it reaches.
+    """
     head = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        _prop("X-WR-CALNAME", escape_text(title)),
-        _prop("NAME", escape_text(title)),
+        _prop("X-WR-CALNAME", escape_text(feed.title)),
+        _prop("NAME", escape_text(feed.title)),
         _prop("X-WR-TIMEZONE", settings.timezone),
         f"REFRESH-INTERVAL;VALUE=DURATION:{REFRESH}",
         f"X-PUBLISHED-TTL:{REFRESH}",
     ]
+    if feed.horizon is not None:
+        text = escape_text(horizon_note(feed.horizon, settings))
+        head += [_prop("X-WR-CALDESC", text), _prop("DESCRIPTION", text)]
     body = CRLF.join(head) + CRLF
     if settings.timezone != "UTC":
-        body += vtimezone(settings.timezone, year)
+        body += vtimezone(settings.timezone, feed.now.year)
     return FeedFrame(body, "", "END:VCALENDAR" + CRLF)
+
+
+def horizon_note(horizon: date, settings: Settings) -> str:
+    """What a calendar cut to Google's 1 MB says of itself."""
+    return (
+        f"Evenemang till och med {swedish_date(horizon)}. Kalendern hålls under 1 MB, som "
+        "Google Kalender kräver, så senare evenemang kommer med allteftersom datumet "
+        f"närmar sig. Alla evenemang: {home_url(settings)}"
+    )
 
 
 # -- VTIMEZONE ---------------------------------------------------------------------

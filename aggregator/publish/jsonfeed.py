@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 
 from aggregator.model import Settings
-from aggregator.publish import FeedFrame, PublishedEvent, event_page_url, iso_local
+from aggregator.publish.event import (
+    PublishedEvent,
+    event_page_url,
+    home_url,
+    iso_local,
+    summary_line,
+)
+from aggregator.publish.write import FeedFrame, FeedHead
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -21,7 +28,8 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
         "id": event.id,
         "url": event.url or event_page_url(event, settings),
         "title": event.title,
-        "content_text": event.description,
+        # never "": JSON Feed wants content; without a description, when and where
+        "content_text": event.description or summary_line(event, settings),
     }
     if event.description_html:
         item["content_html"] = event.description_html
@@ -35,7 +43,7 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
         "start": iso_local(event.start, settings),
         "end": iso_local(event.end, settings) if event.end is not None else None,
         "all_day": event.all_day,
-        "timezone": event.timezone,
+        "timezone": settings.timezone,  # the zone of the offsets above, not the source's
         "status": event.status,
         "location": {
             "name": place.name or event.location_text,
@@ -52,16 +60,12 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
     return _dump(item)
 
 
-def assemble_json(title: str, feed_url: str, fragments: list[str], settings: Settings) -> str:
-    return json_frame(title, feed_url, settings).assemble(fragments)
-
-
-def json_frame(title: str, feed_url: str, settings: Settings) -> FeedFrame:
+def json_frame(feed: FeedHead, settings: Settings) -> FeedFrame:
     head = {
         "version": VERSION,
-        "title": title,
-        "home_page_url": settings.base_url + "/",
-        "feed_url": feed_url,
+        "title": feed.title,
+        "home_page_url": home_url(settings),
+        "feed_url": feed.url,
         "language": "sv",
     }
     return FeedFrame(_dump(head)[:-1] + ',"items":[\n', ",\n", "\n]}\n")

@@ -8,6 +8,7 @@
     sources.py     sources, fetch state, health, storing a harvest
     events.py      published (merged) events, the render queue, feeds, listings
     matching.py    the dedupe stage's queries (identity, matching, overrides)
+                   (its merged events are saved by ``events.save_merged``)
     moderation.py  an event's sources and scores, the review queue
     search.py      full-text search (FTS5) over published events
     schedule_queries.py  the scheduler's state: backoff, pauses, the feed linter's advice
@@ -22,7 +23,10 @@ Tables
                    ``removed_at`` (tombstones), never deleted
     events         merged events: stable id, SEQUENCE, content hash and the
                    pre-rendered feed fragments (ics, rss, json)
-    event_search   full-text index (FTS5) of published events; search_docs its ids
+    event_search   full-text index (FTS5) of published events; ``search_docs`` their
+                   stable ids there, ``search_pending`` those to index at commit
+    match_pairs    why two source events were merged or not; ``overrides`` a
+                   moderator's rulings; ``dirty_days`` the days to match again
     event_feeds    which feeds (``municipality/eksjo``, ``category/teater`` …) an event is in
     meta           counters (data version, last publish)
 
@@ -47,17 +51,29 @@ from aggregator.store.codec import (
 )
 from aggregator.store.decide import Decision, IncomingVersion, StoredVersion, decide_harvest
 from aggregator.store.events import EventQueries
-from aggregator.store.matching import EventRow, MatchingQueries, MatchMember, MemberRow
+from aggregator.store.matching import (
+    Assignment,
+    EventRow,
+    MatchingQueries,
+    MatchMember,
+    MemberRow,
+    Override,
+)
 from aggregator.store.moderation import ModerationQueries
 from aggregator.store.registrations import RegistrationQueries
 from aggregator.store.rows import (
+    REMOVED,
     ActiveMember,
+    EventContent,
+    Fragments,
     HarvestOutcome,
     MatchPair,
     MemberRef,
-    MergedUpdate,
+    MergedRecord,
     RemovedEvent,
+    RenderedEvent,
     ReviewPair,
+    Revision,
     SourceHealth,
     StoredEvent,
 )
@@ -69,18 +85,25 @@ from aggregator.store.web_queries import WebQueries
 from aggregator.store.wrap import wrap_public_methods
 
 __all__ = [
+    "REMOVED",
     "ActiveMember",
+    "Assignment",
     "Decision",
+    "EventContent",
     "EventRow",
+    "Fragments",
     "HarvestOutcome",
     "IncomingVersion",
     "MatchMember",
     "MatchPair",
     "MemberRef",
     "MemberRow",
-    "MergedUpdate",
+    "MergedRecord",
+    "Override",
     "RemovedEvent",
+    "RenderedEvent",
     "ReviewPair",
+    "Revision",
     "SearchProblem",
     "SearchQuery",
     "SourceHealth",

@@ -61,12 +61,16 @@ class StoreBase:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._before_commit()
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
+
+    def _before_commit(self) -> None:
+        """Work a mixin must do inside every write transaction (``super()`` first)."""
 
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -12,64 +12,48 @@ from datetime import datetime
 
 from aggregator.store.base import StoreBase
 from aggregator.store.codec import iso, merged_from_json
-from aggregator.store.rows import MergedUpdate, RemovedEvent, StoredEvent
+from aggregator.store.rows import (
+    REMOVED,
+    MergedRecord,
+    RemovedEvent,
+    RenderedEvent,
+    StoredEvent,
+)
 from aggregator.store.search import SearchQuery, search_filter
 
 
 class EventQueries(StoreBase):
     """The ``events``, ``event_feeds`` and ``feed_labels`` tables."""
 
-    def save_merged(self, updates: Sequence[MergedUpdate], now: datetime) -> None:
-        """Write merged content for events whose published content changed, clear dirty flags."""
+    def save_merged(
+        self, records: Sequence[MergedRecord], unchanged: Sequence[str], now: datetime
+    ) -> None:
+        """Write the merged events whose content changed and clear every dirty flag.
+
+        A changed event is left unrendered (``render_key`` ''), and its feed memberships
+        are dropped: the publish stage renders it and records its feeds again.
+        """
         now_iso = iso(now)
         with self.transaction():
-            changed = [u for u in updates if u.changed]
             self.conn.executemany(
                 """INSERT INTO events (created_at, modified_at, sequence, content_hash, start_utc,
-                     end_utc, status, data, removed_at, dirty, ics, rss, json_item, render_key, id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
+                     end_utc, status, data, removed_at, dirty, render_key, id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?)
                    ON CONFLICT (id) DO UPDATE SET modified_at = excluded.modified_at,
                      sequence = excluded.sequence, content_hash = excluded.content_hash,
                      start_utc = excluded.start_utc, end_utc = excluded.end_utc,
                      status = excluded.status, data = excluded.data,
-                     removed_at = excluded.removed_at, dirty = 0, ics = excluded.ics,
-                     rss = excluded.rss, json_item = excluded.json_item,
-                     render_key = excluded.render_key""",
-                [
-                    (
-                        u.created_at or now_iso,
-                        u.modified_at,
-                        u.sequence,
-                        u.content_hash,
-                        u.start_utc,
-                        u.end_utc,
-                        u.status,
-                        u.data,
-                        now_iso if u.removed else None,
-                        *u.fragments,
-                        u.render_key,
-                        u.id,
-                    )
-                    for u in changed
-                ],
+                     removed_at = excluded.removed_at, dirty = 0, render_key = ''""",
+                [_merged_columns(r, now_iso) for r in records],
             )
             self.conn.executemany(
-                "UPDATE events SET dirty = 0 WHERE id = ?",
-                [(u.id,) for u in updates if not u.changed],
+                "UPDATE events SET dirty = 0 WHERE id = ?", [(i,) for i in unchanged]
             )
             self.conn.executemany(
                 "DELETE FROM event_feeds WHERE event_id = ?",
-                [(u.id,) for u in changed if u.had_content],
+                [(r.id,) for r in records if r.was_published],
             )
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO event_feeds (feed, start_utc, event_id) VALUES (?, ?, ?)",
-                [(feed, u.start_utc, u.id) for u in changed if not u.removed for feed in u.feeds],
-            )
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO feed_labels (feed, label) VALUES (?, ?)",
-                sorted({label for u in changed if not u.removed for label in u.feed_labels}),
-            )
-            if changed:
+            if records:
                 self._bump_data_version()
 
     # -- publishing ----------------------------------------------------------------
@@ -85,12 +69,22 @@ class EventQueries(StoreBase):
             )
         ]
 
-    def save_renders(self, renders: Sequence[tuple[str, str, str, str]], render_key: str) -> None:
-        """(event id, ics, rss, json item) fragments rendered under ``render_key``."""
+    def save_renders(self, renders: Sequence[RenderedEvent], render_key: str) -> None:
+        """Store fragments rendered under ``render_key`` and the events' feed memberships;
+        a feed keeps the first label it was given."""
         with self.transaction():
             self.conn.executemany(
                 "UPDATE events SET ics = ?, rss = ?, json_item = ?, render_key = ? WHERE id = ?",
-                [(ics, rss, item, render_key, event_id) for event_id, ics, rss, item in renders],
+                [(*r.fragments, render_key, r.event_id) for r in renders],
+            )
+            self.conn.executemany(
+                """INSERT OR IGNORE INTO event_feeds (feed, start_utc, event_id)
+                   SELECT ?, start_utc, id FROM events WHERE id = ?""",
+                [(feed, r.event_id) for r in renders for feed, _ in r.feeds],
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO feed_labels (feed, label) VALUES (?, ?)",
+                sorted({label for r in renders for label in r.feeds}),
             )
 
     def feed_names(self) -> list[str]:
@@ -103,17 +97,19 @@ class EventQueries(StoreBase):
 
     def iter_feed_fragments(
         self, feed: str | None, window_start: datetime
-    ) -> Iterator[tuple[str, str, str]]:
-        """(ics, rss, json_item) of a feed's events in feed order, lazily (one read per row)."""
+    ) -> Iterator[tuple[str, str, str, str]]:
+        """(ics, rss, json_item, start_utc) of a feed's events in feed order (by start),
+        lazily (one read per row); ``feed`` None: every event."""
         if feed is None:
             cursor = self.conn.execute(
-                """SELECT ics, rss, json_item FROM events
+                """SELECT ics, rss, json_item, start_utc FROM events
                    WHERE removed_at IS NULL AND end_utc >= ? ORDER BY start_utc, id""",
                 (iso(window_start),),
             )
         else:
             cursor = self.conn.execute(
-                """SELECT e.ics, e.rss, e.json_item FROM event_feeds f JOIN events e ON e.id = f.event_id
+                """SELECT e.ics, e.rss, e.json_item, f.start_utc
+                   FROM event_feeds f JOIN events e ON e.id = f.event_id
                    WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?
                    ORDER BY f.start_utc, f.event_id""",
                 (feed, iso(window_start)),
@@ -162,6 +158,29 @@ class EventQueries(StoreBase):
         if row[5] is not None:
             return RemovedEvent(id=row[0], removed_at=row[5])
         return _stored_event(*row[:5])
+
+
+def _merged_columns(record: MergedRecord, now_iso: str) -> tuple[object, ...]:
+    """The ``events`` columns ``save_merged`` writes; a removed event keeps its id and
+    revision, with an empty body (status and hash ``removed``)."""
+    revision, content = record.revision, record.content
+    body: tuple[object, ...] = (REMOVED, "", "", REMOVED, "{}", now_iso)
+    if content is not None:
+        body = (
+            content.content_hash,
+            content.start_utc,
+            content.end_utc,
+            content.status,
+            content.data,
+            None,
+        )
+    return (
+        revision.created_at or now_iso,
+        revision.modified_at,
+        revision.sequence,
+        *body,
+        record.id,
+    )
 
 
 def _stored_event(

@@ -1,20 +1,37 @@
 """The store's queries for the dedupe stage: matching, moderator overrides and identity.
 
-``MatchingQueries`` is a mixin that ``Store`` inherits; it relies on the connection and
-the transaction helper ``Store`` provides.
+``MatchingQueries`` is a mixin that ``Store`` inherits. The merged events the stage
+decides are written by ``events.save_merged``; what moderators read is in ``moderation``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from aggregator.model import Event
+from aggregator.model import Event, OverrideKind
+from aggregator.store.base import StoreBase
 from aggregator.store.codec import event_from_json, iso
+from aggregator.store.rows import MatchPair, MemberRef
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Source event (source_id, key) belongs to event ``event_id`` from now on."""
+
+    source_id: str
+    key: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A moderator's decision about two source events: merge them, or keep them apart."""
+
+    kind: OverrideKind
+    a: MemberRef
+    b: MemberRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +59,7 @@ class MatchMember:
     priority: int = 0
 
     @property
-    def ref(self) -> tuple[str, str]:
+    def ref(self) -> MemberRef:
         return (self.source_id, self.key)
 
 
@@ -56,14 +73,9 @@ class EventRow:
     removed: bool
 
 
-class MatchingQueries:
-    """Mixed into ``Store``, which provides ``conn`` and ``transaction``."""
-
-    conn: sqlite3.Connection
-
-    if TYPE_CHECKING:
-
-        def transaction(self) -> AbstractContextManager[None]: ...
+class MatchingQueries(StoreBase):
+    """Reads and writes over ``source_events``, ``dirty_days``, ``match_pairs`` and
+    ``overrides`` for the dedupe stage."""
 
     # -- matching ------------------------------------------------------------------
 
@@ -114,22 +126,22 @@ class MatchingQueries:
                 )
         return members
 
-    def overrides(self) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    def overrides(self) -> list[Override]:
         return [
-            (kind, (a_source, a_key), (b_source, b_key))
+            Override(OverrideKind(kind), (a_source, a_key), (b_source, b_key))
             for kind, a_source, a_key, b_source, b_key in self.conn.execute(
                 "SELECT kind, a_source, a_key, b_source, b_key FROM overrides ORDER BY rowid"
             )
         ]
 
     def add_overrides(
-        self, kind: str, pairs: Iterable[tuple[tuple[str, str], tuple[str, str]]], now: datetime
+        self, kind: OverrideKind, pairs: Iterable[tuple[MemberRef, MemberRef]], now: datetime
     ) -> None:
         """Record a moderator's merge or keep-apart; the opposite order is replaced."""
         with self.transaction():
             for a, b in pairs:
                 a, b = min(a, b), max(a, b)
-                other = "apart" if kind == "merge" else "merge"
+                other = OverrideKind.APART if kind is OverrideKind.MERGE else OverrideKind.MERGE
                 self.conn.execute(
                     """DELETE FROM overrides WHERE kind = ? AND a_source = ? AND a_key = ?
                        AND b_source = ? AND b_key = ?""",
@@ -141,10 +153,7 @@ class MatchingQueries:
                 )
 
     def save_match_pairs(
-        self,
-        members: Sequence[tuple[str, str]],
-        pairs: Sequence[tuple[tuple[str, str], tuple[str, str], str, float, str]],
-        now: datetime,
+        self, members: Sequence[MemberRef], pairs: Sequence[MatchPair], now: datetime
     ) -> None:
         """Replace the remembered scores of the re-matched members (why they merged, or not)."""
         with self.transaction():
@@ -157,8 +166,17 @@ class MatchingQueries:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO match_pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (*a, *b, decision, total, reason, iso(now))
-                    for a, b, decision, total, reason in pairs
+                    (
+                        p.a_source,
+                        p.a_key,
+                        p.b_source,
+                        p.b_key,
+                        p.decision,
+                        p.total,
+                        p.reason,
+                        iso(now),
+                    )
+                    for p in pairs
                 ],
             )
 
@@ -179,13 +197,17 @@ class MatchingQueries:
 
     # -- identity ----------------------------------------------------------------
 
-    def unassigned_members(self) -> list[tuple[str, str, str]]:
-        """(source_id, key, uid) of active source events that belong to no event yet."""
-        return self.conn.execute(
-            "SELECT source_id, key, uid FROM source_events WHERE event_id IS NULL AND removed_at IS NULL"
-        ).fetchall()
+    def unassigned_members(self) -> list[MemberRef]:
+        """Active source events that belong to no event yet."""
+        return [
+            (source_id, key)
+            for source_id, key in self.conn.execute(
+                """SELECT source_id, key FROM source_events
+                   WHERE event_id IS NULL AND removed_at IS NULL"""
+            )
+        ]
 
-    def member_events(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+    def member_events(self, refs: Sequence[MemberRef]) -> dict[MemberRef, Event]:
         result = {}
         for source_id, key in refs:
             row = self.conn.execute(
@@ -195,47 +217,29 @@ class MatchingQueries:
                 result[(source_id, key)] = event_from_json(row[0])
         return result
 
-    def event_ids_by_uid(self, uids: Iterable[str]) -> dict[str, str]:
-        """For each uid, the oldest event it already belongs to."""
-        result: dict[str, str] = {}
-        uid_list = [u for u in set(uids) if u]
-        for chunk_start in range(0, len(uid_list), 500):
-            chunk = uid_list[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            for uid, event_id in self.conn.execute(
-                f"""SELECT s.uid, s.event_id FROM source_events s JOIN events e ON e.id = s.event_id
-                    WHERE s.uid != '' AND s.uid IN ({marks})
-                    ORDER BY e.created_at DESC, e.id DESC""",
-                chunk,
-            ):
-                result[uid] = event_id
-        return result
-
-    def event_id_of(self, ref: tuple[str, str]) -> str | None:
+    def event_id_of(self, ref: MemberRef) -> str | None:
         row = self.conn.execute(
             "SELECT event_id FROM source_events WHERE source_id = ? AND key = ?", ref
         ).fetchone()
         return row[0] if row else None
 
-    def assign_members(
-        self, assignments: Sequence[tuple[str, str, str]], now: datetime, *, moving: bool = True
-    ) -> None:
-        """Attach (source_id, key) to event ids; the events members leave (when ``moving``)
+    def assign_members(self, assignments: Sequence[Assignment], *, moving: bool = True) -> None:
+        """Attach source events to event ids; the events members leave (when ``moving``)
         and join are both re-merged. A new id gets its events row when first merged."""
         with self.transaction():
             if moving:
                 self.conn.executemany(
                     """UPDATE events SET dirty = 1 WHERE id = (
                          SELECT event_id FROM source_events WHERE source_id = ? AND key = ?)""",
-                    [(source_id, key) for source_id, key, _ in assignments],
+                    [(a.source_id, a.key) for a in assignments],
                 )
             self.conn.executemany(
                 "UPDATE events SET dirty = 1 WHERE id = ?",
-                [(event_id,) for event_id in sorted({a[2] for a in assignments})],
+                [(event_id,) for event_id in sorted({a.event_id for a in assignments})],
             )
             self.conn.executemany(
                 "UPDATE source_events SET event_id = ? WHERE source_id = ? AND key = ?",
-                [(event_id, source_id, key) for source_id, key, event_id in assignments],
+                [(a.event_id, a.source_id, a.key) for a in assignments],
             )
 
     def dirty_event_ids(self) -> list[str]:
@@ -263,9 +267,7 @@ class MatchingQueries:
         )
 
     def members_of(
-        self,
-        event_ids: Sequence[str],
-        parsed: Mapping[tuple[str, str], Event] | None = None,
+        self, event_ids: Sequence[str], parsed: Mapping[MemberRef, Event] | None = None
     ) -> dict[str, list[MemberRow]]:
         """Each event's members (removed ones too); ``parsed`` spares re-reading their JSON."""
         parsed = parsed or {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aggregator.model import Event, MatchDecision, Outcome, SourceStatus
+from aggregator.model import Event, EventStatus, MatchDecision, Outcome, SourceStatus
 
 MemberRef = tuple[str, str]  # (source id, source key): one harvested event
 
@@ -115,38 +115,73 @@ class ReviewPair:
     b_member: str
 
 
+REMOVED = "removed"  # content hash (and status) of an event with no active members left
+
+
 @dataclass(frozen=True, slots=True)
-class MergedUpdate:
-    """A merged event's new state as the dedupe stage decided it, for ``save_merged``."""
+class Revision:
+    """A published event's life: when it appeared, when its content last changed, and the
+    iCalendar SEQUENCE that tells subscribers' calendars to take the change."""
+
+    created_at: str
+    modified_at: str
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventContent:
+    """What a merged event publishes, as stored: canonical JSON (``codec.merged_to_json``),
+    its digest, and the columns read from it."""
+
+    data: str
+    content_hash: str
+    start_utc: str
+    end_utc: str
+    status: EventStatus
+
+
+@dataclass(frozen=True, slots=True)
+class MergedRecord:
+    """A merged event whose content changed, as the dedupe stage decided it (for
+    ``save_merged``): its new revision and content, or ``content`` None when no active
+    member is left and the event leaves the feeds."""
 
     id: str
-    changed: bool
-    removed: bool = False
-    modified_at: str = ""
-    sequence: int = 0
-    content_hash: str = ""
-    start_utc: str = ""
-    end_utc: str = ""
-    status: str = ""
-    data: str = ""
-    feeds: tuple[str, ...] = ()
-    feed_labels: tuple[tuple[str, str], ...] = ()
-    created_at: str = ""
-    event: Event | None = None  # the merged event, for rendering
-    sources: tuple[tuple[str, str], ...] = ()
-    fragments: tuple[str, str, str] = ("", "", "")  # ics, rss, json item
-    render_key: str = ""
-    had_content: bool = True
+    revision: Revision
+    content: EventContent | None
+    was_published: bool  # it had content before, so its feed memberships are stale now
+
+    @property
+    def removed(self) -> bool:
+        return self.content is None
+
+
+Fragments = tuple[str, str, str]  # one event rendered as (ics, rss, json item)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEvent:
+    """An event's feed fragments and the feeds it belongs to, (feed id, label), as the
+    publish stage rendered them (for ``save_renders``)."""
+
+    event_id: str
+    fragments: Fragments
+    feeds: tuple[tuple[str, str], ...]
 
 
 __all__ = [
+    "REMOVED",
     "ActiveMember",
+    "EventContent",
+    "Fragments",
     "HarvestOutcome",
     "MatchPair",
     "MemberRef",
-    "MergedUpdate",
+    "MergedRecord",
     "RemovedEvent",
+    "RenderedEvent",
     "ReviewPair",
+    "Revision",
     "SourceHealth",
     "StoredEvent",
 ]

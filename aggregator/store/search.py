@@ -2,8 +2,9 @@
 
 What is searched: each published (merged) event's title, description, place (the
 location text, venue, street, locality, municipality) and organizer — never the JSON
-keys or fields such as the time zone. The index (``event_search``, migration m004) is
-kept in sync by triggers on ``events``, whichever code saves or removes a merged event.
+keys or fields such as the time zone. The index (``event_search``, migrations m004 and
+m005) is kept in sync with ``events`` in every write transaction, whichever code saves
+or removes a merged event (triggers note the changes, ``_before_commit`` indexes them).
 The tokenizer is ``unicode61 remove_diacritics 2``: case and diacritics are folded, so
 "lonneberga" finds "Lönneberga" and "cafe" finds "Café".
 
@@ -130,8 +131,50 @@ def search_filter(query: SearchQuery, id_column: str) -> tuple[str, list[str]]:
     )
 
 
+# What the index holds of an event ``e`` (``events.data``, see ``codec.merged_to_dict``).
+INDEXED_TEXT = """
+    json_extract(e.data, '$.title'),
+    json_extract(e.data, '$.description'),
+    trim(coalesce(json_extract(e.data, '$.location_text'), '') || ' ' ||
+         coalesce(json_extract(e.data, '$.place[0]'), '') || ' ' ||
+         coalesce(json_extract(e.data, '$.place[1]'), '') || ' ' ||
+         coalesce(json_extract(e.data, '$.place[2]'), '') || ' ' ||
+         coalesce(json_extract(e.data, '$.place[3]'), '')),
+    json_extract(e.data, '$.organizer_name')
+"""
+_PUBLISHED = "e.removed_at IS NULL AND e.content_hash != ''"
+
+
 class SearchQueries(StoreBase):
-    """``event_search`` (FTS5) and ``search_docs`` (its stable ids for event ids)."""
+    """``event_search`` (FTS5) and ``search_docs`` (its stable ids for event ids).
+
+    Triggers on ``events`` note every saved, changed or removed event in
+    ``search_pending``; ``_before_commit`` indexes them in the same transaction, so
+    the index never disagrees with a committed state.
+    """
+
+    def _before_commit(self) -> None:
+        super()._before_commit()
+        if self.conn.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone() is None:
+            return
+        self.conn.execute(
+            """DELETE FROM event_search WHERE rowid IN (
+                 SELECT d.docid FROM search_pending p JOIN search_docs d USING (event_id))"""
+        )
+        self.conn.execute(
+            f"""INSERT INTO search_docs (event_id)
+                SELECT p.event_id FROM search_pending p JOIN events e ON e.id = p.event_id
+                WHERE {_PUBLISHED}
+                  AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.event_id = p.event_id)"""
+        )
+        self.conn.execute(
+            f"""INSERT INTO event_search (rowid, title, description, place, organizer)
+                SELECT d.docid, {INDEXED_TEXT}
+                FROM search_pending p JOIN events e ON e.id = p.event_id
+                JOIN search_docs d ON d.event_id = e.id
+                WHERE {_PUBLISHED}"""
+        )
+        self.conn.execute("DELETE FROM search_pending")
 
     def search_event_ids(self, query: SearchQuery | str, *, limit: int = 1000) -> list[str]:
         """Ids of published events matching ``query``, best match first.

@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
@@ -19,9 +18,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from aggregator import clock
+from aggregator.model import WINDOW_BACK
 from aggregator.normalize import slugify
 from aggregator.publish import feed_title, jsonfeed, rss
 from aggregator.publish import ical as ical_out
+from aggregator.publish.write import FeedHead
 from aggregator.store import iso
 from aggregator.store.web_queries import Fragment
 from aggregator.web.context import WebContext
@@ -46,7 +47,6 @@ from aggregator.web.params import (
 )
 from aggregator.web.responses import conditional_response
 
-FEED_WINDOW_BACK = timedelta(days=30)  # as the published feeds: past events stay a month
 FEED_LIMIT = MAX_LIMIT  # a filtered feed carries the next 500 events at most
 TOKEN = re.compile(r"^c(\d{1,18})$")
 MAX_CHANGES = 500
@@ -148,7 +148,7 @@ FEED_TYPES = {
 def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str) -> Response:
     store = ctx.stores.get()
     now = clock.now()
-    default_from = now - FEED_WINDOW_BACK
+    default_from = now - WINDOW_BACK  # as the published feeds: past events stay a month
     if given.cursor:
         raise ApiError(422, "En kalender har inga sidor: utelämna cursor.", "cursor")
     limit = given.limit if "limit" in request.query_params else FEED_LIMIT
@@ -165,10 +165,11 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
     url = f"{settings.base_url}{request.url.path}"
     if request.url.query:
         url += "?" + request.url.query
+    head = FeedHead(title, url, now)
     frame = {
-        "ics": lambda: ical_out.calendar_frame(title, settings, now.year),
-        "rss": lambda: rss.rss_frame(title, url, settings),
-        "json": lambda: jsonfeed.json_frame(title, url, settings),
+        "ics": lambda: ical_out.calendar_frame(head, settings),
+        "rss": lambda: rss.rss_frame(head, settings),
+        "json": lambda: jsonfeed.json_frame(head, settings),
     }[extension]()
     body = frame.assemble([row.fragment for row in rows])
     return conditional_response(request, body.encode(), FEED_TYPES[extension])
@@ -311,10 +312,6 @@ def changes(
     return conditional_response(request, body.encode(), "application/json", "no-cache")
 
 
-def _upcoming_from(now: datetime) -> str:
-    return iso(now)
-
-
 def _facet(ctx: WebContext, feed: str, name: str, upcoming: int) -> dict[str, object]:
     base = ctx.config.settings.base_url
     slug = feed.split("/", 1)[1]
@@ -330,25 +327,16 @@ def _facet(ctx: WebContext, feed: str, name: str, upcoming: int) -> dict[str, ob
     "/municipalities", response_model=list[Facet], summary="Municipalities, with upcoming events"
 )
 def municipalities(request: Request, ctx: Web) -> Response:
-    store = ctx.stores.get()
-    after = _upcoming_from(clock.now())
-    facets = [
-        _facet(
-            ctx,
-            f"municipality/{slugify(m)}",
-            m,
-            store.upcoming_count(f"municipality/{slugify(m)}", after),
-        )
-        for m in ctx.config.settings.municipalities
-    ]
+    moment = iso(clock.now())
+    feeds = [(f"municipality/{slugify(m)}", m) for m in ctx.config.settings.municipalities]
+    facets = [_facet(ctx, feed, name, ctx.upcoming(feed, moment)) for feed, name in feeds]
     return _json(request, facets)
 
 
 @router.get("/categories", response_model=list[Facet], summary="Categories, with upcoming events")
 def categories(request: Request, ctx: Web) -> Response:
-    store = ctx.stores.get()
-    counts = store.feed_counts("category/", _upcoming_from(clock.now()))
-    facets = [_facet(ctx, c.feed, c.label, c.upcoming) for c in counts if c.upcoming]
+    counts = ctx.category_counts(iso(clock.now()))
+    facets = [_facet(ctx, feed, label, upcoming) for feed, label, upcoming in counts]
     return _json(request, facets)
 
 

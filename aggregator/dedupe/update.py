@@ -1,0 +1,144 @@
+"""The dedupe stage over the store: identity → candidates → score → clusters → merge.
+
+``update_events`` is the stage's one entry point: it gives new source events an event
+(exact stage), re-matches the days harvests touched (fuzzy stage), then re-merges every
+event whose members changed and stores what changed. It returns those changes so the
+publish stage can render them; it renders nothing itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from itertools import combinations
+
+from aggregator.dedupe import identity
+from aggregator.dedupe.matching import match_events
+from aggregator.dedupe.merge import EventChange, refresh_event
+from aggregator.dedupe.score import FORCED, score_pair
+from aggregator.model import Event, MatchDecision, OverrideKind
+from aggregator.store import Assignment, EventRow, MatchMember, MatchPair, MemberRef, Store, iso
+
+log = logging.getLogger("aggregator")
+
+REKEY_WINDOW = timedelta(days=1)  # how recently a re-keyed event's old self must have vanished
+MERGE_CHUNK = 5000  # events merged (and their members held in memory) per store round trip
+
+
+def update_events(store: Store, tz_name: str, now: datetime) -> list[EventChange]:
+    """Identity for new members, fuzzy matching on the touched days, then re-merge every
+    event whose members changed. Returns the events whose published content changed."""
+    assign_new_members(store, now)
+    parsed = match_dirty_days(store, tz_name, now)
+    dirty = store.dirty_event_ids()
+    changes: list[EventChange] = []
+    for start in range(0, len(dirty), MERGE_CHUNK):
+        chunk = dirty[start : start + MERGE_CHUNK]
+        rows = store.event_rows(chunk)
+        members = store.members_of(chunk, parsed)
+        unchanged = []
+        found = []
+        for event_id in chunk:
+            # a new event: its row is written with its first merge
+            row = rows.get(event_id) or EventRow(event_id, iso(now), iso(now), 0, "", False)
+            change = refresh_event(row, members[event_id], now)
+            if change is None:
+                unchanged.append(event_id)
+            else:
+                found.append(change)
+        store.save_merged([c.record for c in found], unchanged, now)
+        changes += found
+    return changes
+
+
+def assign_new_members(store: Store, now: datetime) -> None:
+    """Exact stage: a re-keyed old self → its event; else a new one (see ``new_identities``)."""
+    unassigned = store.unassigned_members()
+    if not unassigned:
+        return
+    inherited: dict[MemberRef, str] = {}
+    removed = store.recently_removed({s for s, _ in unassigned}, now - REKEY_WINDOW)
+    if removed:
+        rekeyable = {m.source_id for m in removed}
+        refs = [(s, k) for s, k in unassigned if s in rekeyable]
+        events = store.member_events(refs)
+        new = [MatchMember(s, k, None, "", "", events[(s, k)]) for s, k in refs if (s, k) in events]
+        inherited = identity.inherit_rekeyed(new, removed)
+    assignments = identity.new_identities([r for r in unassigned if r not in inherited])
+    assignments += [Assignment(s, k, event_id) for (s, k), event_id in sorted(inherited.items())]
+    store.assign_members(assignments, moving=False)
+
+
+def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[MemberRef, Event]:
+    """Fuzzy stage, incremental: re-match only the days harvests touched (± a day, so the
+    venue's local date is covered whatever the UTC offset)."""
+    days = store.dirty_days()
+    if not days:
+        return {}
+    members = store.members_starting_between(day_ranges(days))
+    index = {m.ref: i for i, m in enumerate(members)}
+    must_link: list[tuple[int, int]] = []
+    cannot_link: list[tuple[int, int]] = []
+    for override in store.overrides():
+        if override.a in index and override.b in index:
+            pair = (index[override.a], index[override.b])
+            (must_link if override.kind is OverrideKind.MERGE else cannot_link).append(pair)
+    must_link += _decisive_uid_pairs(members, tz_name)
+    result = match_events(
+        [m.event for m in members], tz_name, must_link=must_link, cannot_link=cannot_link
+    )
+    current = {m.event_id for m in members if m.event_id}
+    assignments = identity.reconcile(
+        members, result.clusters, lambda event_id: event_id in current or store.id_in_use(event_id)
+    )
+    if assignments:
+        store.assign_members(assignments)
+    pairs = []
+    for decision, found in (
+        (MatchDecision.MERGED, result.merged),
+        (MatchDecision.REVIEW, result.review),
+    ):
+        for i, j, score in found:
+            reason = score.reason
+            if score is FORCED:  # record what the pair really scores, and why it joined
+                score = score_pair(members[i].event, members[j].event, tz_name)
+                reason = f"joined by a moderator or a shared UID; {score.reason}"
+            a, b = members[i].ref, members[j].ref
+            pairs.append(MatchPair(*a, *b, decision, score.total, reason))
+    store.save_match_pairs([m.ref for m in members], pairs, now)
+    store.clear_dirty_days(days)
+    if assignments:
+        log.info("matching: %d members moved between events", len(assignments))
+    return {m.ref: m.event for m in members}
+
+
+def _decisive_uid_pairs(members: Sequence[MatchMember], tz_name: str) -> list[tuple[int, int]]:
+    """Members of different sources sharing a publisher UID whose time and place agree:
+    one event, whatever else the matcher would say about the pair. A UID a source gives
+    two of its own events is no identity at all and joins nothing."""
+    by_uid: dict[str, dict[str, list[int]]] = {}
+    for i, member in enumerate(members):
+        if member.event.uid:
+            by_uid.setdefault(member.event.uid, {}).setdefault(member.source_id, []).append(i)
+    pairs = []
+    for by_source in by_uid.values():
+        single = [found[0] for found in by_source.values() if len(found) == 1]
+        for i, j in combinations(single, 2):
+            if score_pair(members[i].event, members[j].event, tz_name).link_decides:
+                pairs.append((min(i, j), max(i, j)))
+    return pairs
+
+
+def day_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
+    """[from, to) UTC ranges covering each day with a day on either side, merged."""
+    ranges: list[tuple[str, str]] = []
+    for day in sorted(days):
+        start = date.fromisoformat(day) - timedelta(days=1)
+        end = date.fromisoformat(day) + timedelta(days=2)
+        low, high = f"{start.isoformat()}T00:00:00Z", f"{end.isoformat()}T00:00:00Z"
+        if ranges and low <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], high))
+        else:
+            ranges.append((low, high))
+    return ranges
