@@ -29,7 +29,7 @@ import requests
 from aggregator import fetch
 from aggregator.config import Config
 from aggregator.dedupe import update as dedupe
-from aggregator.errors import FetchError, ParseError, SourceError
+from aggregator.errors import FetchError, ParseError, SourceError, StoreError
 from aggregator.fetch.limits import is_size_refusal
 from aggregator.fetch.polite import (
     COOL_DOWN,
@@ -342,7 +342,7 @@ class HarvestPool:
         parallel_bytes: int = PARALLEL_PARSE_BYTES,
         parse_processes: bool = True,
         workers: int | None = None,
-        skip_held_hosts: bool = False,
+        one_pass: bool = False,
     ) -> None:
         self.store = store
         self.config = config
@@ -350,7 +350,9 @@ class HarvestPool:
         self.db = db or threading.RLock()
         self.on_report = on_report
         self.parallel_bytes = parallel_bytes
-        self.skip_held_hosts = skip_held_hosts  # one pass (run --once): skip, do not wait
+        # one pass (run --once, harvest): a host that asks us to wait is skipped, not waited
+        # for; a database error stops the pass; crashes go back to the caller to raise
+        self.one_pass = one_pass
         self.gate = HostGate(config.settings)
         self.cond = self.gate.cond
         self.workers = workers or config.settings.workers
@@ -361,7 +363,7 @@ class HarvestPool:
         self._running: dict[str, _Job] = {}
         self._closing = False
         self._threads = 0  # threads alive or starting; each ends when there is no work
-        self.crashes: list[BaseException] = []
+        self.crashes: list[BaseException] = []  # one pass only: raised by the caller
 
     def set_config(self, config: Config) -> None:
         """New settings for harvests that start from now on (a reloaded sources.yaml)."""
@@ -444,7 +446,7 @@ class HarvestPool:
                     now = self.gate.monotonic()
                     soonest = math.inf
                     for index, job in enumerate(self._pending):
-                        if self.skip_held_hosts and self.gate.held_for(job.host) > 0:
+                        if self.one_pass and self.gate.held_for(job.host) > 0:
                             del self._pending[index]
                             self._running[job.source.id] = replace(job, skip=True)
                             return self._running[job.source.id]
@@ -465,9 +467,13 @@ class HarvestPool:
                 try:
                     try:
                         report = self._harvest(job, session, release_host)
+                    except StoreError as exc:  # the database, not the source: said once, above
+                        self._store_failed(job, exc)
+                        continue
                     except Exception as exc:  # a bug: keep the pool alive, surface it to callers
                         log.exception("%s: harvest crashed", job.source.id)
-                        self.crashes.append(exc)
+                        if self.one_pass:
+                            self.crashes.append(exc)
                         report = SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
                     release_host()
                     log_harvest(report)
@@ -480,6 +486,16 @@ class HarvestPool:
                         self.cond.notify_all()
         finally:
             session.close()
+
+    def _store_failed(self, job: _Job, exc: StoreError) -> None:
+        """A locked, damaged or full database. A one-pass harvest stops and its caller says
+        so in one sentence; the service logs it and goes on (the disk may get room)."""
+        if self.one_pass:
+            self.crashes.append(exc)
+            with self.cond:
+                self._pending.clear()
+        else:
+            log.error("%s: not stored: %s", job.source.id, exc)
 
     def _host_releaser(self, job: _Job) -> Callable[[], None]:
         """Give the job's host back once: a second call (the host may be another job's by
@@ -751,7 +767,7 @@ def harvest_all(
         now=lambda: now,
         on_report=collect,
         parallel_bytes=parallel_bytes,
-        skip_held_hosts=True,
+        one_pass=True,
     )
     try:
         for source in sources:
