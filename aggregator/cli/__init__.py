@@ -212,7 +212,6 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
     if args.command == "run":
         from aggregator.cli.service import web_starter
         from aggregator.schedule import run_forever
-        from aggregator.web import serve
 
         if not args.quiet and not args.verbose:  # a service logs each harvest
             logging.getLogger("aggregator").setLevel(logging.INFO)
