@@ -29,7 +29,7 @@ import requests
 from aggregator import fetch
 from aggregator.config import Config
 from aggregator.dedupe import update as dedupe
-from aggregator.errors import FetchError, ParseError, SourceError
+from aggregator.errors import FetchError, ParseError, SourceError, StoreError
 from aggregator.fetch.limits import is_size_refusal
 from aggregator.fetch.polite import (
     COOL_DOWN,
@@ -464,15 +464,19 @@ class HarvestPool:
                 release_host = self._host_releaser(job)
                 try:
                     try:
-                        report = self._harvest(job, session, release_host)
+                        report: SourceReport | None = self._harvest(job, session, release_host)
+                    except StoreError as exc:  # the database, not the source: main says it once
+                        self.crashes.append(exc)
+                        report = None
                     except Exception as exc:  # a bug: keep the pool alive, surface it to callers
                         log.exception("%s: harvest crashed", job.source.id)
                         self.crashes.append(exc)
                         report = SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
                     release_host()
-                    log_harvest(report)
-                    if self.on_report is not None:
-                        self.on_report(report)
+                    if report is not None:
+                        log_harvest(report)
+                        if self.on_report is not None:
+                            self.on_report(report)
                 finally:  # only now is the job done: wait_idle() sees every report delivered
                     release_host()
                     with self.cond:

@@ -9,6 +9,7 @@ how long anything took.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -198,6 +199,7 @@ def test_sighup_reloads_and_a_broken_file_keeps_the_running_configuration(
     assert run.stop() == 0
 
 
+@pytest.mark.icaljs
 def test_sigterm_while_a_harvest_waits_for_a_slow_server(
     tmp_path: Path, service: Callable[[Path], Service], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -242,7 +244,7 @@ def big_calendar(path: Path, count: int) -> Path:
 def test_sigterm_during_a_publish_lets_it_finish(
     tmp_path: Path, service: Callable[[Path], Service], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    big = big_calendar(tmp_path / "big.ics", 4000)
+    big = big_calendar(tmp_path / "big.ics", 12000)  # a publish long enough to signal into
     config = configure(tmp_path, [{"id": "big", "name": "Stor", "path": str(big)}])
     run = service(config)
     run.wait_log("big: ok in")
@@ -253,7 +255,9 @@ def test_sigterm_during_a_publish_lets_it_finish(
     finished = log.rindex("files written")
     assert stopping < finished, "the signal came during the publish, which then finished"
     assert integrity(tmp_path / "test.db") == "ok"
-    assert len(read_with_icalendar(tmp_path / "feeds" / "all.ics")) == 4000, "the feed is whole"
+    items = json.loads((tmp_path / "feeds" / "all.json").read_text(encoding="utf-8"))["items"]
+    assert len(items) == 12000, "the feed is whole"
+    assert read_with_icalendar(tmp_path / "feeds" / "all.ics"), "the (1 MB capped) calendar parses"
     assert not list((tmp_path / "feeds").rglob("*.tmp")), "no half-written feed left behind"
     assert main(["--config", str(config), "run", "--once"]) == 0, "the next run is normal"
     assert "Sources: 0 ok, 1 unchanged, 0 failed" in capsys.readouterr().out
