@@ -562,3 +562,11 @@ def test_a_huge_text_field_in_a_form_is_refused_unread(site: Site) -> None:
         timeout=30,
     )
     assert answer.status_code == 400 and answer.json()["error"].startswith("Formuläret")
+
+
+def test_status_tokens_never_reach_the_error_log() -> None:
+    from aggregator.web.app import loggable_path
+
+    assert loggable_path("/registrera/status/s3cr3t-t0ken") == "/registrera/status/[token]"
+    assert loggable_path("/registrera/status/abc/hamta") == "/registrera/status/[token]/hamta"
+    assert loggable_path("/api/events") == "/api/events"

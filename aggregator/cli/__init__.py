@@ -201,8 +201,9 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         return 0
     if args.command == "run":
         from aggregator.schedule import run_forever
+        from aggregator.web import serve
 
-        return run_forever(store, config, host=args.host, port=args.port)
+        return run_forever(store, config, serve=lambda: serve(config, args.host, args.port))
     if args.command == "harvest":
         unknown = [s for s in args.source or [] if s not in {src.id for src in config.sources}]
         if unknown:
