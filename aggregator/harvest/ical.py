@@ -317,7 +317,7 @@ def _in_window(query: Any, ctx: _Context) -> Iterator[icalendar.Component]:
     grow while they are sparse and shrink while they are crowded (a MINUTELY rule).
     """
     start, end = ctx.window_start.replace(tzinfo=None), ctx.window_end.replace(tzinfo=None)
-    span = timedelta(days=1)
+    span = timedelta(hours=1)  # a SECONDLY rule makes 3,600 dates an hour: no more at once
     seen: set[str] = set()
     while start < end:
         stop = min(start + span, end)
@@ -331,7 +331,7 @@ def _in_window(query: Any, ctx: _Context) -> Iterator[icalendar.Component]:
         for _, occurrence in found:
             yield occurrence
         if len(found) > 100:
-            span = max(span / 4, timedelta(hours=1))
+            span = max(span / 4, timedelta(minutes=1))
         elif len(found) < 10:
             span = min(span * 2, timedelta(days=32))
         start = stop
