@@ -404,7 +404,12 @@ def _start_instant(component: icalendar.Component, ctx: _Context) -> datetime | 
 
 
 def _recurrence_key(occurrence: icalendar.Component) -> str:
-    prop = _one(occurrence, "RECURRENCE-ID") or _one(occurrence, "DTSTART")
+    """An occurrence's own identity within its series. A RANGE=THISANDFUTURE edit hands
+    its RECURRENCE-ID to every later occurrence (recurring-ical-events copies it), so those
+    are told apart by their own start."""
+    prop = _one(occurrence, "RECURRENCE-ID")
+    if prop is None or str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
+        prop = _one(occurrence, "DTSTART")
     value = prop.dt
     if isinstance(value, datetime):
         if value.tzinfo is not None:
