@@ -155,7 +155,11 @@ def test_hot_reload_adds_edits_and_removes_sources(
 
     configure(tmp_path, [a, b])  # added
     run.wait_for("the added source's event", lambda: "Luciakonsert" in titles(all_ics))
-    assert (tmp_path / "feeds" / "organizer" / "kyrka.ics").exists()
+    # feeds are written one after another: the organizer's comes after all.ics
+    run.wait_for(
+        "the added source's organizer feed",
+        lambda: "Luciakonsert" in titles(tmp_path / "feeds" / "organizer" / "kyrka.ics"),
+    )
 
     configure(tmp_path, [{**a, "categories": ["Musik"]}, b])  # edited
     musik = tmp_path / "feeds" / "category" / "musik.ics"
