@@ -4,8 +4,8 @@
     python -m bench.harvest memory [--sizes 25000 50000 100000 200000] [--sources 200]
     python -m bench.harvest trace  [--events 100000] [--sources 200]
 
-``polite``: a local server answers on 127.0.0.1 … 127.0.0.N (one "host" each) and adds
-``--latency`` per request; it counts requests in flight per host. Prints the first
+``polite``: a local server (in a process of its own) answers on 127.0.0.1 … 127.0.0.N (one
+"host" each) and adds ``--latency`` per request; it counts requests in flight per host. Prints the first
 cycle's wall time against the serial sum (the same cycle with one worker), the largest
 number of requests ever in flight to one host, and a second cycle where every source
 answers 304 (its share of the first, and how many sources were parsed again).
@@ -26,7 +26,9 @@ import argparse
 import contextlib
 import hashlib
 import itertools
+import json
 import math
+import multiprocessing
 import os
 import random
 import subprocess
@@ -34,10 +36,13 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -80,6 +85,9 @@ def serve(calendars: Calendars, hosts: int) -> list[ThreadingHTTPServer]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            if self.path in ("/_stats", "/_reset"):  # the bench's own questions, not counted
+                self._stats()
+                return
             # counted out just before the client can have the whole answer (the last byte,
             # or the end of the headers), so a client that sends its next request at once
             # is never seen as overlapping with this one
@@ -114,6 +122,23 @@ def serve(calendars: Calendars, hosts: int) -> list[ThreadingHTTPServer]:
                 if not left:
                     calendars.leave(host)
 
+        def _stats(self) -> None:
+            with calendars.lock:  # what was seen so far; /_reset then starts afresh
+                body = json.dumps(
+                    {
+                        "max_in_flight": calendars.max_in_flight,
+                        "max_total": calendars.max_total,
+                        "not_modified": calendars.not_modified,
+                    }
+                ).encode()
+                if self.path == "/_reset":
+                    calendars.max_in_flight = {}
+                    calendars.max_total = calendars.not_modified = 0
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def log_message(self, *args: object) -> None:
             pass
 
@@ -124,6 +149,37 @@ def serve(calendars: Calendars, hosts: int) -> list[ThreadingHTTPServer]:
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
     return servers
+
+
+def _serve_child(bodies: dict[str, bytes], hosts: int, latency: float, pipe: Connection) -> None:
+    servers = serve(Calendars(bodies, latency), hosts)
+    pipe.send(servers[0].server_address[1])
+    pipe.recv()  # until the bench is done
+    for server in servers:
+        server.shutdown()
+
+
+class RemoteCalendars:
+    """The organizers' servers in a process of their own, so they never compete with the
+    harvest for this process's GIL; counters come back over ``/_stats``."""
+
+    def __init__(self, bodies: dict[str, bytes], hosts: int, latency: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipe, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve_child, args=(bodies, hosts, latency, child), daemon=True
+        )
+        self.process.start()
+        self.port = int(self.pipe.recv())
+
+    def stats(self, reset: bool = False) -> dict[str, Any]:
+        path = "/_reset" if reset else "/_stats"
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+
+    def close(self) -> None:
+        self.pipe.send("done")
+        self.process.join(timeout=10)
 
 
 def config_text(work: Path, port: int, sources: int, hosts: int, **settings: object) -> str:
@@ -157,9 +213,8 @@ def polite(args: argparse.Namespace) -> None:
 
     rng = random.Random(7)
     bodies = {f"/s{i}.ics": make_calendar(i, args.events, rng) for i in range(args.sources)}
-    calendars = Calendars(bodies, args.latency)
-    servers = serve(calendars, args.hosts)
-    port = servers[0].server_address[1]
+    calendars = RemoteCalendars(bodies, args.hosts, args.latency)
+    port = calendars.port
     print(
         f"{args.sources} sources × {args.events} events over {args.hosts} hosts, "
         f"{args.latency * 1000:.0f} ms per request"
@@ -176,18 +231,17 @@ def polite(args: argparse.Namespace) -> None:
         )
         config = load_config(work / "sources.yaml")
         store = Store(config.settings.database)
-        calendars.max_in_flight.clear()
-        calendars.max_total = 0
+        calendars.stats(reset=True)
         started = time.perf_counter()
         first = pipeline.run_once(store, config, NOW)
         first_seconds = time.perf_counter() - started
         assert all(r.outcome == "ok" for r in first.sources), first.failed[:3]
-        per_host = max(calendars.max_in_flight.values())
-        total = calendars.max_total
-        calendars.not_modified = 0
+        seen = calendars.stats(reset=True)
+        per_host, total = max(seen["max_in_flight"].values()), seen["max_total"]
         started = time.perf_counter()
         second = pipeline.run_once(store, config, NOW)
         second_seconds = time.perf_counter() - started
+        not_modified = calendars.stats()["not_modified"]
         reparsed = sum(1 for r in second.sources if r.outcome != "unchanged")
         results[label] = first_seconds
         print(f"{label}:")
@@ -197,13 +251,12 @@ def polite(args: argparse.Namespace) -> None:
         print(f"  max in flight      {per_host} per host, {total} in all")
         print(
             f"  304 cycle          {second_seconds:7.2f} s  ({100 * second_seconds / first_seconds:.1f}% "
-            f"of the first; {calendars.not_modified} answered 304, {reparsed} parsed again)"
+            f"of the first; {not_modified} answered 304, {reparsed} parsed again)"
         )
         store.close()
     serial, parallel = results.values()
     print(f"parallel first cycle / serial: {parallel / serial:.2f}")
-    for server in servers:
-        server.shutdown()
+    calendars.close()
 
 
 # -- memory ---------------------------------------------------------------------------
