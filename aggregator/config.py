@@ -1,18 +1,25 @@
 """sources.yaml → Settings + Source records.
 
 Validation walks the YAML node tree (not the loaded dict) so every error can name
-the file, the line and the key an operator has to fix.
+the file, the line and the key an operator has to fix. The keys and their types
+are the model's fields (``Settings``, ``Source``, ``Recipe``): a field added there
+is read here. What the types cannot say is checked by name: ranges (a timeout must
+be finite, a priority fit in the database), paths (no NUL, ``feeds_dir`` a folder
+we can write), zones, URLs, and municipalities whose feed names are distinct.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import stat
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 import soupsieve
@@ -20,18 +27,39 @@ import yaml
 
 from aggregator.errors import ConfigError
 from aggregator.model import KINDS, Recipe, Settings, Source
+from aggregator.normalize.text import slugify
+from aggregator.redaction import remember_secret
 
 DEFAULT_CONFIG = "sources.yaml"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+INTERVAL_RE = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
 INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 60
+MAX_INTERVAL = 366 * 86400  # a source looked at less than once a year is not a source
+MAX_TIMEZONE = 64  # no IANA name is longer; longer ones fail the lookup with OSError
 TRUSTED_HOST_RE = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$")
 
 # the keys sources.yaml may use are the model's fields, no more, no less
 SETTINGS_KEYS = {f.name for f in dataclass_fields(Settings)}
 SOURCE_KEYS = {f.name for f in dataclass_fields(Source)}
 RECIPE_KEYS = {f.name for f in dataclass_fields(Recipe)}
+_SETTINGS_TYPES = get_type_hints(Settings)
+_SOURCE_TYPES = get_type_hints(Source)
+
+# (lowest, highest) a number may be; each bound says why in a word
+SETTINGS_RANGES: dict[str, tuple[float, float]] = {
+    "timeout": (0.1, 600),  # seconds a server may take to answer
+    "max_bytes": (1024, 2**30),  # a calendar file; more than 1 GB is not one
+    "max_events": (1, 1_000_000),
+    "parse_timeout": (1, 86_400),
+    "parse_memory": (64, 1_048_576),  # MB
+}
+SOURCE_RANGES: dict[str, tuple[float, float]] = {
+    "priority": (-1_000_000, 1_000_000),  # stored in SQLite, compared in merges
+    "max_pages": (0, 1000),
+    "max_events": (1, 1_000_000),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +90,13 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError("configuration file not found", file=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         raise ConfigError(f"cannot read configuration: {exc}", file=str(path)) from exc
     return parse_config(text, path)
 
 
 def parse_config(text: str, path: Path) -> Config:
-    reader = _Reader(str(path))
+    reader = _Reader(str(path), path.parent)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -83,12 +111,16 @@ def parse_config(text: str, path: Path) -> Config:
     if "sources" not in top:
         raise ConfigError("missing 'sources:' list", file=str(path), line=1, key="sources")
     sources = reader.sources(top["sources"][1], settings)
+    for source in sources:
+        if source.token_env:
+            remember_secret(os.environ.get(source.token_env))  # never printed from here on
     return Config(path=path.resolve(), settings=settings, sources=tuple(sources))
 
 
 class _Reader:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, base: Path) -> None:
         self.file = file
+        self.base = base
 
     def error(self, node: yaml.Node, key: str, message: str) -> ConfigError:
         return ConfigError(message, file=self.file, line=node.start_mark.line + 1, key=key)
@@ -109,22 +141,44 @@ class _Reader:
             out[key] = (key_node, value_node)
         return out
 
+    # --- values by type -------------------------------------------------------------------
+
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.error(node, key, f"'{key}' must be a single value")
-        return yaml.constructor.SafeConstructor().construct_object(node)
+        try:
+            return yaml.constructor.SafeConstructor().construct_object(node)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise self.error(node, key, f"'{key}' cannot be read: {exc}") from exc
 
     def string(self, node: yaml.Node, key: str) -> str:
         value = self.scalar(node, key)
-        if value is None or str(value).strip() == "":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            kind = "binary data" if isinstance(value, bytes) else type(value).__name__
+            raise self.error(node, key, f"'{key}' must be text, not {kind}")
+        text = str(value).strip()
+        if not text:
             raise self.error(node, key, f"'{key}' must not be empty")
-        return str(value).strip()
+        bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            raise self.error(
+                node, key, f"'{key}' holds a control character ({ord(bad):#04x}); remove it"
+            )
+        return text
 
     def integer(self, node: yaml.Node, key: str) -> int:
         value = self.scalar(node, key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(node, key, f"'{key}' must be a whole number, not '{node.value}'")
         return value
+
+    def number(self, node: yaml.Node, key: str) -> float:
+        value = self.scalar(node, key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(node, key, f"'{key}' must be a number, not '{node.value}'")
+        if not math.isfinite(value):
+            raise self.error(node, key, f"'{key}' must be a finite number, not '{node.value}'")
+        return float(value)
 
     def boolean(self, node: yaml.Node, key: str) -> bool:
         value = self.scalar(node, key)
@@ -139,52 +193,142 @@ class _Reader:
             raise self.error(node, key, f"'{key}' must be a list")
         return tuple(self.string(item, key) for item in node.value)
 
+    def typed(self, node: yaml.Node, key: str, kind: Any) -> Any:
+        """A value read as the model field's type says (``X | None`` reads as X)."""
+        options = [k for k in getattr(kind, "__args__", (kind,)) if k is not type(None)]
+        kind = options[0] if len(options) == 1 else kind
+        if kind is bool:
+            return self.boolean(node, key)
+        if kind is int:
+            return self.integer(node, key)
+        if kind is float:
+            return self.number(node, key)
+        if getattr(kind, "__origin__", None) is tuple:
+            return self.string_list(node, key)
+        return self.string(node, key)
+
+    def in_range(
+        self, node: yaml.Node, key: str, value: float, bounds: tuple[float, float]
+    ) -> None:
+        low, high = bounds
+        if not low <= value <= high:
+            raise self.error(
+                node, key, f"'{key}' must be between {low:g} and {high:g}, not {value:g}"
+            )
+
+    # --- settings ---------------------------------------------------------------------------
+
     def settings(self, node: yaml.Node) -> Settings:
         if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
             return Settings()
-        fields = self.mapping(node, "settings", SETTINGS_KEYS)
+        found = self.mapping(node, "settings", SETTINGS_KEYS)
         values: dict[str, Any] = {}
-        for key, (_, value) in fields.items():
-            if key in ("allow_private_hosts",):
-                values[key] = self.boolean(value, key)
-            elif key in ("max_bytes",):
-                values[key] = self.integer(value, key)
-            elif key == "timeout":
-                number = self.scalar(value, key)
-                if not isinstance(number, int | float) or isinstance(number, bool) or number <= 0:
-                    raise self.error(value, key, "'timeout' must be a positive number of seconds")
-                values[key] = float(number)
-            elif key in ("municipalities", "trusted_hosts"):
-                values[key] = self.string_list(value, key)
-            else:
-                values[key] = self.string(value, key)
+        for key, (_, value) in found.items():
+            values[key] = self.typed(value, key, _SETTINGS_TYPES[key])
+            if key in SETTINGS_RANGES:
+                self.in_range(value, key, values[key], SETTINGS_RANGES[key])
         if "timezone" in values:
-            try:
-                zoneinfo.ZoneInfo(values["timezone"])
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise self.error(
-                    fields["timezone"][1],
-                    "timezone",
-                    f"unknown time zone '{values['timezone']}' (use an IANA name like Europe/Stockholm)",
-                ) from exc
+            self.check_timezone(found["timezone"][1], values["timezone"])
         if "trusted_hosts" in values:
             values["trusted_hosts"] = tuple(h.lower() for h in values["trusted_hosts"])
             for entry in values["trusted_hosts"]:
                 if not TRUSTED_HOST_RE.match(entry):
                     raise self.error(
-                        fields["trusted_hosts"][1],
+                        found["trusted_hosts"][1],
                         "trusted_hosts",
                         f"'{entry}' is not host:port (like 127.0.0.1:8765 or [::1]:8765)",
                     )
-        if "base_url" in values and not _is_http_url(values["base_url"]):
-            raise self.error(
-                fields["base_url"][1],
-                "base_url",
-                f"base_url '{values['base_url']}' is not an http(s) URL",
-            )
         if "base_url" in values:
+            if not _is_http_url(values["base_url"]):
+                raise self.error(
+                    found["base_url"][1],
+                    "base_url",
+                    f"base_url '{values['base_url']}' is not an http(s) URL",
+                )
             values["base_url"] = values["base_url"].rstrip("/")
+        if "municipalities" in values:
+            self.check_municipalities(found["municipalities"][1], values["municipalities"])
+        if "database" in values:
+            self.check_database(found["database"][1], values["database"])
+        self.check_feeds_dir(
+            found["feeds_dir"][1] if "feeds_dir" in found else node,
+            values.get("feeds_dir", Settings().feeds_dir),
+        )
         return Settings(**values)
+
+    def check_timezone(self, node: yaml.Node, name: str) -> None:
+        problem = len(name) > MAX_TIMEZONE
+        if not problem:
+            try:
+                zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                problem = True
+        if problem:
+            raise self.error(
+                node,
+                "timezone",
+                f"unknown time zone '{name[:MAX_TIMEZONE]}' (use an IANA name like "
+                "Europe/Stockholm)",
+            )
+
+    def check_municipalities(self, node: yaml.Node, names: tuple[str, ...]) -> None:
+        """Each municipality gets a feed named by its slug: no slug may be empty or shared."""
+        seen: dict[str, str] = {}
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node] * len(names)
+        for name, item in zip(names, items, strict=False):
+            slug = slugify(name)
+            if not slug:
+                raise self.error(
+                    item,
+                    "municipalities",
+                    f"the municipality '{name}' has no letters or digits to name its feed "
+                    "(municipality/<name>.ics) by",
+                )
+            if slug in seen:
+                raise self.error(
+                    item,
+                    "municipalities",
+                    f"the municipalities '{seen[slug]}' and '{name}' would share one feed "
+                    f"(municipality/{slug}.ics); list each municipality once",
+                )
+            seen[slug] = name
+
+    def check_database(self, node: yaml.Node, value: str) -> None:
+        path = self.resolve(value)
+        if path.is_dir():
+            raise self.error(node, "database", f"database '{value}' is a folder, not a file")
+        if not path.parent.is_dir():
+            raise self.error(
+                node, "database", f"the folder of the database '{value}' does not exist"
+            )
+
+    def check_feeds_dir(self, node: yaml.Node, value: str) -> None:
+        """The feeds are written there: it must be, or become, a folder we can write."""
+        path = self.resolve(value)
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing != path and not existing.is_dir():
+            raise self.error(
+                node,
+                "feeds_dir",
+                f"feeds_dir '{value}' cannot be made: {existing} is a file, not a folder",
+            )
+        if not existing.is_dir():
+            raise self.error(node, "feeds_dir", f"feeds_dir '{value}' is a file, not a folder")
+        if not _writable(existing):
+            where = "" if existing == path else f" (its folder {existing} is)"
+            raise self.error(
+                node,
+                "feeds_dir",
+                f"feeds_dir '{value}' is read-only{where}; feeds cannot be written",
+            )
+
+    def resolve(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else self.base / path
+
+    # --- sources ----------------------------------------------------------------------------
 
     def sources(self, node: yaml.Node, settings: Settings) -> list[Source]:
         if not isinstance(node, yaml.SequenceNode):
@@ -205,10 +349,10 @@ class _Reader:
         return result
 
     def source(self, node: yaml.Node, settings: Settings) -> Source:
-        fields = self.mapping(node, "source", SOURCE_KEYS)
-        if "id" not in fields:
+        found = self.mapping(node, "source", SOURCE_KEYS)
+        if "id" not in found:
             raise self.error(node, "id", "source has no 'id'")
-        id_node = fields["id"][1]
+        id_node = found["id"][1]
         source_id = self.string(id_node, "id")
         if not SLUG_RE.match(source_id):
             raise self.error(
@@ -216,54 +360,60 @@ class _Reader:
                 "id",
                 f"source id '{source_id}' must be lowercase letters, digits and dashes (like 'vimmerby-teater')",
             )
-        values: dict[str, Any] = {"id": source_id}
-        values["name"] = self.string(fields["name"][1], "name") if "name" in fields else source_id
-        if ("url" in fields) == ("path" in fields):
+        if ("url" in found) == ("path" in found):
             raise self.error(
                 node, "url", f"source '{source_id}' needs exactly one of 'url' or 'path'"
             )
-        if "url" in fields:
-            url = self.string(fields["url"][1], "url")
-            if url.startswith("webcal://"):
-                url = "https://" + url.removeprefix("webcal://")
-            if not _is_http_url(url):
-                raise self.error(fields["url"][1], "url", f"'{url}' is not an http(s) URL")
-            values["url"] = url
-        else:
-            values["path"] = self.string(fields["path"][1], "path")
-        if "kind" in fields:
-            kind = self.string(fields["kind"][1], "kind")
-            if kind not in KINDS:
-                raise self.error(
-                    fields["kind"][1], "kind", f"unknown kind '{kind}' (one of: {', '.join(KINDS)})"
-                )
-            values["kind"] = kind
-        if "municipality" in fields:
-            municipality = self.string(fields["municipality"][1], "municipality")
-            known = {m.casefold(): m for m in settings.municipalities}
-            if municipality.casefold() not in known:
-                raise self.error(
-                    fields["municipality"][1],
-                    "municipality",
-                    f"unknown municipality '{municipality}' (settings.municipalities: "
-                    f"{', '.join(settings.municipalities)})",
-                )
-            values["municipality"] = known[municipality.casefold()]
-        if "categories" in fields:
-            values["categories"] = self.string_list(fields["categories"][1], "categories")
-        if "interval" in fields:
-            values["interval"] = self.interval(fields["interval"][1])
-        if "priority" in fields:
-            values["priority"] = self.integer(fields["priority"][1], "priority")
-        if "token_env" in fields:
-            values["token_env"] = self.string(fields["token_env"][1], "token_env")
-        if "max_pages" in fields:
-            values["max_pages"] = self.integer(fields["max_pages"][1], "max_pages")
-            if not 0 <= values["max_pages"] <= 1000:
-                raise self.error(fields["max_pages"][1], "max_pages", "'max_pages' must be 0–1000")
-        if "recipe" in fields:
-            values["recipe"] = self.recipe(fields["recipe"][1])
+        values: dict[str, Any] = {"id": source_id, "name": source_id}
+        for key, (_, value) in found.items():
+            if key == "id":
+                continue
+            if key == "recipe":
+                values[key] = self.recipe(value)
+            elif key == "interval":
+                values[key] = self.interval(value)
+            else:
+                values[key] = self.typed(value, key, _SOURCE_TYPES[key])
+            if key in SOURCE_RANGES:
+                self.in_range(value, key, values[key], SOURCE_RANGES[key])
+        if "url" in values:
+            values["url"] = self.url(found["url"][1], values["url"])
+        if "kind" in values and values["kind"] not in KINDS:
+            raise self.error(
+                found["kind"][1],
+                "kind",
+                f"unknown kind '{values['kind']}' (one of: {', '.join(KINDS)})",
+            )
+        if "municipality" in values:
+            values["municipality"] = self.municipality(
+                found["municipality"][1], values["municipality"], settings
+            )
+        if "token_env" in values and not ENV_NAME_RE.match(values["token_env"]):
+            raise self.error(
+                found["token_env"][1],
+                "token_env",
+                f"token_env '{values['token_env'][:60]}' is not the name of an environment "
+                "variable (letters, digits and _)",
+            )
         return Source(**values)
+
+    def url(self, node: yaml.Node, url: str) -> str:
+        if url.startswith("webcal://"):
+            url = "https://" + url.removeprefix("webcal://")
+        if not _is_http_url(url):
+            raise self.error(node, "url", f"'{url}' is not an http(s) URL")
+        return url
+
+    def municipality(self, node: yaml.Node, name: str, settings: Settings) -> str:
+        known = {m.casefold(): m for m in settings.municipalities}
+        if name.casefold() not in known:
+            raise self.error(
+                node,
+                "municipality",
+                f"unknown municipality '{name}' (settings.municipalities: "
+                f"{', '.join(settings.municipalities)})",
+            )
+        return known[name.casefold()]
 
     def recipe(self, node: yaml.Node) -> Recipe:
         found = self.mapping(node, "recipe", RECIPE_KEYS)
@@ -294,17 +444,36 @@ class _Reader:
             raise self.error(
                 node,
                 "interval",
-                f"bad interval '{raw}' (use a number and s, m, h or d, like 30m or 1h)",
+                f"bad interval '{raw[:40]}' (use a number and s, m, h or d, like 30m or 1h)",
             )
         seconds = int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
         if seconds < MIN_INTERVAL:
             raise self.error(node, "interval", f"interval '{raw}' is shorter than one minute")
+        if seconds > MAX_INTERVAL:
+            raise self.error(node, "interval", f"interval '{raw}' is longer than a year")
         return seconds
+
+
+def _writable(folder: Path) -> bool:
+    """Writable by us, and not marked read-only for everyone (root ignores the marks)."""
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK) and bool(
+        mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    )
 
 
 def _is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
+        hostname = parts.hostname
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+    return (
+        parts.scheme in ("http", "https")
+        and bool(hostname)
+        and " " not in url
+        and "\\" not in parts.netloc
+    )

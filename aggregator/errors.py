@@ -3,6 +3,7 @@
     AggregatorError
      ├── ConfigError   sources.yaml is unusable (names file, line and key)
      ├── FetchError    a source could not be fetched (carries source id / URL)
+     │    └── DeadlineExceeded  a harvest's whole time for fetching is up
      ├── ParseError    fetched bytes are not a calendar we can read
      └── StoreError    the SQLite store is unusable
 
@@ -68,6 +69,10 @@ class FetchError(SourceError):
     """``body`` keeps the start of an error answer (a Graph API error object explains itself)."""
 
     body: bytes = b""
+
+
+class DeadlineExceeded(FetchError):
+    """A harvest's time for fetching is up: the whole source fails, not one page of it."""
 
 
 class ParseError(SourceError):

@@ -86,6 +86,9 @@ class Settings:
     user_agent: str = "AlltSomSker-Aggregator/0.1 (+https://alltsomsker.nu)"
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = 20.0
+    max_events: int = 20_000  # events one source may bring into the window
+    parse_timeout: float = 180.0  # seconds one source's parse may take, page fetches included
+    parse_memory: int = 1024  # MB one source's parse may use (enforced in worker processes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,7 @@ class Source:
     token_env: str | None = None
     recipe: Recipe | None = None
     max_pages: int = 50  # detail pages a website/feed harvest may follow
+    max_events: int | None = None  # overrides settings.max_events for this source
 
     @property
     def location(self) -> str:

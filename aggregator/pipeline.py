@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,6 +23,7 @@ from aggregator.config import Config
 from aggregator.dedupe import update as dedupe
 from aggregator.errors import SourceError
 from aggregator.harvest import facebook, harvest_bytes
+from aggregator.harvest.worker import ParseBudget, run_in_workers, run_with_budget
 from aggregator.model import ExportFolder, FetchState, HarvestResult, Outcome, Source
 from aggregator.normalize import normalize_event
 from aggregator.publish.output import PublishReport, publish
@@ -119,18 +118,10 @@ def harvest_source(
     fetched = fetch_step(store, config, source, now, session=session, accept_shrink=accept_shrink)
     if isinstance(fetched, SourceReport):
         return fetched
-    try:
-        result = parse_source_bytes(
-            fetched.result.content,
-            source,
-            config,
-            now,
-            fetched.result.content_type,
-            session=session,
-            folder=fetched.result.folder,
-        )
-    except SourceError as exc:
-        return record_failure(store, source, exc, now, fetched.started)
+    budget = ParseBudget.of(config.settings)
+    result = run_with_budget(_parse_job, (fetched, config, now, session), budget, source.id)
+    if isinstance(result, SourceError):
+        return record_failure(store, source, result, now, fetched.started)
     return store_step(store, fetched, result, now, accept_shrink=accept_shrink)
 
 
@@ -235,6 +226,7 @@ def failure_message(exc: SourceError, source: Source) -> str:
 
 
 PARALLEL_PARSE_BYTES = 4_000_000  # below this a worker process costs more than it saves
+WORKER_BYTES = 1_000_000  # a source this big is parsed in a worker, within a memory budget
 
 
 def harvest_all(
@@ -268,10 +260,17 @@ def harvest_all(
                 pending.append(fetched)
         workers = min(len(pending), os.cpu_count() or 1, 4)
         size = sum(len(f.result.content) for f in pending)
-        if workers > 1 and size >= parallel_bytes:
-            parsed = _parse_in_workers(pending, config, now, workers)
+        budget = ParseBudget.of(config.settings)
+        parsed: Iterator[HarvestResult | SourceError]
+        if (workers > 1 and size >= parallel_bytes) or any(
+            len(f.result.content) >= WORKER_BYTES for f in pending
+        ):
+            parsed = _parse_in_workers(pending, config, now, budget, max(1, workers))
         else:
-            parsed = (_parse_job(f, config, now, session) for f in pending)
+            parsed = (
+                run_with_budget(_parse_job, (f, config, now, session), budget, f.source.id)
+                for f in pending
+            )
         for fetched, outcome in zip(pending, parsed, strict=True):
             if isinstance(outcome, HarvestResult):
                 report = store_step(store, fetched, outcome, now, accept_shrink=accept_shrink)
@@ -304,14 +303,11 @@ def _parse_job(
 
 
 def _parse_in_workers(
-    pending: Sequence[_Fetched], config: Config, now: datetime, workers: int
+    pending: Sequence[_Fetched], config: Config, now: datetime, budget: ParseBudget, workers: int
 ) -> Iterator[HarvestResult | SourceError]:
-    # spawn, not fork: the parent may run threads (scheduler, HTTP servers in tests)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_parse_job, fetched, config, now) for fetched in pending]
-        for future in futures:
-            yield future.result()
+    """In worker processes with a hard time and memory budget (``harvest.worker``)."""
+    jobs = [(fetched.source.id, (fetched, config, now)) for fetched in pending]
+    yield from run_in_workers(_parse_job, jobs, budget, workers)
 
 
 def update_events(store: Store, config: Config, now: datetime) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,7 +19,6 @@ from aggregator.config import Config
 from aggregator.model import Source
 from aggregator.publish import output
 from aggregator.store import Store
-from aggregator.web import build_server, run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +53,18 @@ def build_scheduler(store: Store, config: Config, lock: threading.Lock) -> Backg
     return scheduler
 
 
-def run_forever(store: Store, config: Config, *, host: str, port: int) -> int:
+def run_forever(store: Store, config: Config, *, serve: Callable[[], None]) -> int:
+    """Harvest on schedule while ``serve`` (the web server, built by the command line:
+    schedule and web are siblings that never import each other) runs until stopped."""
     lock = threading.Lock()
     store.sync_sources(config.sources)
     with lock:
         output.publish(store, config, clock.now())
     scheduler = build_scheduler(store, config, lock)
-    server = build_server(config, host, port)
     scheduler.start()
-    log.warning("harvesting %d sources; serving on http://%s:%d/", len(config.sources), host, port)
+    log.warning("harvesting %d sources", len(config.sources))
     try:
-        run_until_stopped(server)  # until SIGINT/SIGTERM
+        serve()  # until SIGINT/SIGTERM
     finally:
         scheduler.shutdown(wait=False)
     return 0

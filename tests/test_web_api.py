@@ -381,3 +381,20 @@ def test_events_already_running_come_first(tmp_path_factory: pytest.TempPathFact
             "Utställning om Astrid",
             "Jazzkväll på teatern",
         ], "the night ended at 02:00"
+
+
+def test_an_internal_error_is_a_sentence_with_cors_never_a_trace(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    site = build_site(tmp_path_factory.mktemp("broken"))
+    with running(site.config) as base:
+        store = site.store()
+        store.conn.execute("DROP TABLE event_changes")  # a bug in our SQL, as seen from outside
+        store.close()
+        answer = requests.get(f"{base}/api/changes", timeout=10)
+        assert answer.status_code == 500
+        assert answer.json() == {"error": answer.json()["error"], "field": None}
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+        for leak in ("Traceback", "sqlite", "event_changes", str(site.folder)):
+            assert leak not in answer.text
+        assert requests.get(f"{base}/api/events", timeout=10).status_code == 200

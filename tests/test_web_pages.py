@@ -242,3 +242,21 @@ def test_a_real_browser_follows_the_flow(base: str, site: Site, httpserver: obje
             assert result["tag"]
         finally:
             browser.close()
+
+
+def test_subscribe_page_states_a_cut_calendars_horizon(base: str, site: Site) -> None:
+    """The publisher cuts a subscription at 1 MB and writes how far it reaches into
+    index.json (``ics_horizon``); the page says so rather than promising everything."""
+    index_path = site.folder / "feeds" / "index.json"
+    original = index_path.read_text(encoding="utf-8")
+    index = json.loads(original)
+    for entry in index["feeds"]:
+        entry["ics_horizon"] = "2027-03-31" if entry["id"] == "all" else None
+    index_path.write_text(json.dumps(index), encoding="utf-8")
+    try:
+        cut = page(f"{base}/prenumerera").text
+        assert "Kalendern når fram till 31 mars 2027" in cut
+        whole = page(f"{base}/prenumerera?kalender=municipality/vimmerby").text
+        assert "når fram till" not in whole
+    finally:
+        index_path.write_text(original, encoding="utf-8")

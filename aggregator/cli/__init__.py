@@ -1,7 +1,9 @@
 """Command line: ``aggregator [--config PATH] COMMAND``.
 
 Exit codes: 0 when the job ran (even if some sources failed: they are reported),
-2 for a broken configuration or store, 1 for a command that could not do its job.
+2 for a broken configuration or store, or any failure to read or write files (a
+full disk, a read-only folder): one sentence, never a traceback; 1 for a command
+that could not do its job.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
@@ -19,12 +22,13 @@ from aggregator import clock, pipeline
 from aggregator.cli import events as moderation
 from aggregator.cli import registrations as registrations_cli
 from aggregator.config import Config, config_path, load_config
-from aggregator.errors import ConfigError, SourceError, StoreError
+from aggregator.errors import AggregatorError, ConfigError, SourceError
 from aggregator.fetch import fetch_source
 from aggregator.model import EventStatus, FetchState, Outcome, Source
 from aggregator.normalize import slugify
 from aggregator.publish import output
 from aggregator.publish.feeds import category_feed, municipality_feed
+from aggregator.redaction import install_log_redaction, redact
 from aggregator.store import SearchQuery, Store, merged_to_dict
 from aggregator.store.registrations import merge_registered_sources
 
@@ -46,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="harvest on schedule and serve feeds (the main job)")
     run.add_argument("--once", action="store_true", help="harvest all sources, publish, exit")
     run.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
+    run.add_argument("--port", type=_port, default=8080, help="port to serve on (default 8080)")
 
     harvest = commands.add_parser("harvest", help="harvest sources now (all, or --source ID)")
     harvest.add_argument(
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)"
     )
-    serve.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
+    serve.add_argument("--port", type=_port, default=8080, help="port to serve on (default 8080)")
 
     sources = commands.add_parser("sources", help="list or check sources")
     source_commands = sources.add_subparsers(
@@ -86,12 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="list published events")
     event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
     listing = event_commands.add_parser("list", help="events in a date range, filtered")
-    listing.add_argument(
-        "--from", dest="date_from", type=date.fromisoformat, help="YYYY-MM-DD (default today)"
-    )
-    listing.add_argument(
-        "--to", dest="date_to", type=date.fromisoformat, help="YYYY-MM-DD (exclusive)"
-    )
+    listing.add_argument("--from", dest="date_from", type=_day, help="YYYY-MM-DD (default today)")
+    listing.add_argument("--to", dest="date_to", type=_day, help="YYYY-MM-DD (exclusive)")
     listing.add_argument("--municipality", help="municipality name or slug")
     listing.add_argument("--category", help="category name or slug")
     listing.add_argument(
@@ -118,35 +118,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    """A TCP port for --port: 1–65535, or argparse's one-line error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is not between 1 and 65535")
+    return port
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)  # what times in the store can be
+
+
+def _day(text: str) -> date:
+    """A date for --from/--to: YYYY-MM-DD between 1970 and 9998."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{text} is not between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
+    handler = _setup_logging(args.verbose, args.quiet)
     try:
-        config = load_config(config_path(args.config))
-    except ConfigError as exc:
-        print(f"aggregator: configuration error: {exc}", file=sys.stderr)
-        return 2
-    now = clock.now()
-    if args.command == "sources" and args.sources_command == "check":
-        try:
-            return _check(config, args, now)
-        except BrokenPipeError:  # `aggregator sources check URL | head`
-            sys.stderr.close()
-            return 0
-    try:
-        store = Store(config.resolve(config.settings.database))
-    except StoreError as exc:
-        print(f"aggregator: {exc}", file=sys.stderr)
-        return 2
-    try:
-        config = merge_registered_sources(config, store)  # approved registrations join
-        return _dispatch(args, config, store, now)
+        return _main(args)
     except BrokenPipeError:  # `aggregator events list | head`
         sys.stderr.close()
         return 0
-    except StoreError as exc:  # locked, damaged, read-only, full: a sentence, not a traceback
-        print(f"aggregator: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        _say(f"configuration error: {exc}")
         return 2
+    except AggregatorError as exc:
+        _say(str(exc))
+        return 2
+    except OSError as exc:
+        _say(os_error_sentence(exc))
+        return 2
+    except sqlite3.Error as exc:  # the store wraps its errors; this is the last wall
+        _say(f"the database failed: {exc}")
+        return 2
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def _say(sentence: str) -> None:
+    """One line on stderr, secrets redacted."""
+    print(f"aggregator: {redact(sentence)}", file=sys.stderr)
+
+
+def os_error_sentence(exc: OSError) -> str:
+    """ "cannot use feeds/all.ics: No space left on device", not a traceback."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None:
+        target = f"{exc.filename} → {exc.filename2}" if exc.filename2 is not None else exc.filename
+        return f"cannot use {target}: {reason}"
+    return reason
+
+
+def _main(args: argparse.Namespace) -> int:
+    config = load_config(config_path(args.config))
+    now = clock.now()
+    if args.command == "sources" and args.sources_command == "check":
+        return _check(config, args, now)
+    store = Store(config.resolve(config.settings.database))  # StoreError: main says it
+    try:
+        config = merge_registered_sources(config, store)  # approved registrations join
+        return _dispatch(args, config, store, now)
     finally:
         store.close()
 
@@ -158,8 +201,9 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         return 0
     if args.command == "run":
         from aggregator.schedule import run_forever
+        from aggregator.web import serve
 
-        return run_forever(store, config, host=args.host, port=args.port)
+        return run_forever(store, config, serve=lambda: serve(config, args.host, args.port))
     if args.command == "harvest":
         unknown = [s for s in args.source or [] if s not in {src.id for src in config.sources}]
         if unknown:
@@ -200,11 +244,17 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
     raise AssertionError(args.command)
 
 
-def _setup_logging(verbose: bool, quiet: bool) -> None:
+def _setup_logging(verbose: bool, quiet: bool) -> logging.Handler:
+    """Our handler on stderr (first, so it redacts each record before any other handler
+    sees it), and redaction on every handler of the root logger, for every command."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.handlers.insert(0, handler)
+    root.setLevel(level)
+    install_log_redaction(root)
+    return handler
 
 
 def _progress(report: pipeline.SourceReport) -> None:

@@ -13,14 +13,18 @@ addresses unless the operator allowed it (each redirect hop is checked again).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import requests
 
+from aggregator.errors import FetchError
 from aggregator.fetch.files import read_path
 from aggregator.fetch.guard import check_host_allowed
 from aggregator.fetch.http import auth_headers, fetch_url, new_session, page_fetcher
 from aggregator.model import FetchResult, FetchState, Settings, Source
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FetchResult",
@@ -41,15 +45,30 @@ def fetch_source(
     base_dir: Path,
     session: requests.Session | None = None,
 ) -> FetchResult:
-    """Fetch a source's bytes; ``not_modified`` when it has not changed since ``state``."""
-    if source.path:
-        return read_path(source, settings, base_dir)
-    assert source.url is not None
-    return fetch_url(
-        source.url,
-        settings,
-        state=state,
-        source_id=source.id,
-        session=session,
-        headers=auth_headers(source),
-    )
+    """Fetch a source's bytes; ``not_modified`` when it has not changed since ``state``.
+
+    Raises ``FetchError`` only: anything else a library raises on a strange address or
+    answer fails this source with a sentence (and a traceback in the log), not the run.
+    """
+    try:
+        if source.path:
+            return read_path(source, settings, base_dir)
+        assert source.url is not None
+        return fetch_url(
+            source.url,
+            settings,
+            state=state,
+            source_id=source.id,
+            session=session,
+            headers=auth_headers(source),
+        )
+    except FetchError:
+        raise
+    except Exception as exc:
+        log.exception("%s: unexpected %s while fetching", source.id, type(exc).__name__)
+        raise FetchError(
+            f"fetching the source failed in a way the aggregator did not expect "
+            f"({type(exc).__name__}); the error is in the log",
+            source_id=source.id,
+            url=source.location,
+        ) from exc

@@ -1,90 +1,172 @@
 """The SSRF guard: no fetch may reach a private, loopback, link-local or reserved
 address unless the operator allowed it (``allow_private_hosts``).
 
-Checked twice: the name before the request (every redirect hop again), and the
-address each connection really reached (a name may resolve to a public address
-when checked and to a private one when connecting: DNS rebinding).
+* The URL's host is read the way urllib3 will read it, and must be the host
+  ``urlsplit`` reads: ``http://127.0.0.1:80\\@public.example/`` names one host to a
+  name check and connects to the other. A ``\\`` or a ``%`` in a host is refused.
+* The name is resolved and every address checked before the request, on every
+  redirect hop again.
+* The connection then resolves the name once more, checks those addresses and
+  connects only to a checked one, so DNS rebinding (public when checked, private
+  when connecting) never gets a TCP connection to a private address; the address
+  the socket reached is checked as a last wall.
+
+Exact ``host:port`` pairs in ``settings.trusted_hosts`` (local test calendars of the
+registration preview) pass all of this. Every connection, guarded or not, registers its socket with the deadline of the
+request being made (``limits.Deadline``), so the deadline can cut it off.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import LocationParseError, NewConnectionError
+from urllib3.util import parse_url
 
 from aggregator.errors import FetchError
+from aggregator.fetch.limits import current_deadline
 from aggregator.model import Settings
 from aggregator.redaction import redact
 
 PRIVATE_ADDRESS = "connected to a private address"  # in the error the socket guard raises
 
 
-def _guard_socket(
-    sock: socket.socket, host: str, port: int, trusted: frozenset[str]
-) -> socket.socket:
-    """Refuse a connection that ended up at a private address (DNS rebinding: the name
-    resolved to a public address when checked and to a private one when connecting)."""
-    peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
-    if (not peer.is_global or peer.is_multicast) and host_port(host, port) not in trusted:
+def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return not address.is_global or address.is_multicast
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(text.split("%")[0])
+
+
+def _guard_socket(sock: socket.socket, host: str) -> socket.socket:
+    """Refuse a connection that ended up at a private address anyway."""
+    peer = _address(sock.getpeername()[0])
+    if _refused(peer):
         sock.close()
         raise NewConnectionError(None, f"{host} {PRIVATE_ADDRESS} ({peer}); refused")  # type: ignore[arg-type]
     return sock
 
 
-class _GuardedHTTPConnection(HTTPConnection):
+def _public_address(host: str, port: int | None) -> str:
+    """The first address of ``host``, after checking that every one of them is public."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise NewConnectionError(None, f"{host} does not resolve ({exc})") from exc  # type: ignore[arg-type]
+    addresses = [_address(str(info[4][0])) for info in infos]
+    if not addresses:
+        raise NewConnectionError(None, f"{host} does not resolve")  # type: ignore[arg-type]
+    for address in addresses:
+        if _refused(address):
+            raise NewConnectionError(None, f"{host} {PRIVATE_ADDRESS} ({address}); refused")  # type: ignore[arg-type]
+    return str(addresses[0])
+
+
+def _open(
+    conn: HTTPConnection,
+    new_conn: Callable[[], socket.socket],
+    public_only: bool,
+    trusted: frozenset[str],
+) -> socket.socket:
+    """A connection's socket: to a checked address when only public ones are allowed
+    (a ``trusted_hosts`` host:port, a local test calendar, may be private)."""
+    if not public_only or host_port(conn.host, conn.port or 0) in trusted:
+        sock = new_conn()
+    else:
+        name = conn._dns_host
+        conn._dns_host = _public_address(name, conn.port)  # connect to the checked address …
+        try:
+            sock = new_conn()
+        finally:
+            conn._dns_host = name  # … and speak to the host by its name (TLS, Host:)
+        _guard_socket(sock, conn.host)
+    _register(sock)
+    return sock
+
+
+class _Connection(HTTPConnection):
+    public_only = False
     trusted: frozenset[str] = frozenset()
 
     def _new_conn(self) -> socket.socket:
-        return _guard_socket(super()._new_conn(), self.host, self.port, self.trusted)
+        return _open(self, super()._new_conn, self.public_only, self.trusted)
+
+    def getresponse(self) -> Any:
+        _register(self.sock)  # a reused keep-alive connection: its status line is next
+        return super().getresponse()
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
+class _TLSConnection(HTTPSConnection):
+    public_only = False
     trusted: frozenset[str] = frozenset()
 
     def _new_conn(self) -> socket.socket:
-        return _guard_socket(super()._new_conn(), self.host, self.port, self.trusted)
+        return _open(self, super()._new_conn, self.public_only, self.trusted)
+
+    def getresponse(self) -> Any:
+        _register(self.sock)
+        return super().getresponse()
 
 
-class PublicOnlyAdapter(HTTPAdapter):
-    """Checks the address every connection really reached, after the name check;
-    ``trusted`` "host:port" pairs (``settings.trusted_hosts``) may be private."""
+def _register(sock: socket.socket | None) -> None:
+    deadline = current_deadline()
+    if deadline is not None and sock is not None:
+        deadline.register(sock)
 
-    def __init__(self, trusted: Iterable[str] = ()) -> None:
-        self.trusted = frozenset(trusted)
+
+def _pools(public_only: bool, trusted: frozenset[str]) -> dict[str, type]:
+    """Pool classes whose connections carry the guard's settings."""
+    settings = {"public_only": public_only, "trusted": trusted}
+    http = type("_GuardedConnection", (_Connection,), settings)
+    https = type("_GuardedTLSConnection", (_TLSConnection,), settings)
+    return {
+        "http": type("_GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+        "https": type("_GuardedTLSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+    }
+
+
+class GuardedAdapter(HTTPAdapter):
+    """Connections that obey the request's deadline and, unless private hosts are
+    allowed, reach only public addresses (and the ``trusted`` host:port pairs)."""
+
+    def __init__(self, *, public_only: bool, trusted: Iterable[str] = ()) -> None:
+        self._pools = _pools(public_only, frozenset(trusted))
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        trusted = self.trusted
-        http = type("_Conn", (_GuardedHTTPConnection,), {"trusted": trusted})
-        https = type("_Conn", (_GuardedHTTPSConnection,), {"trusted": trusted})
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": type("_Pool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-            "https": type("_Pool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
-        }
+        self.poolmanager.pool_classes_by_scheme = dict(self._pools)
 
 
 def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> None:
-    """Refuse private, loopback, link-local and reserved addresses (SSRF guard)."""
+    """Refuse URLs whose host is ambiguous, and private, loopback, link-local and
+    reserved addresses (SSRF guard)."""
     host = host_of(url)
     if not host:
         raise FetchError(f"'{redact(url)}' has no host name", source_id=source_id)
+    if host != _urllib3_host(url):
+        raise FetchError(
+            f"the address '{redact(url)[:200]}' names its host in a way that can be read "
+            "two ways; refused",
+            source_id=source_id,
+        )
     if settings.allow_private_hosts or host_port(host, port_of(url)) in settings.trusted_hosts:
         return
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (OSError, UnicodeError) as exc:
         raise FetchError(f"the host name {host} does not resolve", source_id=source_id) from exc
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
+        address = _address(str(info[4][0]))
+        if _refused(address):
             raise FetchError(
                 f"{host} points at a private or local address ({address}); refused",
                 source_id=source_id,
@@ -92,10 +174,24 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
 
 
 def host_of(url: str) -> str:
+    """The host as ``urlsplit`` reads it, lowercase; "" when unreadable or ambiguous."""
     try:
-        return urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
     except ValueError:
         return ""
+    if "\\" in parts.netloc or "%" in host or any(c.isspace() for c in parts.netloc):
+        return ""
+    return host
+
+
+def _urllib3_host(url: str) -> str:
+    """The host urllib3 (and so requests) will connect to, lowercase, without brackets."""
+    try:
+        host = parse_url(url).host or ""
+    except (LocationParseError, ValueError):
+        return ""
+    return host.strip("[]").lower()
 
 
 def host_port(host: str, port: int) -> str:

@@ -1,20 +1,33 @@
 """Fetching a URL: polite, conditional, bounded, and never to a private address.
 
 A descriptive User-Agent, conditional GET (ETag / Last-Modified), redirects
-followed by hand so that every hop passes the SSRF guard, and the limits of
-``limits.py`` on size and time.
+followed by hand so that every hop passes the SSRF guard, one deadline for the
+whole request, and the size cap of ``limits.py``.
+
+Credentials (the source's bearer token) go only to the origin they are for: a
+redirect to another scheme, host or port drops them, and a redirect from https
+to plain http is refused outright. Harvesters that follow links get the token
+only for links on the source's own origin.
 """
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import requests
 
 from aggregator.errors import FetchError
 from aggregator.fetch.files import content_hash
-from aggregator.fetch.guard import PRIVATE_ADDRESS, PublicOnlyAdapter, check_host_allowed, host_of
-from aggregator.fetch.limits import MAX_REDIRECTS, TOTAL_TIME_FACTOR, read_capped
+from aggregator.fetch.guard import PRIVATE_ADDRESS, GuardedAdapter, check_host_allowed, host_of
+from aggregator.fetch.limits import (
+    CRAWL_TIME_FACTOR,
+    MAX_REDIRECTS,
+    TOTAL_TIME_FACTOR,
+    Deadline,
+    read_capped,
+    too_slow,
+)
 from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
 from aggregator.normalize.urls import join_url
 from aggregator.redaction import redact, remember_secret
@@ -23,13 +36,17 @@ ACCEPT = (
     "text/calendar, application/rss+xml, application/atom+xml, application/xml;q=0.9, "
     "text/html;q=0.8, application/json;q=0.8, */*;q=0.5"
 )
+_CREDENTIALS = {"authorization", "cookie", "proxy-authorization"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def new_session(settings: Settings) -> requests.Session:
     session = requests.Session()
-    if not settings.allow_private_hosts:
-        session.mount("http://", PublicOnlyAdapter(settings.trusted_hosts))
-        session.mount("https://", PublicOnlyAdapter(settings.trusted_hosts))
+    adapter = GuardedAdapter(
+        public_only=not settings.allow_private_hosts, trusted=settings.trusted_hosts
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     session.headers["User-Agent"] = settings.user_agent
     session.headers["Accept"] = ACCEPT
     session.headers["Accept-Language"] = "sv-SE, sv;q=0.9, en;q=0.5"
@@ -38,12 +55,17 @@ def new_session(settings: Settings) -> requests.Session:
 
 
 def page_fetcher(settings: Settings, session: requests.Session, source: Source) -> PageFetcher:
-    """What harvesters that follow links get: same limits, SSRF guard and token header."""
+    """What harvesters that follow links get: the same limits and SSRF guard, one
+    deadline for all the pages of this harvest, and the source's token only on the
+    source's own origin."""
     headers = auth_headers(source)
+    home = origin(source.url or "")
+    crawl = Deadline(settings.timeout * CRAWL_TIME_FACTOR)
 
     def fetch_page(url: str) -> bytes:
+        own = headers if home is not None and origin(url) == home else {}
         return fetch_url(
-            url, settings, source_id=source.id, session=session, headers=headers
+            url, settings, source_id=source.id, session=session, headers=own, within=crawl
         ).content
 
     return fetch_page
@@ -60,6 +82,18 @@ def auth_headers(source: Source) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, None for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
+
+
 def fetch_url(
     url: str,
     settings: Settings,
@@ -68,7 +102,9 @@ def fetch_url(
     source_id: str = "",
     session: requests.Session | None = None,
     headers: dict[str, str] | None = None,
+    within: Deadline | None = None,
 ) -> FetchResult:
+    """One request (and its redirects) within one deadline, and ``within``'s if given."""
     state = state or FetchState()
     own_session = session is None
     session = session or new_session(settings)
@@ -78,57 +114,35 @@ def fetch_url(
         headers["If-None-Match"] = state.etag
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
+    deadline = Deadline(settings.timeout * TOTAL_TIME_FACTOR, parent=within)
+    if deadline.remaining() <= 0:
+        raise too_slow(deadline, source_id, url)
     try:
-        response = _get_following_redirects(session, url, headers, settings, source_id)
-        try:
-            if response.status_code == 304:
-                return FetchResult(
-                    source_id=source_id,
-                    url=url,
-                    not_modified=True,
-                    http_status=304,
-                    etag=state.etag,
-                    last_modified=state.last_modified,
-                    content_hash=state.content_hash,
-                )
-            if response.status_code >= 400:
-                error = FetchError(
-                    f"the server answered HTTP {response.status_code} {response.reason or ''}".strip()
-                    + f" for {shown}",
-                    source_id=source_id,
-                    url=shown,
-                )
-                error.body = next(response.iter_content(chunk_size=65536), b"")
-                raise error
-            content = read_capped(
-                response, settings.max_bytes, source_id, url, settings.timeout * TOTAL_TIME_FACTOR
+        with deadline.watching():
+            response = _get_following_redirects(
+                session, url, headers, settings, source_id, deadline
             )
-        finally:
-            response.close()
-    except requests.exceptions.Timeout:
-        raise FetchError(
-            f"the server did not answer within {settings.timeout:g} s",
-            source_id=source_id,
-            url=shown,
-        ) from None
-    except requests.exceptions.SSLError:
-        raise FetchError(
-            f"TLS/certificate error for {host_of(url)}", source_id=source_id, url=shown
-        ) from None
-    except requests.exceptions.ConnectionError as exc:
-        if PRIVATE_ADDRESS in str(exc):
-            raise FetchError(
-                f"{host_of(url)} points at a private or local address; refused",
-                source_id=source_id,
-                url=shown,
-            ) from None
-        raise FetchError(
-            f"could not connect to {host_of(url)}", source_id=source_id, url=shown
-        ) from None
+            try:
+                if response.status_code == 304:
+                    return FetchResult(
+                        source_id=source_id,
+                        url=url,
+                        not_modified=True,
+                        http_status=304,
+                        etag=state.etag,
+                        last_modified=state.last_modified,
+                        content_hash=state.content_hash,
+                    )
+                if response.status_code >= 400:
+                    raise _http_error(response, shown, source_id)
+                content = read_capped(response, settings.max_bytes, source_id, url, deadline)
+            finally:
+                response.close()
     except requests.exceptions.RequestException as exc:
-        raise FetchError(
-            f"request failed: {redact(str(exc))}", source_id=source_id, url=shown
-        ) from None
+        timed_out = isinstance(exc, requests.exceptions.Timeout)
+        if deadline.expired.is_set() or (timed_out and deadline.governs):
+            raise too_slow(deadline, source_id, url) from None
+        raise _request_error(exc, url, settings, source_id) from None
     finally:
         if own_session:
             session.close()
@@ -145,20 +159,55 @@ def fetch_url(
     )
 
 
+def _http_error(response: requests.Response, shown: str, source_id: str) -> FetchError:
+    error = FetchError(
+        f"the server answered HTTP {response.status_code} {response.reason or ''}".strip()
+        + f" for {shown}",
+        source_id=source_id,
+        url=shown,
+    )
+    error.body = next(response.iter_content(chunk_size=65536), b"")
+    return error
+
+
+def _request_error(
+    exc: requests.exceptions.RequestException, url: str, settings: Settings, source_id: str
+) -> FetchError:
+    shown = redact(url)
+    if isinstance(exc, requests.exceptions.Timeout):
+        message = f"the server did not answer within {settings.timeout:g} s"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        message = f"TLS/certificate error for {host_of(url)}"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        if PRIVATE_ADDRESS in str(exc):
+            message = f"{host_of(url)} points at a private or local address; refused"
+        else:
+            message = f"could not connect to {host_of(url)}"
+    else:
+        message = f"request failed: {redact(str(exc))}"
+    return FetchError(message, source_id=source_id, url=shown)
+
+
 def _get_following_redirects(
     session: requests.Session,
     url: str,
     headers: dict[str, str],
     settings: Settings,
     source_id: str,
+    deadline: Deadline,
 ) -> requests.Response:
+    first = origin(url)
     for _ in range(MAX_REDIRECTS + 1):
         check_host_allowed(url, settings, source_id)
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise too_slow(deadline, source_id, url)
+        deadline.governs = remaining < settings.timeout  # a timeout now is the deadline's
         try:
             response = session.get(
                 url,
                 headers=headers,
-                timeout=(min(10.0, settings.timeout), settings.timeout),
+                timeout=(min(10.0, settings.timeout, remaining), min(settings.timeout, remaining)),
                 stream=True,
                 allow_redirects=False,
             )
@@ -169,16 +218,31 @@ def _get_following_redirects(
                 source_id=source_id,
                 url=redact(url),
             ) from exc
-        if response.is_redirect and "Location" in response.headers:
-            target = join_url(url, response.headers["Location"])
-            response.close()
-            if not target.startswith(("http://", "https://")):
-                raise FetchError(
-                    f"redirected to a non-HTTP address {redact(target)}",
-                    source_id=source_id,
-                    url=redact(url),
-                )
-            url = target
-            continue
-        return response
+        if not (response.is_redirect and "Location" in response.headers):
+            return response
+        target = join_url(url, response.headers["Location"])
+        response.close()
+        _check_redirect(url, target, source_id)
+        if origin(target) != first:
+            # requests drops credentials on a host change; we drop them on any change
+            # of scheme, host or port, and for the rest of the chain
+            headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+        url = target
     raise FetchError(f"more than {MAX_REDIRECTS} redirects", source_id=source_id, url=redact(url))
+
+
+def _check_redirect(url: str, target: str, source_id: str) -> None:
+    if not target.startswith(("http://", "https://")):
+        raise FetchError(
+            f"redirected to a non-HTTP address {redact(target)}",
+            source_id=source_id,
+            url=redact(url),
+        )
+    if url.startswith("https://") and target.startswith("http://"):
+        raise FetchError(
+            f"the server redirected from https to plain http ({host_of(target)}); refused, "
+            "because the answer could be read or changed on the way. If the source really "
+            "is only on http, put its http address in sources.yaml",
+            source_id=source_id,
+            url=redact(url),
+        )

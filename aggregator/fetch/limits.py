@@ -1,83 +1,127 @@
 """How much a fetch may take: bytes, redirects and time.
 
-The size cap applies to the *decoded* body, so a gzip bomb stops at the cap too;
-a server that drips a byte at a time never trips a read timeout, so a watchdog
-cuts the socket when the total time is up.
+The size cap applies to the *decoded* body, so a gzip bomb stops at the cap too.
+Time is one ``Deadline`` for the whole request (connect, status line, headers,
+body, every redirect hop) and one for a whole website crawl: a server that
+drips a byte at a time never trips a read timeout, so a watchdog shuts the
+sockets of the request down when its deadline passes (``guard.py``'s
+connections register their sockets with the deadline of the thread's request).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
+import time
+from collections.abc import Iterator
 
 import requests
 
-from aggregator.errors import FetchError
+from aggregator.errors import DeadlineExceeded, FetchError
 from aggregator.redaction import redact
 
 MAX_REDIRECTS = 5
-TOTAL_TIME_FACTOR = 3  # a whole download may take this many read timeouts, no more
+TOTAL_TIME_FACTOR = 3  # a whole request may take this many read timeouts, no more
+CRAWL_TIME_FACTOR = 6  # and all requests of one harvest (a crawl, paging) this many
+
+_current = threading.local()
+
+
+class Deadline:
+    """A point in (monotonic) time after which a request, or a crawl, is cut off."""
+
+    def __init__(self, seconds: float, *, parent: Deadline | None = None) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        if parent is not None and parent.ends < self.ends:
+            self.ends, self.seconds = parent.ends, parent.seconds
+        self.parent = parent
+        self.expired = threading.Event()
+        self.governs = False  # the request's timeouts were cut short to fit the deadline
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def register(self, sock: socket.socket) -> None:
+        """A socket this request reads from: shut down when the deadline passes."""
+        with self._lock:
+            if sock not in self._sockets:
+                self._sockets.append(sock)
+        if self.expired.is_set():
+            _shut(sock)
+
+    def _cut(self) -> None:
+        self.expired.set()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[Deadline]:
+        """This thread's connections register here; a watchdog cuts them at the deadline."""
+        previous = getattr(_current, "deadline", None)
+        _current.deadline = self
+        watchdog = threading.Timer(self.remaining(), self._cut)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            yield self
+        finally:
+            watchdog.cancel()
+            _current.deadline = previous
+            with self._lock:
+                self._sockets.clear()
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the request this thread is making, if any."""
+    return getattr(_current, "deadline", None)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def read_capped(
-    response: requests.Response, max_bytes: int, source_id: str, url: str, seconds: float
+    response: requests.Response, max_bytes: int, source_id: str, url: str, deadline: Deadline
 ) -> bytes:
-    """The body, refused past ``max_bytes`` or past ``seconds`` in total: a server that
-    drips a byte at a time never trips the read timeout, so a watchdog cuts the socket."""
+    """The body, refused past ``max_bytes``; past the deadline the watchdog cuts it off."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(too_big(max_bytes), source_id=source_id, url=redact(url))
-    expired = threading.Event()
-    sock = _socket_of(response)
-
-    def cut() -> None:
-        expired.set()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    watchdog = threading.Timer(seconds, cut)
-    watchdog.daemon = True
-    watchdog.start()
     chunks: list[bytes] = []
     size = 0
-    try:
-        for chunk in response.iter_content(chunk_size=65536):
-            size += len(chunk)
-            if size > max_bytes:
-                raise FetchError(too_big(max_bytes), source_id=source_id, url=redact(url))
-            chunks.append(chunk)
-    except requests.exceptions.RequestException:
-        if expired.is_set():
-            raise _too_slow(seconds, source_id, url) from None
-        raise
-    finally:
-        watchdog.cancel()
-        if sock is not None:
-            sock.close()
-    if expired.is_set():
-        raise _too_slow(seconds, source_id, url)
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(too_big(max_bytes), source_id=source_id, url=redact(url))
+        chunks.append(chunk)
+        if deadline.expired.is_set():
+            break
+    if deadline.expired.is_set():
+        raise too_slow(deadline, source_id, url)
     return b"".join(chunks)
 
 
-def _too_slow(seconds: float, source_id: str, url: str) -> FetchError:
+def too_slow(deadline: Deadline, source_id: str, url: str) -> FetchError:
+    """The error for a deadline that passed: the crawl's fails the whole source."""
+    if deadline.parent is not None and deadline.parent.remaining() <= 0:
+        return DeadlineExceeded(
+            f"the website answered too slowly: fetching its pages took more than "
+            f"{deadline.parent.seconds:g} s in all, so nothing was changed",
+            source_id=source_id,
+            url=redact(url),
+        )
     return FetchError(
-        f"the server sent the file too slowly (gave up after {seconds:g} s)",
+        f"the server answered too slowly (gave up after {deadline.seconds:g} s)",
         source_id=source_id,
         url=redact(url),
     )
-
-
-def _socket_of(response: requests.Response) -> socket.socket | None:
-    """A duplicate handle on the response's socket (shutting it down wakes a blocked read)."""
-    try:
-        # urllib3 → http.client → the socket's file
-        fileno = response.raw._fp.fp.fileno()  # type: ignore[union-attr]
-        return socket.socket(fileno=os.dup(fileno))
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 def too_big(max_bytes: int) -> str:

@@ -1,18 +1,37 @@
 """Harvesters: one module per source kind, each ``bytes (+ source) → HarvestResult``.
 
-Harvesters do no I/O of their own; ``fetch.py`` hands them the bytes. This
-module is the one place where kinds are wired to their parsers.
+Harvesters do no I/O of their own; ``fetch`` hands them the bytes (the only
+network use is the ``fetch_page`` a harvester may follow links with). This
+module is the one place where kinds are wired to their parsers, and the one
+door every harvest passes: whatever a harvester raises that is not one of our
+errors fails that source with a sentence, and no secret leaves in a warning or
+an event.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from aggregator.errors import ParseError
+from aggregator.errors import ParseError, SourceError
 from aggregator.harvest import facebook, feed, html, ical
 from aggregator.harvest.detect import detect_kind
-from aggregator.model import ExportFolder, HarvestResult, PageFetcher, Settings, Source
+from aggregator.model import (
+    Event,
+    ExportFolder,
+    HarvestResult,
+    HarvestWarning,
+    PageFetcher,
+    Settings,
+    Source,
+)
+from aggregator.redaction import redact, redact_exact
+
+log = logging.getLogger(__name__)
+
+_EVENT_TEXT = ("title", "description", "description_html", "url", "image", "location_text")
 
 
 class Harvester(Protocol):
@@ -48,7 +67,37 @@ def harvest_bytes(
     """Detect the kind (unless the source names it) and parse with that harvester.
 
     A ``folder`` (the files of a ``path:`` folder) can only hold Facebook exports.
+    Raises ``SourceError`` only.
     """
+    try:
+        result = _harvest(content, source, settings, now, content_type, fetch_page, folder)
+    except SourceError:
+        raise
+    except Exception as exc:  # a bug, or an input no harvester expected (RecursionError …)
+        log.exception("%s: unexpected %s while reading the source", source.id, type(exc).__name__)
+        raise ParseError(unexpected_error(exc), source_id=source.id) from exc
+    return _without_secrets(result)
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """The organizer's sentence for an error nobody foresaw (the log has the details)."""
+    if isinstance(exc, MemoryError):
+        return "reading the source needed more memory than one source may use; nothing was changed"
+    return (
+        f"the source could not be read: the aggregator met something it did not expect "
+        f"({type(exc).__name__}); nothing was changed, and the error is in the log"
+    )
+
+
+def _harvest(
+    content: bytes,
+    source: Source,
+    settings: Settings,
+    now: datetime,
+    content_type: str,
+    fetch_page: PageFetcher | None,
+    folder: ExportFolder | None,
+) -> HarvestResult:
     if folder is not None:
         if source.kind not in (None, "facebook"):
             raise ParseError(
@@ -68,3 +117,21 @@ def harvest_bytes(
             f"this looks like a {kind} source, which is not supported yet", source_id=source.id
         )
     return harvester(content, source, settings, now=now, fetch_page=fetch_page)
+
+
+def _without_secrets(result: HarvestResult) -> HarvestResult:
+    """Warnings redacted like every message; events rid of the tokens we hold (only the
+    exact values: a pattern could damage an ordinary link's query string)."""
+    warnings = tuple(HarvestWarning(w.source_id, redact(w.message)) for w in result.warnings)
+    events = tuple(_scrubbed(e) for e in result.events)
+    return HarvestResult(events, warnings, result.kind)
+
+
+def _scrubbed(event: Event) -> Event:
+    changes: dict[str, Any] = {}
+    for name in _EVENT_TEXT:
+        value = getattr(event, name)
+        cleaned = redact_exact(value)
+        if cleaned != value:
+            changes[name] = cleaned
+    return replace(event, **changes) if changes else event

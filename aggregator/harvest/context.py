@@ -37,8 +37,10 @@ class HarvestContext:
     tz: tzinfo = UTC
     tz_name: str = "UTC"
     secrets: tuple[str, ...] = ()
+    max_events: int = 20_000
     warnings: list[HarvestWarning] = field(default_factory=list)
     skipped_old: int = 0
+    taken: int = 0
 
     @classmethod
     def create(
@@ -60,6 +62,7 @@ class HarvestContext:
             tz=tz or UTC,
             tz_name=settings.timezone if tz is not None else "UTC",
             secrets=secrets,
+            max_events=source.max_events or settings.max_events,
         )
 
     @property
@@ -82,6 +85,22 @@ class HarvestContext:
         elif len(self.warnings) == MAX_WARNINGS:
             self.warnings.append(HarvestWarning(self.source.id, "more warnings left out"))
 
+    def take(self, count: int = 1) -> None:
+        """Count events kept for the window; past the source's cap the harvest fails:
+        a calendar that large is broken or hostile, and part of it would mislead."""
+        self.taken += count
+        if self.taken > self.max_events:
+            raise self.error(too_many_events(self.max_events))
+
     def error(self, message: str) -> ParseError:
         """A ParseError about this source, its message redacted."""
         return ParseError(redact(message, self.secrets), source_id=self.source.id)
+
+
+def too_many_events(limit: int) -> str:
+    return (
+        f"the source has more than {limit} events between {WINDOW_BACK.days} days ago and "
+        f"{WINDOW_AHEAD.days} days ahead, more than one source may bring (max_events); "
+        "nothing was imported. If the calendar really is that large, raise max_events for "
+        "this source in sources.yaml"
+    )

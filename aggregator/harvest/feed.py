@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 
-from aggregator.errors import ParseError, SourceError
+from aggregator.errors import DeadlineExceeded, ParseError, SourceError
 from aggregator.harvest.context import HarvestContext
 from aggregator.harvest.html import parse_html
 from aggregator.harvest.swedish_dates import SwedishDateError, find_swedish_datetime
@@ -41,7 +41,7 @@ from aggregator.model import (
 from aggregator.normalize import html_to_text, looks_like_html
 from aggregator.normalize.timezones import local_to_utc, zone
 
-MAX_ITEMS = 10_000  # more than any real calendar feed; a bound on hostile ones
+ITEMS_PER_EVENT = 2.5  # a feed may hold this many times max_events items, past ones included
 MAX_PROLOG = 64 * 1024  # a DOCTYPE must come before the root element
 _START_KEY_RE = re.compile(r"(?:^|_)(?:dtstart|startdate|start_date|start|event_start|begin)$")
 _END_KEY_RE = re.compile(r"(?:^|_)(?:dtend|enddate|end_date|end|event_end)$")
@@ -109,6 +109,7 @@ def parse_feed(
         fetch_page=fetch_page,
         tz=zone(settings.timezone) or UTC,
         tz_name=settings.timezone,
+        max_events=source.max_events or settings.max_events,
         page_hosts=_page_hosts(source.url, parsed.feed.get("link")),
         pages_left=max(0, source.max_pages),
     )
@@ -120,9 +121,18 @@ def parse_feed(
             f"the feed is not well-formed ({_reason(parsed.get('bozo_exception'))}); "
             "the items that could be read were kept"
         )
-    if len(entries) > MAX_ITEMS:
-        ctx.warn(f"the feed has {len(entries)} items; only the first {MAX_ITEMS} were read")
-    events = [e for e in (_event(entry, ctx) for entry in entries[:MAX_ITEMS]) if e is not None]
+    ceiling = int(ctx.max_events * ITEMS_PER_EVENT)
+    if len(entries) > ceiling:
+        raise ctx.error(
+            f"the feed has {len(entries)} items, more than the {ceiling} one source may bring "
+            f"(max_events is {ctx.max_events}); nothing was imported"
+        )
+    events = []
+    for entry in entries:
+        event = _event(entry, ctx)
+        if event is not None:
+            ctx.take()
+            events.append(event)
     if _broken(parsed) and not events and not ctx.skipped_old:
         raise ParseError(
             "the feed is not valid RSS or Atom and no event could be read from it "
@@ -301,7 +311,7 @@ def _published(entry: Any) -> datetime | None:
     if stamp is None:
         return None
     try:
-        year, month, day, hour, minute, second = stamp[:6]
+        year, month, day, hour, minute, second = (int(part) for part in stamp[:6])
         return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError):
         return None
@@ -469,6 +479,8 @@ def _from_page(link: str, ctx: _Context, label: str) -> Event | None:
     ctx.pages_left -= 1
     try:
         content = ctx.fetch_page(link)
+    except DeadlineExceeded:
+        raise  # the harvest's time for fetching is up: the whole source fails
     except SourceError as exc:
         ctx.warn(f"item {label}: its page {link} could not be fetched: {exc.message}")
         return None

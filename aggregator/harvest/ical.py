@@ -9,6 +9,7 @@ real producers write and reports what it had to skip.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,7 @@ from icalendar.prop.broken import vBroken
 
 from aggregator.errors import ParseError
 from aggregator.harvest.context import HarvestContext
+from aggregator.harvest.recurrence import RuleTooCostly, fast_forward
 from aggregator.model import (
     CANCELLED,
     CONFIRMED,
@@ -41,6 +43,10 @@ from aggregator.normalize.timezones import iana_name_for_tzid, local_to_utc, zon
 log = logging.getLogger(__name__)
 
 MAX_OCCURRENCES_PER_SERIES = 500
+# a file may hold this many times max_events components, past ones included; more is
+# refused before parsing (icalendar needs about 5 KB per component, all at once)
+COMPONENTS_PER_EVENT = 2.5
+MAX_TZID = 64  # longer TZIDs name no zone, and make the zone lookup fail (file name too long)
 
 _VALARM_RE = re.compile(
     r"^BEGIN:VALARM\r?$.*?^END:VALARM\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
@@ -49,6 +55,11 @@ _VTIMEZONE_RE = re.compile(
     r"^BEGIN:VTIMEZONE\r?$.*?^END:VTIMEZONE\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
 )
 _FACEBOOK_UID_RE = re.compile(r"^e(\d+)@facebook\.com$", re.IGNORECASE)
+_FOLD_RE = re.compile(r"\r?\n[ \t]")
+_LONG_TZID_RE = re.compile(
+    rf'(;TZID=)("[^"]{{{MAX_TZID + 1},}}"|[^";:\r\n]{{{MAX_TZID + 1},}})', re.I
+)
+_VEVENT_RE = re.compile(r"^BEGIN:VEVENT", re.IGNORECASE | re.MULTILINE)
 _STATUS = {"CANCELLED": CANCELLED, "TENTATIVE": TENTATIVE}
 
 # Errors icalendar raises on input it cannot make sense of. AttributeError is
@@ -56,6 +67,9 @@ _STATUS = {"CANCELLED": CANCELLED, "TENTATIVE": TENTATIVE}
 # TZIDs (The Events Calendar 6.3 writes those; see corpus wp_the_events_calendar).
 _ICALENDAR_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError, InvalidCalendar)
 _EVENT_ERRORS = (ValueError, KeyError, IndexError, TypeError, OverflowError, BrokenCalendarProperty)
+# recurring-ical-events' own errors (InvalidCalendar, BadRuleStringFormat …) are ValueErrors;
+# a zone name the system cannot look up raises OSError
+_SERIES_ERRORS = (*_ICALENDAR_ERRORS, OverflowError, OSError, BrokenCalendarProperty)
 
 
 @dataclass(kw_only=True)
@@ -63,6 +77,7 @@ class _Context(HarvestContext):
     """One calendar of the file: ``tz`` is its X-WR-TIMEZONE, else the configured zone."""
 
     skipped_private: int = 0
+    x_wr_zone: str = ""  # the calendar's X-WR-TIMEZONE as an IANA name, if it has one
 
 
 def decode_calendar_bytes(content: bytes) -> str:
@@ -86,12 +101,14 @@ def parse_ical(
     harvest = HarvestContext.create(source, settings, now, fetch_page=fetch_page)
     text = decode_calendar_bytes(content)
     _check_looks_like_ical(text, source)
-    calendars = _parse_calendars(text, source)
+    _check_size(text, harvest)
+    calendars = _parse_calendars(text, harvest)
     events: list[Event] = []
     past = 0
     for calendar in calendars:
         ctx = _context_for(calendar, harvest)
         events.extend(_events_of_calendar(calendar, ctx))
+        harvest.taken = ctx.taken
         if ctx.skipped_private:
             harvest.warn(
                 f"left out {ctx.skipped_private} private events (CLASS:PRIVATE or "
@@ -129,27 +146,60 @@ def _check_looks_like_ical(text: str, source: Source) -> None:
         )
 
 
-def _parse_calendars(text: str, source: Source) -> list[icalendar.Calendar]:
+def _check_size(text: str, harvest: HarvestContext) -> None:
+    """Refuse, before parsing, a file with far more events than a source may bring."""
+    ceiling = int(harvest.max_events * COMPONENTS_PER_EVENT)
+    found = sum(1 for _ in itertools.islice(_VEVENT_RE.finditer(text), ceiling + 1))
+    if found > ceiling:
+        raise harvest.error(
+            f"the calendar file holds more than {ceiling} events, past ones included, which "
+            f"is more than one source may bring (max_events is {harvest.max_events}); nothing "
+            "was imported. If the calendar really is that large, raise max_events for this "
+            "source in sources.yaml"
+        )
+
+
+def _parse_calendars(text: str, harvest: HarvestContext) -> list[icalendar.Calendar]:
     # Alarms are of no use to a public calendar and some producers write broken
     # TRIGGERs (NS International: "PT-2H") that make icalendar refuse the file.
     text = _VALARM_RE.sub("", text)
     if text.lstrip().upper().startswith("BEGIN:VEVENT"):
         text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + text.strip() + "\r\nEND:VCALENDAR\r\n"
     try:
-        return _from_ical(text)
+        return _from_ical(text, harvest)
     except _ICALENDAR_ERRORS as first:
-        log.info("%s: retrying without VTIMEZONEs after: %s", source.id, first)
+        log.info("%s: retrying without VTIMEZONEs after: %s", harvest.source.id, first)
         try:
-            return _from_ical(_VTIMEZONE_RE.sub("", text))
+            return _from_ical(_VTIMEZONE_RE.sub("", text), harvest)
         except _ICALENDAR_ERRORS:
-            raise ParseError(
-                f"the calendar file could not be read: {first}", source_id=source.id
-            ) from first
+            raise harvest.error(f"the calendar file could not be read: {first}") from first
 
 
-def _from_ical(text: str) -> list[icalendar.Calendar]:
-    calendars = icalendar.Calendar.from_ical(text, multiple=True)
+def _from_ical(text: str, harvest: HarvestContext) -> list[icalendar.Calendar]:
+    try:
+        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except OSError:
+        # a TZID too long for a file name makes the zone lookup fail; no zone is called that
+        text, shortened = _shorten_tzids(text)
+        if not shortened:
+            raise harvest.error("the calendar file could not be read") from None
+        harvest.warn(
+            f"time zone names (TZID) longer than {MAX_TZID} characters name no time zone "
+            f"({shortened} found); those times were read as local time"
+        )
+        try:
+            calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        except OSError:
+            raise harvest.error("the calendar file could not be read") from None
     return [c for c in calendars if c.name == "VCALENDAR"]
+
+
+def _shorten_tzids(text: str) -> tuple[str, int]:
+    """Over-long TZID parameters cut to a length the zone lookup survives."""
+    unfolded = _FOLD_RE.sub("", text)
+    count = len(_LONG_TZID_RE.findall(unfolded))
+    cut = _LONG_TZID_RE.sub(lambda m: m.group(1) + m.group(2).strip('"')[:MAX_TZID], unfolded)
+    return cut, count
 
 
 def _context_for(calendar: icalendar.Calendar, harvest: HarvestContext) -> _Context:
@@ -157,7 +207,13 @@ def _context_for(calendar: icalendar.Calendar, harvest: HarvestContext) -> _Cont
     tz_name = harvest.settings.timezone
     x_wr = str(calendar.get("X-WR-TIMEZONE", "")).strip()
     if x_wr:
-        tz_name = iana_name_for_tzid(x_wr) or harvest.settings.timezone
+        mapped = iana_name_for_tzid(x_wr)
+        if mapped is None:
+            harvest.warn(
+                f"the calendar's time zone (X-WR-TIMEZONE) '{x_wr[:60]}' is not one we know; "
+                f"its times were read as {harvest.settings.timezone}"
+            )
+        tz_name = mapped or harvest.settings.timezone
     return _Context(
         source=harvest.source,
         settings=harvest.settings,
@@ -166,7 +222,10 @@ def _context_for(calendar: icalendar.Calendar, harvest: HarvestContext) -> _Cont
         tz=zone(tz_name) or UTC,
         tz_name=tz_name,
         secrets=harvest.secrets,
+        max_events=harvest.max_events,
         warnings=harvest.warnings,
+        taken=harvest.taken,
+        x_wr_zone=tz_name if x_wr else "",
     )
 
 
@@ -174,7 +233,6 @@ def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator
     # X-WR-TIMEZONE needs no rewrite for single events: UTC times are already the
     # right instants and floating times take ctx.tz (the X-WR zone). Only
     # series are rewritten (x-wr-timezone), so a weekly 19:00 stays 19:00 across DST.
-    x_wr = calendar.get("X-WR-TIMEZONE")
     series: dict[str, list[icalendar.Component]] = {}
     for index, component in enumerate(calendar.walk("VEVENT")):
         uid = str(component.get("UID", "")).strip() or f"no-uid-{index}"
@@ -186,9 +244,12 @@ def _events_of_calendar(calendar: icalendar.Calendar, ctx: _Context) -> Iterator
     timezones = calendar.walk("VTIMEZONE")
     for uid, components in series.items():
         if len(components) == 1 and not _is_recurring(components[0]):
-            yield from _plain_event(components[0], uid, ctx)
+            events = _plain_event(components[0], uid, ctx)
         else:
-            yield from _expand_series(components, uid, timezones, x_wr, ctx)
+            events = _expand_series(components, uid, timezones, ctx)
+        for event in events:
+            ctx.take()
+            yield event
 
 
 def _is_recurring(component: icalendar.Component) -> bool:
@@ -209,30 +270,16 @@ def _expand_series(
     components: list[icalendar.Component],
     uid: str,
     timezones: list[icalendar.Component],
-    x_wr: Any,
     ctx: _Context,
 ) -> Iterator[Event]:
-    holder = icalendar.Calendar()
-    for tz in timezones:
-        holder.add_component(tz)
-    for component in components:
-        _repair_rrule(component, ctx)
-        holder.add_component(component)
     first = components[0]
-    if x_wr:
-        holder.add("X-WR-TIMEZONE", x_wr)
-        try:
-            holder = x_wr_timezone.to_standard(holder)
-        except _EVENT_ERRORS as exc:
-            ctx.warn(f"X-WR-TIMEZONE could not be applied to {_describe(first)} ({exc})")
+    holder = _series_calendar(components, timezones, ctx)
+    if holder is None:
+        return
+    count = 0
     try:
-        query = recurring_ical_events.of(holder, skip_bad_series=True)
-        occurrences = query.after(ctx.window_start.replace(tzinfo=None))
-        count = 0
-        for occurrence in occurrences:
-            start = _start_instant(occurrence, ctx)
-            if start is not None and start > ctx.window_end:
-                break
+        query = recurring_ical_events.of(holder)
+        for occurrence in _in_window(query, ctx):
             if count >= MAX_OCCURRENCES_PER_SERIES:
                 ctx.warn(
                     f"series {_describe(first)} has more than {MAX_OCCURRENCES_PER_SERIES} "
@@ -248,10 +295,87 @@ def _expand_series(
                 continue
             if event is not None:
                 yield event
-        if count == 0 and query.suppressed_errors:
-            ctx.warn(f"skipped recurring event {_describe(first)}: its dates could not be read")
-    except (*_ICALENDAR_ERRORS, BrokenCalendarProperty) as exc:
-        ctx.warn(f"skipped recurring event {_describe(first)}: {_reason(exc)}")
+    except _SERIES_ERRORS as exc:
+        # the series' dates could not be worked out: an event really is lost, so say so
+        if count:
+            ctx.warn(
+                f"recurring event {_describe(first)}: only its first {count} dates could be "
+                f"read ({_reason(exc)})"
+            )
+        else:
+            ctx.warn(f"skipped recurring event {_describe(first)}: {_reason(exc)}")
+        return
+    if count == 0 and not _continues_after_window(query, ctx):
+        ctx.skipped_old += 1  # a series that ended before the window: nothing is lost
+
+
+def _in_window(query: Any, ctx: _Context) -> Iterator[icalendar.Component]:
+    """The series' occurrences in the window, in start order, read a span at a time.
+
+    Not ``query.after()``: it narrows its span to 15 minutes while every span holds an
+    occurrence, so a weekly event lasting ten days took 40,000 queries. Spans here
+    grow while they are sparse and shrink while they are crowded (a MINUTELY rule).
+    """
+    start, end = ctx.window_start.replace(tzinfo=None), ctx.window_end.replace(tzinfo=None)
+    span = timedelta(days=1)
+    seen: set[str] = set()
+    while start < end:
+        stop = min(start + span, end)
+        found = []
+        for occurrence in query.between(start, stop):
+            key = _recurrence_key(occurrence)
+            if key not in seen:
+                seen.add(key)
+                found.append((_start_instant(occurrence, ctx) or ctx.window_start, occurrence))
+        found.sort(key=lambda pair: pair[0])
+        for _, occurrence in found:
+            yield occurrence
+        if len(found) > 100:
+            span = max(span / 4, timedelta(hours=1))
+        elif len(found) < 10:
+            span = min(span * 2, timedelta(days=32))
+        start = stop
+
+
+def _continues_after_window(query: Any, ctx: _Context) -> bool:
+    """Whether a series with nothing in the window has dates after it (it is not past)."""
+    try:
+        return next(iter(query.after(ctx.window_end.replace(tzinfo=None))), None) is not None
+    except _SERIES_ERRORS:
+        return False
+
+
+def _series_calendar(
+    components: list[icalendar.Component],
+    timezones: list[icalendar.Component],
+    ctx: _Context,
+) -> icalendar.Calendar | None:
+    """One series in a calendar of its own, in the calendar's X-WR-TIMEZONE, its rules
+    brought to the window (``recurrence.fast_forward``); None when it is refused."""
+    first = components[0]
+    holder = icalendar.Calendar()
+    for tz in timezones:
+        holder.add_component(tz)
+    for component in components:
+        _repair_rrule(component, ctx)
+        holder.add_component(component)
+    if ctx.x_wr_zone:
+        holder.add("X-WR-TIMEZONE", ctx.x_wr_zone)
+        try:
+            holder = x_wr_timezone.to_standard(holder)
+        except (*_EVENT_ERRORS, OSError) as exc:
+            ctx.warn(f"X-WR-TIMEZONE could not be applied to {_describe(first)} ({exc})")
+    for component in holder.walk("VEVENT"):
+        if "RECURRENCE-ID" in component:
+            continue
+        try:
+            fast_forward(component, ctx.window_start, ctx.tz)
+        except RuleTooCostly as exc:
+            ctx.warn(f"skipped recurring event {_describe(first)}: {exc}")
+            return None
+        except (*_EVENT_ERRORS, AttributeError) as exc:
+            log.debug("%s: %s left as it is: %s", ctx.source.id, _describe(first), exc)
+    return holder
 
 
 def _repair_rrule(component: icalendar.Component, ctx: _Context) -> None:

@@ -137,7 +137,11 @@ def _identity_or_none(path: Path) -> FileIdentity | None:
 def _write_gzip(path: Path) -> FileIdentity:
     """Compress in chunks to a temp file, then rename: a 20 MB feed never sits in memory."""
     target = gzip_path(path)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.", suffix=".tmp")
+    # ".<name>.<pid>.<random>.tmp", as the feed writer names its temp files, so its sweep
+    # of files left by a killed publish never takes one a live publish is writing
+    fd, temp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
+    )
     try:
         with (
             os.fdopen(fd, "wb") as raw,
@@ -156,7 +160,9 @@ def _write_gzip(path: Path) -> FileIdentity:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    fd, temp = tempfile.mkstemp(
+        dir=path.parent, prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -72,13 +72,6 @@ class EventState:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedCount:
-    feed: str
-    label: str
-    upcoming: int
-
-
-@dataclass(frozen=True, slots=True)
 class SourcePublic:
     """A source's health as the public may see it (no URLs with tokens, no warnings)."""
 
@@ -258,25 +251,35 @@ class WebQueries:
             self.conn.execute("SELECT coalesce(max(seq), 0) FROM event_changes").fetchone()[0]
         )
 
-    def feed_counts(self, prefix: str, ends_after: str) -> list[FeedCount]:
-        """Every feed under ``prefix`` (``municipality/``) with its upcoming events."""
-        rows = self.conn.execute(
-            """SELECT l.feed, l.label, (
-                   SELECT count(*) FROM event_feeds f JOIN events e ON e.id = f.event_id
-                   WHERE f.feed = l.feed AND e.removed_at IS NULL AND e.end_utc >= ?)
-               FROM feed_labels l WHERE l.feed >= ? AND l.feed < ? ORDER BY l.feed""",
-            (ends_after, prefix, prefix + "\uffff"),
+    def feed_labels_under(self, prefix: str) -> list[tuple[str, str]]:
+        """(feed, label) of every feed under ``prefix`` (``category/``) an event was in."""
+        return self.conn.execute(
+            "SELECT feed, label FROM feed_labels WHERE feed >= ? AND feed < ? ORDER BY feed",
+            (prefix, prefix + "\uffff"),
         ).fetchall()
-        return [FeedCount(*row) for row in rows]
 
     def upcoming_count(self, feed: str, ends_after: str) -> int:
-        return int(
-            self.conn.execute(
-                """SELECT count(*) FROM event_feeds f JOIN events e ON e.id = f.event_id
-                   WHERE f.feed = ? AND e.removed_at IS NULL AND e.end_utc >= ?""",
-                (feed, ends_after),
-            ).fetchone()[0]
-        )
+        """Events of ``feed`` running after ``ends_after``: those starting from it, counted
+        on ``event_feeds``' key alone, plus those already running (as ``_running_at``)."""
+        starting = self.conn.execute(
+            "SELECT count(*) FROM event_feeds WHERE feed = ? AND start_utc >= ?",
+            (feed, ends_after),
+        ).fetchone()[0]
+        day_before = iso(parse_iso(ends_after) - LONG_EVENT)
+        running = self.conn.execute(
+            f"""SELECT (SELECT count(*) FROM event_feeds f
+                        JOIN events e INDEXED BY events_listing_id ON e.id = f.event_id
+                        WHERE f.feed = ? AND f.start_utc >= ? AND f.start_utc < ?
+                          AND e.removed_at IS NULL AND e.content_hash != ''
+                          AND e.end_utc > ?)
+                     + (SELECT count(*) FROM events e INDEXED BY events_long
+                        WHERE e.removed_at IS NULL AND e.content_hash != '' AND {LONG_EVENT_SQL}
+                          AND e.end_utc > ? AND e.start_utc < ?
+                          AND EXISTS (SELECT 1 FROM event_feeds g
+                                      WHERE g.event_id = e.id AND g.feed = ?))""",
+            (feed, day_before, ends_after, ends_after, ends_after, day_before, feed),
+        ).fetchone()[0]
+        return int(starting) + int(running)
 
     def public_sources(self) -> list[SourcePublic]:
         rows = self.conn.execute(

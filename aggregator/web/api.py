@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -313,10 +312,6 @@ def changes(
     return conditional_response(request, body.encode(), "application/json", "no-cache")
 
 
-def _upcoming_from(now: datetime) -> str:
-    return iso(now)
-
-
 def _facet(ctx: WebContext, feed: str, name: str, upcoming: int) -> dict[str, object]:
     base = ctx.config.settings.base_url
     slug = feed.split("/", 1)[1]
@@ -332,25 +327,16 @@ def _facet(ctx: WebContext, feed: str, name: str, upcoming: int) -> dict[str, ob
     "/municipalities", response_model=list[Facet], summary="Municipalities, with upcoming events"
 )
 def municipalities(request: Request, ctx: Web) -> Response:
-    store = ctx.stores.get()
-    after = _upcoming_from(clock.now())
-    facets = [
-        _facet(
-            ctx,
-            f"municipality/{slugify(m)}",
-            m,
-            store.upcoming_count(f"municipality/{slugify(m)}", after),
-        )
-        for m in ctx.config.settings.municipalities
-    ]
+    moment = iso(clock.now())
+    feeds = [(f"municipality/{slugify(m)}", m) for m in ctx.config.settings.municipalities]
+    facets = [_facet(ctx, feed, name, ctx.upcoming(feed, moment)) for feed, name in feeds]
     return _json(request, facets)
 
 
 @router.get("/categories", response_model=list[Facet], summary="Categories, with upcoming events")
 def categories(request: Request, ctx: Web) -> Response:
-    store = ctx.stores.get()
-    counts = store.feed_counts("category/", _upcoming_from(clock.now()))
-    facets = [_facet(ctx, c.feed, c.label, c.upcoming) for c in counts if c.upcoming]
+    counts = ctx.category_counts(iso(clock.now()))
+    facets = [_facet(ctx, feed, label, upcoming) for feed, label, upcoming in counts]
     return _json(request, facets)
 
 

@@ -8,6 +8,7 @@ subscribers cheap. Each rule here names its section of RFC 9110.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
@@ -147,6 +148,7 @@ def coding_weights(header: str | None) -> dict[str, float]:
     return weights
 
 
+@functools.lru_cache(maxsize=512)  # clients send a handful of distinct headers
 def choose_coding(header: str | None, available_gzip: bool) -> str | None:
     """ "gzip", "identity", or None when nothing acceptable is available (→ 406).
 

@@ -40,12 +40,50 @@ class StoreProvider:
             store.close()
 
 
+class CountCache:
+    """Upcoming-event counts per feed, kept for one data version and one minute.
+
+    Counting 20k events of a municipality costs milliseconds each, on every page that
+    shows counts; within a minute (the API's max-age) and with no new data, the same
+    numbers come back. Bounded: an entry per feed, cleared when the key moves on.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] = ("", "")
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, feed: str, moment: str) -> int:
+        key = (store.meta("data_version") or "0", moment[:16])  # to the minute
+        with self._lock:
+            if key != self._key:
+                self._key, self._counts = key, {}
+            cached = self._counts.get(feed)
+        if cached is None:
+            cached = store.upcoming_count(feed, moment)
+            with self._lock:
+                if key == self._key:
+                    self._counts[feed] = cached
+        return cached
+
+
 @dataclass(frozen=True, slots=True)
 class WebContext:
     config: Config
     stores: StoreProvider
     feeds_dir: Path
     source_names: dict[str, str] = field(default_factory=dict)
+    counts: CountCache = field(default_factory=CountCache)
+
+    def upcoming(self, feed: str, moment: str) -> int:
+        """Events of ``feed`` not yet over at ``moment`` (UTC ISO)."""
+        return self.counts.get(self.stores.get(), feed, moment)
+
+    def category_counts(self, moment: str) -> list[tuple[str, str, int]]:
+        """(feed, label, upcoming) of every category that has upcoming events."""
+        labels = self.stores.get().feed_labels_under("category/")
+        counted = [(feed, label, self.upcoming(feed, moment)) for feed, label in labels]
+        return [entry for entry in counted if entry[2]]
 
     @classmethod
     def build(cls, config: Config) -> WebContext:

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from starlette.types import Receive, Scope, Send
 
-from aggregator.publish.sidecars import FileIdentity, Sidecar, gzip_path, read_sidecar
+from aggregator.publish.sidecars import FileIdentity, gzip_path, read_sidecar
 from aggregator.web import conditional
 from aggregator.web.conditional import ByteRange, Outcome, Validators
 
@@ -35,7 +35,7 @@ INDEX_TYPE = "application/json; charset=utf-8"  # index.json lists feeds; it is 
 # Phones poll hourly; a CDN may keep a copy 5 minutes and serve it stale while it
 # revalidates (RFC 5861), or for a day when we are down.
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600, stale-if-error=86400"
-CHUNK = 128 * 1024
+CHUNK = 64 * 1024  # with the transport buffer, what one slow reader costs
 SEND_TIMEOUT = 60.0  # seconds a client may take to accept one chunk (nginx send_timeout)
 MAX_PATH = 1024
 MAX_SEGMENT = 255  # longer than any file name a file system allows
@@ -43,12 +43,24 @@ MAX_SEGMENT = 255  # longer than any file name a file system allows
 
 @dataclass(frozen=True, slots=True)
 class Representation:
-    """One way of sending a file: plain or gzip, with its validators."""
+    """One way of sending a file: plain or gzip, with its validators and the response
+    headers they give (computed once per version of the file, not per request)."""
 
     path: Path
     coding: str  # "identity" | "gzip"
     validators: Validators
     size: int
+    identity: FileIdentity
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Variants:
+    """Everything needed to answer for one version of a feed file."""
+
+    identity: FileIdentity
+    plain: Representation
+    gzip: Representation | None
 
 
 class FeedFiles:
@@ -56,15 +68,18 @@ class FeedFiles:
 
     def __init__(self, feeds_dir: Path) -> None:
         self.root = Path(os.path.realpath(feeds_dir))
-        self._sidecars: dict[Path, tuple[FileIdentity, Sidecar | None]] = {}
+        self._variants: dict[Path, Variants] = {}
         self._computed: dict[tuple[Path, FileIdentity], str] = {}
+        self._resolved: dict[str, Path] = {}  # request path → real file (publish renames
+        # files in place, so the answer holds until a feed is deleted: then it is dropped)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method not in ("GET", "HEAD"):
             await _answer_json(send, 405, "Bara GET och HEAD.", [(b"allow", b"GET, HEAD, OPTIONS")])
             return
-        path = self.resolve(scope["path"])
+        request_path = scope["path"]
+        path = self._resolved.get(request_path) or self.resolve(request_path)
         if path is None:
             await _answer_json(send, 404, "Ingen sådan kalender.")
             return
@@ -72,7 +87,12 @@ class FeedFiles:
         try:
             await self._serve(path, headers, method, receive, send)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            self._resolved.pop(request_path, None)
             await _answer_json(send, 404, "Ingen sådan kalender.")
+            return
+        if len(self._resolved) > 10_000:
+            self._resolved.clear()
+        self._resolved[request_path] = path
 
     def resolve(self, request_path: str) -> Path | None:
         """The file a ``/feeds/...`` path names, or None: hidden files, sidecars, anything
@@ -105,69 +125,57 @@ class FeedFiles:
     async def _serve(
         self, path: Path, headers: dict[str, str], method: str, receive: Receive, send: Send
     ) -> None:
-        with path.open("rb") as plain:
-            info = os.fstat(plain.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise FileNotFoundError(path)
-            identity = FileIdentity.of(info)
-            sidecar = self._sidecar(path, identity)
-            if sidecar is None:
-                etag = await self._computed_etag(path, identity, plain.fileno())
-                validators = Validators(etag, int(info.st_mtime))
-            else:
-                validators = Validators(sidecar.etag, sidecar.last_modified)
-            chosen = Representation(path, "identity", validators, info.st_size)
-            gz = self._gzip(path, sidecar, validators)
-            coding = conditional.choose_coding(headers.get("accept-encoding"), gz is not None)
+        """Decide from ``stat`` and the sidecar alone; open a file only to send it."""
+        for _ in range(3):  # a publish may replace the file between stat and open
+            variants = await self._variants_of(path)
+            plain, gz = variants.plain, variants.gzip
+            accept = headers.get("accept-encoding")
+            coding = conditional.choose_coding(accept, gz is not None)
             if coding is None:
                 await _answer_json(send, 406, "Ingen kodning som klienten tar emot finns.")
                 return
-            base = _base_headers(path)
-            if coding == "gzip" and gz is not None:
-                handle = _open_if(gz[0].path, gz[1])
-                if handle is not None:
-                    with handle:
-                        await self._answer(
-                            gz[0], handle.fileno(), base, headers, method, receive, send
-                        )
-                    return
-                if conditional.choose_coding(headers.get("accept-encoding"), False) is None:
+            chosen = gz if coding == "gzip" and gz else plain
+            decided = await self._answer_without_body(chosen, headers, method, send)
+            if decided is None:
+                return
+            handle = _open_if(chosen.path, chosen.identity)
+            if handle is None and chosen is not plain:  # the gzip copy is gone: plain then
+                if conditional.choose_coding(accept, False) is None:
                     await _answer_json(send, 406, "Ingen kodning som klienten tar emot finns.")
                     return
-            await self._answer(chosen, plain.fileno(), base, headers, method, receive, send)
+                decided = await self._answer_without_body(plain, headers, method, send)
+                if decided is None:
+                    return
+                chosen, handle = plain, _open_if(plain.path, plain.identity)
+            if handle is None:
+                continue  # replaced meanwhile: decide again for the new file
+            with handle:
+                response, status, start, length = decided
+                await send({"type": "http.response.start", "status": status, "headers": response})
+                await _stream(handle.fileno(), start, length, receive, send)
+            return
+        await _answer_json(send, 503, "Kalendern byts just nu; försök igen.")
 
-    async def _answer(
-        self,
-        rep: Representation,
-        fd: int,
-        base: list[tuple[bytes, bytes]],
-        headers: dict[str, str],
-        method: str,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        response = [*base, (b"etag", rep.validators.etag.encode("latin-1"))]
-        if rep.validators.last_modified is not None:
-            response.append(
-                (b"last-modified", conditional.http_date(rep.validators.last_modified).encode())
-            )
-        if rep.coding == "gzip":
-            response.append((b"content-encoding", b"gzip"))
+    async def _answer_without_body(
+        self, rep: Representation, headers: dict[str, str], method: str, send: Send
+    ) -> tuple[list[tuple[bytes, bytes]], int, int, int] | None:
+        """Answer 304/412/416/HEAD here (None); else (headers, status, start, length)."""
+        response = list(rep.headers)
         outcome = conditional.evaluate(headers, rep.validators)
         if outcome is Outcome.NOT_MODIFIED:
             await send({"type": "http.response.start", "status": 304, "headers": response})
             await send({"type": "http.response.body", "body": b""})
-            return
+            return None
         if outcome is Outcome.FAILED:
             await _answer_json(send, 412, "Kalendern har ändrats.", response)
-            return
+            return None
         wanted: ByteRange | bool | None = None
         if method == "GET" and conditional.if_range_allows(headers.get("if-range"), rep.validators):
             wanted = conditional.parse_range(headers.get("range"), rep.size)
         if wanted is False:
             response.append((b"content-range", f"bytes */{rep.size}".encode()))
             await _answer_json(send, 416, "Utanför filen.", response)
-            return
+            return None
         status, start, length = 200, 0, rep.size
         if isinstance(wanted, ByteRange):
             status, start, length = 206, wanted.start, wanted.length
@@ -175,50 +183,62 @@ class FeedFiles:
                 (b"content-range", f"bytes {wanted.start}-{wanted.end}/{rep.size}".encode())
             )
         response.append((b"content-length", str(length).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": response})
         if method == "HEAD" or length == 0:
+            await send({"type": "http.response.start", "status": status, "headers": response})
             await send({"type": "http.response.body", "body": b""})
-            return
-        await _stream(fd, start, length, receive, send)
+            return None
+        return response, status, start, length
 
-    def _sidecar(self, path: Path, identity: FileIdentity) -> Sidecar | None:
-        """The publisher's sidecar if it describes this very file (cached per identity)."""
-        cached = self._sidecars.get(path)
-        if cached is not None and cached[0] == identity:
-            return cached[1]
+    async def _variants_of(self, path: Path) -> Variants:
+        """The representations of the file now at ``path``: from the publisher's sidecar
+        when it describes this very file, else hashed here (once per version)."""
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileNotFoundError(path)
+        identity = FileIdentity.of(info)
+        cached = self._variants.get(path)
+        if cached is not None and cached.identity == identity:
+            return cached
         sidecar = read_sidecar(path)
         if sidecar is not None and sidecar.identity != identity:
             log.info("%s: sidecar is not for this file (replaced by hand?); hashing it", path)
             sidecar = None
-        if len(self._sidecars) > 10_000:
-            self._sidecars.clear()
-        self._sidecars[path] = (identity, sidecar)
-        return sidecar
+        if sidecar is None:
+            validators = Validators(await self._computed_etag(path, identity), int(info.st_mtime))
+        else:
+            validators = Validators(sidecar.etag, sidecar.last_modified)
+        base = _base_headers(path)
+        plain = Representation(
+            path, "identity", validators, info.st_size, identity, _headers_for(base, validators)
+        )
+        gz = None
+        if sidecar is not None and sidecar.gzip_etag and sidecar.gzip_identity is not None:
+            gz_validators = Validators(sidecar.gzip_etag, validators.last_modified)
+            gz = Representation(
+                gzip_path(path),
+                "gzip",
+                gz_validators,
+                sidecar.gzip_identity.size,
+                sidecar.gzip_identity,
+                (*_headers_for(base, gz_validators), (b"content-encoding", b"gzip")),
+            )
+        variants = Variants(identity, plain, gz)
+        if len(self._variants) > 10_000:
+            self._variants.clear()
+        self._variants[path] = variants
+        return variants
 
-    async def _computed_etag(self, path: Path, identity: FileIdentity, fd: int) -> str:
+    async def _computed_etag(self, path: Path, identity: FileIdentity) -> str:
         """A file without a valid sidecar is hashed once per version, off the event loop."""
         key = (path, identity)
         etag = self._computed.get(key)
         if etag is None:
-            digest = await asyncio.to_thread(_hash_fd, fd)
+            digest = await asyncio.to_thread(_hash_file, path)
             etag = f'"{digest[:32]}"'
             if len(self._computed) > 1000:
                 self._computed.clear()
             self._computed[key] = etag
         return etag
-
-    def _gzip(
-        self, path: Path, sidecar: Sidecar | None, validators: Validators
-    ) -> tuple[Representation, FileIdentity] | None:
-        if sidecar is None or sidecar.gzip_etag is None or sidecar.gzip_identity is None:
-            return None
-        rep = Representation(
-            gzip_path(path),
-            "gzip",
-            Validators(sidecar.gzip_etag, validators.last_modified),
-            sidecar.gzip_identity.size,
-        )
-        return rep, sidecar.gzip_identity
 
 
 def _open_if(path: Path, identity: FileIdentity) -> BinaryIO | None:
@@ -233,13 +253,18 @@ def _open_if(path: Path, identity: FileIdentity) -> BinaryIO | None:
     return handle
 
 
-def _hash_fd(fd: int) -> str:
-    digest = hashlib.sha256()
-    offset = 0
-    while chunk := os.pread(fd, 1 << 20, offset):
-        digest.update(chunk)
-        offset += len(chunk)
-    return digest.hexdigest()
+def _hash_file(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _headers_for(
+    base: list[tuple[bytes, bytes]], validators: Validators
+) -> tuple[tuple[bytes, bytes], ...]:
+    headers = [*base, (b"etag", validators.etag.encode("latin-1"))]
+    if validators.last_modified is not None:
+        headers.append((b"last-modified", conditional.http_date(validators.last_modified).encode()))
+    return tuple(headers)
 
 
 def _base_headers(path: Path) -> list[tuple[bytes, bytes]]:

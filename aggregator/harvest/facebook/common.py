@@ -15,7 +15,6 @@ from aggregator.harvest.facebook.redact import scrub_event
 from aggregator.harvest.ical import decode_calendar_bytes
 from aggregator.model import Event, PageFetcher
 
-MAX_EVENTS = 20_000  # per harvest; a page has hundreds, an export a few thousand
 UNPACK_BUDGET_FACTOR = 4  # total bytes unpacked from zips ≤ 4 × settings.max_bytes
 FACEBOOK_EVENT_URL = "https://www.facebook.com/events/{}/"
 ITEM_ERRORS = (ValueError, TypeError, KeyError, OverflowError)
@@ -33,20 +32,16 @@ class FacebookContext(HarvestContext):
     past: int = 0
     drafts: int = 0
     pacific: int = 0
-    full: bool = False
 
     def add(self, event: Event) -> None:
-        """Keep ``event`` unless it is past, a repeat of a key already seen, or over the cap."""
+        """Keep ``event`` unless it is past or a repeat of a key already seen; past the
+        source's cap the harvest fails (``take``)."""
         if self.ended_before_window(event.end or event.start):
             self.past += 1
             return
         if event.key in self.events:
             return  # first wins: hosted before joined, the newest export first
-        if len(self.events) >= MAX_EVENTS:
-            if not self.full:
-                self.warn(f"more than {MAX_EVENTS} events; the rest were left out")
-                self.full = True
-            return
+        self.take()
         self.events[event.key] = scrub_event(event, self.secrets)
 
 

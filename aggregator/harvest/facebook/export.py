@@ -100,8 +100,6 @@ def finish_dyi(ctx: FacebookContext) -> None:
     before = len(ctx.events)
     for items in chosen:
         for item in items:
-            if ctx.full:
-                break
             try:
                 ctx.add(_dyi_event(item, ctx))
             except ITEM_ERRORS as exc:

@@ -110,8 +110,6 @@ def parse_graph(data: Any, ctx: FacebookContext, fetch_page: PageFetcher | None)
     seen: set[str] = set()
     while True:
         for item in _graph_items(data):
-            if ctx.full:
-                return
             try:
                 for event in _graph_events(item, ctx):
                     ctx.add(event)

@@ -124,8 +124,6 @@ def _result(events: list[Event], ctx: HtmlContext) -> HarvestResult:
 def _crawl(links: list[str], crawler: Crawler, ctx: HtmlContext) -> list[Event]:
     events: list[Event] = []
     for url in links:
-        if not ctx.room_for_more():
-            break
         if crawler.exhausted:
             crawler.fetch(url)  # records the budget warning
             break
@@ -169,7 +167,7 @@ def read_page(text: str, tree: HtmlElement, page_url: str, ctx: HtmlContext) -> 
         ("hCalendar", has_hcalendar, lambda: hcalendar_nodes(tree, page_url)),
     )
     for name, present, extract in extractors:
-        if not present(text) or not ctx.room_for_more():
+        if not present(text):
             continue
         try:
             nodes: list[dict[str, Any]] = extract()
@@ -190,17 +188,14 @@ def read_page(text: str, tree: HtmlElement, page_url: str, ctx: HtmlContext) -> 
 
 def _take(nodes: Any, page_url: str, ctx: HtmlContext, page: PageEvents) -> None:
     for node in nodes:
-        if not ctx.room_for_more():
-            ctx.warn("more events than one harvest takes; the rest were left out")
-            return
         if not node.get("startDate") and isinstance(node.get("url"), str):
             # a listing's teaser (Wix writes name + url only): the event's own page has it
             page.undated_urls.append(node["url"])
             continue
         event = event_from_node(node, page_url, ctx)
         if event is not None:
+            ctx.take()
             page.events.append(event)
-            ctx.events_taken += 1
 
 
 def _jsonld_blocks(tree: HtmlElement, page_url: str, ctx: HtmlContext) -> list[Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from lxml.html import HtmlElement
 
-from aggregator.errors import FetchError
+from aggregator.errors import DeadlineExceeded, FetchError
 from aggregator.harvest.html.schema_org import HtmlContext
 from aggregator.model import PageFetcher
 from aggregator.normalize.urls import host_of, join_url, split_url
@@ -120,6 +120,8 @@ class Crawler:
         """The site's rules; a missing or unreadable robots.txt allows everything."""
         try:
             body = self._fetch_page(url)
+        except DeadlineExceeded:
+            raise
         except FetchError:
             return None
         text = body[:512_000].decode("utf-8", errors="replace")
@@ -144,6 +146,8 @@ class Crawler:
         self.fetched += 1
         try:
             return self._fetch_page(url)
+        except DeadlineExceeded:
+            raise  # the crawl's time is up: the whole source fails
         except FetchError as exc:
             self._ctx.warn(f"could not fetch {url[:200]}: {str(exc)[:200]}")
             return None

@@ -72,12 +72,10 @@ def recipe_events(
         )
         return result
     for block in blocks:
-        if not ctx.room_for_more():
-            break
         event, link = _event(block, recipe, page_url, ctx)
         if event is not None:
+            ctx.take()
             result.events.append(event)
-            ctx.events_taken += 1
         elif link:
             result.follow.append(link)
     return result

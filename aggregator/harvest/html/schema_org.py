@@ -22,7 +22,6 @@ from aggregator.normalize.urls import join_url
 
 MAX_DEPTH = 40  # deeper JSON is not an event listing but an attack or a bug
 MAX_NODES = 50_000  # dict/list nodes visited per page
-MAX_EVENTS = 2_000  # events taken from one harvest
 
 # Event subtypes whose names do not end in "Event"
 _EXTRA_EVENT_TYPES = {"festival", "hackathon", "courseinstance"}
@@ -34,12 +33,7 @@ _NUMBER_RE = re.compile(r"^\d+(?:[.,]\d+)?$")
 
 @dataclass(kw_only=True)
 class HtmlContext(HarvestContext):
-    """A website harvest: also counts the events taken, against the cap."""
-
-    events_taken: int = 0
-
-    def room_for_more(self) -> bool:
-        return self.events_taken < MAX_EVENTS
+    """A website harvest (the base context is all it needs; named for its readers)."""
 
 
 def short_type(value: Any) -> list[str]:

@@ -74,13 +74,11 @@ def parse_tribe_json(content: bytes, ctx: HtmlContext) -> tuple[list[Event], str
         return [], ""
     events = []
     for item in data["events"]:
-        if not ctx.room_for_more():
-            break
         if isinstance(item, dict):
             event = _event(item, ctx)
             if event is not None:
+                ctx.take()
                 events.append(event)
-                ctx.events_taken += 1
     next_url = data.get("next_rest_url")
     return events, next_url if isinstance(next_url, str) else ""
 
@@ -100,7 +98,7 @@ def harvest_tribe(
             return None
     events, next_url = parse_tribe_json(first, ctx)
     seen = {first_url}
-    while next_url and crawler is not None and ctx.room_for_more():
+    while next_url and crawler is not None:
         next_url = join_url(first_url, next_url)
         if next_url in seen or not same_site(next_url, first_url):
             break
