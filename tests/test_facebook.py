@@ -25,7 +25,6 @@ from aggregator.harvest.facebook import graph, parse_facebook
 from aggregator.harvest.facebook.export import repair_mojibake
 from aggregator.harvest.facebook.redact import redact_tokens
 from aggregator.model import CANCELLED, CONFIRMED, Event, HarvestResult, Settings, Source
-from aggregator.redaction import RedactingFilter
 from tests.expected import is_corpus_input
 
 DATA = Path(__file__).parent / "data" / "facebook"
