@@ -318,15 +318,18 @@ def _in_window(query: Any, ctx: _Context) -> Iterator[icalendar.Component]:
     """
     start, end = ctx.window_start.replace(tzinfo=None), ctx.window_end.replace(tzinfo=None)
     span = timedelta(hours=1)  # a SECONDLY rule makes 3,600 dates an hour: no more at once
-    seen: set[str] = set()
+    seen: set[tuple[str, datetime | None]] = set()
     while start < end:
         stop = min(start + span, end)
         found = []
         for occurrence in query.between(start, stop):
-            key = _recurrence_key(occurrence)
+            instant = _start_instant(occurrence, ctx)
+            # not the RECURRENCE-ID alone: after a RANGE=THISANDFUTURE override every
+            # later occurrence carries that override's RECURRENCE-ID
+            key = (_recurrence_key(occurrence), instant)
             if key not in seen:
                 seen.add(key)
-                found.append((_start_instant(occurrence, ctx) or ctx.window_start, occurrence))
+                found.append((instant or ctx.window_start, occurrence))
         found.sort(key=lambda pair: pair[0])
         for _, occurrence in found:
             yield occurrence
