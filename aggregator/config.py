@@ -28,7 +28,7 @@ import yaml
 from aggregator.errors import ConfigError
 from aggregator.model import KINDS, Recipe, Settings, Source
 from aggregator.normalize.text import slugify
-from aggregator.redaction import remember_secret
+from aggregator.redaction import remember_secret, remember_secrets_in
 
 DEFAULT_CONFIG = "sources.yaml"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -115,9 +115,11 @@ def parse_config(text: str, path: Path) -> Config:
     if "sources" not in top:
         raise ConfigError("missing 'sources:' list", file=str(path), line=1, key="sources")
     sources = reader.sources(top["sources"][1], settings)
-    for source in sources:
+    for source in sources:  # never printed from here on
         if source.token_env:
-            remember_secret(os.environ.get(source.token_env))  # never printed from here on
+            remember_secret(os.environ.get(source.token_env))
+        if source.url:
+            remember_secrets_in(source.url)
     return Config(path=path.resolve(), settings=settings, sources=tuple(sources))
 
 

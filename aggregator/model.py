@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from aggregator.redaction import redact
+
 
 class EventStatus(StrEnum):
     """An event's STATUS as published (lower case, as stored and in the JSON feed)."""
@@ -135,8 +137,9 @@ class Source:
 
     @property
     def location(self) -> str:
-        """What to fetch, for messages: the URL or the path."""
-        return self.url or self.path or ""
+        """What is fetched, for messages, health and pages: the URL (secrets in it
+        blanked: it is stored and shown) or the path."""
+        return redact(self.url) if self.url else self.path or ""
 
 
 @dataclass(frozen=True, slots=True)

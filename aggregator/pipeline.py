@@ -476,9 +476,10 @@ class HarvestPool:
                             self.crashes.append(exc)
                         report = SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
                     release_host()
-                    log_harvest(report)
-                    if self.on_report is not None:
-                        self.on_report(report)
+                    if report is not None:
+                        log_harvest(report)
+                        if self.on_report is not None:
+                            self.on_report(report)
                 finally:  # only now is the job done: wait_idle() sees every report delivered
                     release_host()
                     with self.cond:

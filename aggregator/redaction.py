@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 MIN_SECRET = 8  # shorter values would blank ordinary words
 _PLACEHOLDER = "[token]"
@@ -57,6 +57,15 @@ def remember_secret(value: str | None) -> None:
     if len(value) >= MIN_SECRET:
         with _lock:
             _secrets.add(value)
+
+
+def remember_secrets_in(url: str) -> None:
+    """Register the values of secret-looking query parameters of a URL an operator wrote
+    (``?access_token=…``), so no log line or message shows them either."""
+    for match in _PARAM_RE.finditer(url):
+        value = url[match.end(1) : match.end()]
+        remember_secret(unquote(value))
+        remember_secret(value)
 
 
 def redact(text: str, extra: Iterable[str] = ()) -> str:

@@ -150,6 +150,11 @@ def event_line(start: str, end: str, status: str, title: str) -> str:
     return f"{start:<20}  {end:<20}  {status:<9}  {one_line(title)}"
 
 
+def line_fields(line: str) -> tuple[str, str, str, str]:
+    """(start, end, status, title) of an event line, as event_line wrote them."""
+    return line[:20].rstrip(), line[22:42].rstrip(), line[44:53].rstrip(), line[55:]
+
+
 def event_lines(events: tuple[Event, ...]) -> list[str]:
     return sorted(
         event_line(instant(e.start), instant(e.end), str(e.status), e.title) for e in events

@@ -13,17 +13,6 @@ import grimp
 
 PACKAGE = Path(__file__).parent.parent / "aggregator"
 
-# Known violations being removed on other branches (issue 7); the lead deletes each entry
-# once that branch is merged. An entry that no longer happens does not fail the test.
-KNOWN_PRIVATE_IMPORTS = {
-    # helper "dedupe": matching reads features' _features, _Features, _region …
-    ("aggregator.dedupe.matching", "aggregator.dedupe.features"),
-}
-KNOWN_CYCLES = {
-    # helper "dedupe"
-    frozenset({"aggregator.dedupe.cluster", "aggregator.dedupe.matching"}),
-}
-
 
 @dataclass(frozen=True, slots=True)
 class PrivateUse:
@@ -101,8 +90,10 @@ def test_no_module_uses_another_modules_private_names() -> None:
         )
     ]
     assert len(known) > 40 and "aggregator.store.codec" in known
-    new = [str(u) for u in uses if (u.importer, u.imported) not in KNOWN_PRIVATE_IMPORTS]
-    assert new == [], "make the name public (drop the underscore) or move it:\n" + "\n".join(new)
+    found = [str(u) for u in uses]
+    assert found == [], "make the name public (drop the underscore) or move it:\n" + "\n".join(
+        found
+    )
 
 
 def test_the_private_name_scan_sees_every_spelling() -> None:
@@ -170,8 +161,8 @@ def module_cycles(graph: grimp.ImportGraph) -> list[frozenset[str]]:
 def test_no_import_cycles_between_modules() -> None:
     graph = grimp.build_graph("aggregator", cache_dir=None)
     assert "aggregator.harvest.ical" in graph.modules
-    new = [sorted(c) for c in module_cycles(graph) if c not in KNOWN_CYCLES]
-    assert new == [], f"import cycles: {new}"
+    cycles = [sorted(c) for c in module_cycles(graph)]
+    assert cycles == [], f"import cycles: {cycles}"
 
 
 def test_the_cycle_finder_finds_a_cycle_through_a_package() -> None:

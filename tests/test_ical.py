@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -286,3 +286,18 @@ def test_private_events_are_left_out_with_a_warning(source: Source) -> None:
     assert private == 2
     assert len(result.events) == text.count("BEGIN:VEVENT") - private
     assert any("left out 2 private events" in w.message for w in result.warnings)
+
+
+def test_every_occurrence_after_a_thisandfuture_edit_is_kept_with_its_own_key() -> None:
+    """recurring-ical-events copies a RANGE=THISANDFUTURE edit's RECURRENCE-ID onto every
+    later occurrence; keyed by it, all of them but one were lost."""
+    from aggregator.harvest import harvest_bytes
+
+    path = Path(__file__).parent / "data" / "corpus" / "ical" / "reservas__range_thisandfuture.ics"
+    source = Source(id="reservas", name="Reservas", path=str(path), kind="ical")
+    result = harvest_bytes(
+        path.read_bytes(), source, Settings(), now=datetime(2024, 9, 1, tzinfo=UTC)
+    )
+    edited = [e for e in result.events if e.title == "EDITED EVENT"]
+    assert len(edited) > 100
+    assert len({e.key for e in result.events}) == len(result.events)

@@ -151,13 +151,16 @@ def test_a_series_that_ended_years_ago_is_not_a_warning() -> None:
 
 
 def test_a_series_whose_dates_cannot_be_worked_out_is_a_warning() -> None:
-    """A PERIOD that ends before it starts: recurring-ical-events gives up on the series."""
+    """A PERIOD that ends before it starts: recurring-ical-events gives up on the series
+    there; the dates before it are kept, and the warning says what was lost."""
     content = calendar(
         "DTSTART:20261201T100000Z\r\nRDATE;VALUE=PERIOD:20261210T100000Z/20261209T100000Z\r\n"
     )
     result = parse_ical(content, SOURCE, Settings(), now=NOW)
-    assert result.events == ()
+    assert [e.start for e in result.events] == [datetime(2026, 12, 1, 10, tzinfo=UTC)]
     assert any(
-        "skipped recurring event 'Serie'" in w.message and "start before it ends" in w.message
+        "'Serie'" in w.message
+        and "only its first 1 dates" in w.message
+        and "start before it ends" in w.message
         for w in result.warnings
     )

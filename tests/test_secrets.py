@@ -27,6 +27,7 @@ from tests.support import write_config
 
 TOKEN = "EAAGsecretPageToken0123456789abcdefXYZ"  # shaped like a Facebook page token
 ODD_TOKEN = "odd|secret-value-without-a-shape-42"  # found only because we hold it
+URL_TOKEN = "written|into-the-url-by-the-operator-7"  # in sources.yaml itself
 
 
 def calendar(*events: str) -> bytes:
@@ -124,6 +125,8 @@ def test_no_token_reaches_another_host_or_any_output(
         return Response(calendar(("e1@x", f"Konsert {said}", f"Nyckel {ODD_TOKEN}")))
 
     httpserver.expect_request("/echo.ics").respond_with_handler(echo_calendar)
+    # the old way: a token written into the URL in sources.yaml (stored, listed, logged)
+    httpserver.expect_request("/v24.0/4/events").respond_with_json(graph_page("401"))
 
     # an RSS item whose page is on another host: read, without the token
     rss = (
@@ -162,6 +165,11 @@ def test_no_token_reaches_another_host_or_any_output(
             {"id": "echo", "url": home("/echo"), "token_env": "FB_TOKEN"},
             {"id": "echo-ical", "url": home("/echo.ics"), "kind": "ical", "token_env": "FB_TOKEN"},
             {"id": "feed", "url": home("/feed.rss"), "kind": "feed", "token_env": "FB_TOKEN"},
+            {
+                "id": "fb-in-url",
+                "url": home("/v24.0/4/events") + "?access_token=" + quote(URL_TOKEN, safe=""),
+                "kind": "facebook",
+            },
         ],
     )
     assert main(["-v", "--config", str(config), "run", "--once"]) == 0
@@ -180,7 +188,7 @@ def test_no_token_reaches_another_host_or_any_output(
         if path.is_file() and path.name != "sources.yaml":
             written.append(path.read_bytes())  # the database, its WAL, every feed
     assert any(b"[token]" in blob for blob in written)  # the echoes were there, redacted
-    for secret in (TOKEN, ODD_TOKEN):
+    for secret in (TOKEN, ODD_TOKEN, URL_TOKEN):
         for form in (secret, quote(secret, safe="")):
             leaks = [i for i, blob in enumerate(written) if form.encode() in blob]
             assert leaks == [], f"{form[:8]}… leaked into output #{leaks}"

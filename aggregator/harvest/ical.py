@@ -317,21 +317,24 @@ def _in_window(query: Any, ctx: _Context) -> Iterator[icalendar.Component]:
     grow while they are sparse and shrink while they are crowded (a MINUTELY rule).
     """
     start, end = ctx.window_start.replace(tzinfo=None), ctx.window_end.replace(tzinfo=None)
-    span = timedelta(days=1)
-    seen: set[str] = set()
+    span = timedelta(hours=1)  # a SECONDLY rule makes 3,600 dates an hour: no more at once
+    seen: set[tuple[str, datetime | None]] = set()
     while start < end:
         stop = min(start + span, end)
         found = []
         for occurrence in query.between(start, stop):
-            key = _recurrence_key(occurrence)
+            instant = _start_instant(occurrence, ctx)
+            # not the RECURRENCE-ID alone: after a RANGE=THISANDFUTURE override every
+            # later occurrence carries that override's RECURRENCE-ID
+            key = (_recurrence_key(occurrence), instant)
             if key not in seen:
                 seen.add(key)
-                found.append((_start_instant(occurrence, ctx) or ctx.window_start, occurrence))
+                found.append((instant or ctx.window_start, occurrence))
         found.sort(key=lambda pair: pair[0])
         for _, occurrence in found:
             yield occurrence
         if len(found) > 100:
-            span = max(span / 4, timedelta(hours=1))
+            span = max(span / 4, timedelta(minutes=1))
         elif len(found) < 10:
             span = min(span * 2, timedelta(days=32))
         start = stop
@@ -404,7 +407,12 @@ def _start_instant(component: icalendar.Component, ctx: _Context) -> datetime | 
 
 
 def _recurrence_key(occurrence: icalendar.Component) -> str:
-    prop = _one(occurrence, "RECURRENCE-ID") or _one(occurrence, "DTSTART")
+    """An occurrence's own identity within its series. A RANGE=THISANDFUTURE edit hands
+    its RECURRENCE-ID to every later occurrence (recurring-ical-events copies it), so those
+    are told apart by their own start."""
+    prop = _one(occurrence, "RECURRENCE-ID")
+    if prop is None or str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
+        prop = _one(occurrence, "DTSTART")
     value = prop.dt
     if isinstance(value, datetime):
         if value.tzinfo is not None:
