@@ -14,6 +14,7 @@ import math
 import os
 import re
 import stat
+import threading
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
@@ -82,6 +83,40 @@ class Config:
         """Paths in sources.yaml are relative to the file itself."""
         p = Path(relative)
         return p if p.is_absolute() else self.path.parent / p
+
+
+class ConfigHolder:
+    """The configuration a running service uses now, shared by its scheduler and its web app.
+
+    ``aggregator run`` re-reads sources.yaml and the approved registrations while it
+    runs; the scheduler ``set``s each new configuration here and every web request reads
+    ``current``, so /kallor, /api/sources, the feed names and the settings follow a reload
+    without a restart. A ``Config`` is frozen: a reader gets one whole configuration,
+    never half of an old one and half of a new one.
+    """
+
+    def __init__(self, config: Config, file: Config | None = None) -> None:
+        self._config = config
+        self._file = file or config
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Config:
+        """sources.yaml and the approved registrations, as the service runs them now."""
+        with self._lock:
+            return self._config
+
+    @property
+    def file(self) -> Config:
+        """sources.yaml alone: what the registrations are merged into (never merged twice)."""
+        with self._lock:
+            return self._file
+
+    def set(self, config: Config, file: Config | None = None) -> None:
+        with self._lock:
+            self._config = config
+            if file is not None:
+                self._file = file
 
 
 def config_path(cli_value: str | None) -> Path:

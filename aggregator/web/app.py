@@ -17,29 +17,34 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from aggregator.config import Config
+from aggregator.config import Config, ConfigHolder
 from aggregator.web import admin, api, pages, registration
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
 from aggregator.web.feeds import FeedFiles
 from aggregator.web.front import CORS_HEADERS, FrontDoor
+from aggregator.web.harvests import LocalHarvests, ServiceLink
 
 log = logging.getLogger(__name__)
 
 MACHINE_PREFIXES = ("/api/", "/feeds/", "/openapi.json")
 
 
-def create_app(config: Config) -> FastAPI:
-    """The application for ``config``; uvicorn runs it as is."""
-    context = WebContext.build(config)
+def create_app(config: Config | ConfigHolder, service: ServiceLink | None = None) -> FastAPI:
+    """The application for ``config``; uvicorn runs it as is. Given a ``ConfigHolder``
+    (``aggregator run``), every request reads the configuration the holder has now;
+    ``service`` is the running scheduler, which harvests and publishes for the app."""
+    context = WebContext.build(config, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         context.stores.close_all()
+        if isinstance(context.service, LocalHarvests):
+            context.service.close()
 
     app = FastAPI(
-        title=f"{config.settings.calendar_name} API",
+        title=f"{context.config.settings.calendar_name} API",
         version="1",
         description=(
             "Events of the regional calendar: listings with filters and cursors, "

@@ -21,8 +21,9 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from aggregator.config import Config
+from aggregator.config import Config, ConfigHolder
 from aggregator.web.app import create_app
+from aggregator.web.harvests import ServiceLink
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
 
 def server_config(
-    config: Config,
+    config: Config | ConfigHolder,
     host: str,
     port: int,
     *,
     header_timeout: float = HEADER_TIMEOUT,
+    service: ServiceLink | None = None,
     **overrides: Any,
 ) -> uvicorn.Config:
     protocol: type[BoundedHttpProtocol] = BoundedHttpProtocol
@@ -102,16 +104,28 @@ def server_config(
         "proxy_headers": False,
     }
     options.update(overrides)
-    return uvicorn.Config(create_app(config), **options)
+    return uvicorn.Config(create_app(config, service), **options)
 
 
-def build_server(config: Config, host: str, port: int, **overrides: Any) -> uvicorn.Server:
+def build_server(
+    config: Config | ConfigHolder,
+    host: str,
+    port: int,
+    *,
+    service: ServiceLink | None = None,
+    **overrides: Any,
+) -> uvicorn.Server:
     """A uvicorn Server for ``config``: ``.run()`` it in a thread or the main thread;
     set ``.should_exit = True`` to stop it."""
-    return uvicorn.Server(server_config(config, host, port, **overrides))
+    return uvicorn.Server(server_config(config, host, port, service=service, **overrides))
 
 
-def serve(config: Config, host: str, port: int, stop_event: threading.Event | None = None) -> None:
+def serve(
+    config: Config | ConfigHolder,
+    host: str,
+    port: int,
+    stop_event: threading.Event | None = None,
+) -> None:
     """Serve until interrupted (or until ``stop_event`` is set, from another thread)."""
     server = build_server(config, host, port)
     if stop_event is not None:
