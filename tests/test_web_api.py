@@ -230,6 +230,7 @@ def test_sources_show_public_health(base: str) -> None:
         "id": "teater",
         "name": "Vimmerby Teaterförening",
         "status": "ok",
+        "pause_reason": None,
         "last_success": "2026-11-26T12:00:00Z",
         "events": 3,
     }

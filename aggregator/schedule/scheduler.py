@@ -208,17 +208,23 @@ class Scheduler:
         finally:
             self.db.release()
         now = self.now()
+        newly_paused = False
         with self._cond:
             for sid, source in self.sources.items():
                 schedule = schedules.get(sid)
                 if schedule is None:
                     continue
                 if schedule.paused and sid not in self.paused:
-                    log.info("%s: paused; not harvested until resumed", sid)
+                    log.info(
+                        "%s: paused (%s); not harvested until resumed", sid, schedule.pause_reason
+                    )
                     self._plan(source, None)
+                    newly_paused = True
                 elif not schedule.paused and sid in self.paused:
                     log.info("%s: resumed; harvesting now", sid)
                     self._plan(source, now)
+        if newly_paused:  # a moderator's pause took its events out: publish that
+            self.request_publish()
 
     def _harvested(self, report: pipeline.SourceReport) -> None:
         """(a harvest thread) Plan the source's next harvest; changes ask for a publish."""
@@ -367,12 +373,17 @@ class Scheduler:
             if source is None or self._stopping:
                 reason = "tjänsten stannar" if self._stopping else "inte konfigurerad"
                 return pipeline.SourceReport(source_id, Outcome.SKIPPED, reason=reason)
-            if source_id in self.paused:
-                return pipeline.SourceReport(
-                    source_id,
-                    Outcome.SKIPPED,
-                    reason=f"pausad (aggregator sources resume {source_id})",
-                )
+            paused = source_id in self.paused
+        if paused:  # resumed a moment ago (on /admin)? the database knows
+            with self.db:
+                schedule = self.store.schedule_state(source_id)
+            if schedule is not None and schedule.paused:
+                reason = pipeline.skip_reason(schedule, self.now(), self.config.settings) or ""
+                return pipeline.SourceReport(source_id, Outcome.SKIPPED, reason=reason)
+        with self._cond:
+            source = self.sources.get(source_id)
+            if source is None or self._stopping:
+                return pipeline.SourceReport(source_id, Outcome.SKIPPED, reason="inte konfigurerad")
             self._waiters.setdefault(source_id, []).append(waiter)
             if source_id not in self.pool.busy():
                 self._plan(source, self.now())

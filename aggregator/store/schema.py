@@ -394,3 +394,35 @@ def m020_schedule_state(db: sqlite_utils.Database) -> None:
         "lint TEXT NOT NULL DEFAULT '[]'",
     ):
         db.execute(f"ALTER TABLE sources ADD COLUMN {column}")
+
+
+@migrations()
+def m060_pause_reason(db: sqlite_utils.Database) -> None:
+    """One pause with a reason (``model.PauseReason``): ``failing`` (after
+    ``pause_after``) or ``moderator`` (``sources pause``, /admin).
+
+    Before, an operator's pause was told apart only by its message, and a moderator's
+    pause of a registration deleted the source row (so /kallor and ``sources list`` did
+    not show it). Existing pauses get their reason from the message; a paused
+    registration gets its source row back, paused by a moderator (its events were
+    already taken out of the feeds). The validators of a moderator's pause are cleared,
+    so the first harvest after a resume reads the calendar whole (a 304 would leave its
+    events out). One statement at a time (no executescript, which would commit)."""
+    db.execute("ALTER TABLE sources ADD COLUMN pause_reason TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        """UPDATE sources SET pause_reason = CASE
+             WHEN message LIKE 'Pausad av administratören%' THEN 'moderator' ELSE 'failing' END
+           WHERE status = 'paused'"""
+    )
+    db.execute(
+        """INSERT INTO sources (id, name, location, kind, priority, status, pause_reason,
+             paused_at, message)
+           SELECT id, name, url, kind, priority, 'paused', 'moderator', updated_at,
+             'Pausad av en moderator.'
+           FROM registrations
+           WHERE status = 'paused' AND id NOT IN (SELECT id FROM sources)"""
+    )
+    db.execute(
+        """UPDATE sources SET etag = NULL, last_modified = NULL, fingerprint = NULL
+           WHERE status = 'paused' AND pause_reason = 'moderator'"""
+    )

@@ -38,7 +38,6 @@ from aggregator.web.registration import (
     RegistrationSite,
     harvest_now,
     read_posted,
-    retire_unlisted,
     too_many,
 )
 from aggregator.web.submission import (
@@ -257,8 +256,10 @@ def moderate_registration(
         )
         return "avvisad", registration_id
     if action == "pausa":
+        # its source is paused by a moderator with it: harvested no more, events hidden
         store.change_registration_status(registration_id, RegistrationStatus.PAUSED, now)
-        retire_unlisted(site)
+        site.service.sources_changed()
+        site.service.publish_soon()
         return "pausad", registration_id
     registration = store.change_registration_status(registration_id, RegistrationStatus.ACTIVE, now)
     harvest_now(site, registration)

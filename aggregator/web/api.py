@@ -344,11 +344,13 @@ def categories(request: Request, ctx: Web) -> Response:
 def sources(request: Request, ctx: Web) -> Response:
     store = ctx.stores.get()
     configured = set(ctx.source_names)
+    paused = store.pause_reasons()
     rows = [
         {
             "id": s.id,
             "name": s.name,
             "status": s.status,
+            "pause_reason": paused.get(s.id),
             "last_success": s.last_success_at,
             "events": s.events,
         }

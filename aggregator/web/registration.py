@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from aggregator import clock, pipeline
 from aggregator.config import Config, ConfigHolder
-from aggregator.model import Outcome
+from aggregator.model import PAUSE_TEXT, Outcome, PauseReason
 from aggregator.normalize import slugify
 from aggregator.store import Store
 from aggregator.store.registrations import (
@@ -305,7 +305,9 @@ def status_values(
         "status_text": SWEDISH_STATUS[registration.status],
         "health": health,
         "health_text": health_text(
-            health.status if health else "never", health.message if health else ""
+            health.status if health else "never",
+            health.message if health else "",
+            store.pause_reasons().get(registration.id),
         ),
         "events": events,
         "preview": preview,
@@ -341,7 +343,10 @@ HEALTH_TEXT = {
 }
 
 
-def health_text(status: str, message: str) -> str:
+def health_text(status: str, message: str, paused: PauseReason | None = None) -> str:
+    """The source's health in a sentence; a pause says which kind, as /kallor does."""
+    if paused is not None:
+        return PAUSE_TEXT[paused] + "."
     return HEALTH_TEXT.get(status, "Okänd status.") + (f" ({message})" if message else "")
 
 
