@@ -332,6 +332,8 @@ class Scheduler:
                     continue
                 only_interval = _same_but_interval(old[source.id], source)
                 due = first_due(source, schedule, now) if only_interval else now
+                if due is not None and schedule is not None and schedule.server_retry_at:
+                    due = max(due, schedule.server_retry_at)  # its host asked us to wait
                 self.pool.withdraw(source.id)
                 self._plan(source, due)
                 if source.id in busy and not only_interval:

@@ -68,24 +68,35 @@ class SourceQueries(StoreBase):
         return retired
 
     def _moved(self, source_id: str, before: str, after: str) -> None:
-        """(in a transaction) A new address: forget the old one's validators and failures.
-        A server's Retry-After is kept when the new address is on the same host."""
-        same_host = _host(before) != "" and _host(before) == _host(after)
+        """(in a transaction) A new address: forget the old one's validators, and a pause
+        for failing. On another host its run of failures is forgotten too; on the same
+        host the server's Retry-After and our backoff stand (they are the host's), and a
+        new run of failures counts from the last attempt."""
+        lifted = "status = 'paused' AND pause_reason = 'failing'"
+        if _host(before) != "" and _host(before) == _host(after):
+            self.conn.execute(
+                f"""UPDATE sources SET etag = NULL, last_modified = NULL,
+                     status = CASE WHEN {lifted} THEN 'failed' ELSE status END,
+                     message = CASE WHEN {lifted} THEN '' ELSE message END,
+                     paused_at = CASE WHEN {lifted} THEN NULL ELSE paused_at END,
+                     pause_reason = CASE WHEN {lifted} THEN '' ELSE pause_reason END,
+                     failing_since = CASE WHEN consecutive_failures > 0
+                                     THEN last_attempt_at END
+                   WHERE id = ?""",
+                (source_id,),
+            )
+            return
         self.conn.execute(
-            """UPDATE sources SET etag = NULL, last_modified = NULL,
-                 status = CASE WHEN status = 'failed'
-                                 OR (status = 'paused' AND pause_reason = 'failing')
-                               THEN 'never' ELSE status END,
-                 message = CASE WHEN status = 'failed'
-                                  OR (status = 'paused' AND pause_reason = 'failing')
-                                THEN '' ELSE message END,
-                 paused_at = CASE WHEN pause_reason = 'failing' THEN NULL ELSE paused_at END,
-                 pause_reason = CASE WHEN pause_reason = 'failing' THEN '' ELSE pause_reason END,
+            f"""UPDATE sources SET etag = NULL, last_modified = NULL,
+                 status = CASE WHEN status = 'failed' OR ({lifted}) THEN 'never'
+                               ELSE status END,
+                 message = CASE WHEN status = 'failed' OR ({lifted}) THEN '' ELSE message END,
+                 paused_at = CASE WHEN {lifted} THEN NULL ELSE paused_at END,
+                 pause_reason = CASE WHEN {lifted} THEN '' ELSE pause_reason END,
                  consecutive_failures = 0, failing_since = NULL, retry_at = NULL,
-                 retry_reason = '',
-                 server_retry_at = CASE WHEN ? THEN server_retry_at END
+                 retry_reason = '', server_retry_at = NULL
                WHERE id = ?""",
-            (same_host, source_id),
+            (source_id,),
         )
 
     def _hide_paused_events(self, now: datetime) -> int:

@@ -38,6 +38,8 @@ def create_app(config: Config | ConfigHolder, service: ServiceLink | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(context.service, LocalHarvests):
+            context.service.start()  # no scheduler: the app follows the registrations itself
         yield
         context.stores.close_all()
         if isinstance(context.service, LocalHarvests):

@@ -14,6 +14,7 @@ database's Retry-After is honoured by both (``pipeline.skip_reason``).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Protocol
 
@@ -24,7 +25,10 @@ from aggregator.publish import output
 from aggregator.store import Store
 from aggregator.store.registrations import merge_registered_sources
 
+log = logging.getLogger(__name__)
+
 HARVEST_WAIT = 20.0  # seconds a "Hämta nu" waits for its harvest before saying it is queued
+REGISTRATIONS_EVERY = 5.0  # seconds between looks at the registrations under ``serve``
 
 
 class ServiceLink(Protocol):
@@ -52,6 +56,29 @@ class LocalHarvests:
         self._pool: pipeline.HarvestPool | None = None
         self._reports: dict[str, pipeline.SourceReport] = {}
         self._done = threading.Condition()
+        self._closed = threading.Event()
+        self._watching: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Look at the registrations every few seconds, so an approval or a pause made with
+        ``aggregator sources …`` in another process shows on the pages (sources.yaml
+        itself is read again when ``serve`` restarts; ``run`` watches it)."""
+        if self._watching is None:
+            self._look()  # before the first request
+            self._watching = threading.Thread(target=self._watch, name="registrations", daemon=True)
+            self._watching.start()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(REGISTRATIONS_EVERY):
+            self._look()
+
+    def _look(self) -> None:
+        try:
+            with self.db:
+                store, _ = self._ready()
+                self._current(store)
+        except Exception:  # a locked or damaged database: the next look tries again
+            log.warning("registrations not read; trying again", exc_info=True)
 
     def _ready(self) -> tuple[Store, pipeline.HarvestPool]:
         """(under ``db``) The store and pool, opened on first use."""
@@ -120,6 +147,7 @@ class LocalHarvests:
         output.publish(store, config, now)
 
     def close(self) -> None:
+        self._closed.set()
         with self.db:
             if self._pool is not None:
                 self._pool.close(grace=0.0)
