@@ -281,3 +281,48 @@ def test_a_pause_during_a_harvest_is_not_undone_by_it(
         assert run_.stop() == 0
         index = json.loads((tmp_path / "feeds" / "index.json").read_text(encoding="utf-8"))
         assert index["feeds"], "feeds are whole"
+
+
+@pytest.mark.icaljs
+def test_a_service_killed_mid_harvest_starts_again_cleanly(
+    tmp_path: Path, service: Callable[[Path], Service]
+) -> None:
+    """``kill -9`` while a harvest waits for its server and after a publish: nothing is
+    left "running" or half-written; the next start harvests the source and the feeds and
+    database are whole."""
+    import os
+    import signal
+
+    from tests.support import assert_feeds_valid
+
+    with Hosts(2) as hosts:
+        slow = {"now": ics(calendar("s1@x", "Julmarknad"))}
+        slow["now"].delay = 60.0
+        hosts.routes["/slow.ics"] = lambda r: slow["now"]
+        hosts.routes["/fast.ics"] = lambda r: ics(calendar("f1@x", "Luciatåg", day=13))
+        config = write_config(
+            tmp_path,
+            [
+                {"id": "fast", "name": "Snabb", "url": hosts.url(1, "/fast.ics")},
+                {"id": "slow", "name": "Långsam", "url": hosts.url(2, "/slow.ics")},
+            ],
+        )
+        first = service(config)
+        first.wait_for("the fast source published", lambda: feed_titles(tmp_path) == {"Luciatåg"})
+        first.wait_for("the slow request in flight", lambda: bool(hosts.requests_to("/slow.ics")))
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait()
+        slow["now"] = ics(calendar("s1@x", "Julmarknad"))
+        second = service(config)
+        second.wait_for(
+            "both sources after the restart",
+            lambda: feed_titles(tmp_path) == {"Luciatåg", "Julmarknad"},
+        )
+        assert second.stop() == 0
+    db = sqlite3.connect(tmp_path / "test.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    statuses = dict(db.execute("SELECT id, status FROM sources").fetchall())
+    db.close()
+    assert statuses == {"fast": "ok", "slow": "ok"}
+    assert_feeds_valid(tmp_path / "feeds")
+    assert not list((tmp_path / "feeds").rglob("*.tmp")), "no temp file left behind"

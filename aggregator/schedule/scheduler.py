@@ -388,6 +388,7 @@ class Scheduler:
                 return pipeline.SourceReport(source_id, Outcome.SKIPPED, reason="inte konfigurerad")
             self._waiters.setdefault(source_id, []).append(waiter)
             if source_id not in self.pool.busy():
+                log.info("%s: harvest asked for on the web; due now", source_id)
                 self._plan(source, self.now())
         if waiter.done.wait(timeout=wait):
             return waiter.report
