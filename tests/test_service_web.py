@@ -23,6 +23,7 @@ from aggregator.store import Store
 from aggregator.store.registrations import NewRegistration, hash_token, new_token
 from tests.hosts import Answer, Hosts
 from tests.registration_support import live_app
+from tests.support import write_config
 from tests.test_run_service import Service, configure, event, titles, write_calendar
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -210,3 +211,36 @@ def test_hamta_nu_under_serve_alone_shares_one_gate_and_honours_retry_after(
             click("forening-c")
             assert "Kalendern hämtas inte nu: servern bad oss vänta till" in answers["forening-c"]
             assert len(hosts.requests_to("/c.ics")) == asked, "no request before its Retry-After"
+
+
+def test_a_registration_preview_waits_for_a_host_the_scheduler_is_fetching(
+    tmp_path: Path, service: Callable[[Path], Service]
+) -> None:
+    """A visitor's preview of an address on a host a harvest is using: one request at a
+    time, like two harvests."""
+    teater = write_calendar(tmp_path / "teater.ics", event("t1@x", "Julrevy", "20261212T190000"))
+    kyrka = write_calendar(tmp_path / "kyrka.ics", event("k1@x", "Luciakonsert", "20261213T180000"))
+    with Hosts(1) as hosts:
+        slow = {"now": calendar_answer(teater)}
+        hosts.routes["/teater.ics"] = lambda r: slow["now"]
+        hosts.routes["/kyrka.ics"] = lambda r: calendar_answer(kyrka)
+        a = {"id": "teater", "name": "Teatern", "url": hosts.url(1, "/teater.ics")}
+        trusted = {"trusted_hosts": [f"127.0.0.1:{hosts.port}"]}
+        config = write_config(tmp_path, [a], **trusted)
+        run = service(config)
+        run.wait_for("the first harvest", lambda: titles(tmp_path / "feeds" / "all.ics") != set())
+        slow["now"] = calendar_answer(teater, delay=3.0)
+        before = len(hosts.requests_to("/teater.ics"))
+        write_config(tmp_path, [{**a, "categories": ["Teater"]}], **trusted)  # due now
+        run.wait_for(
+            "the harvest in flight", lambda: len(hosts.requests_to("/teater.ics")) > before
+        )
+        answer = requests.post(
+            f"http://127.0.0.1:{run.port}/api/sources/preview",
+            json={"name": "Kyrkan", "url": hosts.url(1, "/kyrka.ics"), "email": "k@example.se"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["found"] is True
+        assert hosts.max_in_flight == {"127.0.0.1": 1}, "never two requests at once to a host"
+        assert run.stop() == 0

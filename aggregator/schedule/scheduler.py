@@ -19,11 +19,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aggregator import clock, pipeline
 from aggregator.config import Config, ConfigHolder
+from aggregator.fetch.polite import host_of
 from aggregator.model import Outcome, Source
 from aggregator.publish import output
 from aggregator.schedule.reload import diff_sources
@@ -399,6 +401,10 @@ class Scheduler:
             else:
                 self._waiters.pop(source_id, None)
         return waiter.report
+
+    def host_turn(self, url: str, wait: float) -> AbstractContextManager[bool]:
+        """A registration's preview takes its host from the pool's gate like a harvest."""
+        return self.pool.gate.turn(host_of(url), wait)
 
 
 def _same_but_interval(old: Source, new: Source) -> bool:

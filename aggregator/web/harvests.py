@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from aggregator import clock, pipeline
 from aggregator.config import Config, ConfigHolder
+from aggregator.fetch.polite import host_of
 from aggregator.model import Outcome
 from aggregator.publish import output
 from aggregator.store import Store
@@ -43,6 +45,10 @@ class ServiceLink(Protocol):
 
     def publish_soon(self) -> None:
         """A moderator changed what is merged: merge and publish (debounced or at once)."""
+
+    def host_turn(self, url: str, wait: float) -> AbstractContextManager[bool]:
+        """Hold the host of ``url`` for one preview (a registration's address), as a
+        harvest holds it: True inside when it was ours within ``wait`` seconds."""
 
 
 class LocalHarvests:
@@ -139,6 +145,11 @@ class LocalHarvests:
         with self.db:
             store, _ = self._ready()
             self._publish(store)
+
+    def host_turn(self, url: str, wait: float) -> AbstractContextManager[bool]:
+        with self.db:
+            _, pool = self._ready()
+        return pool.gate.turn(host_of(url), wait)
 
     def _publish(self, store: Store) -> None:
         config = self._current(store)

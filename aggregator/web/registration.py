@@ -244,13 +244,26 @@ def new_registration_id(name: str, taken: set[str]) -> str:
     return candidate
 
 
+PREVIEW_WAIT = 10.0  # seconds a preview waits for a host the harvests are using
+HOST_BUSY = Preview(
+    found=False,
+    reason="Servern som har kalendern är upptagen med en hämtning just nu.",
+    hint="Försök igen om en stund: vi skickar bara en förfrågan i taget till varje server.",
+)
+
+
 def run_preview(site: RegistrationSite, submission: Submission, now: datetime) -> Preview:
+    """What a harvest would read. An address is fetched only when its host is ours: the
+    same per-host gate as the harvests (never two requests at once to one server)."""
     source = preview_source(
         submission.url, submission.name, submission.municipality, submission.categories
     )
     if submission.upload is not None:
         return preview_upload(submission.upload, source, site.config, now)
-    return preview_url(submission.url, source, site.config, now)
+    with site.service.host_turn(submission.url, PREVIEW_WAIT) as ours:
+        if not ours:
+            return HOST_BUSY
+        return preview_url(submission.url, source, site.config, now)
 
 
 def register(
