@@ -78,8 +78,8 @@ def listing(base: str, **params: object) -> list[dict[str, object]]:
     raise AssertionError("the cursor never ended")
 
 
-def ids(items: list[dict[str, object]]) -> list[object]:
-    return [item["id"] for item in items]
+def ids(items: list[dict[str, object]]) -> list[str]:
+    return [str(item["id"]) for item in items]
 
 
 @pytest.fixture
