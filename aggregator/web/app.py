@@ -23,6 +23,7 @@ from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
 from aggregator.web.feeds import FeedFiles
 from aggregator.web.front import CORS_HEADERS, FrontDoor
+from aggregator.web.validation import swedish_reason
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     field = location[-1] if location else None
     if location and location[-1].isdigit() and len(location) > 1:
         field = location[-2]  # a repeated parameter: name it, not its position
-    message = f"{field}: {first.get('msg', 'ogiltigt värde')}" if field else "ogiltig fråga"
+    reason = swedish_reason(first)
+    message = f"{field} {reason}." if field else f"Frågan {reason}."
     return _error(request, 422, message, field)
 
 
