@@ -24,7 +24,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.model import Event, Place
-from aggregator.store import MergedUpdate, SearchQuery, Store, event_span, iso, merged_to_json
+from aggregator.store import (
+    EventContent,
+    MergedRecord,
+    Revision,
+    SearchQuery,
+    Store,
+    event_span,
+    iso,
+    merged_to_json,
+)
 from aggregator.store.web_queries import EventQuery, Fragment
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -46,7 +55,7 @@ PLACES = ["Folkets hus", "Hembygdsgården", "Kyrkan", "Biblioteket", "Bygdegård
 TOWNS = ["Lönneberga", "Mariannelund", "Hultsfred", "Vimmerby", "Eksjö", "Påskallavik"]
 
 
-def updates(count: int) -> list[MergedUpdate]:
+def updates(count: int) -> list[MergedRecord]:
     rng = random.Random(7)
     result = []
     for i in range(count):
@@ -64,30 +73,30 @@ def updates(count: int) -> list[MergedUpdate]:
         )
         start_utc, end_utc = event_span(event)
         result.append(
-            MergedUpdate(
+            MergedRecord(
                 id=f"{i:016x}",
-                changed=True,
-                modified_at="2026-11-26T12:00:00Z",
-                content_hash=f"h{i}",
-                start_utc=start_utc,
-                end_utc=end_utc,
-                status=event.status,
-                data=merged_to_json(event, [("bench", "")]),
-                created_at="2026-11-26T12:00:00Z",
-                had_content=False,
+                revision=Revision("2026-11-26T12:00:00Z", "2026-11-26T12:00:00Z", 0),
+                content=EventContent(
+                    data=merged_to_json(event, [("bench", "")]),
+                    content_hash=f"h{i}",
+                    start_utc=start_utc,
+                    end_utc=end_utc,
+                    status=event.status,
+                ),
+                was_published=False,
             )
         )
     return result
 
 
-def save_all(path: Path, rows: list[MergedUpdate], *, indexed: bool) -> float:
+def save_all(path: Path, rows: list[MergedRecord], *, indexed: bool) -> float:
     store = Store(path)
     if not indexed:
         for trigger in ("insert", "update", "delete"):
             store.conn.execute(f"DROP TRIGGER events_search_note_{trigger}")
     started = time.perf_counter()
     for chunk in range(0, len(rows), 5000):
-        store.save_merged(rows[chunk : chunk + 5000], NOW)
+        store.save_merged(rows[chunk : chunk + 5000], [], NOW)
     elapsed = time.perf_counter() - started
     store.close()
     return elapsed

@@ -3,6 +3,7 @@ HTTP, many events sharing a start second, paged by cursor, and an old database m
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -97,7 +98,7 @@ def docids_out_of_id_order(site: Site) -> bool:
         ).fetchall()
     finally:
         store.close()
-    return any(a[0] == b[0] and a[1] > b[1] for a, b in zip(rows, rows[1:], strict=False))
+    return any(a[0] == b[0] and a[1] > b[1] for a, b in itertools.pairwise(rows))
 
 
 def test_search_pages_are_the_listing_in_start_order(site: Site) -> None:
