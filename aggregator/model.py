@@ -105,6 +105,9 @@ class Settings:
     # "host:port" pairs that may be private even where private addresses are refused
     # (a local test calendar for the registration preview); never needed in production
     trusted_hosts: tuple[str, ...] = ()
+    # addresses or networks (10.0.0.0/8) of the TLS proxies in front of the web server:
+    # only from them are X-Forwarded-For / X-Forwarded-Proto believed; none by default
+    trusted_proxies: tuple[str, ...] = ()
     municipalities: tuple[str, ...] = (
         "Nässjö",
         "Eksjö",

@@ -7,6 +7,7 @@ The limits are why this exists: the old server died of 100 idle connections. Her
                          (or dribbles it, slowloris) is closed after this; uvicorn
                          alone waits for ever
     backlog              the listen queue for bursts of phones on the hour
+    proxy headers        believed only from ``settings.trusted_proxies`` (none by default)
 Slow readers are bounded in ``feeds.py`` (a send timeout per chunk).
 """
 
@@ -101,10 +102,25 @@ def server_config(
         "access_log": False,
         "log_config": None,  # our logging setup, not uvicorn's
         "server_header": False,
-        "proxy_headers": False,
+        **proxy_options(config.current if isinstance(config, ConfigHolder) else config),
     }
     options.update(overrides)
     return uvicorn.Config(create_app(config, service), **options)
+
+
+def proxy_options(config: Config) -> dict[str, Any]:
+    """uvicorn's proxy-header handling, from ``settings.trusted_proxies``.
+
+    Behind a TLS proxy (nginx, a load balancer) every connection comes from the proxy:
+    the client's address is in X-Forwarded-For and the scheme in X-Forwarded-Proto.
+    uvicorn believes them only from the listed addresses, so rate limits count the
+    real visitor and the moderators' cookies get ``Secure`` (``request.url.scheme`` is
+    https); from anyone else the headers are ignored (a visitor could write any
+    address there). With no proxies listed, nobody's headers are believed."""
+    proxies = list(config.settings.trusted_proxies)
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies}
 
 
 def build_server(
