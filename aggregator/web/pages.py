@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from aggregator import clock
-from aggregator.model import CANCELLED, PAUSE_TEXT, Settings
+from aggregator.model import CANCELLED, CONFIRMED, PAUSE_TEXT, Settings
 from aggregator.normalize import slugify
 from aggregator.publish import (
     SV_MONTHS,
@@ -159,40 +159,30 @@ def item_when(start: str) -> str:
 
 
 def schema_org(event: PublishedEvent, settings: Settings, page_url: str) -> dict[str, object]:
-    """What Google's event rich results read: name, startDate, location, status …"""
+    """What Google's event rich results read: name, startDate, location, status …
+
+    Only what we know: a tentative event gets no eventStatus (schema.org has no
+    "tentative", and EventScheduled would claim more than the source did), an event with
+    no place gets no location and no attendance mode."""
     data: dict[str, object] = {
         "@context": "https://schema.org",
         "@type": "Event",
         "@id": page_url,
         "name": event.title,
         "startDate": iso_local(event.start, settings),
-        "eventStatus": "https://schema.org/EventCancelled"
-        if event.status == CANCELLED
-        else "https://schema.org/EventScheduled",
         "url": safe_url(event.url) or page_url,
     }
-    if event.end is not None:
-        data["endDate"] = iso_local(event.end, settings)
+    end = schema_end(event)
+    if end is not None:
+        data["endDate"] = iso_local(end, settings)
+    status = SCHEMA_STATUS.get(event.status)
+    if status is not None:
+        data["eventStatus"] = status
     if event.description:
         data["description"] = event.description
     if event.location:
         data["eventAttendanceMode"] = "https://schema.org/OfflineEventAttendanceMode"
-        place: dict[str, object] = {"@type": "Place", "name": event.place.name or event.location}
-        address = {
-            "@type": "PostalAddress",
-            "streetAddress": event.place.street,
-            "addressLocality": event.place.locality,
-            "addressRegion": event.place.municipality,
-            "addressCountry": "SE",
-        }
-        place["address"] = {k: v for k, v in address.items() if v}
-        if event.place.latitude is not None:
-            place["geo"] = {
-                "@type": "GeoCoordinates",
-                "latitude": event.place.latitude,
-                "longitude": event.place.longitude,
-            }
-        data["location"] = place
+        data["location"] = schema_place(event)
     if event.organizer_name:
         organizer: dict[str, object] = {"@type": "Organization", "name": event.organizer_name}
         if safe_url(event.organizer_url):
@@ -201,6 +191,43 @@ def schema_org(event: PublishedEvent, settings: Settings, page_url: str) -> dict
     if safe_url(event.image):
         data["image"] = [event.image]
     return data
+
+
+SCHEMA_STATUS = {
+    CONFIRMED: "https://schema.org/EventScheduled",
+    CANCELLED: "https://schema.org/EventCancelled",
+}
+
+
+def schema_end(event: PublishedEvent) -> datetime | date | None:
+    """schema.org's endDate, which is inclusive: an all-day event ends on its last day,
+    where iCalendar's DTEND (and ours) is the exclusive day after. An all-day event
+    without an end lasts its one day (RFC 5545 §3.6.1)."""
+    if isinstance(event.start, datetime):
+        return event.end
+    if isinstance(event.end, date) and not isinstance(event.end, datetime):
+        return max(event.start, event.end - timedelta(days=1))
+    return event.start if event.end is None else event.end
+
+
+def schema_place(event: PublishedEvent) -> dict[str, object]:
+    """The Place with its PostalAddress (Google requires an address). A municipality is
+    not a region (a county is): it stands as the locality when the place names none."""
+    place: dict[str, object] = {"@type": "Place", "name": event.place.name or event.location}
+    address = {
+        "@type": "PostalAddress",
+        "streetAddress": event.place.street,
+        "addressLocality": event.place.locality or event.place.municipality,
+        "addressCountry": "SE",
+    }
+    place["address"] = {k: v for k, v in address.items() if v}
+    if event.place.latitude is not None:
+        place["geo"] = {
+            "@type": "GeoCoordinates",
+            "latitude": event.place.latitude,
+            "longitude": event.place.longitude,
+        }
+    return place
 
 
 def script_json(value: object) -> str:
