@@ -77,9 +77,7 @@ def allowed(methods: set[str]) -> tuple[str, ...]:
     given = {m.upper() for m in methods} | {"OPTIONS"}
     if "GET" in given:
         given.add("HEAD")
-    return tuple(m for m in METHOD_ORDER if m in given) + tuple(
-        sorted(given - set(METHOD_ORDER))
-    )
+    return tuple(m for m in METHOD_ORDER if m in given) + tuple(sorted(given - set(METHOD_ORDER)))
 
 
 def preflight_headers(methods: Sequence[str]) -> list[tuple[bytes, bytes]]:
