@@ -44,6 +44,7 @@ from aggregator.web.params import (
     DEFAULT_LIMIT,
     EVENT_ID,
     MAX_LIMIT,
+    MAX_QUERY,
     EventFilter,
     Status,
     encode_cursor,
@@ -98,7 +99,10 @@ def event_filter(
     organizer: Annotated[
         list[str] | None, Query(description="source id, repeatable (any of)")
     ] = None,
-    q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
+    q: Annotated[
+        str | None,
+        Query(description=f"full-text search, at most {MAX_QUERY} characters"),
+    ] = None,
     status: Annotated[list[Status] | None, Query(description="repeatable (any of)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=400, description="next_cursor")] = None,

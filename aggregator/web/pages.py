@@ -265,7 +265,7 @@ def _category_choices(ctx: WebContext, now: datetime) -> list[Choice]:
 def index(
     request: Request,
     ctx: Web,
-    q: Annotated[str, Query(max_length=200)] = "",
+    q: str = "",  # its length is checked by the search, as everywhere
     kommun: Annotated[str, Query(max_length=80)] = "",
     kategori: Annotated[str, Query(max_length=80)] = "",
     datum: Annotated[str, Query(max_length=20)] = "",

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aggregator.config import Config
 from aggregator.normalize import slugify
 from aggregator.store import SearchQuery, iso
+from aggregator.store.search import MAX_CHARS
 from aggregator.store.web_queries import EventQuery
 from aggregator.web.errors import ApiError
 
@@ -27,7 +28,7 @@ EVENT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-MAX_QUERY = 200
+MAX_QUERY = MAX_CHARS  # the store's one limit of a search text
 MAX_VALUES = 20  # repeated parameters (municipality=…&municipality=…)
 
 
@@ -186,9 +187,7 @@ def search_query(q: str | None) -> SearchQuery | None:
     """The store's full-text query for ``q`` (the one ``events list --q`` uses), or None."""
     if q is None or not q.strip():
         return None
-    if len(q) > MAX_QUERY:
-        raise ApiError(422, f"Sökningen får vara högst {MAX_QUERY} tecken.", "q")
     query = SearchQuery.parse(q)
     if query.problem is not None:
-        raise ApiError(422, query.sentence(swedish=True), "q")
+        raise ApiError(422, query.sentence(), "q")
     return query
