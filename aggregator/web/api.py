@@ -131,7 +131,7 @@ Filter = Annotated[EventFilter, Depends(event_filter)]
 )
 def list_events(request: Request, ctx: Web, given: Filter) -> Response:
     store = ctx.stores.get()
-    query = store_query(given, ctx.config, clock.now())
+    query = store_query(given, ctx.config, clock.now(), categories=ctx.known_categories())
     rows = store.list_events(replace(query, limit=query.limit + 1), Fragment.JSON)
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = encode_cursor(page[-1].start_utc, page[-1].id) if more else None
@@ -162,7 +162,9 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
     if given.cursor:
         raise ApiError(422, "En kalender har inga sidor: utelämna cursor.", "cursor")
     asked = "limit" in request.query_params
-    query = store_query(given, ctx.config, now, default_from=default_from)
+    query = store_query(
+        given, ctx.config, now, categories=ctx.known_categories(), default_from=default_from
+    )
     settings = ctx.config.settings
     fragment = {"ics": Fragment.ICS, "rss": Fragment.RSS, "json": Fragment.JSON}[extension]
     title = feed_title("filtered", filter_label(given, ctx, store.feed_labels()), settings)

@@ -284,7 +284,7 @@ def index(
     )
     problem, events, next_url = "", [], ""
     try:
-        query = store_query(given, ctx.config, now)
+        query = store_query(given, ctx.config, now, categories=ctx.known_categories())
         rows = store.list_events(replace(query, limit=PAGE_SIZE + 1), Fragment.JSON)
     except ApiError as exc:
         problem, rows = exc.message, []
@@ -475,7 +475,8 @@ def filtered_subscription(
         ),
         ctx.config,
         now,
-    )  # raises ApiError for an unknown municipality or organizer
+        categories=ctx.known_categories(),
+    )  # raises ApiError for an unknown municipality, category or organizer
     params = [("municipality", v) for v in kommun]
     params += [("category", v) for v in kategori]
     params += [("organizer", v) for v in arrangor]
@@ -542,12 +543,12 @@ def feed_horizon(ctx: WebContext, feed: str) -> str:
 @router.get("/kallor", response_class=HTMLResponse)
 def sources_page(request: Request, ctx: Web) -> Response:
     zone = ZoneInfo(ctx.config.settings.timezone)
-    configured = set(ctx.source_names)
+    intervals = {source.id: source.interval for source in ctx.config.sources}
     rows = []
     store = ctx.stores.get()
     paused = store.pause_reasons()
     for s in store.public_sources():
-        if s.id not in configured:
+        if s.id not in intervals:
             continue
         last = None
         if s.last_success_at:
@@ -562,6 +563,23 @@ def sources_page(request: Request, ctx: Web) -> Response:
                 else STATUS_TEXT.get(s.status, s.status),
                 "last_success": last,
                 "events": s.events,
+                "every": "inte nu" if s.id in paused else how_often(intervals[s.id]),
             }
         )
     return render(request, "sources.html", sources=rows)
+
+
+UNITS = ((86400, "dag"), (3600, "timme"), (60, "minut"), (1, "sekund"))
+
+
+def how_often(seconds: int) -> str:
+    """A source's interval as Swedish says it: "varje timme", "varannan dag",
+    "var 6:e timme", "var 15:e minut" (the largest unit that divides it)."""
+    size, unit = next((size, unit) for size, unit in UNITS if seconds % size == 0)
+    count = seconds // size
+    if count == 1:
+        return f"varje {unit}"
+    if count == 2:
+        return f"varannan {unit}"
+    suffix = "a" if count % 10 in (1, 2) and count % 100 not in (11, 12) else "e"
+    return f"var {count}:{suffix} {unit}"

@@ -12,6 +12,7 @@ import binascii
 import enum
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -138,9 +139,12 @@ def store_query(
     config: Config,
     now: datetime,
     *,
+    categories: Collection[str],
     default_from: datetime | None = None,
 ) -> EventQuery:
-    """The store query for ``given``; ApiError (422/400) names the parameter at fault."""
+    """The store query for ``given``; ApiError (422/400) names the parameter at fault.
+    ``categories``: the slugs of every category known (``WebContext.known_categories``);
+    an unknown one is refused as an unknown municipality is, not answered with nothing."""
     zone = ZoneInfo(config.settings.timezone)
     if not 1 <= given.limit <= MAX_LIMIT:
         raise ApiError(422, f"limit måste vara 1–{MAX_LIMIT}.", "limit")
@@ -158,6 +162,11 @@ def store_query(
         if slug not in known:
             names = ", ".join(sorted(known))
             raise ApiError(422, f"Okänd kommun '{slug}'; kända: {names}.", "municipality")
+    category_slugs = _slugs(given.category, "category")
+    for slug in category_slugs:
+        if slug not in categories:
+            names = ", ".join(sorted(categories)) or "inga än"
+            raise ApiError(422, f"Okänd kategori '{slug}'; kända: {names}.", "category")
     organizers = list(given.organizer)
     if len(organizers) > MAX_VALUES:
         raise ApiError(422, f"Högst {MAX_VALUES} värden för organizer.", "organizer")
@@ -174,7 +183,7 @@ def store_query(
         ends_after=iso(start),
         starts_before=iso(end) if end is not None else None,
         municipalities=tuple(f"municipality/{s}" for s in municipalities),
-        categories=tuple(f"category/{s}" for s in _slugs(given.category, "category")),
+        categories=tuple(f"category/{s}" for s in category_slugs),
         organizers=tuple(f"organizer/{o}" for o in organizers),
         statuses=tuple(statuses),
         search=search_query(given.q),
