@@ -359,3 +359,32 @@ def test_approved_registrations_join_a_running_service_and_paused_ones_leave(
             "the paused registration to leave", lambda: "Luciakonsert" not in titles(all_ics)
         )
         assert run.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, 10.0),
+        ("0.1", 1.0),
+        ("1", 10.0),
+        ("0", 10.0),
+        ("-0.5", 10.0),
+        ("2", 10.0),
+        ("snabbt", 10.0),
+        ("nan", 10.0),
+        ("", 10.0),
+    ],
+)
+def test_only_a_factor_up_to_one_scales_the_service_waits(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, seconds: float
+) -> None:
+    """The knob these tests turn: production (unset) and any value but a speed-up keep
+    every wait as written, so a stray setting can never make the service slower or
+    spin without waiting."""
+    from aggregator.clock import WAIT_SCALE_ENV, waits
+
+    if value is None:
+        monkeypatch.delenv(WAIT_SCALE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(WAIT_SCALE_ENV, value)
+    assert waits(10.0) == pytest.approx(seconds)
