@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aggregator.cli import main
 from aggregator.dedupe import update
@@ -144,3 +145,37 @@ def test_small_match_batches_bound_what_matching_reads_and_change_nothing(
         small_dir / "test.db", "SELECT count(*) FROM match_pairs WHERE decision = 'merged'"
     )
     assert merged[0][0] >= DAYS  # the listing's copies did join the theatre's events
+
+
+def test_merging_and_re_rendering_hold_a_chunk_of_events_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each merge chunk is rendered as it is merged (a first run does not keep every
+    changed event for the render), and new settings re-render the calendar a chunk at a
+    time; every event is rendered all the same."""
+    from aggregator.publish import render
+    from tests.support import read_with_icalendar
+
+    config = write_sources(tmp_path)
+    saved: list[int] = []
+    real = Store.save_renders
+
+    def recording(self: Store, renders: list, key: str) -> None:
+        saved.append(len(renders))
+        real(self, renders, key)
+
+    monkeypatch.setattr(Store, "save_renders", recording)
+    monkeypatch.setattr(update, "MERGE_CHUNK", 7)
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    events = table(tmp_path / "test.db", "SELECT count(*) FROM events WHERE removed_at IS NULL")
+    assert max(saved) <= 7 and sum(saved) == events[0][0] > 7
+
+    saved.clear()
+    monkeypatch.setattr(render, "RENDER_CHUNK", 5)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["settings"]["base_url"] = "https://ny.example"
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    assert main(["--config", str(config), "-q", "publish"]) == 0
+    assert max(saved) <= 5 and sum(saved) == events[0][0]
+    uids = {e["uid"] for e in read_with_icalendar(tmp_path / "feeds" / "all.ics")}
+    assert len(uids) == events[0][0] and all(u.endswith("@ny.example") for u in uids)
