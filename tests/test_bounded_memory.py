@@ -179,3 +179,43 @@ def test_merging_and_re_rendering_hold_a_chunk_of_events_at_a_time(
     assert max(saved) <= 5 and sum(saved) == events[0][0]
     uids = {e["uid"] for e in read_with_icalendar(tmp_path / "feeds" / "all.ics")}
     assert len(uids) == events[0][0] and all(u.endswith("@ny.example") for u in uids)
+
+
+@pytest.mark.parametrize(
+    ("days", "per_day", "limit", "batches"),
+    [
+        pytest.param(["2026-12-02"], {}, 10, [["2026-12-02"]], id="one-day"),
+        pytest.param(
+            ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"],
+            {
+                "2026-11-30": 1,
+                "2026-12-01": 2,
+                "2026-12-02": 2,
+                "2026-12-03": 2,
+                "2026-12-04": 2,
+                "2026-12-05": 1,
+            },
+            7,
+            [["2026-12-01", "2026-12-02"], ["2026-12-03", "2026-12-04"]],
+            id="neighbours-counted-once",
+        ),  # fmt: skip
+        pytest.param(
+            ["2026-12-02", "2026-12-10"],
+            {"2026-12-02": 50, "2026-12-10": 1},
+            10,
+            [["2026-12-02"], ["2026-12-10"]],
+            id="a-day-over-the-limit-alone",
+        ),
+        pytest.param(
+            ["2026-12-10", "2026-12-02"],
+            {"2026-12-02": 1, "2026-12-10": 1},
+            10,
+            [["2026-12-02", "2026-12-10"]],
+            id="sparse-days-share-a-batch",
+        ),
+    ],
+)
+def test_day_batches(
+    days: list[str], per_day: dict[str, int], limit: int, batches: list[list[str]]
+) -> None:
+    assert update.day_batches(days, per_day, limit) == batches

@@ -39,8 +39,8 @@ log = logging.getLogger("aggregator")
 REKEY_WINDOW = timedelta(days=1)  # how recently a re-keyed event's old self must have vanished
 MERGE_CHUNK = 5000  # events merged (and their members held in memory) per store round trip
 # Members (a batch of touched days with a day either side) matched at once: matching
-# holds every member's event and features, ~5 kB each. A week of a busy region's
-# calendar; a single day with more members is matched whole.
+# holds every member's event, features and candidate pairs, ~5 kB each, so ~30 MB.
+# A day that alone has more members is matched whole.
 MATCH_BATCH = 6000
 
 
