@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from itertools import combinations
 
 from aggregator.dedupe import identity
+from aggregator.dedupe.blocking import AnchorCounts, count_anchors
+from aggregator.dedupe.features import event_features
 from aggregator.dedupe.matching import match_events
 from aggregator.dedupe.merge import EventChange, refresh_event
 from aggregator.dedupe.score import FORCED, score_pair
@@ -31,6 +33,7 @@ from aggregator.store import (
     MemberRef,
     Override,
     Store,
+    event_span,
     iso,
 )
 
@@ -103,12 +106,36 @@ def match_dirty_days(store: Store, tz_name: str, now: datetime) -> None:
     if not days:
         return
     overrides = store.overrides()
-    for batch in day_batches(days, store.active_members_per_day(), MATCH_BATCH):
-        match_days(store, tz_name, batch, overrides, now)
+    batches = day_batches(days, store.active_members_per_day(), MATCH_BATCH)
+    common = calendar_anchors(store, batches, tz_name) if len(batches) > 1 else None
+    for batch in batches:
+        match_days(store, tz_name, batch, overrides, now, common)
+
+
+def calendar_anchors(store: Store, batches: Sequence[Sequence[str]], tz_name: str) -> AnchorCounts:
+    """The title anchors of every member the batches will match, each counted once (a
+    batch at a time): so each batch judges which words are common as matching all the
+    days at once would, and finds the same candidate pairs."""
+    counts: dict[str, int] = {}
+    events = 0
+    counted_to = ""  # the batches' windows overlap: count a member in the first only
+    for batch in batches:
+        ranges = day_ranges(batch)
+        members = store.members_starting_between(ranges)
+        fresh = (m.event for m in members if event_span(m.event)[0] >= counted_to)
+        events += count_anchors((event_features(e, tz_name) for e in fresh), counts)
+        counted_to = ranges[-1][1]
+        del members
+    return AnchorCounts(counts, events)
 
 
 def match_days(
-    store: Store, tz_name: str, days: Sequence[str], overrides: Sequence[Override], now: datetime
+    store: Store,
+    tz_name: str,
+    days: Sequence[str],
+    overrides: Sequence[Override],
+    now: datetime,
+    common: AnchorCounts | None = None,
 ) -> None:
     """Re-match the members starting on ``days`` (± a day), move members between events to
     fit the clusters found, remember the pairs' scores, and mark the days matched."""
@@ -122,7 +149,11 @@ def match_days(
             (must_link if override.kind is OverrideKind.MERGE else cannot_link).append(pair)
     must_link += _decisive_uid_pairs(members, tz_name)
     result = match_events(
-        [m.event for m in members], tz_name, must_link=must_link, cannot_link=cannot_link
+        [m.event for m in members],
+        tz_name,
+        must_link=must_link,
+        cannot_link=cannot_link,
+        common=common,
     )
     current = {m.event_id for m in members if m.event_id}
     assignments = identity.reconcile(
