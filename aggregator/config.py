@@ -10,10 +10,12 @@ we can write), zones, URLs, and municipalities whose feed names are distinct.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
 import stat
+import threading
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
@@ -82,6 +84,40 @@ class Config:
         """Paths in sources.yaml are relative to the file itself."""
         p = Path(relative)
         return p if p.is_absolute() else self.path.parent / p
+
+
+class ConfigHolder:
+    """The configuration a running service uses now, shared by its scheduler and its web app.
+
+    ``aggregator run`` re-reads sources.yaml and the approved registrations while it
+    runs; the scheduler ``set``s each new configuration here and every web request reads
+    ``current``, so /kallor, /api/sources, the feed names and the settings follow a reload
+    without a restart. A ``Config`` is frozen: a reader gets one whole configuration,
+    never half of an old one and half of a new one.
+    """
+
+    def __init__(self, config: Config, file: Config | None = None) -> None:
+        self._config = config
+        self._file = file or config
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Config:
+        """sources.yaml and the approved registrations, as the service runs them now."""
+        with self._lock:
+            return self._config
+
+    @property
+    def file(self) -> Config:
+        """sources.yaml alone: what the registrations are merged into (never merged twice)."""
+        with self._lock:
+            return self._file
+
+    def set(self, config: Config, file: Config | None = None) -> None:
+        with self._lock:
+            self._config = config
+            if file is not None:
+                self._file = file
 
 
 def config_path(cli_value: str | None) -> Path:
@@ -260,6 +296,8 @@ class _Reader:
                         "trusted_hosts",
                         f"'{entry}' is not host:port (like 127.0.0.1:8765 or [::1]:8765)",
                     )
+        if "trusted_proxies" in values:
+            self.check_trusted_proxies(found["trusted_proxies"][1], values["trusted_proxies"])
         if "base_url" in values:
             if not _is_http_url(values["base_url"]):
                 raise self.error(
@@ -314,6 +352,30 @@ class _Reader:
                     f"(municipality/{slug}.ics); list each municipality once",
                 )
             seen[slug] = name
+
+    def check_trusted_proxies(self, node: yaml.Node, entries: tuple[str, ...]) -> None:
+        """Each proxy is an IP address or a network; uvicorn would quietly take anything
+        else as a name no connection ever has, and the proxy's headers would be ignored."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node] * len(entries)
+        for entry, item in zip(entries, items, strict=False):
+            problem = ""
+            if entry.strip() in ("*", "0.0.0.0/0", "::/0"):
+                problem = (
+                    f"'{entry}' would trust every client's X-Forwarded-For (any visitor could "
+                    "pose as any address); list your proxies' addresses"
+                )
+            elif "/" in entry:
+                try:
+                    ipaddress.ip_network(entry)
+                except ValueError:
+                    problem = f"'{entry}' is not a network (like 10.0.0.0/8 or fd00::/8)"
+            else:
+                try:
+                    ipaddress.ip_address(entry)
+                except ValueError:
+                    problem = f"'{entry}' is not an IP address (like 127.0.0.1 or ::1)"
+            if problem:
+                raise self.error(item, "trusted_proxies", problem)
 
     def check_database(self, node: yaml.Node, value: str) -> None:
         path = self.resolve(value)

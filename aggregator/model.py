@@ -44,7 +44,31 @@ class SourceStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     HELD = "held"
-    PAUSED = "paused"  # not harvested until ``aggregator sources resume``
+    PAUSED = "paused"  # not harvested until ``aggregator sources resume``; see PauseReason
+
+
+class PauseReason(StrEnum):
+    """Why a source is paused (``sources.pause_reason``); one status, two causes.
+
+    FAILING: it failed for ``settings.pause_after``; its events stay in the feeds (the
+    last good copy: nothing is lost when a source breaks), and a harvest that works
+    again (``harvest --source ID``) resumes it. MODERATOR: a person paused it
+    (``aggregator sources pause ID`` or /admin); its events leave the feeds at once and
+    come back with the first harvest after ``aggregator sources resume ID``, which lifts
+    either kind and says which.
+    """
+
+    FAILING = "failing"
+    MODERATOR = "moderator"
+
+
+# how every page says it (/kallor, the organizer's status page; the API gives the reason)
+PAUSE_TEXT = {
+    PauseReason.FAILING: "Pausad: kalendern har inte gått att hämta på länge; "
+    "evenemangen vi redan har visas tills vidare",
+    PauseReason.MODERATOR: "Pausad av en moderator; evenemangen visas inte förrän källan "
+    "återupptas",
+}
 
 
 class MatchDecision(StrEnum):
@@ -81,6 +105,9 @@ class Settings:
     # "host:port" pairs that may be private even where private addresses are refused
     # (a local test calendar for the registration preview); never needed in production
     trusted_hosts: tuple[str, ...] = ()
+    # addresses or networks (10.0.0.0/8) of the TLS proxies in front of the web server:
+    # only from them are X-Forwarded-For / X-Forwarded-Proto believed; none by default
+    trusted_proxies: tuple[str, ...] = ()
     municipalities: tuple[str, ...] = (
         "Nässjö",
         "Eksjö",

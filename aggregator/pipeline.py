@@ -256,14 +256,21 @@ def _local(value: datetime, settings: Settings) -> str:
     return value.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
-def skip_reason(schedule: SourceSchedule | None, now: datetime, settings: Settings) -> str | None:
+def skip_reason(
+    schedule: SourceSchedule | None, now: datetime, settings: Settings, *, named: bool = False
+) -> str | None:
     """Why ``run --once``/``harvest`` leaves a source alone (a pause, or a server's
     Retry-After still running), or None. Our own backoff is the scheduler's business:
-    cron runs at the operator's interval."""
+    cron runs at the operator's interval. A source ``named`` on the command line is
+    harvested anyway, unless a moderator paused it (only a resume lifts that)."""
     if schedule is None:
         return None
+    if schedule.paused_by_moderator:
+        return "pausad av en moderator (aggregator sources resume " + schedule.source_id + ")"
+    if named:
+        return None
     if schedule.paused:
-        return "pausad (aggregator sources resume " + schedule.source_id + ")"
+        return "pausad efter upprepade fel (aggregator sources resume " + schedule.source_id + ")"
     if schedule.server_retry_at is not None and schedule.server_retry_at > now:
         return (
             f"servern bad oss vänta till {_local(schedule.server_retry_at, settings)} (Retry-After)"
@@ -526,8 +533,9 @@ class HarvestPool:
             stored = self.store.fetch_state(source.id)
             state = FetchState() if job.accept_shrink else conditional_state(stored, source)
             schedule = self.store.schedule_state(source.id)
-        if schedule is None:
-            return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
+        if schedule is None or schedule.paused_by_moderator:
+            reason = "pausad av en moderator" if schedule else "inte längre konfigurerad"
+            return SourceReport(source.id, Outcome.SKIPPED, reason=reason)
         try:
             try:
                 result = fetch.fetch_source(
@@ -542,6 +550,9 @@ class HarvestPool:
             fingerprint(result.content_hash, source) == state.content_hash and not job.accept_shrink
         ):
             with self.db:
+                if (stop := _stopped(self.store, source.id)) is not None:
+                    return SourceReport(source.id, Outcome.SKIPPED, reason=stop)
+                self._resume_if_paused(source, schedule, now)
                 self.store.record_unchanged(
                     source.id,
                     now,
@@ -550,7 +561,6 @@ class HarvestPool:
                     etag=result.etag,
                     last_modified=result.last_modified,
                 )
-                self._resume_if_paused(source, schedule, now)
             detail = str(result.http_status or "same content")
             return SourceReport(
                 source.id,
@@ -572,8 +582,9 @@ class HarvestPool:
             return self._failed(job, exc, now, started, schedule)
         advice = lint_harvest(result.content, harvest, settings)
         with self.db:
-            if self.store.schedule_state(source.id) is None:  # retired while we harvested
-                return SourceReport(source.id, Outcome.SKIPPED, reason="inte längre konfigurerad")
+            if (stop := _stopped(self.store, source.id)) is not None:
+                return SourceReport(source.id, Outcome.SKIPPED, reason=stop)
+            self._resume_if_paused(source, schedule, now)
             report = store_step(self.store, fetched, harvest, now, accept_shrink=job.accept_shrink)
             if report.outcome == Outcome.HELD:
                 upcoming = sum(1 for e in harvest.events if event_span(e)[1] >= iso(now))
@@ -583,7 +594,6 @@ class HarvestPool:
                 if rekeyed:
                     advice.append(changing_uids_advice(rekeyed))
             self.store.save_advice(source.id, [a.text for a in advice])
-            self._resume_if_paused(source, schedule, now)
         return replace(report, duration_ms=_since(started), bytes=size, advice=tuple(advice))
 
     def _parse_here(
@@ -658,9 +668,21 @@ class HarvestPool:
     def _resume_if_paused(
         self, source: Source, schedule: SourceSchedule | None, now: datetime
     ) -> None:
-        """A paused source that was harvested (on the operator's request) and worked."""
+        """A source paused for failing that was harvested (on the operator's request) and
+        worked (a moderator's pause never gets here: ``_stopped``)."""
         if schedule is not None and schedule.paused and self.store.resume_source(source.id, now):
             log.warning("%s: harvested fine again; no longer paused", source.id)
+
+
+def _stopped(store: Store, source_id: str) -> str | None:
+    """Why a finished harvest must not be stored: the source was retired, or a moderator
+    paused it, while it was being fetched (its events must stay out of the feeds)."""
+    schedule = store.schedule_state(source_id)
+    if schedule is None:
+        return "inte längre konfigurerad"
+    if schedule.paused_by_moderator:
+        return "pausad av en moderator medan den hämtades"
+    return None
 
 
 def conditional_state(state: FetchState, source: Source) -> FetchState:
@@ -710,32 +732,6 @@ def log_harvest(report: SourceReport) -> None:
         log.debug("%s: %s", report.source_id, warning)
 
 
-def harvest_source(
-    store: Store,
-    config: Config,
-    source: Source,
-    now: datetime,
-    *,
-    session: requests.Session | None = None,
-    accept_shrink: bool = False,
-) -> SourceReport:
-    """One source now, in the calling thread (an approval, the organizer's "Hämta nu"):
-    the same fetch, parse, store, backoff and linter as every harvest. The caller
-    serialises its own database work (one connection per thread of work)."""
-    pool = HarvestPool(store, config, now=lambda: now, parse_processes=False, workers=1)
-    job = _Job(source, source_host(source), accept_shrink)
-    pool.gate.try_take(job.host)  # a fresh gate: always free
-    own_session = session is None
-    session = session or fetch.new_session(config.settings)
-    try:
-        report = pool._harvest(job, session, lambda: pool.gate.release(job.host))
-    finally:
-        if own_session:
-            session.close()
-    log_harvest(report)
-    return report
-
-
 def harvest_all(
     store: Store,
     config: Config,
@@ -772,8 +768,8 @@ def harvest_all(
     )
     try:
         for source in sources:
-            reason = (
-                None if source_ids else skip_reason(schedules.get(source.id), now, config.settings)
+            reason = skip_reason(
+                schedules.get(source.id), now, config.settings, named=source_ids is not None
             )
             if reason:
                 skipped = SourceReport(source.id, Outcome.SKIPPED, reason=reason)

@@ -5,7 +5,9 @@ searching is, on synthetic published events.
 
 Saves the same merged events into fresh databases with the search triggers and without
 them (alternating, so a busy machine weighs on both alike) and prints the time of each;
-then the latency of ``Store.search_event_ids`` and of a listing filtered by a search.
+then the latency of ``Store.search_event_ids``, of the CLI's listing filtered by a search
+(every match) and of the API's first page of 50 in start order (``list_events``, which
+walks the index in docid = start order and stops at the page, migration m042).
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.model import Event, Place
-from aggregator.store import MergedUpdate, SearchQuery, Store, event_span, merged_to_json
+from aggregator.store import (
+    EventContent,
+    MergedRecord,
+    Revision,
+    SearchQuery,
+    Store,
+    event_span,
+    iso,
+    merged_to_json,
+)
+from aggregator.store.web_queries import EventQuery, Fragment
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 WORDS = [
@@ -43,7 +55,7 @@ PLACES = ["Folkets hus", "Hembygdsgården", "Kyrkan", "Biblioteket", "Bygdegård
 TOWNS = ["Lönneberga", "Mariannelund", "Hultsfred", "Vimmerby", "Eksjö", "Påskallavik"]
 
 
-def updates(count: int) -> list[MergedUpdate]:
+def updates(count: int) -> list[MergedRecord]:
     rng = random.Random(7)
     result = []
     for i in range(count):
@@ -61,30 +73,30 @@ def updates(count: int) -> list[MergedUpdate]:
         )
         start_utc, end_utc = event_span(event)
         result.append(
-            MergedUpdate(
+            MergedRecord(
                 id=f"{i:016x}",
-                changed=True,
-                modified_at="2026-11-26T12:00:00Z",
-                content_hash=f"h{i}",
-                start_utc=start_utc,
-                end_utc=end_utc,
-                status=event.status,
-                data=merged_to_json(event, [("bench", "")]),
-                created_at="2026-11-26T12:00:00Z",
-                had_content=False,
+                revision=Revision("2026-11-26T12:00:00Z", "2026-11-26T12:00:00Z", 0),
+                content=EventContent(
+                    data=merged_to_json(event, [("bench", "")]),
+                    content_hash=f"h{i}",
+                    start_utc=start_utc,
+                    end_utc=end_utc,
+                    status=event.status,
+                ),
+                was_published=False,
             )
         )
     return result
 
 
-def save_all(path: Path, rows: list[MergedUpdate], *, indexed: bool) -> float:
+def save_all(path: Path, rows: list[MergedRecord], *, indexed: bool) -> float:
     store = Store(path)
     if not indexed:
         for trigger in ("insert", "update", "delete"):
             store.conn.execute(f"DROP TRIGGER events_search_note_{trigger}")
     started = time.perf_counter()
     for chunk in range(0, len(rows), 5000):
-        store.save_merged(rows[chunk : chunk + 5000], NOW)
+        store.save_merged(rows[chunk : chunk + 5000], [], NOW)
     elapsed = time.perf_counter() - started
     store.close()
     return elapsed
@@ -126,9 +138,12 @@ def main() -> None:
             p50, p95 = latency(lambda text=text: store.search_event_ids(text, limit=50))
             query = SearchQuery.parse(text)
             l50, l95 = latency(lambda query=query: store.published_events(query=query))
+            page = EventQuery(ends_after=iso(NOW), search=query, limit=51)
+            a50, a95 = latency(lambda page=page: store.list_events(page, Fragment.JSON))
             print(
                 f"  {text:20} {found:6} found  search_event_ids(limit 50) {p50:6.1f} / {p95:6.1f}"
                 f"   published_events(query) {l50:7.1f} / {l95:7.1f}"
+                f"   list_events page {a50:5.1f} / {a95:5.1f}"
             )
         store.close()
 

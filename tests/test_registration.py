@@ -121,6 +121,13 @@ def test_only_active_registrations_join_and_sources_yaml_wins(
         70,
     )
     store.change_registration_status("forening", RegistrationStatus.PAUSED, now)
+    # a paused registration stays a source, paused by a moderator (not harvested, its
+    # events out of the feeds), so every list of sources shows it as paused
+    merged = merge_registered_sources(config, store)
+    assert [s.id for s in merged.sources] == ["vimmerby-teater", "forening"]
+    paused = store.schedule_state("forening")
+    assert paused is not None and paused.paused_by_moderator
+    store.change_registration_status("forening", RegistrationStatus.WITHDRAWN, now)
     assert [s.id for s in merge_registered_sources(config, store).sources] == ["vimmerby-teater"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import icalendar
@@ -157,8 +158,28 @@ def test_bad_parameters_say_which_and_why(base: str, query: str, status: int, fi
     body = answer.json()
     assert set(body) == {"error", "field"}
     assert body["field"] == field and body["error"]
+    assert not ENGLISH.search(body["error"]), body["error"]
     assert "Traceback" not in answer.text
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
+ENGLISH = re.compile(r"\b(should|Input|required|valid|least|most|characters)\b")
+
+
+@pytest.mark.parametrize(
+    ("query", "sentence"),
+    [
+        ("limit=501", "limit får vara högst 500."),
+        ("limit=0", "limit måste vara minst 1."),
+        ("limit=many", "limit måste vara ett heltal."),
+        ("q=" + "x" * 300, "q får vara högst 200 tecken."),
+        ("status=maybe", "status måste vara något av: 'confirmed', 'tentative' eller 'cancelled'."),
+    ],
+)
+def test_refusals_are_said_in_swedish(base: str, query: str, sentence: str) -> None:
+    """FastAPI's own checks (bounds, types, choices) answer in the API's language too."""
+    answer = requests.get(f"{base}/api/events?{query}", timeout=10)
+    assert answer.json()["error"] == sentence
 
 
 def test_dst_gap_with_an_offset_is_fine(base: str) -> None:
@@ -230,6 +251,7 @@ def test_sources_show_public_health(base: str) -> None:
         "id": "teater",
         "name": "Vimmerby Teaterförening",
         "status": "ok",
+        "pause_reason": None,
         "last_success": "2026-11-26T12:00:00Z",
         "events": 3,
     }

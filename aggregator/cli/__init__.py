@@ -23,7 +23,7 @@ from aggregator.cli import events as moderation
 from aggregator.cli import registrations as registrations_cli
 from aggregator.cli import sources as sources_cli
 from aggregator.cli.progress import Progress
-from aggregator.config import Config, config_path, load_config
+from aggregator.config import Config, ConfigHolder, config_path, load_config
 from aggregator.errors import AggregatorError, ConfigError, SourceError
 from aggregator.fetch import fetch_source
 from aggregator.model import EventStatus, FetchState, Outcome, Source
@@ -196,6 +196,13 @@ def _main(args: argparse.Namespace) -> int:
         return _check(config, args, now)
     store = Store(config.resolve(config.settings.database))  # StoreError: main says it
     try:
+        if args.command == "serve":
+            from aggregator.web import serve
+
+            # the app merges registrations into the file's configuration as they change
+            holder = ConfigHolder(merge_registered_sources(config, store), file=config)
+            serve(holder, args.host, args.port)
+            return 0
         config = merge_registered_sources(config, store)  # approved registrations join
         return _dispatch(args, config, store, now)
     finally:
@@ -215,7 +222,7 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
 
         if not args.quiet and not args.verbose:  # a service logs each harvest
             logging.getLogger("aggregator").setLevel(logging.INFO)
-        return run_forever(store, config, start_web=web_starter(config, args.host, args.port))
+        return run_forever(store, config, start_web=web_starter(args.host, args.port))
     if args.command == "harvest":
         unknown = [s for s in args.source or [] if s not in {src.id for src in config.sources}]
         if unknown:
@@ -241,11 +248,6 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
         pipeline.update_events(store, config, now)
         result = output.publish(store, config, now, force=args.force)
         print(_publish_line(result, config))
-        return 0
-    if args.command == "serve":
-        from aggregator.web import serve
-
-        serve(config, args.host, args.port)
         return 0
     if args.command == "sources" and args.sources_command in registrations_cli.COMMANDS:
         return registrations_cli.run(args, config, store, now)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from aggregator.config import Config
+from aggregator.schedule import Scheduler
 from aggregator.web import build_server
 
 log = logging.getLogger(__name__)
@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 STARTUP_WAIT = 30.0  # seconds for uvicorn to listen (it binds in its own thread)
 
 
-def web_starter(config: Config, host: str, port: int) -> Callable[[], Callable[[], None]]:
-    """A function that starts the web app and returns how to stop it; it raises OSError
-    when the app cannot listen (the port is taken), so ``run`` fails at start-up."""
+def web_starter(host: str, port: int) -> Callable[[Scheduler], Callable[[], None]]:
+    """A function that starts the web app for a scheduler and returns how to stop it; it
+    raises OSError when the app cannot listen (the port is taken), so ``run`` fails at
+    start-up. The app reads the scheduler's configuration holder on every request (a
+    reload shows at once) and sends every harvest and publish it needs to the scheduler."""
 
-    def start_web() -> Callable[[], None]:
-        server = build_server(config, host, port)
+    def start_web(scheduler: Scheduler) -> Callable[[], None]:
+        server = build_server(scheduler.live, host, port, service=scheduler)
         # off the main thread uvicorn installs no signal handlers: SIGTERM stays ours
         thread = threading.Thread(target=server.run, name="web", daemon=True)
         thread.start()

@@ -1,5 +1,9 @@
 """``aggregator sources list | show ID | pause ID | resume ID``: health an operator can act on.
 
+A pause has one of two reasons (``model.PauseReason``): failing for ``pause_after`` (its
+events stay) or a moderator's (``pause``: its events leave the feeds); ``resume`` lifts
+either, for configured and registered sources alike, and says which it lifted.
+
 Health is the store's (status, counts, the last message), the scheduler's (failures in a
 row, the next attempt and why, a pause) and the feed linter's (Swedish sentences for the
 organizer). ``pause``/``resume`` take effect in a running ``aggregator run`` within seconds.
@@ -12,11 +16,12 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from aggregator import pipeline
 from aggregator.config import Config
+from aggregator.model import PauseReason
+from aggregator.publish import output
 from aggregator.store import SourceHealth, Store
-from aggregator.store.schedule_queries import SourceSchedule
-
-OPERATOR_PAUSE = "Pausad av administratören; den hämtas igen efter aggregator sources resume {id}."
+from aggregator.store.schedule_queries import MODERATOR_PAUSE, SourceSchedule
 
 
 def add_commands(source_commands: argparse._SubParsersAction) -> None:
@@ -24,10 +29,13 @@ def add_commands(source_commands: argparse._SubParsersAction) -> None:
         "show", help="one source's health, next attempt, linter advice and latest harvests"
     )
     show.add_argument("id", help="source id")
-    pause = source_commands.add_parser("pause", help="stop harvesting a source until resumed")
+    pause = source_commands.add_parser(
+        "pause", help="stop harvesting a source and take its events out of the feeds until resumed"
+    )
     pause.add_argument("id", help="source id")
     resume = source_commands.add_parser(
-        "resume", help="harvest a paused source again (right away in a running service)"
+        "resume",
+        help="harvest a paused source again, whatever paused it (right away in a running service)",
     )
     resume.add_argument("id", help="source id")
 
@@ -43,14 +51,28 @@ def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -
     if command == "show":
         return _show(config, store, args.id)
     if command == "pause":
-        store.pause_source(args.id, now, OPERATOR_PAUSE.format(id=args.id))
-        print(f"{args.id}: paused; 'aggregator sources resume {args.id}' harvests it again")
+        store.pause_source(args.id, now, MODERATOR_PAUSE.format(id=args.id))
+        pipeline.update_events(store, config, now)  # its events leave the feeds now
+        output.publish(store, config, now)
+        print(
+            f"{args.id}: paused by a moderator; its events left the feeds (kept in the "
+            f"database); 'aggregator sources resume {args.id}' harvests it again"
+        )
         return 0
     if command == "resume":
-        if store.resume_source(args.id, now):
-            print(f"{args.id}: resumed; harvested at the next run (at once by a running service)")
-        else:
+        reason = store.resume_source(args.id, now)
+        if reason is None:
             print(f"{args.id}: not paused", file=sys.stderr)
+        elif reason is PauseReason.MODERATOR:
+            print(
+                f"{args.id}: resumed (it was paused by a moderator); harvested at the next run "
+                "(at once by a running service), which brings its events back to the feeds"
+            )
+        else:
+            print(
+                f"{args.id}: resumed (it was paused after failing for a long time); harvested "
+                "at the next run (at once by a running service)"
+            )
         return 0
     raise AssertionError(command)
 
@@ -79,7 +101,11 @@ def _list(config: Config, store: Store) -> int:
         note = _note(h, schedules.get(source.id))
         if len(note) > 160:
             note = note[:159] + "…"
-        rows.append((source.id, h.status, str(h.event_count), h.last_success_at or "-", note))
+        status = str(h.status)
+        schedule = schedules.get(source.id)
+        if schedule is not None and schedule.paused:
+            status = f"paused ({schedule.pause_reason})"
+        rows.append((source.id, status, str(h.event_count), h.last_success_at or "-", note))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
@@ -108,10 +134,16 @@ def _show(config: Config, store: Store, source_id: str) -> int:
         f"  last attempt: {local(health.last_attempt_at)}",
         f"  last success: {local(health.last_success_at)}",
     ]
-    if schedule is not None and schedule.paused:
+    if schedule is not None and schedule.paused_by_moderator:
         lines.append(
-            f"  paused:       since {local(schedule.paused_at)}; "
-            f"'aggregator sources resume {source.id}' harvests it again"
+            f"  paused:       by a moderator since {local(schedule.paused_at)}; its events are "
+            f"out of the feeds until 'aggregator sources resume {source.id}'"
+        )
+    elif schedule is not None and schedule.paused:
+        lines.append(
+            f"  paused:       after failing, since {local(schedule.paused_at)} (failing since "
+            f"{local(schedule.failing_since)}); its events stay in the feeds; "
+            f"'aggregator sources resume {source.id}' or a harvest that works resumes it"
         )
     elif schedule is not None and schedule.consecutive_failures:
         lines.append(

@@ -17,7 +17,8 @@ import re
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -162,6 +163,20 @@ class HostGate:
                     return False
                 self.cond.wait(timeout=max(0.01, min(left, 1.0)))
             return True
+
+    @contextmanager
+    def turn(self, host: str, wait: float) -> Iterator[bool]:
+        """Hold ``host`` for a few requests outside a harvest (a registration's preview),
+        waiting at most ``wait`` s for it; yields whether it was taken. The request is
+        noted when done, so the next one keeps the host's delay."""
+        if not self.take(host, wait):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.note_request(host)
+            self.release(host)
 
     def release(self, host: str) -> None:
         if not host:

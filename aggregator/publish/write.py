@@ -153,21 +153,21 @@ class Writer(Protocol):
     def abandon(self) -> None: ...
 
 
-class CappedFeedWriter:
-    """A feed that must not exceed ``limit`` bytes (a subscription calendar: Google stops
-    reading at 1 MB). It keeps whole local days from the start of the feed, nearest
-    first, and drops the farthest future; ``frame_for(horizon)`` frames it and says
-    the last day it holds (None when nothing was cut). Holds at most ``limit`` bytes.
-    For frames that join fragments with no separator (iCalendar)."""
+class DayCut:
+    """The cut of a feed that must not exceed ``limit`` bytes (a subscription calendar:
+    Google stops reading at 1 MB). It keeps whole local days from the start of the feed,
+    nearest first, and drops the farthest future; ``frame_for(horizon)`` frames it and
+    says the last day it holds (None when nothing was cut). For frames that join
+    fragments with no separator (iCalendar). Shared by the published feed files
+    (``CappedFeedWriter``) and the web's filtered calendars (``cut_to_size``)."""
 
     def __init__(
         self,
-        path: Path,
         frame_for: Callable[[date | None], FeedFrame],
         limit: int,
         local_day: Callable[[str], date],
     ) -> None:
-        self.path, self.frame_for, self.limit, self.local_day = path, frame_for, limit, local_day
+        self.frame_for, self.limit, self.local_day = frame_for, limit, local_day
         sample = frame_for(date(2000, 9, 30))  # the longest horizon text, for the budget
         self.budget = limit - len(sample.head.encode()) - len(sample.tail.encode())
         self.days: list[tuple[date, list[bytes]]] = []
@@ -176,9 +176,8 @@ class CappedFeedWriter:
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.cut = False
-        self.file: _Temp | None = None
 
-    def add(self, fragments: list[str], starts: list[str]) -> None:
+    def add(self, fragments: Sequence[str], starts: Sequence[str]) -> None:
         for fragment, start in zip(fragments, starts, strict=True):
             if self.cut:
                 return
@@ -198,7 +197,8 @@ class CappedFeedWriter:
             self.kept += self.pending_size
         self.pending, self.pending_size = [], 0
 
-    def finish(self) -> Written:
+    def finish(self) -> tuple[FeedFrame, list[bytes], date | None]:
+        """The frame, the fragments kept, and the horizon (None: nothing was cut)."""
         self._close_day()
         while True:
             horizon = self.days[-1][0] if self.cut and self.days else None
@@ -210,6 +210,43 @@ class CappedFeedWriter:
             self.days.pop()  # the horizon text was longer than the sample: one day less
             self.cut = True
         assert frame.separator == "", "a capped feed joins its fragments directly"
+        return frame, body, horizon
+
+
+def cut_to_size(
+    frame_for: Callable[[date | None], FeedFrame],
+    limit: int,
+    local_day: Callable[[str], date],
+    fragments: Sequence[str],
+    starts: Sequence[str],
+) -> tuple[bytes, date | None]:
+    """A whole capped feed in memory (the web's filtered calendars): its bytes, at most
+    ``limit``, and the last local day it holds when it was cut."""
+    cut = DayCut(frame_for, limit, local_day)
+    cut.add(fragments, starts)
+    frame, body, horizon = cut.finish()
+    return frame.head.encode() + b"".join(body) + frame.tail.encode(), horizon
+
+
+class CappedFeedWriter:
+    """A feed file that must not exceed ``limit`` bytes, cut by ``DayCut``."""
+
+    def __init__(
+        self,
+        path: Path,
+        frame_for: Callable[[date | None], FeedFrame],
+        limit: int,
+        local_day: Callable[[str], date],
+    ) -> None:
+        self.path = path
+        self.cutter = DayCut(frame_for, limit, local_day)
+        self.file: _Temp | None = None
+
+    def add(self, fragments: list[str], starts: list[str]) -> None:
+        self.cutter.add(fragments, starts)
+
+    def finish(self) -> Written:
+        frame, body, horizon = self.cutter.finish()
         self.file = file = _Temp(self.path)
         file.put(frame.head.encode("utf-8"))
         for data in body:

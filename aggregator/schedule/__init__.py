@@ -17,22 +17,24 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from aggregator import clock
 from aggregator.config import Config
 from aggregator.schedule.reload import ConfigWatcher, reload_config
 from aggregator.schedule.scheduler import SHUTDOWN_GRACE, Scheduler
 from aggregator.store import Store
-from aggregator.store.registrations import merge_registered_sources
 
 __all__ = ["Scheduler", "StartWeb", "run_forever"]
 
 log = logging.getLogger(__name__)
 
-WATCH_EVERY = 1.0  # seconds between looks at sources.yaml (a small file: cheap)
-REGISTRATIONS_EVERY = 5.0  # seconds between looks at the approved registrations
+WATCH_EVERY = clock.waits(1.0)  # seconds between looks at sources.yaml (a small file: cheap)
+REGISTRATIONS_EVERY = clock.waits(5.0)  # seconds between looks at the approved registrations
 
 
-# starts the web server (in a thread) and returns the function that stops it
-StartWeb = Callable[[], Callable[[], None]]
+# starts the web server (in a thread) for the scheduler that serves it, and returns the
+# function that stops it: the web app reads the scheduler's configuration (``live``) and
+# asks it for harvests and publishes
+StartWeb = Callable[[Scheduler], Callable[[], None]]
 
 
 class _Signals:
@@ -61,16 +63,16 @@ def run_forever(store: Store, config: Config, *, start_web: StartWeb) -> int:
     """Run until SIGTERM/SIGINT; 0 then, 2 when the web app cannot start (a taken port)."""
     signals = _Signals()
     signals.install()
+    file_config = reload_config(config) or config  # sources.yaml alone, without registrations
+    scheduler = Scheduler(store, config, file_config=file_config)
     try:
-        stop_web = start_web()
+        stop_web = start_web(scheduler)
     except OSError as exc:
         log.error("%s", exc)
         return 2
-    scheduler = Scheduler(store, config)
     scheduler.start()
     log.warning("harvesting %d sources", len(config.sources))
     watcher = ConfigWatcher(config.path)
-    file_config = reload_config(config) or config  # sources.yaml alone, without registrations
     looked = time.monotonic()
     try:
         while not signals.stop.is_set():
@@ -85,13 +87,10 @@ def run_forever(store: Store, config: Config, *, start_web: StartWeb) -> int:
                 new = reload_config(scheduler.config)
                 if new is not None:
                     log.warning("configuration reloaded from %s", config.path)
-                    file_config = new
+                    scheduler.set_file_config(new)
             if reload or time.monotonic() - looked >= REGISTRATIONS_EVERY:
                 looked = time.monotonic()
-                with scheduler.db:  # approved, paused or withdrawn registrations
-                    current = merge_registered_sources(file_config, store)
-                if current != scheduler.config:
-                    scheduler.apply(current)
+                scheduler.refresh()  # approved, paused or withdrawn registrations
     finally:
         log.warning("stopping: finishing running harvests (at most %g s)", SHUTDOWN_GRACE)
         stop_web()

@@ -19,23 +19,29 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aggregator import clock, pipeline
-from aggregator.config import Config
+from aggregator.config import Config, ConfigHolder
+from aggregator.fetch.polite import host_of
 from aggregator.model import Outcome, Source
 from aggregator.publish import output
 from aggregator.schedule.reload import diff_sources
 from aggregator.store import Store
+from aggregator.store.registrations import merge_registered_sources
 from aggregator.store.schedule_queries import SourceSchedule
 
 log = logging.getLogger(__name__)
 
-PUBLISH_QUIET = 2.0  # publish once no harvest has changed anything for this long …
-PUBLISH_MAX_WAIT = 60.0  # … or this long after the first unpublished change, whichever first
-TICK = 2.0  # how often the loop looks at the database for pauses and resumes
-SHUTDOWN_GRACE = 10.0  # how long a stop waits for running harvests before abandoning them
+# the waits go through clock.waits: tests of the whole service scale them down
+PUBLISH_QUIET = clock.waits(2.0)  # publish once no harvest has changed anything for this long …
+# … or this long after the first unpublished change, whichever first
+PUBLISH_MAX_WAIT = clock.waits(60.0)
+TICK = clock.waits(2.0)  # how often the loop looks at the database for pauses and resumes
+# how long a stop waits for running harvests before abandoning them
+SHUTDOWN_GRACE = clock.waits(10.0)
 PUBLISH_GRACE = 300.0  # a publish that has started is finished, never cut (feeds stay whole)
 
 
@@ -72,17 +78,30 @@ def next_due(source: Source, report: pipeline.SourceReport, now: datetime) -> da
     return now + timedelta(seconds=source.interval)
 
 
+class _Waiter:
+    """A "Hämta nu" waiting for its source's next report."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.report: pipeline.SourceReport | None = None
+
+
 class Scheduler:
     def __init__(
         self,
         store: Store,
         config: Config,
         *,
+        file_config: Config | None = None,
         now: Callable[[], datetime] = clock.now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.config = config
+        # the configuration the web app reads on every request: set on every apply
+        self.live = ConfigHolder(config, file=file_config or config)
+        self._merging = threading.Lock()  # one re-read of the registrations at a time
+        self._waiters: dict[str, list[_Waiter]] = {}
         self.now = now
         self.monotonic = monotonic
         self.db = threading.RLock()
@@ -194,17 +213,23 @@ class Scheduler:
         finally:
             self.db.release()
         now = self.now()
+        newly_paused = False
         with self._cond:
             for sid, source in self.sources.items():
                 schedule = schedules.get(sid)
                 if schedule is None:
                     continue
                 if schedule.paused and sid not in self.paused:
-                    log.info("%s: paused; not harvested until resumed", sid)
+                    log.info(
+                        "%s: paused (%s); not harvested until resumed", sid, schedule.pause_reason
+                    )
                     self._plan(source, None)
+                    newly_paused = True
                 elif not schedule.paused and sid in self.paused:
                     log.info("%s: resumed; harvesting now", sid)
                     self._plan(source, now)
+        if newly_paused:  # a moderator's pause took its events out: publish that
+            self.request_publish()
 
     def _harvested(self, report: pipeline.SourceReport) -> None:
         """(a harvest thread) Plan the source's next harvest; changes ask for a publish."""
@@ -216,8 +241,12 @@ class Scheduler:
                     self._plan(source, self.now())
                 else:
                     self._plan(source, next_due(source, report, self.now()))
+            waiters = self._waiters.pop(report.source_id, [])
         if report.outcome in (Outcome.OK, Outcome.HELD):
             self.request_publish()
+        for waiter in waiters:
+            waiter.report = report
+            waiter.done.set()
 
     # -- merge + publish, debounced ----------------------------------------------------
 
@@ -291,6 +320,7 @@ class Scheduler:
         busy = self.pool.busy()
         with self._cond:
             self.config = config
+            self.live.set(config)
             self.pool.set_config(config)
             self.sources = {s.id: s for s in config.sources}
             for sid in changes.removed:
@@ -307,12 +337,77 @@ class Scheduler:
                     continue
                 only_interval = _same_but_interval(old[source.id], source)
                 due = first_due(source, schedule, now) if only_interval else now
+                if due is not None and schedule is not None and schedule.server_retry_at:
+                    due = max(due, schedule.server_retry_at)  # its host asked us to wait
                 self.pool.withdraw(source.id)
                 self._plan(source, due)
                 if source.id in busy and not only_interval:
                     self._edited.add(source.id)
                 log.warning("%s: changed in the configuration", source.id)
         self.request_publish()
+
+    # -- what the web app asks for (``web.harvests.ServiceLink``) -----------------------
+
+    def set_file_config(self, file_config: Config) -> None:
+        """A reloaded sources.yaml; the registrations are merged into it by ``refresh``."""
+        self.live.set(self.live.current, file=file_config)
+
+    def refresh(self) -> None:
+        """Merge the approved registrations into sources.yaml as the database has them now
+        and apply the result when it differs from the running configuration."""
+        with self._merging:
+            with self.db:
+                current = merge_registered_sources(self.live.file, self.store)
+            if current != self.config:
+                self.apply(current)
+
+    def sources_changed(self) -> None:
+        self.refresh()
+
+    def publish_soon(self) -> None:
+        self.request_publish()
+
+    def harvest_now(self, source_id: str, wait: float) -> pipeline.SourceReport | None:
+        """Make a source due now (the organizer's "Hämta nu", an approval): the dispatcher
+        hands it to the pool, which waits for its host like every harvest. One that is
+        already queued or running is not harvested twice: its report answers. Returns the
+        report if it came within ``wait`` seconds, else None."""
+        if source_id not in self.sources:
+            self.refresh()
+        waiter = _Waiter()
+        with self._cond:
+            source = self.sources.get(source_id)
+            if source is None or self._stopping:
+                reason = "tjänsten stannar" if self._stopping else "inte konfigurerad"
+                return pipeline.SourceReport(source_id, Outcome.SKIPPED, reason=reason)
+            paused = source_id in self.paused
+        if paused:  # resumed a moment ago (on /admin)? the database knows
+            with self.db:
+                schedule = self.store.schedule_state(source_id)
+            if schedule is not None and schedule.paused:
+                reason = pipeline.skip_reason(schedule, self.now(), self.config.settings) or ""
+                return pipeline.SourceReport(source_id, Outcome.SKIPPED, reason=reason)
+        with self._cond:
+            source = self.sources.get(source_id)
+            if source is None or self._stopping:
+                return pipeline.SourceReport(source_id, Outcome.SKIPPED, reason="inte konfigurerad")
+            self._waiters.setdefault(source_id, []).append(waiter)
+            if source_id not in self.pool.busy():
+                log.info("%s: harvest asked for on the web; due now", source_id)
+                self._plan(source, self.now())
+        if waiter.done.wait(timeout=wait):
+            return waiter.report
+        with self._cond:  # gave up waiting; the harvest itself goes on
+            left = [w for w in self._waiters.get(source_id, []) if w is not waiter]
+            if left:
+                self._waiters[source_id] = left
+            else:
+                self._waiters.pop(source_id, None)
+        return waiter.report
+
+    def host_turn(self, url: str, wait: float) -> AbstractContextManager[bool]:
+        """A registration's preview takes its host from the pool's gate like a harvest."""
+        return self.pool.gate.turn(host_of(url), wait)
 
 
 def _same_but_interval(old: Source, new: Source) -> bool:

@@ -24,7 +24,7 @@ Tables
     events         merged events: stable id, SEQUENCE, content hash and the
                    pre-rendered feed fragments (ics, rss, json)
     event_search   full-text index (FTS5) of published events; ``search_docs`` their
-                   stable ids there, ``search_pending`` those to index at commit
+                   docids there (in start order), ``search_pending`` those to index at commit
     match_pairs    why two source events were merged or not; ``overrides`` a
                    moderator's rulings; ``dirty_days`` the days to match again
     event_feeds    which feeds (``municipality/eksjo``, ``category/teater`` …) an event is in

@@ -34,6 +34,7 @@ from aggregator.config import SLUG_RE, Config
 from aggregator.errors import AggregatorError
 from aggregator.model import Event, Source
 from aggregator.store.codec import event_from_json, iso
+from aggregator.store.schedule_queries import MODERATOR_PAUSE
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,11 @@ class RegistrationQueries:
 
         def transaction(self) -> AbstractContextManager[None]: ...
 
+        # ScheduleQueries: a registration's pause is its source's pause (one model)
+        def _pause_row(self, source_id: str, now: datetime, message: str) -> bool: ...
+
+        def _resume_row(self, source_id: str, now: datetime) -> object: ...
+
     def add_registration(self, new: NewRegistration, now: datetime) -> Registration:
         at = iso(now)
         upload = new.upload
@@ -275,6 +281,14 @@ class RegistrationQueries:
                 (str(status), reason, iso(now), registration_id),
             )
             self._log_registration(registration_id, now, str(status), f"{actor}: {reason}".strip())
+            # the source row follows: paused by a moderator (events out of the feeds) or
+            # resumed (harvested again); one pause, as ``sources list`` and /kallor show it
+            if status is RegistrationStatus.PAUSED:
+                self._pause_row(registration_id, now, MODERATOR_PAUSE.format(id=registration_id))
+            elif (
+                status is RegistrationStatus.ACTIVE and current.status is RegistrationStatus.PAUSED
+            ):
+                self._resume_row(registration_id, now)
         return self._fresh(registration_id)
 
     def approve_registration(
@@ -447,11 +461,13 @@ def registered_source(registration: Registration, path: Path | None = None) -> S
 
 
 def merge_registered_sources(config: Config, store: RegistrationQueries) -> Config:
-    """The configuration plus every active registration; on the same id the source in
-    sources.yaml wins (and the registration is left out, with a warning)."""
+    """The configuration plus every active or paused registration; on the same id the
+    source in sources.yaml wins (and the registration is left out, with a warning). A
+    paused one stays a source (paused, its events out of the feeds), so every list of
+    sources shows it as paused rather than forgetting it."""
     configured = {source.id for source in config.sources}
     added: list[Source] = []
-    for registration in store.registrations(RegistrationStatus.ACTIVE):
+    for registration in store.registrations(RegistrationStatus.ACTIVE, RegistrationStatus.PAUSED):
         if registration.id in configured:
             log.warning(
                 "%s: registered and in sources.yaml; the sources.yaml entry is used",

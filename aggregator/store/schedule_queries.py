@@ -6,8 +6,11 @@ the transaction helper ``Store`` provides. The columns are added by migration m0
 A source's run of failures is described by ``consecutive_failures`` (kept by the
 harvest queries), ``failing_since`` and ``retry_at``; the last two mean nothing once
 ``consecutive_failures`` is back at 0, so a success needs no extra write to clear them.
-A paused source has ``status = 'paused'`` (every health reader shows it) and
-``paused_at``; it is not harvested until resumed.
+A paused source has ``status = 'paused'`` (every health reader shows it), ``paused_at``
+and a ``pause_reason`` (``model.PauseReason``): ``failing`` keeps its events in the
+feeds, ``moderator`` takes them out; ``resume_source`` lifts either and says which. A
+registered source's pause by a moderator is also its registration's status, kept in
+step here (``registrations.status = 'paused'``), so the organizer's page says the same.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aggregator.model import Outcome, SourceStatus
+from aggregator.model import Outcome, PauseReason, SourceStatus
 from aggregator.store.base import StoreBase
 from aggregator.store.codec import iso, parse_iso
 
@@ -36,10 +40,16 @@ class SourceSchedule:
     retry_reason: str
     paused_at: datetime | None
     advice: tuple[str, ...]
+    pause_reason: str = ""  # a PauseReason while paused, else ""
 
     @property
     def paused(self) -> bool:
         return self.status == SourceStatus.PAUSED
+
+    @property
+    def paused_by_moderator(self) -> bool:
+        """A person paused it: not harvested, not even when named, until resumed."""
+        return self.paused and self.pause_reason == PauseReason.MODERATOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +66,52 @@ def _when(value: str | None) -> datetime | None:
     return parse_iso(value) if value else None
 
 
+MODERATOR_PAUSE = (
+    "Pausad av en moderator: evenemangen är borttagna ur flödena tills källan återupptas "
+    "(aggregator sources resume {id})."
+)
+
+
+def _pause_reason(status: str, stored: str) -> str:
+    """The reason of a pause ('' when not paused; a pause from before m060 failed)."""
+    if status != SourceStatus.PAUSED:
+        return ""
+    return stored or PauseReason.FAILING
+
+
 class ScheduleQueries(StoreBase):
-    """The scheduler's columns of ``sources`` (m020) and its rows in ``fetch_log``."""
+    """The scheduler's columns of ``sources`` (m020, m060) and its rows in ``fetch_log``."""
+
+    if TYPE_CHECKING:  # from SourceQueries and RegistrationQueries, mixed into Store too
+
+        def _hide_events(self, source_id: str, now: datetime) -> int: ...
+
+        def _log_registration(
+            self, registration_id: str, now: datetime, action: str, detail: str
+        ) -> None: ...
 
     _SELECT = """SELECT id, status, consecutive_failures, last_attempt_at,
         CASE WHEN consecutive_failures > 0 THEN failing_since END,
         CASE WHEN consecutive_failures > 0 THEN retry_at END,
         CASE WHEN consecutive_failures > 0 THEN server_retry_at END,
         CASE WHEN consecutive_failures > 0 THEN retry_reason ELSE '' END,
-        paused_at, lint FROM sources"""
+        paused_at, lint, pause_reason FROM sources"""
 
     @staticmethod
     def _schedule(row: tuple[object, ...]) -> SourceSchedule:
-        (source_id, status, failures, attempt, failing, retry, server, reason, paused, lint) = row
+        (
+            source_id,
+            status,
+            failures,
+            attempt,
+            failing,
+            retry,
+            server,
+            reason,
+            paused,
+            lint,
+            why,
+        ) = row
         return SourceSchedule(
             source_id=str(source_id),
             status=str(status),
@@ -80,6 +123,7 @@ class ScheduleQueries(StoreBase):
             retry_reason=str(reason or ""),
             paused_at=_when(paused) if status == SourceStatus.PAUSED else None,  # type: ignore[arg-type]
             advice=tuple(json.loads(str(lint))),
+            pause_reason=_pause_reason(str(status), str(why or "")),
         )
 
     def schedule_state(self, source_id: str) -> SourceSchedule | None:
@@ -118,6 +162,8 @@ class ScheduleQueries(StoreBase):
                      consecutive_failures = consecutive_failures + 1,
                      retry_at = ?, server_retry_at = ?, retry_reason = ?,
                      paused_at = CASE WHEN ? THEN ? ELSE paused_at END,
+                     pause_reason = CASE WHEN status = 'paused' AND pause_reason = 'moderator'
+                                    THEN pause_reason WHEN ? THEN 'failing' ELSE '' END,
                      lint = COALESCE(?, lint)
                    WHERE id = ?""",
                 (
@@ -130,6 +176,7 @@ class ScheduleQueries(StoreBase):
                     retry_reason,
                     pause_message is not None,
                     now_iso,
+                    pause_message is not None,
                     json.dumps(list(advice), ensure_ascii=False) if advice is not None else None,
                     source_id,
                 ),
@@ -153,42 +200,100 @@ class ScheduleQueries(StoreBase):
             (json.dumps(list(advice), ensure_ascii=False), source_id),
         )
 
-    def pause_source(self, source_id: str, now: datetime, message: str) -> bool:
-        """Stop harvesting a source until it is resumed. False when there is no such source."""
+    def pause_source(
+        self, source_id: str, now: datetime, message: str, *, actor: str = "cli"
+    ) -> bool:
+        """A person's pause: not harvested until resumed, and its events leave the feeds
+        at the next publish (they come back with the first harvest after the resume). A
+        registered source's registration is paused with it. False when there is no such
+        source."""
         with self.transaction():
-            cursor = self.conn.execute(
-                "UPDATE sources SET status = ?, paused_at = ?, message = ? WHERE id = ?",
-                (SourceStatus.PAUSED, iso(now), message, source_id),
-            )
-            if cursor.rowcount:
-                self.conn.execute(
-                    """INSERT INTO fetch_log (source_id, at, outcome, message)
-                       VALUES (?, ?, ?, ?)""",
-                    (source_id, iso(now), Outcome.PAUSED, message),
+            paused = self._pause_row(source_id, now, message)
+            if paused:
+                cursor = self.conn.execute(
+                    """UPDATE registrations SET status = 'paused', updated_at = ?
+                       WHERE id = ? AND status = 'active'""",
+                    (iso(now), source_id),
                 )
-        return cursor.rowcount > 0
+                if cursor.rowcount:
+                    self._log_registration(source_id, now, "paused", actor)
+        return paused
 
-    def resume_source(self, source_id: str, now: datetime) -> bool:
-        """Harvest a paused source again, right away; a new run of failures starts from now
-        (so it is not paused again at its next failure). False when it was not paused."""
-        with self.transaction():
+    def _pause_row(self, source_id: str, now: datetime, message: str) -> bool:
+        """(in a transaction) The source row of a moderator's pause: its events hidden,
+        its validators dropped (a 304 after the resume would leave the events out)."""
+        cursor = self.conn.execute(
+            """UPDATE sources SET status = ?, pause_reason = ?, paused_at = ?, message = ?,
+                 etag = NULL, last_modified = NULL, fingerprint = NULL
+               WHERE id = ?""",
+            (SourceStatus.PAUSED, PauseReason.MODERATOR, iso(now), message, source_id),
+        )
+        if not cursor.rowcount:  # a registration approved but never harvested: its row now
             cursor = self.conn.execute(
-                """UPDATE sources SET
-                     status = CASE WHEN consecutive_failures > 0 THEN 'failed'
-                                   WHEN last_success_at IS NULL THEN 'never' ELSE 'ok' END,
-                     message = '', paused_at = NULL, retry_at = NULL, server_retry_at = NULL,
-                     retry_reason = '',
-                     failing_since = CASE WHEN consecutive_failures > 0 THEN ? END
-                   WHERE id = ? AND status = ?""",
-                (iso(now), source_id, SourceStatus.PAUSED),
+                """INSERT INTO sources (id, name, location, kind, priority, status,
+                     pause_reason, paused_at, message)
+                   SELECT id, name, url, kind, priority, ?, ?, ?, ? FROM registrations
+                   WHERE id = ? AND status IN ('active', 'paused')""",
+                (SourceStatus.PAUSED, PauseReason.MODERATOR, iso(now), message, source_id),
+            )
+            if not cursor.rowcount:
+                return False
+        self.conn.execute(
+            "INSERT INTO fetch_log (source_id, at, outcome, message) VALUES (?, ?, ?, ?)",
+            (source_id, iso(now), Outcome.PAUSED, message),
+        )
+        self._hide_events(source_id, now)
+        return True
+
+    def resume_source(
+        self, source_id: str, now: datetime, *, actor: str = "cli"
+    ) -> PauseReason | None:
+        """Lift a pause of either kind, to be harvested right away: returns which it was
+        (None when the source was not paused). A new run of failures starts from now (so
+        it is not paused again at its next failure); a paused registration is active again."""
+        with self.transaction():
+            reason = self._resume_row(source_id, now)
+            cursor = self.conn.execute(
+                """UPDATE registrations SET status = 'active', updated_at = ?
+                   WHERE id = ? AND status = 'paused'""",
+                (iso(now), source_id),
             )
             if cursor.rowcount:
-                self.conn.execute(
-                    """INSERT INTO fetch_log (source_id, at, outcome, message)
-                       VALUES (?, ?, ?, '')""",
-                    (source_id, iso(now), Outcome.RESUMED),
-                )
-        return cursor.rowcount > 0
+                self._log_registration(source_id, now, "active", f"{actor}: återupptagen")
+                reason = reason or PauseReason.MODERATOR
+        return reason
+
+    def _resume_row(self, source_id: str, now: datetime) -> PauseReason | None:
+        """(in a transaction) The source row of a resume; the reason it was paused for."""
+        row = self.conn.execute(
+            "SELECT status, pause_reason FROM sources WHERE id = ?", (source_id,)
+        ).fetchone()
+        if row is None or row[0] != SourceStatus.PAUSED:
+            return None
+        self.conn.execute(
+            """UPDATE sources SET
+                 status = CASE WHEN consecutive_failures > 0 THEN 'failed'
+                               WHEN last_success_at IS NULL THEN 'never' ELSE 'ok' END,
+                 message = '', paused_at = NULL, pause_reason = '', retry_at = NULL,
+                 server_retry_at = NULL, retry_reason = '',
+                 failing_since = CASE WHEN consecutive_failures > 0 THEN ? END
+               WHERE id = ?""",
+            (iso(now), source_id),
+        )
+        self.conn.execute(
+            "INSERT INTO fetch_log (source_id, at, outcome, message) VALUES (?, ?, ?, '')",
+            (source_id, iso(now), Outcome.RESUMED),
+        )
+        return PauseReason(_pause_reason(str(row[0]), str(row[1] or "")))
+
+    def pause_reasons(self) -> dict[str, PauseReason]:
+        """Why each paused source is paused (the pages show it beside the status)."""
+        return {
+            str(source_id): PauseReason(_pause_reason(SourceStatus.PAUSED, str(why or "")))
+            for source_id, why in self.conn.execute(
+                "SELECT id, pause_reason FROM sources WHERE status = 'paused'"
+            )
+        }
 
     def rekeyed_count(self, source_id: str, now: datetime) -> int:
         """Events of a source that vanished at ``now`` while an event with the same title

@@ -397,6 +397,83 @@ def m020_schedule_state(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m042_search_in_start_order(db: sqlite_utils.Database) -> None:
+    """Number the full-text index in start order, so a search answers nearest first
+    without collecting every match.
+
+    A search listing is ordered by start; with stable docids FTS5 had to hand over
+    every match (14,000 for "julkonsert" in 100k events) to be sorted. Now an event's
+    docid is its start in seconds since 1970 times 2**24 plus an ordinal within that
+    second: FTS5 returns matches in docid order, so ``rowid >= ?`` with ``LIMIT`` stops
+    after the first page. An event whose start moves is indexed again under a new docid
+    (the update trigger now also watches ``start_utc``). Prefix indexes for 2 and 3
+    characters: "jul*" otherwise merges the lists of every word starting with "jul"
+    on each query (0.7 ms against 0.05 ms in 100k events; the index grows from 10 to
+    about 25 MB). Rebuilds the index of an existing database. One statement at a time (no executescript, which would commit
+    the migration's transaction).
+    """
+    for statement in (
+        "DROP TABLE event_search",
+        "DROP TABLE search_docs",
+        "CREATE TABLE search_docs (docid INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE)",
+        """CREATE VIRTUAL TABLE event_search USING fts5(
+            title, description, place, organizer,
+            tokenize = "unicode61 remove_diacritics 2", prefix = '2 3'
+        )""",
+        "DROP TRIGGER events_search_note_update",
+        """CREATE TRIGGER events_search_note_update
+        AFTER UPDATE OF data, removed_at, start_utc, content_hash ON events
+        WHEN old.data IS NOT new.data OR old.removed_at IS NOT new.removed_at
+            OR old.start_utc IS NOT new.start_utc OR old.content_hash IS NOT new.content_hash
+        BEGIN
+            INSERT INTO search_pending (event_id) SELECT new.id
+                WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE event_id = new.id);
+        END""",
+        """INSERT INTO search_docs (docid, event_id)
+            SELECT (second << 24) + row_number() OVER (PARTITION BY second ORDER BY id), id
+            FROM (SELECT id, CAST(strftime('%s', start_utc) AS INTEGER) AS second
+                  FROM events WHERE removed_at IS NULL AND content_hash != '')""",
+        f"""INSERT INTO event_search (rowid, title, description, place, organizer)
+            SELECT d.docid, {_SEARCH_COLUMNS.replace("new.", "e.")}
+            FROM search_docs d JOIN events e ON e.id = d.event_id""",
+        "DELETE FROM search_pending",
+    ):
+        db.execute(statement)
+
+
+@migrations()
+def m060_pause_reason(db: sqlite_utils.Database) -> None:
+    """One pause with a reason (``model.PauseReason``): ``failing`` (after
+    ``pause_after``) or ``moderator`` (``sources pause``, /admin).
+
+    Before, an operator's pause was told apart only by its message, and a moderator's
+    pause of a registration deleted the source row (so /kallor and ``sources list`` did
+    not show it). Existing pauses get their reason from the message; a paused
+    registration gets its source row back, paused by a moderator (its events were
+    already taken out of the feeds). The validators of a moderator's pause are cleared,
+    so the first harvest after a resume reads the calendar whole (a 304 would leave its
+    events out). One statement at a time (no executescript, which would commit)."""
+    db.execute("ALTER TABLE sources ADD COLUMN pause_reason TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        """UPDATE sources SET pause_reason = CASE
+             WHEN message LIKE 'Pausad av administratören%' THEN 'moderator' ELSE 'failing' END
+           WHERE status = 'paused'"""
+    )
+    db.execute(
+        """INSERT INTO sources (id, name, location, kind, priority, status, pause_reason,
+             paused_at, message)
+           SELECT id, name, url, kind, priority, 'paused', 'moderator', updated_at,
+             'Pausad av en moderator.'
+           FROM registrations
+           WHERE status = 'paused' AND id NOT IN (SELECT id FROM sources)"""
+    )
+    db.execute(
+        """UPDATE sources SET etag = NULL, last_modified = NULL, fingerprint = NULL
+           WHERE status = 'paused' AND pause_reason = 'moderator'"""
+    )
+
+
+@migrations()
 def m021_source_events_start(db: sqlite_utils.Database) -> None:
     """The matcher reads the active members of a batch of days at a time (``dedupe.update``
     keeps its memory to a few days' events): without this index every batch scans every

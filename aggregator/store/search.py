@@ -2,11 +2,12 @@
 
 What is searched: each published (merged) event's title, description, place (the
 location text, venue, street, locality, municipality) and organizer — never the JSON
-keys or fields such as the time zone. The index (``event_search``, migrations m004 and
-m005) is kept in sync with ``events`` in every write transaction, whichever code saves
+keys or fields such as the time zone. The index (``event_search``, migrations m004, m005
+and m042) is kept in sync with ``events`` in every write transaction, whichever code saves
 or removes a merged event (triggers note the changes, ``_before_commit`` indexes them).
 The tokenizer is ``unicode61 remove_diacritics 2``: case and diacritics are folded, so
-"lonneberga" finds "Lönneberga" and "cafe" finds "Café".
+"lonneberga" finds "Lönneberga" and "cafe" finds "Café". Docids are in start order
+(``docid_floor``), so a listing by start reads only its page of the matches.
 
 User text is never FTS5 syntax. ``SearchQuery.parse`` quotes every word, so ``OR``,
 ``NEAR(…)``, ``title:``, ``-`` or an unbalanced ``"`` are searched as plain text (or
@@ -17,9 +18,14 @@ Text in double quotes is a phrase: ``"folkets hus"``.
 
 from __future__ import annotations
 
+import calendar
 import re
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from aggregator.store.base import StoreBase
 
@@ -119,7 +125,7 @@ RANK = "bm25(event_search, 10.0, 1.0, 3.0, 3.0)"
 
 def search_filter(query: SearchQuery, id_column: str) -> tuple[str, list[str]]:
     """An SQL condition (and its parameters) keeping the events whose ``id_column``
-    matches ``query``; for the store's listing queries to combine with their own filters.
+    matches ``query``; for listings that want every match (``events list --q``).
     A query with a ``problem`` matches nothing."""
     if query.problem is not None or not query.terms:
         return "0", []
@@ -129,6 +135,90 @@ def search_filter(query: SearchQuery, id_column: str) -> tuple[str, list[str]]:
                 WHERE event_search MATCH ?)""",
         [query.expression],
     )
+
+
+# A docid is the event's start in seconds since 1970, shifted past an ordinal within
+# that second (migration m042): FTS5 hands out matches in docid order, that is in start
+# order, and a ``rowid`` range picks a span of starts. 2**24 events starting in one
+# second is more than any calendar holds.
+ORDINAL_BITS = 24
+SECOND_SQL = "CAST(strftime('%s', e.start_utc) AS INTEGER)"
+
+
+def docid_floor(start_utc: str) -> int:
+    """The smallest docid of an event starting at ``start_utc`` (UTC ISO, whole seconds)
+    or later; the docids of events starting before it are all smaller."""
+    moment = datetime.fromisoformat(start_utc.replace("Z", "+00:00"))
+    return calendar.timegm(moment.utctimetuple()) << ORDINAL_BITS
+
+
+def docid_second(docid: int) -> int:
+    return docid >> ORDINAL_BITS
+
+
+def docid_range_of_second(second: int) -> tuple[int, int]:
+    """[low, high): the docids of the events starting in one second."""
+    return second << ORDINAL_BITS, (second + 1) << ORDINAL_BITS
+
+
+def search_match(query: SearchQuery, id_column: str) -> tuple[str, list[str]]:
+    """An SQL condition testing one event (``id_column``) against ``query``: its docid
+    is looked up, then FTS5 checks that one row. For a few candidates (events running
+    for days), where collecting every match of a common word would cost more."""
+    if query.problem is not None or not query.terms:
+        return "0", []
+    return (
+        f"""EXISTS (SELECT 1 FROM search_docs d CROSS JOIN event_search s
+                    WHERE d.event_id = {id_column} AND s.rowid = d.docid
+                      AND event_search MATCH ?)""",
+        [query.expression],
+    )
+
+
+def matches_in_start_order(
+    conn: sqlite3.Connection,
+    query: SearchQuery,
+    columns: str,
+    where: Sequence[str],
+    params: Sequence[object],
+    starts: tuple[str, str | None],
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """Events matching ``query`` and ``where`` (on ``events e``), starting in
+    ``starts`` = [from, before), in (start, id) order, at most ``limit``.
+
+    FTS5 drives: it walks the matches in docid order from the docid of ``from`` and
+    stops at ``limit``, so a common word costs a page, not every match. Within one
+    second docids are not in id order, so the events of the last second reached are
+    read whole (one more small range) and the page is sorted. ``columns`` start with
+    ``e.id, e.start_utc``. The API's listings and ``search_event_ids`` share the
+    expression (``SearchQuery.expression``) and the index.
+    """
+    if query.problem is not None or not query.terms:
+        return []
+    low, before = starts
+    conditions = ["event_search MATCH ?", _PUBLISHED, *where]
+    values: list[object] = [query.expression, *params]
+    if low:
+        conditions += ["s.rowid >= ?", "e.start_utc >= ?"]
+        values += [docid_floor(low), low]
+    if before is not None:
+        conditions += ["s.rowid < ?", "e.start_utc < ?"]
+        values += [docid_floor(before), before]
+    # CROSS JOIN keeps FTS5 as the outer loop, in its (start) order
+    sql = (
+        f"SELECT {columns}, s.rowid FROM event_search s CROSS JOIN search_docs d"
+        " CROSS JOIN events e INDEXED BY events_listing_id"
+        " WHERE d.docid = s.rowid AND e.id = d.event_id AND " + " AND ".join(conditions)
+    )
+    rows = conn.execute(sql + " ORDER BY s.rowid LIMIT ?", [*values, limit]).fetchall()
+    if len(rows) == limit:
+        last, after_last = docid_range_of_second(docid_second(rows[-1][-1]))
+        rows += conn.execute(
+            sql + " AND s.rowid >= ? AND s.rowid < ?", [*values, last, after_last]
+        ).fetchall()
+    unique = {row[0]: row[:-1] for row in rows}
+    return sorted(unique.values(), key=lambda row: (row[1], row[0]))[:limit]
 
 
 # What the index holds of an event ``e`` (``events.data``, see ``codec.merged_to_dict``).
@@ -146,7 +236,7 @@ _PUBLISHED = "e.removed_at IS NULL AND e.content_hash != ''"
 
 
 class SearchQueries(StoreBase):
-    """``event_search`` (FTS5) and ``search_docs`` (its stable ids for event ids).
+    """``event_search`` (FTS5) and ``search_docs`` (its docids, in start order, for event ids).
 
     Triggers on ``events`` note every saved, changed or removed event in
     ``search_pending``; ``_before_commit`` indexes them in the same transaction, so
@@ -161,11 +251,22 @@ class SearchQueries(StoreBase):
             """DELETE FROM event_search WHERE rowid IN (
                  SELECT d.docid FROM search_pending p JOIN search_docs d USING (event_id))"""
         )
+        # an event's docid follows its start: a changed event is numbered again
         self.conn.execute(
-            f"""INSERT INTO search_docs (event_id)
-                SELECT p.event_id FROM search_pending p JOIN events e ON e.id = p.event_id
-                WHERE {_PUBLISHED}
-                  AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.event_id = p.event_id)"""
+            "DELETE FROM search_docs WHERE event_id IN (SELECT event_id FROM search_pending)"
+        )
+        self.conn.execute(
+            f"""INSERT INTO search_docs (docid, event_id)
+                SELECT (second << {ORDINAL_BITS}) + row_number() OVER (
+                         PARTITION BY second ORDER BY id)
+                       + coalesce((SELECT max(d.docid) FROM search_docs d
+                                   WHERE d.docid >= (second << {ORDINAL_BITS})
+                                     AND d.docid < ((second + 1) << {ORDINAL_BITS}))
+                                  - (second << {ORDINAL_BITS}), 0),
+                       id
+                FROM (SELECT e.id, {SECOND_SQL} AS second
+                      FROM search_pending p JOIN events e ON e.id = p.event_id
+                      WHERE {_PUBLISHED})"""
         )
         self.conn.execute(
             f"""INSERT INTO event_search (rowid, title, description, place, organizer)

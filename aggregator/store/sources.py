@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aggregator.model import Event, FetchState, HarvestWarning, Outcome, Source, SourceStatus
 from aggregator.store.base import StoreBase
@@ -31,6 +32,11 @@ class SourceQueries(StoreBase):
 
         With ``now``, sources no longer configured are retired: their events are
         tombstoned (and so leave the feeds) and the source row is deleted. Returns their ids.
+
+        A source whose address changed starts afresh: no ETag or Last-Modified of the old
+        address is sent to the new one, and the old address's run of failures (its
+        backoff, a pause for failing, a Retry-After of another host) no longer holds it
+        back. A source a moderator paused keeps no events in the feeds.
         """
         sources = list(sources)
         retired: list[str] = []
@@ -44,7 +50,11 @@ class SourceQueries(StoreBase):
                 ]
                 for source_id in retired:
                     self._retire_source(source_id, now)
+            located = dict(self.conn.execute("SELECT id, location FROM sources").fetchall())
             for source in sources:
+                before = located.get(source.id)
+                if before is not None and before != source.location:
+                    self._moved(source.id, before, source.location)
                 self.conn.execute(
                     """INSERT INTO sources (id, name, location, kind, priority)
                        VALUES (?, ?, ?, ?, ?)
@@ -53,9 +63,59 @@ class SourceQueries(StoreBase):
                          priority = excluded.priority""",
                     (source.id, source.name, source.location, source.kind, source.priority),
                 )
+            if now is not None:
+                self._hide_paused_events(now)
         return retired
 
-    def _retire_source(self, source_id: str, now: datetime) -> None:
+    def _moved(self, source_id: str, before: str, after: str) -> None:
+        """(in a transaction) A new address: forget the old one's validators, and a pause
+        for failing. On another host its run of failures is forgotten too; on the same
+        host the server's Retry-After and our backoff stand (they are the host's), and a
+        new run of failures counts from the last attempt."""
+        lifted = "status = 'paused' AND pause_reason = 'failing'"
+        if _host(before) != "" and _host(before) == _host(after):
+            self.conn.execute(
+                f"""UPDATE sources SET etag = NULL, last_modified = NULL,
+                     status = CASE WHEN {lifted} THEN 'failed' ELSE status END,
+                     message = CASE WHEN {lifted} THEN '' ELSE message END,
+                     paused_at = CASE WHEN {lifted} THEN NULL ELSE paused_at END,
+                     pause_reason = CASE WHEN {lifted} THEN '' ELSE pause_reason END,
+                     failing_since = CASE WHEN consecutive_failures > 0
+                                     THEN last_attempt_at END
+                   WHERE id = ?""",
+                (source_id,),
+            )
+            return
+        self.conn.execute(
+            f"""UPDATE sources SET etag = NULL, last_modified = NULL,
+                 status = CASE WHEN status = 'failed' OR ({lifted}) THEN 'never'
+                               ELSE status END,
+                 message = CASE WHEN status = 'failed' OR ({lifted}) THEN '' ELSE message END,
+                 paused_at = CASE WHEN {lifted} THEN NULL ELSE paused_at END,
+                 pause_reason = CASE WHEN {lifted} THEN '' ELSE pause_reason END,
+                 consecutive_failures = 0, failing_since = NULL, retry_at = NULL,
+                 retry_reason = '', server_retry_at = NULL
+               WHERE id = ?""",
+            (source_id,),
+        )
+
+    def _hide_paused_events(self, now: datetime) -> int:
+        """(in a transaction) Tombstone the live events of sources a moderator paused (a
+        harvest that was already running when the pause came may have stored some)."""
+        paused = [
+            row[0]
+            for row in self.conn.execute(
+                """SELECT s.id FROM sources s WHERE s.status = 'paused'
+                     AND s.pause_reason = 'moderator' AND EXISTS (
+                       SELECT 1 FROM source_events e
+                       WHERE e.source_id = s.id AND e.removed_at IS NULL)"""
+            )
+        ]
+        return sum(self._hide_events(source_id, now) for source_id in paused)
+
+    def _hide_events(self, source_id: str, now: datetime) -> int:
+        """(in a transaction) Tombstone every live event of a source, so it leaves the
+        feeds at the next publish; the rows stay (a harvest brings them back)."""
         now_iso = iso(now)
         rows = self.conn.execute(
             "SELECT key, start_utc FROM source_events WHERE source_id = ? AND removed_at IS NULL",
@@ -68,12 +128,14 @@ class SourceQueries(StoreBase):
                WHERE source_id = ? AND removed_at IS NULL""",
             (now_iso, now_iso, source_id),
         )
-        self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
-        self._log(
-            source_id, now, Outcome.RETIRED, None, None, len(rows), "removed from sources.yaml"
-        )
         if rows:
             self._bump_data_version()
+        return len(rows)
+
+    def _retire_source(self, source_id: str, now: datetime) -> None:
+        count = self._hide_events(source_id, now)
+        self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        self._log(source_id, now, Outcome.RETIRED, None, None, count, "removed from sources.yaml")
 
     def fetch_state(self, source_id: str) -> FetchState:
         row = self.conn.execute(
@@ -96,8 +158,12 @@ class SourceQueries(StoreBase):
         """The source sends what was last stored (a 304, or the same bytes)."""
         with self.transaction():
             self.conn.execute(
-                """UPDATE sources SET status = CASE WHEN status = 'held' THEN 'held' ELSE 'ok' END,
-                   message = CASE WHEN status = 'held' THEN message ELSE '' END,
+                """UPDATE sources SET status = CASE WHEN status = 'held' THEN 'held'
+                     WHEN status = 'paused' AND pause_reason = 'moderator' THEN status
+                     ELSE 'ok' END,
+                   message = CASE WHEN status = 'held'
+                     OR (status = 'paused' AND pause_reason = 'moderator')
+                     THEN message ELSE '' END,
                    last_attempt_at = ?, last_success_at = ?, consecutive_failures = 0,
                    etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)
                    WHERE id = ?""",
@@ -247,7 +313,12 @@ class SourceQueries(StoreBase):
         etag, last_modified, fingerprint = (None, None, None) if decision.held else validators
         now_iso = iso(now)
         self.conn.execute(
-            """UPDATE sources SET status = ?, message = ?, warnings = ?, event_count = ?,
+            """UPDATE sources SET
+               status = CASE WHEN status = 'paused' AND pause_reason = 'moderator'
+                 THEN status ELSE ? END,
+               message = CASE WHEN status = 'paused' AND pause_reason = 'moderator'
+                 THEN message ELSE ? END,
+               warnings = ?, event_count = ?,
                consecutive_failures = 0, last_attempt_at = ?,
                last_success_at = COALESCE(?, last_success_at),
                etag = ?, last_modified = ?, fingerprint = ? WHERE id = ?""",
@@ -286,3 +357,11 @@ class SourceQueries(StoreBase):
             )
             for r in rows
         ]
+
+
+def _host(location: str) -> str:
+    """The host of a URL location ('' for a path): a Retry-After belongs to a host."""
+    try:
+        return urlsplit(location).netloc.lower() if "://" in location else ""
+    except ValueError:
+        return ""

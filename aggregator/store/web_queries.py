@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from aggregator.store.codec import iso, parse_iso
-from aggregator.store.search import SearchQuery, search_filter
+from aggregator.store.search import SearchQuery, matches_in_start_order, search_match
 
 
 class Fragment(enum.StrEnum):
@@ -111,8 +111,10 @@ class WebQueries:
         return rows
 
     def _filters(
-        self, query: EventQuery, driving: tuple[str, ...] = (), *, search: bool = True
+        self, query: EventQuery, driving: tuple[str, ...] = ()
     ) -> tuple[list[str], list[object]]:
+        """Every condition of ``query`` but the full-text search (which drives its own
+        queries, see ``matches_in_start_order``) and the lower bound of start."""
         where = ["e.removed_at IS NULL", "e.content_hash != ''"]
         params: list[object] = []
         for group in (query.municipalities, query.categories, query.organizers):
@@ -125,12 +127,6 @@ class WebQueries:
         if query.statuses:
             where.append("e.status IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(query.statuses)))
-        if query.search is not None and search:
-            # "+e.id": never drive by the hits (thousands for a common word, each
-            # then sorted); walk the start index and test membership instead
-            condition, search_params = search_filter(query.search, "+e.id")
-            where.append(condition)
-            params += search_params
         if query.starts_before is not None:
             where.append("e.start_utc < ?")
             params.append(query.starts_before)
@@ -140,64 +136,92 @@ class WebQueries:
         return where, params
 
     def _running_at(self, query: EventQuery, fragment: Fragment, moment: str) -> list[ListedEvent]:
-        """Events that started before ``moment`` and end after it: the last day's by
-        start, longer ones through the ``events_long`` index (few: festivals, exhibitions)."""
+        """Events that started before ``moment`` and end after it: the last day's in
+        start order (as any listing, ``_in_start_order``), longer ones through the
+        ``events_long`` index (few: festivals, exhibitions), tested one by one."""
         day_before = iso(parse_iso(moment) - LONG_EVENT)
-        where, params = self._filters(query, search=False)
-        columns = f"e.id, e.start_utc, e.{fragment.value}"
-        recent = " AND ".join([*where, "e.start_utc >= ?", "e.start_utc < ?", "e.end_utc > ?"])
-        long = " AND ".join([*where, LONG_EVENT_SQL, "e.end_utc > ?", "e.start_utc < ?"])
-        sql = (
-            f"SELECT {columns} FROM events e INDEXED BY events_listing WHERE {recent} UNION ALL "
-            f"SELECT {columns} FROM events e INDEXED BY events_long WHERE {long}"
-            " ORDER BY 2, 1 LIMIT ?"
+        recent = self._in_start_order(
+            query, fragment, (day_before, moment), query.limit, ("e.end_utc > ?", moment)
         )
-        rows = self.conn.execute(
-            sql,
-            [*params, day_before, moment, moment, *params, moment, day_before, query.limit],
+        where, params = self._filters(query)
+        where += [LONG_EVENT_SQL, "e.end_utc > ?", "e.start_utc < ?"]
+        params += [moment, day_before]
+        if query.search is not None:
+            condition, search_params = search_match(query.search, "e.id")
+            where.append(condition)
+            params += search_params
+        long = self.conn.execute(
+            f"SELECT e.id, e.start_utc, e.{fragment.value} FROM events e INDEXED BY events_long"
+            f" WHERE {' AND '.join(where)} ORDER BY 2, 1 LIMIT ?",
+            [*params, query.limit],
         ).fetchall()
-        if rows and query.search is not None:
-            # a few candidates: one pass of the full-text search keeps the hits
-            condition, search_params = search_filter(query.search, "e.id")
-            hits = {
-                r[0]
-                for r in self.conn.execute(
-                    f"""SELECT e.id FROM events e INDEXED BY events_listing_id
-                        WHERE e.removed_at IS NULL AND e.content_hash != ''
-                          AND e.id IN (SELECT value FROM json_each(?)) AND {condition}""",
-                    [json.dumps([r[0] for r in rows]), *search_params],
-                )
-            }
-            rows = [r for r in rows if r[0] in hits]
-        return [ListedEvent(*row) for row in rows]
+        if not long:
+            return recent
+        rows = sorted(
+            [*recent, *(ListedEvent(*row) for row in long)], key=lambda r: (r.start_utc, r.id)
+        )
+        return rows[: query.limit]
 
     def _starting(self, query: EventQuery, fragment: Fragment, limit: int) -> list[ListedEvent]:
         """Events starting at or after the lower bound (and after the cursor)."""
         bound = max(
             filter(None, (query.ends_after, query.after[0] if query.after else None)), default=""
         )
+        return self._in_start_order(query, fragment, (bound, query.starts_before), limit)
+
+    def _in_start_order(
+        self,
+        query: EventQuery,
+        fragment: Fragment,
+        starts: tuple[str, str | None],
+        limit: int,
+        extra: tuple[str, str] | None = None,
+    ) -> list[ListedEvent]:
+        """Events of ``query`` starting in ``starts`` = [from, before) and meeting the
+        ``extra`` condition (SQL, its one parameter), in (start, id) order, at most
+        ``limit``. The most selective ordered source drives: the full-text index
+        (its docids are in start order), a feed filter's rows of ``event_feeds``, or
+        the start index; the other conditions are tested on the rows it yields."""
+        low, before = starts
+        columns = f"e.id, e.start_utc, e.{fragment.value}"
         driving = next(
             (g for g in (query.municipalities, query.organizers, query.categories) if g), ()
         )
+        if query.search is not None:
+            driving = ()
         where, params = self._filters(query, driving)
+        if extra is not None:
+            where.append(extra[0])
+            params.append(extra[1])
+        if query.search is not None:
+            found = matches_in_start_order(
+                self.conn, query.search, columns, where, params, starts, limit
+            )
+            return [ListedEvent(*row) for row in found]
+        if before is not None:
+            where.append("e.start_utc < ?")
+            params.append(before)
         if not driving:
             sql = (
-                f"SELECT e.id, e.start_utc, e.{fragment.value}"
-                " FROM events e INDEXED BY events_listing"
+                f"SELECT {columns} FROM events e INDEXED BY events_listing"
                 f" WHERE e.start_utc >= ? AND {' AND '.join(where)}"
                 " ORDER BY e.start_utc, e.id LIMIT ?"
             )
-            rows = self.conn.execute(sql, [bound, *params, limit]).fetchall()
+            rows = self.conn.execute(sql, [low, *params, limit]).fetchall()
             return [ListedEvent(*row) for row in rows]
+        span = "f.start_utc >= ?" + (" AND f.start_utc < ?" if before is not None else "")
+        bounds = [low] if before is None else [low, before]
         sql = (
-            f"SELECT e.id, e.start_utc, e.{fragment.value} FROM event_feeds f"
+            f"SELECT {columns} FROM event_feeds f"
             " JOIN events e ON e.id = f.event_id"
-            f" WHERE f.feed = ? AND f.start_utc >= ? AND {' AND '.join(where)}"
+            f" WHERE f.feed = ? AND {span} AND {' AND '.join(where)}"
             " ORDER BY f.start_utc, f.event_id LIMIT ?"
         )
         per_feed = [
-            self.conn.execute(sql, [feed, bound, *params, limit]).fetchall() for feed in driving
+            self.conn.execute(sql, [feed, *bounds, *params, limit]).fetchall() for feed in driving
         ]
+        if len(per_feed) == 1:
+            return [ListedEvent(*row) for row in per_feed[0]]
         merged: list[ListedEvent] = []
         seen: set[str] = set()
         for row in heapq.merge(*per_feed, key=lambda r: (r[1], r[0])):

@@ -23,9 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from aggregator import clock, pipeline
+from aggregator import clock
 from aggregator.model import OverrideKind
-from aggregator.publish import output
 from aggregator.store import Store
 from aggregator.store.registrations import (
     SWEDISH_STATUS,
@@ -39,7 +38,6 @@ from aggregator.web.registration import (
     RegistrationSite,
     harvest_now,
     read_posted,
-    retire_unlisted,
     too_many,
 )
 from aggregator.web.submission import (
@@ -247,7 +245,7 @@ def moderate_registration(
     store = site.store()
     if action == "godkann":
         registration = approve(site, store, registration_id, fields, now)
-        harvest_now(site, store, registration, now)
+        harvest_now(site, registration)
         return "godkand", registration.id
     if action == "avvisa":
         reason = _field(fields, "reason", MAX_REASON)
@@ -258,11 +256,13 @@ def moderate_registration(
         )
         return "avvisad", registration_id
     if action == "pausa":
+        # its source is paused by a moderator with it: harvested no more, events hidden
         store.change_registration_status(registration_id, RegistrationStatus.PAUSED, now)
-        retire_unlisted(site, store, now)
+        site.service.sources_changed()
+        site.service.publish_soon()
         return "pausad", registration_id
     registration = store.change_registration_status(registration_id, RegistrationStatus.ACTIVE, now)
-    harvest_now(site, store, registration, now)
+    harvest_now(site, registration)
     return "aterupptagen", registration_id
 
 
@@ -288,7 +288,7 @@ def approve(
         if "categories" in fields
         else None,
         priority=int(priority_text) if priority_text else None,
-        taken_ids=[s.id for s in site.config.sources],
+        taken_ids=[s.id for s in site.holder.file.sources],  # sources.yaml's ids
     )
 
 
@@ -324,10 +324,7 @@ def moderate_pair(site: RegistrationSite, kind: OverrideKind, a: str, b: str, no
         pairs = [(refs[a][0], refs[b][0])]
     else:
         pairs = list(itertools.product(refs[a], refs[b]))
-    config = site.merged(store)
-    with site.work_lock:
-        store.add_overrides(kind, pairs, now)
-        store.mark_days_dirty({m.start_utc[:10] for found in members.values() for m in found})
-        pipeline.update_events(store, config, now)
-        output.publish(store, config, now)
+    store.add_overrides(kind, pairs, now)
+    store.mark_days_dirty({m.start_utc[:10] for found in members.values() for m in found})
+    site.service.publish_soon()  # the scheduler's publish (or the app's own), never a second one
     return ""

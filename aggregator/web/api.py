@@ -7,12 +7,15 @@ polls gets 304s. Bad parameters raise ``ApiError``: 400/422 ``{"error", "field"}
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date
 from typing import Annotated
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -20,10 +23,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from aggregator import clock
 from aggregator.model import WINDOW_BACK
 from aggregator.normalize import slugify
-from aggregator.publish import feed_title, jsonfeed, rss
-from aggregator.publish import ical as ical_out
-from aggregator.publish.write import FeedHead
-from aggregator.store import iso
+from aggregator.publish import feed_title
+from aggregator.publish.formats import PUBLISHERS
+from aggregator.publish.write import FeedHead, cut_to_size
+from aggregator.store import iso, parse_iso
 from aggregator.store.web_queries import Fragment
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
@@ -166,13 +169,32 @@ def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str)
     if request.url.query:
         url += "?" + request.url.query
     head = FeedHead(title, url, now)
-    frame = {
-        "ics": lambda: ical_out.calendar_frame(head, settings),
-        "rss": lambda: rss.rss_frame(head, settings),
-        "json": lambda: jsonfeed.json_frame(head, settings),
-    }[extension]()
-    body = frame.assemble([row.fragment for row in rows])
-    return conditional_response(request, body.encode(), FEED_TYPES[extension])
+    publisher = PUBLISHERS[extension]
+    fragments = [row.fragment for row in rows]
+    if publisher.max_bytes is None:
+        body = publisher.frame(head, settings).assemble(fragments).encode()
+    else:
+        # a subscription calendar: cut as the published .ics files are (nearest days
+        # first, the horizon in its description), never past Google's 1 MB
+        body, _ = cut_to_size(
+            lambda horizon: publisher.frame(replace(head, horizon=horizon), settings),
+            publisher.max_bytes,
+            local_day(settings.timezone),
+            fragments,
+            [row.start_utc for row in rows],
+        )
+    return conditional_response(request, body, FEED_TYPES[extension])
+
+
+@functools.lru_cache(maxsize=4)
+def local_day(zone_name: str) -> Callable[[str], date]:
+    """start_utc (UTC ISO) → the local date it falls on, for cutting by whole days."""
+    zone = ZoneInfo(zone_name)
+
+    def day(start_utc: str) -> date:
+        return parse_iso(start_utc).astimezone(zone).date()
+
+    return day
 
 
 def filter_label(given: EventFilter, ctx: WebContext, labels: dict[str, str]) -> str:
@@ -344,11 +366,13 @@ def categories(request: Request, ctx: Web) -> Response:
 def sources(request: Request, ctx: Web) -> Response:
     store = ctx.stores.get()
     configured = set(ctx.source_names)
+    paused = store.pause_reasons()
     rows = [
         {
             "id": s.id,
             "name": s.name,
             "status": s.status,
+            "pause_reason": paused.get(s.id),
             "last_success": s.last_success_at,
             "events": s.events,
         }

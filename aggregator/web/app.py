@@ -17,29 +17,37 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from aggregator.config import Config
+from aggregator.config import Config, ConfigHolder
 from aggregator.web import admin, api, pages, registration
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
 from aggregator.web.feeds import FeedFiles
 from aggregator.web.front import CORS_HEADERS, FrontDoor
+from aggregator.web.harvests import LocalHarvests, ServiceLink
+from aggregator.web.validation import swedish_reason
 
 log = logging.getLogger(__name__)
 
 MACHINE_PREFIXES = ("/api/", "/feeds/", "/openapi.json")
 
 
-def create_app(config: Config) -> FastAPI:
-    """The application for ``config``; uvicorn runs it as is."""
-    context = WebContext.build(config)
+def create_app(config: Config | ConfigHolder, service: ServiceLink | None = None) -> FastAPI:
+    """The application for ``config``; uvicorn runs it as is. Given a ``ConfigHolder``
+    (``aggregator run``), every request reads the configuration the holder has now;
+    ``service`` is the running scheduler, which harvests and publishes for the app."""
+    context = WebContext.build(config, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(context.service, LocalHarvests):
+            context.service.start()  # no scheduler: the app follows the registrations itself
         yield
         context.stores.close_all()
+        if isinstance(context.service, LocalHarvests):
+            context.service.close()
 
     app = FastAPI(
-        title=f"{config.settings.calendar_name} API",
+        title=f"{context.config.settings.calendar_name} API",
         version="1",
         description=(
             "Events of the regional calendar: listings with filters and cursors, "
@@ -96,7 +104,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     field = location[-1] if location else None
     if location and location[-1].isdigit() and len(location) > 1:
         field = location[-2]  # a repeated parameter: name it, not its position
-    message = f"{field}: {first.get('msg', 'ogiltigt värde')}" if field else "ogiltig fråga"
+    reason = swedish_reason(first)
+    message = f"{field} {reason}." if field else f"Frågan {reason}."
     return _error(request, 422, message, field)
 
 

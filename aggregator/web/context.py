@@ -11,8 +11,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aggregator.config import Config
+from aggregator.config import Config, ConfigHolder
 from aggregator.store import Store
+from aggregator.web.harvests import LocalHarvests, ServiceLink
 
 
 class StoreProvider:
@@ -67,13 +68,41 @@ class CountCache:
         return cached
 
 
+class _SourceNames:
+    """Source id → name of the current configuration, made once per configuration."""
+
+    def __init__(self) -> None:
+        self._for: Config | None = None
+        self._names: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def of(self, config: Config) -> dict[str, str]:
+        with self._lock:
+            if self._for is not config:
+                self._for, self._names = config, {s.id: s.name for s in config.sources}
+            return self._names
+
+
 @dataclass(frozen=True, slots=True)
 class WebContext:
-    config: Config
+    """What every handler shares. ``config`` is read from ``holder`` on every use: under
+    ``aggregator run`` the scheduler puts each reloaded configuration there."""
+
+    holder: ConfigHolder
     stores: StoreProvider
     feeds_dir: Path
-    source_names: dict[str, str] = field(default_factory=dict)
+    service: ServiceLink  # the harvest side: the running scheduler, or LocalHarvests
     counts: CountCache = field(default_factory=CountCache)
+    _names: _SourceNames = field(default_factory=_SourceNames)
+
+    @property
+    def config(self) -> Config:
+        return self.holder.current
+
+    @property
+    def source_names(self) -> dict[str, str]:
+        """Id → name of every source of the current configuration (do not modify)."""
+        return self._names.of(self.holder.current)
 
     def upcoming(self, feed: str, moment: str) -> int:
         """Events of ``feed`` not yet over at ``moment`` (UTC ISO)."""
@@ -86,12 +115,16 @@ class WebContext:
         return [entry for entry in counted if entry[2]]
 
     @classmethod
-    def build(cls, config: Config) -> WebContext:
-        database = config.resolve(config.settings.database)
+    def build(cls, config: Config | ConfigHolder, service: ServiceLink | None = None) -> WebContext:
+        """``service`` is the running scheduler under ``aggregator run``; without one the
+        app harvests and publishes itself (``LocalHarvests``)."""
+        holder = config if isinstance(config, ConfigHolder) else ConfigHolder(config)
+        first = holder.current
+        database = first.resolve(first.settings.database)
         Store(database).close()  # migrate once, before any worker thread opens it
         return cls(
-            config=config,
+            holder=holder,
             stores=StoreProvider(database),
-            feeds_dir=config.resolve(config.settings.feeds_dir),
-            source_names={source.id: source.name for source in config.sources},
+            feeds_dir=first.resolve(first.settings.feeds_dir),  # a restart setting
+            service=service or LocalHarvests(holder),
         )

@@ -96,7 +96,12 @@ class Facet(BaseModel):
 class SourceStatus(BaseModel):
     id: str
     name: str
-    status: str = Field(description="ok, unchanged, failed, held or never")
+    status: str = Field(description="ok, unchanged, failed, held, paused or never")
+    pause_reason: str | None = Field(
+        default=None,
+        description="when paused: failing (failed for a long time; its events stay) or "
+        "moderator (paused by a person; its events are out of the feeds)",
+    )
     last_success: str | None
     events: int
 

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from aggregator import clock
-from aggregator.model import CANCELLED, Settings
+from aggregator.model import CANCELLED, PAUSE_TEXT, Settings
 from aggregator.normalize import slugify
 from aggregator.publish import (
     SV_MONTHS,
@@ -517,7 +517,9 @@ def sources_page(request: Request, ctx: Web) -> Response:
     zone = ZoneInfo(ctx.config.settings.timezone)
     configured = set(ctx.source_names)
     rows = []
-    for s in ctx.stores.get().public_sources():
+    store = ctx.stores.get()
+    paused = store.pause_reasons()
+    for s in store.public_sources():
         if s.id not in configured:
             continue
         last = None
@@ -528,7 +530,9 @@ def sources_page(request: Request, ctx: Web) -> Response:
             {
                 "name": s.name,
                 "status": s.status,
-                "status_text": STATUS_TEXT.get(s.status, s.status),
+                "status_text": PAUSE_TEXT[paused[s.id]]
+                if s.id in paused
+                else STATUS_TEXT.get(s.status, s.status),
                 "last_success": last,
                 "events": s.events,
             }

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,10 +29,10 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from aggregator import clock, fetch, pipeline
-from aggregator.config import Config
+from aggregator import clock, pipeline
+from aggregator.config import Config, ConfigHolder
+from aggregator.model import PAUSE_TEXT, Outcome, PauseReason
 from aggregator.normalize import slugify
-from aggregator.publish import output
 from aggregator.store import Store
 from aggregator.store.registrations import (
     SWEDISH_STATUS,
@@ -48,6 +47,7 @@ from aggregator.store.registrations import (
 )
 from aggregator.web.abuse import BodyTooLarge, Limits, client_key, read_body, replayed
 from aggregator.web.context import WebContext
+from aggregator.web.harvests import HARVEST_WAIT, ServiceLink
 from aggregator.web.preview import (
     Preview,
     preview_event,
@@ -85,13 +85,15 @@ SECURITY_HEADERS = {
 
 @dataclass
 class RegistrationSite:
-    """What the registration and moderation pages share: configuration, a store per
-    thread, the rate limits, and one lock so web-triggered harvests never overlap."""
+    """What the registration and moderation pages share: the configuration as it is now
+    (``holder``), a store per thread, the rate limits, and the harvest side (``service``:
+    the running scheduler, or the app's own pool) that every harvest and publish the
+    pages ask for goes through."""
 
-    config: Config
+    holder: ConfigHolder
     store: Callable[[], Store]
+    service: ServiceLink
     limits: Limits = field(default_factory=Limits.default)
-    work_lock: threading.Lock = field(default_factory=threading.Lock)
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True
@@ -100,7 +102,11 @@ class RegistrationSite:
 
     @classmethod
     def build(cls, context: WebContext) -> RegistrationSite:
-        return cls(config=context.config, store=context.stores.get)
+        return cls(holder=context.holder, store=context.stores.get, service=context.service)
+
+    @property
+    def config(self) -> Config:
+        return self.holder.current
 
     def render(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("calendar_name", self.config.settings.calendar_name)
@@ -113,7 +119,8 @@ class RegistrationSite:
         return f"{self.config.settings.base_url}/registrera/status/{token}"
 
     def merged(self, store: Store) -> Config:
-        return merge_registered_sources(self.config, store)
+        """sources.yaml plus the registrations as the database has them now."""
+        return merge_registered_sources(self.holder.file, store)
 
 
 def api_error(message: str, field: str, status: int, **extra: str) -> JSONResponse:
@@ -237,13 +244,26 @@ def new_registration_id(name: str, taken: set[str]) -> str:
     return candidate
 
 
+PREVIEW_WAIT = 10.0  # seconds a preview waits for a host the harvests are using
+HOST_BUSY = Preview(
+    found=False,
+    reason="Servern som har kalendern är upptagen med en hämtning just nu.",
+    hint="Försök igen om en stund: vi skickar bara en förfrågan i taget till varje server.",
+)
+
+
 def run_preview(site: RegistrationSite, submission: Submission, now: datetime) -> Preview:
+    """What a harvest would read. An address is fetched only when its host is ours: the
+    same per-host gate as the harvests (never two requests at once to one server)."""
     source = preview_source(
         submission.url, submission.name, submission.municipality, submission.categories
     )
     if submission.upload is not None:
         return preview_upload(submission.upload, source, site.config, now)
-    return preview_url(submission.url, source, site.config, now)
+    with site.service.host_turn(submission.url, PREVIEW_WAIT) as ours:
+        if not ours:
+            return HOST_BUSY
+        return preview_url(submission.url, source, site.config, now)
 
 
 def register(
@@ -298,7 +318,9 @@ def status_values(
         "status_text": SWEDISH_STATUS[registration.status],
         "health": health,
         "health_text": health_text(
-            health.status if health else "never", health.message if health else ""
+            health.status if health else "never",
+            health.message if health else "",
+            store.pause_reasons().get(registration.id),
         ),
         "events": events,
         "preview": preview,
@@ -334,13 +356,24 @@ HEALTH_TEXT = {
 }
 
 
-def health_text(status: str, message: str) -> str:
+def health_text(status: str, message: str, paused: PauseReason | None = None) -> str:
+    """The source's health in a sentence; a pause says which kind, as /kallor does."""
+    if paused is not None:
+        return PAUSE_TEXT[paused] + "."
     return HEALTH_TEXT.get(status, "Okänd status.") + (f" ({message})" if message else "")
 
 
 def refresh(site: RegistrationSite, registration: Registration, now: datetime) -> str:
-    """ "Hämta nu": harvest an active source (or re-preview a pending one) right away."""
+    """ "Hämta nu": harvest an active source (or re-preview a pending one) as soon as its
+    server allows. The harvest goes through the same per-host gate as every scheduled
+    one (``site.service``), and a server's Retry-After is honoured, not overridden."""
     store = site.store()
+    if registration.status is RegistrationStatus.ACTIVE:
+        waiting = pipeline.skip_reason(
+            store.schedule_state(registration.id), now, site.config.settings
+        )
+        if waiting:
+            return f"Kalendern hämtas inte nu: {waiting}."
     if not store.claim_registration_refresh(registration.id, now, now - REFRESH_EVERY):
         minutes = int(REFRESH_EVERY.total_seconds() // 60)
         return f"Ni kan hämta högst en gång var {minutes}:e minut; försök igen om en stund."
@@ -360,42 +393,43 @@ def refresh(site: RegistrationSite, registration: Registration, now: datetime) -
         preview = run_preview(site, submission, now)
         store.save_registration_preview(registration.id, preview.to_json(), preview.kind, now)
         return "Förhandsvisningen är uppdaterad." if preview.found else preview.reason
-    report = harvest_now(site, store, registration, now)
-    if report.outcome == "failed":
+    return report_text(harvest_now(site, registration))
+
+
+QUEUED = (
+    "Hämtningen är köad: vi skickar bara en förfrågan i taget till varje server, så den "
+    "görs så snart servern har tid. Ladda om sidan om en stund för att se resultatet."
+)
+
+
+def report_text(report: pipeline.SourceReport | None) -> str:
+    """What the organizer is told about a harvest they asked for (None: not done yet)."""
+    if report is None:
+        return QUEUED
+    if report.outcome == Outcome.FAILED:
         return f"Hämtningen misslyckades: {report.message}"
-    if report.outcome == "unchanged":
+    if report.outcome == Outcome.SKIPPED:
+        return f"Kalendern hämtades inte: {report.reason}."
+    if report.outcome == Outcome.UNCHANGED:
         return "Kalendern är oförändrad sedan förra hämtningen."
+    if report.outcome == Outcome.HELD:
+        return HEALTH_TEXT["held"]
     return f"Hämtat: {report.events} evenemang ({report.new} nya, {report.changed} ändrade)."
 
 
-def harvest_now(
-    site: RegistrationSite, store: Store, registration: Registration, now: datetime
-) -> pipeline.SourceReport:
-    """Harvest an active registration at once, merge and publish: an approval (or a
-    "hämta nu") shows in the feeds without waiting for the schedule."""
-    config = site.merged(store)
-    source = config.source(registration.id)
-    with site.work_lock:
-        store.sync_sources(config.sources)  # a just-approved source gets its row (health)
-        session = fetch.new_session(config.settings)
-        try:
-            report = pipeline.harvest_source(store, config, source, now, session=session)
-        finally:
-            session.close()
-        if report.outcome in ("ok", "held"):
-            pipeline.update_events(store, config, now)
-            output.publish(store, config, now)
-    return report
+def harvest_now(site: RegistrationSite, registration: Registration) -> pipeline.SourceReport | None:
+    """Harvest an active registration as soon as its host allows, through the harvest
+    side (the running scheduler's pool, or the app's own), which then merges and
+    publishes: an approval or a "Hämta nu" shows in the feeds without waiting for the
+    schedule. None when it did not finish within ``HARVEST_WAIT`` (it still runs)."""
+    site.service.sources_changed()  # a just-approved or edited registration is known first
+    return site.service.harvest_now(registration.id, HARVEST_WAIT)
 
 
-def retire_unlisted(site: RegistrationSite, store: Store, now: datetime) -> None:
-    """Take a withdrawn or paused source's events out of the feeds now, not at the next
+def retire_unlisted(site: RegistrationSite) -> None:
+    """Take a withdrawn source's events out of the feeds now, not at the next
     harvest: its source row is retired like one removed from sources.yaml."""
-    config = site.merged(store)
-    with site.work_lock:
-        if store.sync_sources(config.sources, now):
-            pipeline.update_events(store, config, now)
-            output.publish(store, config, now)
+    site.service.sources_changed()
 
 
 # -- routes ---------------------------------------------------------------------------------------
@@ -403,7 +437,6 @@ def retire_unlisted(site: RegistrationSite, store: Store, now: datetime) -> None
 
 def registration_router(site: RegistrationSite) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    settings = site.config.settings
 
     def form_page(status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("values", {})
@@ -412,7 +445,7 @@ def registration_router(site: RegistrationSite) -> APIRouter:
         return site.render(
             "registrera.html",
             status,
-            municipalities=settings.municipalities,
+            municipalities=site.config.settings.municipalities,
             honeypot=HONEYPOT,
             **values,
         )
@@ -444,7 +477,9 @@ def registration_router(site: RegistrationSite) -> APIRouter:
         if wait is not None:
             return too_many(wait, json_answer=False)
         try:
-            submission = read_submission(posted.fields, posted.upload, settings, preview=previewing)
+            submission = read_submission(
+                posted.fields, posted.upload, site.config.settings, preview=previewing
+            )
             duplicate = duplicate_message(submission, site.config, site.store())
             if duplicate:
                 raise Refusal("url" if submission.url else "file", duplicate)
@@ -479,7 +514,7 @@ def registration_router(site: RegistrationSite) -> APIRouter:
             return too_many(wait, json_answer=True)
         try:
             posted = await read_posted(request)
-            submission = read_submission(posted.fields, posted.upload, settings)
+            submission = read_submission(posted.fields, posted.upload, site.config.settings)
             duplicate = duplicate_message(submission, site.config, site.store())
             if duplicate:
                 raise Refusal("url" if submission.url else "file", duplicate)
@@ -516,7 +551,9 @@ def registration_router(site: RegistrationSite) -> APIRouter:
             return too_many(wait, json_answer=True)
         try:
             posted = await read_posted(request)
-            submission = read_submission(posted.fields, posted.upload, settings, preview=True)
+            submission = read_submission(
+                posted.fields, posted.upload, site.config.settings, preview=True
+            )
         except Refusal as refusal:
             return api_error(refusal.message, refusal.field, refusal.status)
         duplicate = duplicate_message(submission, site.config, site.store())
@@ -631,7 +668,7 @@ def replace_export(
     )
     fresh = store.registration(registration.id)
     if fresh is not None and fresh.status is RegistrationStatus.ACTIVE:
-        harvest_now(site, store, fresh, now)  # reads the new file
+        harvest_now(site, fresh)  # reads the new file
     return f"Den nya exporten är inläst: {preview.upcoming} kommande evenemang."
 
 
@@ -640,7 +677,7 @@ def withdraw(site: RegistrationSite, registration: Registration, now: datetime) 
     store.change_registration_status(
         registration.id, RegistrationStatus.WITHDRAWN, now, actor="arrangören"
     )
-    retire_unlisted(site, store, now)
+    retire_unlisted(site)
 
 
 def _by_token(site: RegistrationSite, token: str) -> Registration | None:

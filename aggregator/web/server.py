@@ -7,6 +7,7 @@ The limits are why this exists: the old server died of 100 idle connections. Her
                          (or dribbles it, slowloris) is closed after this; uvicorn
                          alone waits for ever
     backlog              the listen queue for bursts of phones on the hour
+    proxy headers        believed only from ``settings.trusted_proxies`` (none by default)
 Slow readers are bounded in ``feeds.py`` (a send timeout per chunk).
 """
 
@@ -21,8 +22,9 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from aggregator.config import Config
+from aggregator.config import Config, ConfigHolder
 from aggregator.web.app import create_app
+from aggregator.web.harvests import ServiceLink
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +74,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
 
 def server_config(
-    config: Config,
+    config: Config | ConfigHolder,
     host: str,
     port: int,
     *,
     header_timeout: float = HEADER_TIMEOUT,
+    service: ServiceLink | None = None,
     **overrides: Any,
 ) -> uvicorn.Config:
     protocol: type[BoundedHttpProtocol] = BoundedHttpProtocol
@@ -99,19 +102,46 @@ def server_config(
         "access_log": False,
         "log_config": None,  # our logging setup, not uvicorn's
         "server_header": False,
-        "proxy_headers": False,
+        **proxy_options(config.current if isinstance(config, ConfigHolder) else config),
     }
     options.update(overrides)
-    return uvicorn.Config(create_app(config), **options)
+    return uvicorn.Config(create_app(config, service), **options)
 
 
-def build_server(config: Config, host: str, port: int, **overrides: Any) -> uvicorn.Server:
+def proxy_options(config: Config) -> dict[str, Any]:
+    """uvicorn's proxy-header handling, from ``settings.trusted_proxies``.
+
+    Behind a TLS proxy (nginx, a load balancer) every connection comes from the proxy:
+    the client's address is in X-Forwarded-For and the scheme in X-Forwarded-Proto.
+    uvicorn believes them only from the listed addresses, so rate limits count the
+    real visitor and the moderators' cookies get ``Secure`` (``request.url.scheme`` is
+    https); from anyone else the headers are ignored (a visitor could write any
+    address there). With no proxies listed, nobody's headers are believed."""
+    proxies = list(config.settings.trusted_proxies)
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies}
+
+
+def build_server(
+    config: Config | ConfigHolder,
+    host: str,
+    port: int,
+    *,
+    service: ServiceLink | None = None,
+    **overrides: Any,
+) -> uvicorn.Server:
     """A uvicorn Server for ``config``: ``.run()`` it in a thread or the main thread;
     set ``.should_exit = True`` to stop it."""
-    return uvicorn.Server(server_config(config, host, port, **overrides))
+    return uvicorn.Server(server_config(config, host, port, service=service, **overrides))
 
 
-def serve(config: Config, host: str, port: int, stop_event: threading.Event | None = None) -> None:
+def serve(
+    config: Config | ConfigHolder,
+    host: str,
+    port: int,
+    stop_event: threading.Event | None = None,
+) -> None:
     """Serve until interrupted (or until ``stop_event`` is set, from another thread)."""
     server = build_server(config, host, port)
     if stop_event is not None:
