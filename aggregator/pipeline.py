@@ -788,9 +788,11 @@ def harvest_all(
 def update_events(store: Store, config: Config, now: datetime) -> int:
     """Dedupe decides (identity, matching, merge), then publish renders what changed.
     Returns how many events changed."""
-    changes = dedupe.update_events(store, config.settings.timezone, now)
-    render_changes(store, changes, config.settings)
-    return len(changes)
+    settings = config.settings
+    # each merge chunk is rendered while it is still in memory, then released
+    return dedupe.update_events(
+        store, settings.timezone, now, lambda changes: render_changes(store, changes, settings)
+    )
 
 
 def run_once(

@@ -471,3 +471,13 @@ def m060_pause_reason(db: sqlite_utils.Database) -> None:
         """UPDATE sources SET etag = NULL, last_modified = NULL, fingerprint = NULL
            WHERE status = 'paused' AND pause_reason = 'moderator'"""
     )
+
+
+@migrations()
+def m021_source_events_start(db: sqlite_utils.Database) -> None:
+    """The matcher reads the active members of a batch of days at a time (``dedupe.update``
+    keeps its memory to a few days' events): without this index every batch scans every
+    source event."""
+    db.execute(
+        "CREATE INDEX source_events_start ON source_events (start_utc) WHERE removed_at IS NULL"
+    )
