@@ -17,7 +17,6 @@ import os
 import random
 import resource
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from aggregator.dedupe import update as dedupe
 from aggregator.publish import output
 from aggregator.publish.render import render_changes
 from aggregator.store import Store
+from bench.scratch import scratch_folder
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 TITLES = [
@@ -160,7 +160,7 @@ def main() -> None:
     total_bytes = sum(len(b) for b in bodies.values())
     server = serve(bodies)
     port = server.server_address[1]
-    work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    work = scratch_folder("bench-pipeline-")
     sources_yaml = "\n".join(
         f"  - id: s{i}\n    name: Förening {i}\n    url: http://127.0.0.1:{port}/s{i}.ics\n    municipality: Vimmerby"
         for i in range(args.sources)
