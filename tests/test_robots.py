@@ -96,7 +96,9 @@ class Site:
         ]
         for server in self.servers:
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            ).start()
 
     def url(self, path: str, host: int = 1) -> str:
         return f"http://127.0.0.{host}:{self.port}{path}"
