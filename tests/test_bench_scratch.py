@@ -38,13 +38,18 @@ def run(tail: str, env: dict[str, str] | None = None) -> tuple[Path, int]:
     child.stdin.write("\n")
     child.stdin.flush()
     if "sleep" in tail:
+        assert child.stdout.readline().strip() == "sleeping"
         child.send_signal(signal.SIGTERM)
     return folder, child.wait(timeout=30)
 
 
 @pytest.mark.parametrize(
     "tail",
-    ["", "raise RuntimeError('a benchmark that fails')\n", "time.sleep(60)\n"],
+    [
+        "",
+        "raise RuntimeError('a benchmark that fails')\n",
+        "print('sleeping', flush=True)\ntime.sleep(60)\n",
+    ],
     ids=["normal exit", "exception", "SIGTERM"],
 )
 def test_scratch_folder_is_removed_at_exit(tail: str) -> None:
