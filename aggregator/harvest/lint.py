@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from aggregator.harvest.ical import decode_calendar_bytes
 from aggregator.model import HarvestResult, Settings
+from aggregator.normalize.text import human_size
 from aggregator.normalize.timezones import iana_name_for_tzid, zone
 
 
@@ -230,7 +231,7 @@ def lint_harvest(content: bytes, result: HarvestResult, settings: Settings) -> l
 
 
 def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB".replace(".", ",")
+    return human_size(size)
 
 
 def changing_uids_advice(count: int) -> Advice:

@@ -105,6 +105,19 @@ def html_to_text(markup: str) -> str:
     return clean_multiline(html.unescape(text))
 
 
+def human_size(size: int) -> str:
+    """A byte count as an organizer reads it: ``512 byte``, ``1 kB``, ``1,5 MB`` (Swedish
+    decimal comma, 1 kB = 1024 byte). Never rounds a non-zero size down to 0."""
+    if size < 1024:
+        return f"{size} byte"
+    for unit, scale in (("kB", 1024), ("MB", 1024**2), ("GB", 1024**3)):
+        value = size / scale
+        if value < 1024 or unit == "GB":
+            break
+    shown = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return f"{shown.removesuffix('.0').replace('.', ',')} {unit}"
+
+
 def clean_url(url: str) -> str:
     url = url.strip()
     if url.startswith(("http://", "https://")) and " " not in url and len(url) < 2000:
