@@ -243,7 +243,7 @@ def dripper() -> Iterator[Dripper]:
 def test_one_deadline_covers_the_whole_request(tmp_path: Path, dripper: Dripper, path: str) -> None:
     found, _ = run_with(tmp_path, {"url": dripper.url + path, "kind": "ical"}, timeout=1)
     assert found["hostile"].status == "failed"
-    assert "too slowly (gave up after 3 s)" in found["hostile"].message
+    assert "för långsamt (vi gav upp efter 3 sekunder)" in found["hostile"].message
 
 
 def test_one_deadline_covers_a_whole_crawl(tmp_path: Path, dripper: Dripper) -> None:
@@ -251,7 +251,7 @@ def test_one_deadline_covers_a_whole_crawl(tmp_path: Path, dripper: Dripper) -> 
         tmp_path, {"url": dripper.url + "/list", "kind": "html", "max_pages": 20}, timeout=1
     )
     assert found["hostile"].status == "failed"
-    assert "took more than 6 s in all" in found["hostile"].message
+    assert "tog mer än 6 sekunder sammanlagt" in found["hostile"].message
     detail_pages = [p for p in dripper.seen if p.startswith("/evenemang/")]
     assert 0 < len(detail_pages) < 20  # the crawl was cut off, not run to its end
 

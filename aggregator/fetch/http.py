@@ -168,7 +168,7 @@ def _http_error(response: requests.Response, shown: str, source_id: str) -> Fetc
         "%s: HTTP %s %s for %s", source_id, response.status_code, response.reason or "", shown
     )
     error = FetchError(
-        http_status_message(response.status_code, shown, retry_after),
+        http_status_message(response.status_code, shown),
         source_id=source_id,
         url=shown,
     )
@@ -178,8 +178,9 @@ def _http_error(response: requests.Response, shown: str, source_id: str) -> Fetc
     return error
 
 
-def http_status_message(status: int, shown: str, retry_after: str | None = None) -> str:
-    """What an error answer means for the organizer, in Swedish: what happened, what to do."""
+def http_status_message(status: int, shown: str) -> str:
+    """What an error answer means for the organizer, in Swedish: what happened, what to do.
+    (A Retry-After is reported by the pipeline beside it, with the time we come back.)"""
     code = f"HTTP {status}"
     if status in (404, 410):
         return (
@@ -194,7 +195,7 @@ def http_status_message(status: int, shown: str, retry_after: str | None = None)
     if status in (429, 503):
         what = "bad oss vänta" if status == 429 else "är tillfälligt otillgänglig"
         return (
-            f"Servern {what} ({code}){_wait(retry_after)}. Vi försöker igen senare; du behöver "
+            f"Servern {what} ({code}). Vi försöker igen senare; du behöver "
             "inte göra något om det inte håller i sig."
         )
     if status >= 500:
@@ -206,16 +207,6 @@ def http_status_message(status: int, shown: str, retry_after: str | None = None)
         f"Servern svarade med ett fel för {shown} ({code}). Kontrollera att adressen är rätt "
         "och att den går att öppna i en webbläsare."
     )
-
-
-def _wait(retry_after: str | None) -> str:
-    value = (retry_after or "").strip()
-    if not value.isdigit():
-        return " en stund" if value else ""
-    seconds = int(value)
-    if seconds < 120:
-        return f" i {seconds} sekunder"
-    return f" i {round(seconds / 60)} minuter"
 
 
 def _request_error(
