@@ -79,7 +79,7 @@ def test_a_rule_of_a_billion_minutes_from_1900_is_brought_to_the_window(tmp_path
     assert len(bomb) < 200
     found, _ = run_with(tmp_path, {"path": "bomb.ics"}, files={"bomb.ics": bomb})
     assert found["hostile"].event_count == 500  # the per-series cap, from the window on
-    assert any("more than 500 occurrences" in w for w in found["hostile"].warnings)
+    assert any("fler än 500 tillfällen" in w for w in found["hostile"].warnings)
 
 
 def test_a_rule_that_never_matches_is_stopped_by_the_parse_budget(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_a_file_with_far_more_events_than_the_cap_is_refused_unread(tmp_path: Pa
         tmp_path, {"path": "big.ics"}, files={"big.ics": ics(*plain)}, max_events=100
     )
     assert found["hostile"].status == "failed"
-    assert "holds more than 250 events" in found["hostile"].message
+    assert "Kalenderfilen har fler än 250 evenemang" in found["hostile"].message
 
 
 @pytest.mark.parametrize(

@@ -398,11 +398,7 @@ def _series_calendar(
             fast_forward(component, ctx.window_start, ctx.tz)
         except RuleTooCostly as exc:
             log.debug("%s: %s: %s", ctx.source.id, _describe(first), exc)
-            ctx.warn(
-                f"Det återkommande evenemanget {_describe(first)} visas inte: dess "
-                "upprepningsregel (RRULE) ger för många tillfällen för att räkna ut. Ge serien "
-                "ett slutdatum eller ett glesare intervall."
-            )
+            ctx.warn(f"Det återkommande evenemanget {_describe(first)} visas inte: {exc}.")
             return None
         except (*_EVENT_ERRORS, AttributeError) as exc:
             log.debug("%s: %s left as it is: %s", ctx.source.id, _describe(first), exc)
