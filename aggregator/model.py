@@ -267,3 +267,23 @@ class FetchResult:
 # one of these from the pipeline: URL in, body bytes out, FetchError on failure.
 # It applies the same limits and SSRF guard as every other fetch.
 PageFetcher = Callable[[str], bytes]
+
+
+class RobotsStatus(StrEnum):
+    """What asking a host for its robots.txt gave (RFC 9309 2.3.1)."""
+
+    READ = "read"  # 2xx: its rules apply
+    MISSING = "missing"  # 4xx: no rules, no delay
+    UNREACHABLE = "unreachable"  # 5xx, timeout, refused, too many redirects: asked again sooner
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsFile:
+    """A host's robots.txt as we last read it, kept per host (in memory and in the
+    database) so that one run, or one day of runs, asks for it once."""
+
+    host: str  # as ``fetch.polite.host_of`` counts hosts
+    status: RobotsStatus
+    fetched_at: datetime
+    body: str = ""  # the text (at most the first 64 kB); '' unless READ
+    http_status: int | None = None

@@ -35,11 +35,15 @@ from aggregator.fetch.polite import (
     COOL_DOWN,
     SLOW_DOWN_STATUSES,
     HostGate,
+    RobotsCache,
     backoff_delay,
+    host_of,
     paced_fetcher,
     parse_retry_after,
+    robots_before_harvest,
     source_host,
 )
+from aggregator.fetch.robots import fetch_robots
 from aggregator.harvest import facebook, harvest_bytes
 from aggregator.harvest.detect import detect_kind
 from aggregator.harvest.lint import (
@@ -56,6 +60,7 @@ from aggregator.model import (
     HarvestResult,
     Outcome,
     PageFetcher,
+    RobotsFile,
     Settings,
     Source,
 )
@@ -360,7 +365,9 @@ class HarvestPool:
         # one pass (run --once, harvest): a host that asks us to wait is skipped, not waited
         # for; a database error stops the pass; crashes go back to the caller to raise
         self.one_pass = one_pass
-        self.gate = HostGate(config.settings)
+        self.gate = HostGate(
+            config.settings, robots=RobotsCache(load=self._load_robots, save=self._save_robots)
+        )
         self.cond = self.gate.cond
         self.workers = workers or config.settings.workers
         cores = os.cpu_count() or 1
@@ -495,6 +502,15 @@ class HarvestPool:
         finally:
             session.close()
 
+    def _load_robots(self, host: str) -> RobotsFile | None:
+        """A host's robots.txt as an earlier run read it (``RobotsCache``)."""
+        with self.db:
+            return self.store.robots_file(host)
+
+    def _save_robots(self, file: RobotsFile) -> None:
+        with self.db:
+            self.store.save_robots_file(file)
+
     def _store_failed(self, job: _Job, exc: StoreError) -> None:
         """A locked, damaged or full database. A one-pass harvest stops and its caller says
         so in one sentence; the service logs it and goes on (the disk may get room)."""
@@ -536,6 +552,7 @@ class HarvestPool:
         if schedule is None or schedule.paused_by_moderator:
             reason = "pausad av en moderator" if schedule else "inte längre konfigurerad"
             return SourceReport(source.id, Outcome.SKIPPED, reason=reason)
+        robots_before_harvest(self.gate, source, job.host, now, session)
         try:
             try:
                 result = fetch.fetch_source(
@@ -608,6 +625,11 @@ class HarvestPool:
         settings = config.settings
         result = fetched.result
 
+        def read_robots(url: str) -> RobotsFile:
+            return fetch_robots(
+                url, host_of(url), settings, now, session=session, source_id=fetched.source.id
+            )
+
         def parse() -> HarvestResult:
             return parse_source_bytes(
                 result.content,
@@ -616,7 +638,9 @@ class HarvestPool:
                 now,
                 result.content_type,
                 session=session,
-                pace=lambda page: paced_fetcher(page, self.gate, host, settings.timeout),
+                pace=lambda page: paced_fetcher(
+                    page, self.gate, host, settings.timeout, robots=read_robots, now=now
+                ),
                 folder=result.folder,
             )
 
@@ -788,9 +812,11 @@ def harvest_all(
 def update_events(store: Store, config: Config, now: datetime) -> int:
     """Dedupe decides (identity, matching, merge), then publish renders what changed.
     Returns how many events changed."""
-    changes = dedupe.update_events(store, config.settings.timezone, now)
-    render_changes(store, changes, config.settings)
-    return len(changes)
+    settings = config.settings
+    # each merge chunk is rendered while it is still in memory, then released
+    return dedupe.update_events(
+        store, settings.timezone, now, lambda changes: render_changes(store, changes, settings)
+    )
 
 
 def run_once(

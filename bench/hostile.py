@@ -27,12 +27,15 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_folder  # noqa: E402
+
 GOOD = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//hostile//SV\r\nBEGIN:VEVENT\r\n"
     "UID:good@bench\r\nDTSTART:20261210T180000Z\r\nSUMMARY:Julkonsert\r\nEND:VEVENT\r\n"
@@ -107,7 +110,7 @@ class Drip:
 
 
 def run_case(name: str, code: Path, seconds: float, memory: int) -> dict[str, object]:
-    folder = Path(tempfile.mkdtemp(prefix=f"hostile-{name}-"))
+    folder = scratch_folder(f"hostile-{name}-")
     (folder / "good.ics").write_text(GOOD)
     hostile: dict[str, object] = {"id": "hostile", "path": "hostile.ics"}
     settings = {"database": "bench.db", "feeds_dir": "feeds", "allow_private_hosts": True}

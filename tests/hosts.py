@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support import serve_in_background
+
 
 @dataclass
 class Answer:
@@ -86,7 +88,7 @@ class Hosts:
         ]
         for server in self.servers:
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            serve_in_background(server)
 
     def url(self, host_number: int, path: str) -> str:
         return f"http://127.0.0.{host_number}:{self.port}{path}"

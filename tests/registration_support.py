@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aggregator.config import load_config
 from aggregator.web.server import build_server
+from tests.support import serve_in_background
 
 
 @contextmanager
@@ -80,7 +81,7 @@ def recording_server() -> Iterator[Recorder]:
     with contextlib.suppress(OSError):  # no IPv6 loopback here: the IPv4 one still records
         servers.append(_V6Server(("::1", port), Handler))
     for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serve_in_background(server)
     recorder = Recorder(port, requests, servers)
     try:
         yield recorder
@@ -97,7 +98,7 @@ def file_server(folder: Path) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
     finally:
@@ -121,7 +122,7 @@ def redirecting_server(target: Callable[[str], str]) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
     finally:

@@ -7,6 +7,7 @@ import json
 import os
 import select
 import shutil
+import socketserver
 import subprocess
 import tempfile
 import threading
@@ -46,6 +47,20 @@ def write_config(folder: Path, sources: list[dict[str, Any]], **settings: Any) -
         encoding="utf-8",
     )
     return path
+
+
+# How often a test's HTTP server looks for a shutdown request: the standard library's
+# 0.5 s made every ``shutdown()`` wait up to half a second, once per server per test.
+SHUTDOWN_POLL = 0.02
+
+
+def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
+    """Run ``server`` in a daemon thread that ``server.shutdown()`` stops at once."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def require_marker(marker: str) -> None:

@@ -12,6 +12,7 @@ from werkzeug import Request, Response
 from aggregator.errors import FetchError
 from aggregator.fetch import check_host_allowed, fetch_source, fetch_url, new_session
 from aggregator.model import FetchState, Settings, Source
+from tests.support import serve_in_background
 
 ALLOW = Settings(allow_private_hosts=True)
 BODY = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
@@ -146,7 +147,6 @@ def test_path_sources_are_read_from_disk(tmp_path: Path) -> None:
 
 def test_hostile_redirect_location_is_a_fetch_error() -> None:
     """A Location urllib cannot parse (werkzeug will not send one, so a bare server does)."""
-    import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
     class Redirect(BaseHTTPRequestHandler):
@@ -159,7 +159,7 @@ def test_hostile_redirect_location_is_a_fetch_error() -> None:
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         with pytest.raises(FetchError, match="inte är en webbadress"):
             fetch_url(f"http://127.0.0.1:{server.server_address[1]}/bad", ALLOW)
@@ -223,7 +223,7 @@ def test_a_server_dripping_bytes_is_cut_off_by_the_total_time_limit() -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         with pytest.raises(FetchError, match="för långsamt"):
             fetch_url(

@@ -26,6 +26,7 @@ from aggregator.cli import main
 from aggregator.harvest import HARVESTERS
 from aggregator.harvest.worker import ParseBudget, run_in_workers
 from aggregator.store import Store
+from tests.parse_jobs import hog, nap
 from tests.support import write_config
 
 GOOD = (
@@ -88,10 +89,10 @@ def test_a_rule_that_never_matches_is_stopped_by_the_parse_budget(tmp_path: Path
         "UID:n@x\r\nDTSTART:20261201T000000Z\r\nRRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30\r\n"
     )
     found, _ = run_with(
-        tmp_path, {"path": "never.ics"}, files={"never.ics": never}, parse_timeout=2
+        tmp_path, {"path": "never.ics"}, files={"never.ics": never}, parse_timeout=1
     )
     assert found["hostile"].status == "failed"
-    assert "took longer than 2 s" in found["hostile"].message
+    assert "took longer than 1 s" in found["hostile"].message
 
 
 def test_a_thousand_open_ended_series_hit_the_event_cap(tmp_path: Path) -> None:
@@ -160,6 +161,13 @@ def test_an_unexpected_error_in_a_harvester_fails_that_source_only(
 # --- misbehaving servers -----------------------------------------------------------------
 
 
+# The read timeout the server cases run with: a request may take 3 of them (1.5 s), a
+# crawl 6 (3 s). Each dripped byte comes well within it (a tenth of it, so a busy machine
+# has 0.45 s to spare), so only the totals can stop a case.
+TIMEOUT = 0.5
+DRIP = TIMEOUT / 10
+
+
 class Dripper:
     """A raw HTTP server that answers each path with its own kind of slowness."""
 
@@ -200,18 +208,19 @@ class Dripper:
     def _route(self, conn: socket.socket, path: str) -> None:
         forever = b"x" * 1_000_000
         if path == "/status":
-            self._drip(conn, b"HTTP/1.1 200 OK\r\n" + forever, 0.2)
+            self._drip(conn, b"HTTP/1.1 200 OK\r\n" + forever, DRIP)
         elif path == "/headers":
             conn.sendall(b"HTTP/1.1 200 OK\r\n")
-            self._drip(conn, b"X-Slow: " + forever, 0.2)
+            self._drip(conn, b"X-Slow: " + forever, DRIP)
         elif path == "/body":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\n\r\n")
-            self._drip(conn, b"BEGIN:VCALENDAR\r\n" + forever, 0.2)
+            self._drip(conn, b"BEGIN:VCALENDAR\r\n" + forever, DRIP)
         elif path.startswith("/hop"):
-            # each hop takes about a second, well within the read timeout; all of them do not
+            # each hop takes about a request's deadline / 3, each byte within the read
+            # timeout; all six hops do not fit in one deadline
             n = int(path[4:] or 0)
             answer = f"HTTP/1.1 302 Found\r\nLocation: /hop{n + 1}\r\nConnection: close\r\n\r\n"
-            self._drip(conn, answer[:12].encode(), 0.08)
+            self._drip(conn, answer[:12].encode(), DRIP * 0.8)
             conn.sendall(answer[12:].encode())
         elif path == "/list":
             links = "".join(f'<a href="/evenemang/e{i}">Evenemang {i}</a>' for i in range(20))
@@ -221,7 +230,7 @@ class Dripper:
         elif path.startswith("/evenemang/"):
             page = b"<html><body>" + b" " * 12 + b"</body></html>"
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
-            self._drip(conn, page, 0.1)  # 2.6 s a page: each within the request's deadline
+            self._drip(conn, page, DRIP)  # 1.9 s a page: more than a request may take
         else:
             conn.sendall(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n")
 
@@ -241,32 +250,22 @@ def dripper() -> Iterator[Dripper]:
 
 @pytest.mark.parametrize("path", ["/status", "/headers", "/body", "/hop0"])
 def test_one_deadline_covers_the_whole_request(tmp_path: Path, dripper: Dripper, path: str) -> None:
-    found, _ = run_with(tmp_path, {"url": dripper.url + path, "kind": "ical"}, timeout=1)
+    found, _ = run_with(tmp_path, {"url": dripper.url + path, "kind": "ical"}, timeout=TIMEOUT)
     assert found["hostile"].status == "failed"
-    assert "för långsamt (vi gav upp efter 3 sekunder)" in found["hostile"].message
+    assert "för långsamt (vi gav upp efter 1,5 sekunder)" in found["hostile"].message
 
 
 def test_one_deadline_covers_a_whole_crawl(tmp_path: Path, dripper: Dripper) -> None:
     found, _ = run_with(
-        tmp_path, {"url": dripper.url + "/list", "kind": "html", "max_pages": 20}, timeout=1
+        tmp_path, {"url": dripper.url + "/list", "kind": "html", "max_pages": 20}, timeout=TIMEOUT
     )
     assert found["hostile"].status == "failed"
-    assert "tog mer än 6 sekunder sammanlagt" in found["hostile"].message
+    assert "tog mer än 3 sekunder sammanlagt" in found["hostile"].message
     detail_pages = [p for p in dripper.seen if p.startswith("/evenemang/")]
     assert 0 < len(detail_pages) < 20  # the crawl was cut off, not run to its end
 
 
 # --- parse workers -----------------------------------------------------------------------
-
-
-def hog(megabytes: int) -> int:
-    """A parse that needs ``megabytes`` of memory at once."""
-    return len(bytearray(megabytes * 1024 * 1024))
-
-
-def nap(seconds: float) -> float:
-    time.sleep(seconds)
-    return seconds
 
 
 def test_a_worker_over_its_memory_budget_fails_that_source_only() -> None:
@@ -288,7 +287,7 @@ WORKER_PARENT = """
 import os, sys, time
 sys.path.insert(0, {root!r})
 from aggregator.harvest.worker import ParseBudget, run_in_workers
-from tests.test_hostile import nap
+from tests.parse_jobs import nap
 if __name__ == "__main__":
     print(os.getpid(), flush=True)
     for result in run_in_workers(nap, [("a", (3600,)), ("b", (3600,))], ParseBudget(7200, 256), 2):

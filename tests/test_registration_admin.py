@@ -159,7 +159,11 @@ def test_every_form_needs_the_csrf_token(admin: Admin) -> None:
     csrf = admin.login()
     forged = admin.post(f"/admin/registreringar/{registration['id']}/godkann")
     assert forged.status_code == 403 and "CSRF" in forged.text
-    other = admin.post(f"/admin/registreringar/{registration['id']}/godkann", csrf=csrf[:-1] + "0")
+    # one hex digit changed, always to another one: "[:-1] + '0'" was the same token
+    # whenever the real one ended in 0 (one login in 16), and the approval went through
+    wrong = csrf[:-1] + ("1" if csrf[-1] == "0" else "0")
+    assert wrong != csrf
+    other = admin.post(f"/admin/registreringar/{registration['id']}/godkann", csrf=wrong)
     assert other.status_code == 403
     assert admin.db().execute("SELECT status FROM registrations").fetchone()[0] == "pending"
     outsider = requests.post(

@@ -30,6 +30,10 @@ from tests.support import assert_feeds_valid, read_with_icalendar, write_config
 
 ROOT = Path(__file__).parent.parent
 DEADLINE = 90.0  # seconds a wait may take before the test gives up (never asserted on)
+# the service's own waits at a tenth (clock.waits): config looks every 0.1 s, registrations
+# every 0.5 s, a publish after 0.2 s of quiet, 1 s of grace for running harvests at a stop
+WAIT_SCALE = "0.1"
+POLL = 0.05  # seconds between two looks at what a test waits for
 
 
 def event(uid: str, title: str, start: str, place: str = "Folkets hus\\, Vimmerby") -> str:
@@ -77,7 +81,7 @@ class Service:
             ],
             stdout=subprocess.DEVNULL,
             stderr=self.log_file,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), "AGGREGATOR_WAIT_SCALE": WAIT_SCALE},
         )
 
     def log(self) -> str:
@@ -89,15 +93,19 @@ class Service:
             if check():
                 return
             assert self.process.poll() is None, f"the service died:\n{self.log()}"
-            time.sleep(0.2)
+            time.sleep(POLL)
         raise AssertionError(f"gave up waiting for {what}; log:\n{self.log()}")
 
     def wait_log(self, text: str, count: int = 1) -> None:
         self.wait_for(f"{text!r} in the log", lambda: self.log().count(text) >= count)
 
-    def stop(self, signum: int = signal.SIGTERM) -> int:
+    def stop(self, signum: int = signal.SIGTERM, then: Callable[[], None] | None = None) -> int:
+        """Signal the service and wait for it to exit; ``then`` runs in between (a check
+        of what the service had done when the signal left)."""
         self.process.send_signal(signum)
         try:
+            if then is not None:
+                then()
             return self.process.wait(timeout=DEADLINE)
         finally:
             self.log_file.close()
@@ -248,19 +256,27 @@ def big_calendar(path: Path, count: int) -> Path:
 def test_sigterm_during_a_publish_lets_it_finish(
     tmp_path: Path, service: Callable[[Path], Service], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    big = big_calendar(tmp_path / "big.ics", 12000)  # a publish long enough to signal into
+    # a publish long enough to signal into (seconds, against the 0.05 s the test polls
+    # at), whose calendars still exceed the 1 MB cut
+    big = big_calendar(tmp_path / "big.ics", 5000)
     config = configure(tmp_path, [{"id": "big", "name": "Stor", "path": str(big)}])
     run = service(config)
     run.wait_log("big: ok in")
     run.wait_log("publish: merging and writing feeds", count=2)  # the one after the harvest
-    assert run.stop() == 0
+
+    def still_publishing() -> None:
+        # proof from this side that the signal left during the publish; the service's
+        # own "stopping:" line may come after it (its main thread can be waiting for the
+        # database, which the publish holds, when the signal lands)
+        assert run.log().count("files written") == 1, "the publish was over before the signal"
+
+    assert run.stop(then=still_publishing) == 0
     log = run.log()
-    stopping = log.index("stopping:")
-    finished = log.rindex("files written")
-    assert stopping < finished, "the signal came during the publish, which then finished"
+    assert "stopping:" in log
+    assert log.count("files written") == 2, "the publish the signal came into finished"
     assert integrity(tmp_path / "test.db") == "ok"
     items = json.loads((tmp_path / "feeds" / "all.json").read_text(encoding="utf-8"))["items"]
-    assert len(items) == 12000, "the feed is whole"
+    assert len(items) == 5000, "the feed is whole"
     assert read_with_icalendar(tmp_path / "feeds" / "all.ics"), "the (1 MB capped) calendar parses"
     assert not list((tmp_path / "feeds").rglob("*.tmp")), "no half-written feed left behind"
     assert main(["--config", str(config), "run", "--once"]) == 0, "the next run is normal"
@@ -353,3 +369,32 @@ def test_approved_registrations_join_a_running_service_and_paused_ones_leave(
             "the paused registration to leave", lambda: "Luciakonsert" not in titles(all_ics)
         )
         assert run.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, 10.0),
+        ("0.1", 1.0),
+        ("1", 10.0),
+        ("0", 10.0),
+        ("-0.5", 10.0),
+        ("2", 10.0),
+        ("snabbt", 10.0),
+        ("nan", 10.0),
+        ("", 10.0),
+    ],
+)
+def test_only_a_factor_up_to_one_scales_the_service_waits(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, seconds: float
+) -> None:
+    """The knob these tests turn: production (unset) and any value but a speed-up keep
+    every wait as written, so a stray setting can never make the service slower or
+    spin without waiting."""
+    from aggregator.clock import WAIT_SCALE_ENV, waits
+
+    if value is None:
+        monkeypatch.delenv(WAIT_SCALE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(WAIT_SCALE_ENV, value)
+    assert waits(10.0) == pytest.approx(seconds)

@@ -177,7 +177,8 @@ def test_no_token_reaches_another_host_or_any_output(
     out, err = capsys.readouterr()
 
     assert authorization_seen(other_host) == []
-    assert {r.path for r, _ in other_host.log} == {"/moved", "/page"}  # paging to it refused
+    # paging to it refused; its robots.txt is read (without the token) before its first page
+    assert {r.path for r, _ in other_host.log} == {"/robots.txt", "/moved", "/page"}
     ours = authorization_seen(httpserver)
     assert any(p.startswith("/v24.0/2/events") for p in ours)  # the token does reach its host
     assert "fb-moved" in out or "fb-moved" in err

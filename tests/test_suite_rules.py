@@ -3,12 +3,33 @@ fails, a missing tool fails, and a test that needs ical.js must say so with its 
 
 from __future__ import annotations
 
+import itertools
+import tomllib
 from pathlib import Path
 
 import pytest
 
 CONFTEST = Path(__file__).parent / "conftest.py"
-MARKERS = "[pytest]\nmarkers =\n    icaljs: ical.js\n    browser: chromium\naddopts = --strict-markers -p no:cacheprovider\n"
+PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
+
+
+def plugins_left_out() -> str:
+    """The suite's ``-p no:…`` options: the probe runs in this process, and a plugin the
+    suite leaves out (schemathesis, hypothesis) would be imported afresh by every probe."""
+    addopts = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"][
+        "addopts"
+    ].split()
+    return " ".join(
+        f"-p {name}"
+        for flag, name in itertools.pairwise(addopts)
+        if flag == "-p" and name.startswith("no:")
+    )
+
+
+MARKERS = (
+    "[pytest]\nmarkers =\n    icaljs: ical.js\n    browser: chromium\n"
+    f"addopts = --strict-markers -p no:cacheprovider {plugins_left_out()}\n"
+)
 
 
 @pytest.fixture

@@ -1,32 +1,42 @@
-"""Schemathesis against /openapi.json: whatever it generates, no 5xx, nothing off-schema."""
+"""Schemathesis against /openapi.json: whatever it generates, no 5xx, nothing off-schema.
+
+Schemathesis and Hypothesis are imported in the test, not at collection: every pytest
+worker collects every module, and only the one that runs these two tests needs them
+(their import is a few seconds of CPU per process). Their pytest plugins are off in
+pyproject (``-p no:schemathesis -p no:hypothesispytest``) for the same reason: these
+tests call Hypothesis themselves and use neither.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from tests.web_server import running
 from tests.web_site import Site, build_site
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
+if TYPE_CHECKING:
+    import schemathesis
+
+
+def checks() -> list[Callable[..., Any]]:
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +48,15 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_every_operation_holds_to_its_schema(base: str, mode: GenerationMode) -> None:
+@pytest.mark.parametrize("mode_name", ["positive", "negative"])
+def test_every_operation_holds_to_its_schema(base: str, mode_name: str) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
+    mode = GenerationMode(mode_name)
+    run_checks = checks()
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 9
@@ -57,7 +74,7 @@ def test_every_operation_holds_to_its_schema(base: str, mode: GenerationMode) ->
         )
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=base, checks=CHECKS)
+            case.call_and_validate(base_url=base, checks=run_checks)
 
         try:
             check()

@@ -365,7 +365,7 @@ def _events_list(config: Config, store: Store, args: argparse.Namespace, now: da
     query = SearchQuery.parse(args.q) if args.q is not None else None
     if query is not None and query.problem is not None:
         print(f"aggregator: --q: {query.sentence()}", file=sys.stderr)
-        return 1
+        return 2  # bad input, as argparse refuses it
     rows = store.published_events(start_from=start_from, start_to=start_to, feed=feed, query=query)
     if args.municipality and args.category:
         wanted = slugify(args.municipality)

@@ -24,8 +24,6 @@ from aggregator.store.registrations import (
     RegistrationStatus,
     registered_source,
 )
-from aggregator.web.preview import Preview
-from aggregator.web.submission import MAX_REASON, Refusal, check_categories, check_municipality
 
 COMMANDS = ("pending", "approve", "reject", "export")
 
@@ -53,6 +51,10 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -> int:
+    # the web package (FastAPI, its pages) costs ~90 MB and half a second to import: only
+    # these commands need it, not every `aggregator` command that imports this module
+    from aggregator.web.submission import Refusal
+
     command = args.sources_command
     try:
         if command == "pending":
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace, config: Config, store: Store, now: datetime) -
 
 
 def pending(store: Store) -> int:
+    from aggregator.web.preview import Preview
+
     registrations = store.registrations(RegistrationStatus.PENDING)
     for r in registrations:
         preview = Preview.from_json(r.preview)
@@ -90,6 +94,8 @@ def pending(store: Store) -> int:
 
 
 def approve(args: argparse.Namespace, config: Config, store: Store, now: datetime) -> int:
+    from aggregator.web.submission import check_categories, check_municipality
+
     municipality = (
         check_municipality(args.municipality, config.settings) if args.municipality else None
     )
@@ -111,6 +117,8 @@ def approve(args: argparse.Namespace, config: Config, store: Store, now: datetim
 
 
 def reject(args: argparse.Namespace, store: Store, now: datetime) -> int:
+    from aggregator.web.submission import MAX_REASON
+
     reason = " ".join(args.reason.split())
     if not reason or len(reason) > MAX_REASON:
         print(f"aggregator: give a reason of 1–{MAX_REASON} characters", file=sys.stderr)

@@ -10,7 +10,8 @@ Pure functions over ``Features``: no I/O, no clock.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from aggregator.dedupe.features import REGIONS, Features, areas_meet, region_of
@@ -35,23 +36,47 @@ def _anchors(tokens: frozenset[str]) -> set[str]:
     return keys
 
 
-def _block_keys(features: Sequence[Features]) -> list[set[str]]:
+@dataclass(frozen=True, slots=True)
+class AnchorCounts:
+    """How many of ``events`` events hold each title anchor: what "common" is judged by."""
+
+    counts: Mapping[str, int]
+    events: int
+
+
+def count_anchors(features: Iterable[Features], into: dict[str, int] | None = None) -> int:
+    """Add each event's title anchors to ``into``; returns how many events were counted.
+    The matcher counts a whole calendar this way, a batch of days at a time."""
+    counts = into if into is not None else {}
+    events = 0
+    for f in features:
+        events += 1
+        for anchor in _anchors(f.tokens):
+            counts[anchor] = counts.get(anchor, 0) + 1
+    return events
+
+
+def _block_keys(features: Sequence[Features], common: AnchorCounts | None = None) -> list[set[str]]:
     """Each event's blocking keys: its title anchors, URL and UID.
 
     Anchors held by more than ``COMMON_SHARE`` of all events ("konsert" in a big
     catalogue) are left out for events that have rarer ones: duplicates share their rare
     words too, and common anchors would make the pair count grow with the square of the
-    events per day. Below ``COMMON_MIN`` events nothing counts as common.
+    events per day. Below ``COMMON_MIN`` events nothing counts as common. ``common``:
+    judge by these counts (the whole calendar these events are a batch of) instead.
     """
     anchors = [_anchors(f.tokens) for f in features]
-    counts: dict[str, int] = defaultdict(int)
-    for found in anchors:
-        for anchor in found:
-            counts[anchor] += 1
-    limit = max(COMMON_MIN, COMMON_SHARE * len(features))
+    if common is None:
+        local: dict[str, int] = defaultdict(int)
+        for found in anchors:
+            for anchor in found:
+                local[anchor] += 1
+        common = AnchorCounts(local, len(features))
+    counts = common.counts
+    limit = max(COMMON_MIN, COMMON_SHARE * common.events)
     keys = []
     for f, found in zip(features, anchors, strict=True):
-        rare = {a for a in found if counts[a] <= limit} or found
+        rare = {a for a in found if counts.get(a, 0) <= limit} or found
         if f.url:
             rare.add("u" + f.url)
         if f.uid:
@@ -60,7 +85,9 @@ def _block_keys(features: Sequence[Features]) -> list[set[str]]:
     return keys
 
 
-def candidate_pairs(features: Sequence[Features]) -> Iterator[tuple[int, int]]:
+def candidate_pairs(
+    features: Sequence[Features], common: AnchorCounts | None = None
+) -> Iterator[tuple[int, int]]:
     """Index pairs worth scoring, each once, never two of one source.
 
     Blocks by the venue's local day (near-midnight events also by the neighbouring day).
@@ -69,7 +96,7 @@ def candidate_pairs(features: Sequence[Features]) -> Iterator[tuple[int, int]]:
     conflict never: both are clear non-matches anyway, so skipping them loses nothing.
     """
     by_day: dict[date, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    event_keys = _block_keys(features)
+    event_keys = _block_keys(features, common)
     for index in sorted(range(len(features)), key=lambda i: features[i].instant):
         f = features[index]
         # a block per municipality too: villages of different ones never match, and an

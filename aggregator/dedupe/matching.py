@@ -16,7 +16,7 @@ import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from aggregator.dedupe.blocking import candidate_pairs
+from aggregator.dedupe.blocking import AnchorCounts, candidate_pairs
 from aggregator.dedupe.cluster import ScoredPair, cluster_pairs
 from aggregator.dedupe.features import Features, event_features
 from aggregator.dedupe.score import (
@@ -44,19 +44,21 @@ def match_events(
     *,
     must_link: Iterable[tuple[int, int]] = (),
     cannot_link: Iterable[tuple[int, int]] = (),
+    common: AnchorCounts | None = None,
 ) -> MatchResult:
     """Find the events that are the same real event, and the pairs a human should decide.
 
     ``must_link`` pairs (a moderator's merge, a shared publisher UID) are joined first,
     whatever their scores; ``cannot_link`` pairs (a moderator's "keep apart") are clear
-    non-matches, so no chain can pull them together either.
+    non-matches, so no chain can pull them together either. ``common``: when ``events``
+    are a batch of a larger set, that set's title anchor counts (see ``blocking``).
     """
     # Scoring makes millions of short-lived acyclic tuples; the collections they trigger
     # would rescan every event each time (about 20 % of the run), so hold the collector.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _match_events(events, tz_name, must_link, cannot_link)
+        return _match_events(events, tz_name, must_link, cannot_link, common)
     finally:
         if enabled:
             gc.enable()
@@ -80,12 +82,13 @@ def _match_events(
     tz_name: str,
     must_link: Iterable[tuple[int, int]],
     cannot_link: Iterable[tuple[int, int]],
+    common: AnchorCounts | None,
 ) -> MatchResult:
     features = _without_reused_uids([event_features(e, tz_name) for e in events])
     forbidden = {(min(i, j), max(i, j)) for i, j in cannot_link}
     forced = sorted({(min(i, j), max(i, j)) for i, j in must_link if i != j} - forbidden)
     kept = []
-    for i, j in candidate_pairs(features):
+    for i, j in candidate_pairs(features, common):
         if (i, j) in forbidden or (j, i) in forbidden:
             continue
         score = worth_keeping(features[i], features[j])

@@ -2,41 +2,68 @@
 
 ``update_events`` is the stage's one entry point: it gives new source events an event
 (exact stage), re-matches the days harvests touched (fuzzy stage), then re-merges every
-event whose members changed and stores what changed. It returns those changes so the
-publish stage can render them; it renders nothing itself.
+event whose members changed and stores what changed. It hands those changes, a chunk at
+a time, to ``on_changes`` so the publish stage can render them; it renders nothing itself.
+
+Memory follows a batch of days, not the calendar: the touched days are matched in
+batches of at most ``MATCH_BATCH`` members (a first run touches every day of the
+season), and events are merged ``MERGE_CHUNK`` at a time, each chunk released before
+the next is read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from itertools import combinations
 
 from aggregator.dedupe import identity
+from aggregator.dedupe.blocking import AnchorCounts, count_anchors
+from aggregator.dedupe.features import event_features
 from aggregator.dedupe.matching import match_events
 from aggregator.dedupe.merge import EventChange, refresh_event
 from aggregator.dedupe.score import FORCED, score_pair
-from aggregator.model import Event, MatchDecision, OverrideKind
-from aggregator.store import Assignment, EventRow, MatchMember, MatchPair, MemberRef, Store, iso
+from aggregator.model import MatchDecision, OverrideKind
+from aggregator.store import (
+    Assignment,
+    EventRow,
+    MatchMember,
+    MatchPair,
+    MemberRef,
+    Override,
+    Store,
+    event_span,
+    iso,
+)
 
 log = logging.getLogger("aggregator")
 
 REKEY_WINDOW = timedelta(days=1)  # how recently a re-keyed event's old self must have vanished
 MERGE_CHUNK = 5000  # events merged (and their members held in memory) per store round trip
+# Members (a batch of touched days with a day either side) matched at once: matching
+# holds every member's event, features and candidate pairs, ~5 kB each, so ~30 MB.
+# A day that alone has more members is matched whole.
+MATCH_BATCH = 6000
 
 
-def update_events(store: Store, tz_name: str, now: datetime) -> list[EventChange]:
+def update_events(
+    store: Store,
+    tz_name: str,
+    now: datetime,
+    on_changes: Callable[[Sequence[EventChange]], object] = lambda changes: None,
+) -> int:
     """Identity for new members, fuzzy matching on the touched days, then re-merge every
-    event whose members changed. Returns the events whose published content changed."""
+    event whose members changed. ``on_changes`` gets the events whose published content
+    changed, one merge chunk at a time; returns how many there were."""
     assign_new_members(store, now)
-    parsed = match_dirty_days(store, tz_name, now)
+    match_dirty_days(store, tz_name, now)
     dirty = store.dirty_event_ids()
-    changes: list[EventChange] = []
+    count = 0
     for start in range(0, len(dirty), MERGE_CHUNK):
         chunk = dirty[start : start + MERGE_CHUNK]
         rows = store.event_rows(chunk)
-        members = store.members_of(chunk, parsed)
+        members = store.members_of(chunk)
         unchanged = []
         found = []
         for event_id in chunk:
@@ -47,9 +74,11 @@ def update_events(store: Store, tz_name: str, now: datetime) -> list[EventChange
                 unchanged.append(event_id)
             else:
                 found.append(change)
+        del rows, members
         store.save_merged([c.record for c in found], unchanged, now)
-        changes += found
-    return changes
+        on_changes(found)
+        count += len(found)
+    return count
 
 
 def assign_new_members(store: Store, now: datetime) -> None:
@@ -70,23 +99,61 @@ def assign_new_members(store: Store, now: datetime) -> None:
     store.assign_members(assignments, moving=False)
 
 
-def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[MemberRef, Event]:
+def match_dirty_days(store: Store, tz_name: str, now: datetime) -> None:
     """Fuzzy stage, incremental: re-match only the days harvests touched (± a day, so the
-    venue's local date is covered whatever the UTC offset)."""
+    venue's local date is covered whatever the UTC offset), a batch of days at a time."""
     days = store.dirty_days()
     if not days:
-        return {}
+        return
+    overrides = store.overrides()
+    batches = day_batches(days, store.active_members_per_day(), MATCH_BATCH)
+    common = calendar_anchors(store, batches, tz_name) if len(batches) > 1 else None
+    for batch in batches:
+        match_days(store, tz_name, batch, overrides, now, common)
+
+
+def calendar_anchors(store: Store, batches: Sequence[Sequence[str]], tz_name: str) -> AnchorCounts:
+    """The title anchors of every member the batches will match, each counted once (a
+    batch at a time): so each batch judges which words are common as matching all the
+    days at once would, and finds the same candidate pairs."""
+    counts: dict[str, int] = {}
+    events = 0
+    counted_to = ""  # the batches' windows overlap: count a member in the first only
+    for batch in batches:
+        ranges = day_ranges(batch)
+        members = store.members_starting_between(ranges)
+        fresh = (m.event for m in members if event_span(m.event)[0] >= counted_to)
+        events += count_anchors((event_features(e, tz_name) for e in fresh), counts)
+        counted_to = ranges[-1][1]
+        del members
+    return AnchorCounts(counts, events)
+
+
+def match_days(
+    store: Store,
+    tz_name: str,
+    days: Sequence[str],
+    overrides: Sequence[Override],
+    now: datetime,
+    common: AnchorCounts | None = None,
+) -> None:
+    """Re-match the members starting on ``days`` (± a day), move members between events to
+    fit the clusters found, remember the pairs' scores, and mark the days matched."""
     members = store.members_starting_between(day_ranges(days))
     index = {m.ref: i for i, m in enumerate(members)}
     must_link: list[tuple[int, int]] = []
     cannot_link: list[tuple[int, int]] = []
-    for override in store.overrides():
+    for override in overrides:
         if override.a in index and override.b in index:
             pair = (index[override.a], index[override.b])
             (must_link if override.kind is OverrideKind.MERGE else cannot_link).append(pair)
     must_link += _decisive_uid_pairs(members, tz_name)
     result = match_events(
-        [m.event for m in members], tz_name, must_link=must_link, cannot_link=cannot_link
+        [m.event for m in members],
+        tz_name,
+        must_link=must_link,
+        cannot_link=cannot_link,
+        common=common,
     )
     current = {m.event_id for m in members if m.event_id}
     assignments = identity.reconcile(
@@ -110,7 +177,34 @@ def match_dirty_days(store: Store, tz_name: str, now: datetime) -> dict[MemberRe
     store.clear_dirty_days(days)
     if assignments:
         log.info("matching: %d members moved between events", len(assignments))
-    return {m.ref: m.event for m in members}
+
+
+def day_batches(days: Sequence[str], per_day: Mapping[str, int], limit: int) -> list[list[str]]:
+    """The touched days (UTC dates) in batches of consecutive ones whose members, with the
+    day either side that ``day_ranges`` adds, number at most ``limit``; a day that alone
+    has more is a batch of its own. Batches overlap by the days around their edges, so a
+    pair across an edge is scored in both and the later batch's clusters decide."""
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    window: set[str] = set()
+    load = 0
+    for day in sorted(days):
+        around = {_shifted(day, -1), day, _shifted(day, 1)}
+        more = sum(per_day.get(d, 0) for d in around - window)
+        if batch and load + more > limit:
+            batches.append(batch)
+            batch, window, load = [], set(), 0
+            more = sum(per_day.get(d, 0) for d in around)
+        batch.append(day)
+        window |= around
+        load += more
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _shifted(day: str, days: int) -> str:
+    return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
 
 
 def _decisive_uid_pairs(members: Sequence[MatchMember], tz_name: str) -> list[tuple[int, int]]:

@@ -106,8 +106,10 @@ def fetch_url(
     session: requests.Session | None = None,
     headers: dict[str, str] | None = None,
     within: Deadline | None = None,
+    truncate: bool = False,
 ) -> FetchResult:
-    """One request (and its redirects) within one deadline, and ``within``'s if given."""
+    """One request (and its redirects) within one deadline, and ``within``'s if given;
+    ``truncate``: a body past ``settings.max_bytes`` is cut there, not refused."""
     state = state or FetchState()
     own_session = session is None
     session = session or new_session(settings)
@@ -138,7 +140,9 @@ def fetch_url(
                     )
                 if response.status_code >= 400:
                     raise _http_error(response, shown, source_id)
-                content = read_capped(response, settings.max_bytes, source_id, url, deadline)
+                content = read_capped(
+                    response, settings.max_bytes, source_id, url, deadline, truncate=truncate
+                )
             finally:
                 response.close()
     except requests.exceptions.RequestException as exc:

@@ -89,16 +89,26 @@ def _shut(sock: socket.socket) -> None:
 
 
 def read_capped(
-    response: requests.Response, max_bytes: int, source_id: str, url: str, deadline: Deadline
+    response: requests.Response,
+    max_bytes: int,
+    source_id: str,
+    url: str,
+    deadline: Deadline,
+    *,
+    truncate: bool = False,
 ) -> bytes:
-    """The body, refused past ``max_bytes``; past the deadline the watchdog cuts it off."""
+    """The body, refused past ``max_bytes`` (or, ``truncate``, cut there: a robots.txt
+    is read up to a limit, RFC 9309 2.5); past the deadline the watchdog cuts it off."""
     declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if not truncate and declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(too_big(max_bytes), source_id=source_id, url=redact(url))
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(chunk_size=65536):
         size += len(chunk)
+        if size > max_bytes and truncate:
+            chunks.append(chunk[: len(chunk) - (size - max_bytes)])
+            break
         if size > max_bytes:
             raise FetchError(too_big(max_bytes), source_id=source_id, url=redact(url))
         chunks.append(chunk)

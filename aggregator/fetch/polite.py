@@ -5,6 +5,12 @@ time to a host, wait ``settings.per_host_delay`` (or the host's robots.txt
 ``Crawl-delay``) between two requests to it, stay away as long as a ``Retry-After``
 asks, and back off exponentially from a source that keeps failing.
 
+Every host is asked for its robots.txt before the first request to it (then once a
+day, the answer kept in the gate's ``RobotsCache`` and, through the pool, the database):
+its ``Crawl-delay``/``Request-rate`` set the host's delay, and the robots request itself
+is a request to the host like any other (one in flight, the delay after it). See
+``fetch.robots`` for what is read and why a ``Disallow`` never skips a registered feed.
+
 Pure functions take ``now``; the gate takes a monotonic clock, so tests can drive both.
 """
 
@@ -23,8 +29,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+import requests
+
 from aggregator.errors import FetchError
-from aggregator.model import PageFetcher, Settings, Source
+from aggregator.fetch.robots import RobotsRules, expires_at, fetch_robots
+from aggregator.model import PageFetcher, RobotsFile, RobotsStatus, Settings, Source
+from aggregator.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +114,59 @@ def backoff_delay(failures: int, interval: int) -> timedelta:
     return timedelta(seconds=min(interval * 2**exponent, ceiling))
 
 
+RobotsReader = Callable[[str], RobotsFile]  # a URL on the host → its robots.txt, never raises
+
+
+class RobotsCache:
+    """The robots.txt of each host, kept until it expires (a day; an unreachable one an
+    hour). ``load``/``save`` keep it beyond the process (the pool gives the database's),
+    so hourly ``run --once`` from cron asks each host once a day too. A failing
+    ``load``/``save`` only costs a request: robots.txt never fails a harvest."""
+
+    def __init__(
+        self,
+        load: Callable[[str], RobotsFile | None] | None = None,
+        save: Callable[[RobotsFile], None] | None = None,
+    ) -> None:
+        self.load = load
+        self.save = save
+        self._rules: dict[str, RobotsRules] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, host: str, now: datetime, user_agent: str) -> RobotsRules | None:
+        """The host's rules while they are fresh, else None (time to ask the host)."""
+        with self._lock:
+            rules = self._rules.get(host)
+        if rules is None and self.load is not None:
+            try:
+                file = self.load(host)
+            except Exception:
+                log.warning("robots.txt of %s could not be read from the database", host)
+                file = None
+            if file is not None:
+                rules = self._keep(file, user_agent)
+        if rules is None or expires_at(rules.file) <= now or rules.file.fetched_at > now:
+            return None
+        if rules.user_agent != user_agent:  # a reloaded configuration names us otherwise
+            rules = self._keep(rules.file, user_agent)
+        return rules
+
+    def put(self, file: RobotsFile, user_agent: str) -> RobotsRules:
+        rules = self._keep(file, user_agent)
+        if self.save is not None:
+            try:
+                self.save(file)
+            except Exception:
+                log.warning("robots.txt of %s could not be kept in the database", file.host)
+        return rules
+
+    def _keep(self, file: RobotsFile, user_agent: str) -> RobotsRules:
+        rules = RobotsRules(file, user_agent)
+        with self._lock:
+            self._rules[file.host] = rules
+        return rules
+
+
 class HostGate:
     """At most one harvest per host at a time, and a pause between requests to a host.
 
@@ -118,8 +181,10 @@ class HostGate:
         settings: Settings,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        robots: RobotsCache | None = None,
     ) -> None:
         self.settings = settings
+        self.robots = robots or RobotsCache()
         self.monotonic = monotonic
         self.sleep = sleep
         self.cond = threading.Condition()
@@ -213,16 +278,24 @@ class HostGate:
             return max(0.0, self._held_until.get(host, -math.inf) - self.monotonic())
 
     def set_crawl_delay(self, host: str, seconds: float) -> None:
-        if host and seconds > 0:
-            if seconds > MAX_CRAWL_DELAY:
-                log.warning(
-                    "robots.txt of %s asks for a Crawl-delay of %g s; using %g s",
-                    host,
-                    seconds,
-                    MAX_CRAWL_DELAY,
-                )
-            with self.cond:
-                self._crawl_delay[host] = min(seconds, MAX_CRAWL_DELAY)
+        """The delay the host's robots.txt asks for (capped); 0 takes an old one back."""
+        if not host:
+            return
+        seconds = seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+        capped = min(seconds, MAX_CRAWL_DELAY)
+        with self.cond:
+            before = self._crawl_delay.get(host, 0.0)
+            if capped:
+                self._crawl_delay[host] = capped
+            else:
+                self._crawl_delay.pop(host, None)
+        if seconds > MAX_CRAWL_DELAY and before != capped:  # said once, not every harvest
+            log.warning(
+                "robots.txt of %s asks for a Crawl-delay of %g s; using %g s",
+                host,
+                seconds,
+                MAX_CRAWL_DELAY,
+            )
 
 
 def crawl_delay_of(body: bytes, user_agent: str) -> float:
@@ -236,13 +309,72 @@ def crawl_delay_of(body: bytes, user_agent: str) -> float:
         return 0.0
 
 
+def mind_robots(
+    gate: HostGate, host: str, url: str, read: RobotsReader, now: datetime
+) -> RobotsRules | None:
+    """Before a request to ``host`` (which the caller holds): its robots.txt rules, read
+    from the host first when none are fresh. That read is a request to the host: it
+    waits the host's delay and the next request waits the delay after it. Sets the
+    host's delay from the rules."""
+    if not host:
+        return None
+    user_agent = gate.settings.user_agent
+    rules = gate.robots.fresh(host, now, user_agent)
+    if rules is None:
+        gate.wait_turn(host)
+        try:
+            file = read(url)
+        finally:
+            gate.note_request(host)
+        rules = gate.robots.put(file, user_agent)
+    gate.set_crawl_delay(host, rules.delay())
+    return rules
+
+
+def robots_before_harvest(
+    gate: HostGate,
+    source: Source,
+    host: str,
+    now: datetime,
+    session: requests.Session | None = None,
+) -> None:
+    """A harvest holds its source's host: read the host's robots.txt if due, then wait
+    the host's delay. A ``Disallow`` covering the feed is said (info), never obeyed: the
+    organizer registered the feed for us to read, and that is not crawling."""
+    if not host or not source.url:
+        return
+    settings = gate.settings
+
+    def read(url: str) -> RobotsFile:
+        return fetch_robots(url, host, settings, now, session=session, source_id=source.id)
+
+    rules = mind_robots(gate, host, source.url, read, now)
+    if rules is not None and rules.disallows(source.url):
+        log.info(
+            "%s: robots.txt of %s disallows %s for crawlers; harvested anyway, since the "
+            "organizer registered this feed (its Crawl-delay is honoured)",
+            source.id,
+            host,
+            redact(source.url),
+        )
+    gate.wait_turn(host)
+
+
 def paced_fetcher(
-    fetch_page: PageFetcher, gate: HostGate, own_host: str, timeout: float
+    fetch_page: PageFetcher,
+    gate: HostGate,
+    own_host: str,
+    timeout: float,
+    *,
+    robots: RobotsReader | None = None,
+    now: datetime | None = None,
 ) -> PageFetcher:
     """The page fetcher a harvester gets, made polite: each request waits its host's delay;
     a page on another host first takes that host (at most ``timeout`` s, so two harvests
-    that link to each other's sites cannot wait for each other forever); a robots.txt
-    read on the way sets the host's Crawl-delay."""
+    that link to each other's sites cannot wait for each other forever). With ``robots``
+    every host's robots.txt is minded before its first page (``mind_robots``) and a
+    harvester's own read of /robots.txt is answered from it; without, a robots.txt read
+    on the way sets the host's Crawl-delay."""
 
     def fetch(url: str) -> bytes:
         host = host_of(url)
@@ -250,12 +382,18 @@ def paced_fetcher(
         if foreign and not gate.take(host, timeout):
             raise FetchError(f"{host} was busy with another harvest; page skipped", url=url)
         try:
+            is_robots = urlsplit(url).path == "/robots.txt"
+            if robots is not None and host:
+                when = now or datetime.now(UTC)
+                rules = mind_robots(gate, host, url, robots, when)
+                if is_robots and rules is not None:
+                    return _robots_body(rules.file, url)
             gate.wait_turn(host)
             try:
                 body = fetch_page(url)
             finally:
                 gate.note_request(host)
-            if urlsplit(url).path == "/robots.txt":
+            if is_robots:
                 gate.set_crawl_delay(host, crawl_delay_of(body, gate.settings.user_agent))
             return body
         finally:
@@ -263,3 +401,11 @@ def paced_fetcher(
                 gate.release(host)
 
     return fetch
+
+
+def _robots_body(file: RobotsFile, url: str) -> bytes:
+    """A harvester's read of robots.txt, answered from what the gate already read."""
+    if file.status is RobotsStatus.READ:
+        return file.body.encode("utf-8")
+    status = f"HTTP {file.http_status}" if file.http_status else "unreachable"
+    raise FetchError(f"robots.txt not available ({status})", url=url)

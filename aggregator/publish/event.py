@@ -170,6 +170,14 @@ def swedish_date(value: date) -> str:
     return f"{value.day} {SV_MONTH_NAMES[value.month - 1]} {value.year}"
 
 
+def cut_note(horizon: date, settings: Settings) -> str:
+    """What a feed cut to a count (the web's filtered RSS and JSON) says of itself."""
+    return (
+        f"Evenemang till och med {swedish_date(horizon)}; senare evenemang kommer med "
+        f"allteftersom datumet närmar sig. Alla evenemang: {home_url(settings)}"
+    )
+
+
 def swedish_when(event: PublishedEvent, settings: Settings) -> str:
     """ "lör 12 dec 2026 19:00" — the date as a Swedish reader writes it."""
     if isinstance(event.start, datetime):

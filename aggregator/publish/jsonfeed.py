@@ -7,6 +7,7 @@ import json
 from aggregator.model import Settings
 from aggregator.publish.event import (
     PublishedEvent,
+    cut_note,
     event_page_url,
     home_url,
     iso_local,
@@ -68,4 +69,6 @@ def json_frame(feed: FeedHead, settings: Settings) -> FeedFrame:
         "feed_url": feed.url,
         "language": "sv",
     }
+    if feed.horizon is not None:
+        head["description"] = cut_note(feed.horizon, settings)
     return FeedFrame(_dump(head)[:-1] + ',"items":[\n', ",\n", "\n]}\n")

@@ -47,8 +47,11 @@ def render_pending(store: Store, settings: Settings) -> int:
     """Render every active event not rendered under the current settings (a changed
     base_url or timezone, or a run stopped between merging and rendering)."""
     key = render_key(settings)
-    pending = store.events_needing_render(key)
-    for start in range(0, len(pending), RENDER_CHUNK):
-        chunk = pending[start : start + RENDER_CHUNK]
+    count = 0
+    after = ""
+    # a chunk at a time: new settings re-render the whole calendar
+    while chunk := store.events_needing_render(key, after=after, limit=RENDER_CHUNK):
         store.save_renders([rendered(published_event(e), settings) for e in chunk], key)
-    return len(pending)
+        count += len(chunk)
+        after = chunk[-1].id
+    return count

@@ -11,6 +11,7 @@ from aggregator.model import CANCELLED, Settings
 from aggregator.publish.event import (
     CANCELLED_PREFIX,
     PublishedEvent,
+    cut_note,
     description_html,
     event_page_url,
     home_url,
@@ -82,13 +83,16 @@ def render_item(event: PublishedEvent, settings: Settings) -> str:
 
 
 def rss_frame(feed: FeedHead, settings: Settings) -> FeedFrame:
+    about = "Evenemang: " + feed.title
+    if feed.horizon is not None:
+        about += ". " + cut_note(feed.horizon, settings)
     head = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<rss version="2.0" xmlns:ev="{EVENT_NS}" xmlns:atom="{ATOM_NS}">\n'
         "<channel>\n"
         f"<title>{xml_text(feed.title)}</title>\n"
         f"<link>{xml_text(home_url(settings))}</link>\n"
-        f"<description>{xml_text('Evenemang: ' + feed.title)}</description>\n"
+        f"<description>{xml_text(about)}</description>\n"
         "<language>sv-SE</language>\n"
         f'<atom:link href={quoteattr(feed.url)} rel="self" type="application/rss+xml"/>\n'
         "<ttl>60</ttl>\n"

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from aggregator import clock
 from aggregator.config import Config
 from aggregator.schedule.reload import ConfigWatcher, reload_config
 from aggregator.schedule.scheduler import SHUTDOWN_GRACE, Scheduler
@@ -26,8 +27,8 @@ __all__ = ["Scheduler", "StartWeb", "run_forever"]
 
 log = logging.getLogger(__name__)
 
-WATCH_EVERY = 1.0  # seconds between looks at sources.yaml (a small file: cheap)
-REGISTRATIONS_EVERY = 5.0  # seconds between looks at the approved registrations
+WATCH_EVERY = clock.waits(1.0)  # seconds between looks at sources.yaml (a small file: cheap)
+REGISTRATIONS_EVERY = clock.waits(5.0)  # seconds between looks at the approved registrations
 
 
 # starts the web server (in a thread) for the scheduler that serves it, and returns the

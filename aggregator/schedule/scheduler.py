@@ -35,10 +35,13 @@ from aggregator.store.schedule_queries import SourceSchedule
 
 log = logging.getLogger(__name__)
 
-PUBLISH_QUIET = 2.0  # publish once no harvest has changed anything for this long …
-PUBLISH_MAX_WAIT = 60.0  # … or this long after the first unpublished change, whichever first
-TICK = 2.0  # how often the loop looks at the database for pauses and resumes
-SHUTDOWN_GRACE = 10.0  # how long a stop waits for running harvests before abandoning them
+# the waits go through clock.waits: tests of the whole service scale them down
+PUBLISH_QUIET = clock.waits(2.0)  # publish once no harvest has changed anything for this long …
+# … or this long after the first unpublished change, whichever first
+PUBLISH_MAX_WAIT = clock.waits(60.0)
+TICK = clock.waits(2.0)  # how often the loop looks at the database for pauses and resumes
+# how long a stop waits for running harvests before abandoning them
+SHUTDOWN_GRACE = clock.waits(10.0)
 PUBLISH_GRACE = 300.0  # a publish that has started is finished, never cut (feeds stay whole)
 
 

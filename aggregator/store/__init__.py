@@ -12,6 +12,7 @@
     moderation.py  an event's sources and scores, the review queue
     search.py      full-text search (FTS5) over published events
     schedule_queries.py  the scheduler's state: backoff, pauses, the feed linter's advice
+    robots_queries.py    each host's robots.txt as last read
     backup.py      a consistent copy while the service runs (SQLite's backup API)
     wrap.py        sqlite3 errors → ``StoreError`` with a sentence
 
@@ -29,6 +30,7 @@ Tables
                    moderator's rulings; ``dirty_days`` the days to match again
     event_feeds    which feeds (``municipality/eksjo``, ``category/teater`` …) an event is in
     meta           counters (data version, last publish)
+    robots_files   each host's robots.txt as last read (a day's worth of politeness)
 
 A harvest is one transaction: a failure changes nothing stored.
 """
@@ -61,6 +63,7 @@ from aggregator.store.matching import (
 )
 from aggregator.store.moderation import ModerationQueries
 from aggregator.store.registrations import RegistrationQueries
+from aggregator.store.robots_queries import RobotsQueries
 from aggregator.store.rows import (
     REMOVED,
     ActiveMember,
@@ -138,6 +141,7 @@ class Store(
     SearchQueries,
     MatchingQueries,
     WebQueries,
+    RobotsQueries,
     RegistrationQueries,
 ):
     """The store: one SQLite file in WAL mode, opened (and migrated) by ``Store(path)``.

@@ -58,14 +58,18 @@ class EventQueries(StoreBase):
 
     # -- publishing ----------------------------------------------------------------
 
-    def events_needing_render(self, render_key: str) -> list[StoredEvent]:
-        """Active events whose fragments were rendered under other settings than ``render_key``."""
+    def events_needing_render(
+        self, render_key: str, *, after: str = "", limit: int = -1
+    ) -> list[StoredEvent]:
+        """Active events whose fragments were rendered under other settings than
+        ``render_key``, by id: the first ``limit`` of those after id ``after``."""
         return [
             _stored_event(*row)
             for row in self.conn.execute(
                 """SELECT id, data, created_at, modified_at, sequence FROM events
-                   WHERE removed_at IS NULL AND render_key != ?""",
-                (render_key,),
+                   WHERE removed_at IS NULL AND render_key != ? AND id > ?
+                   ORDER BY id LIMIT ?""",
+                (render_key, after, limit),
             )
         ]
 

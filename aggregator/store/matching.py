@@ -88,6 +88,16 @@ class MatchingQueries(StoreBase):
     def dirty_days(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT day FROM dirty_days ORDER BY day")]
 
+    def active_members_per_day(self) -> dict[str, int]:
+        """How many active source events start on each UTC date (YYYY-MM-DD): the matcher
+        sizes its batches of days by it."""
+        return dict(
+            self.conn.execute(
+                """SELECT substr(start_utc, 1, 10), count(*) FROM source_events
+                   WHERE removed_at IS NULL GROUP BY 1"""
+            ).fetchall()
+        )
+
     def clear_dirty_days(self, days: Iterable[str]) -> None:
         with self.transaction():
             self.conn.executemany("DELETE FROM dirty_days WHERE day = ?", [(d,) for d in days])
@@ -155,14 +165,30 @@ class MatchingQueries(StoreBase):
     def save_match_pairs(
         self, members: Sequence[MemberRef], pairs: Sequence[MatchPair], now: datetime
     ) -> None:
-        """Replace the remembered scores of the re-matched members (why they merged, or not)."""
+        """Replace the remembered scores (why they merged, or not) of the pairs the matcher
+        just looked at again: both members among ``members``. A pair with a member outside
+        them (the day before a batch of days) keeps its score, unless that member is gone."""
         with self.transaction():
-            self.conn.executemany(
-                "DELETE FROM match_pairs WHERE a_source = ? AND a_key = ?", list(members)
+            self.conn.execute(
+                """CREATE TEMP TABLE IF NOT EXISTS rematched (
+                     source_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (source_id, key)
+                   ) WITHOUT ROWID"""
             )
+            self.conn.execute("DELETE FROM temp.rematched")
             self.conn.executemany(
-                "DELETE FROM match_pairs WHERE b_source = ? AND b_key = ?", list(members)
+                "INSERT OR IGNORE INTO temp.rematched VALUES (?, ?)", list(members)
             )
+            self.conn.execute(
+                """DELETE FROM match_pairs
+                   WHERE ((a_source, a_key) IN (SELECT * FROM temp.rematched)
+                          AND ((b_source, b_key) IN (SELECT * FROM temp.rematched) OR NOT EXISTS (
+                            SELECT 1 FROM source_events s WHERE s.source_id = b_source
+                              AND s.key = b_key AND s.removed_at IS NULL)))
+                      OR ((b_source, b_key) IN (SELECT * FROM temp.rematched) AND NOT EXISTS (
+                            SELECT 1 FROM source_events s WHERE s.source_id = a_source
+                              AND s.key = a_key AND s.removed_at IS NULL))"""
+            )
+            self.conn.execute("DELETE FROM temp.rematched")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO match_pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [

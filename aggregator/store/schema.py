@@ -471,3 +471,29 @@ def m060_pause_reason(db: sqlite_utils.Database) -> None:
         """UPDATE sources SET etag = NULL, last_modified = NULL, fingerprint = NULL
            WHERE status = 'paused' AND pause_reason = 'moderator'"""
     )
+
+
+@migrations()
+def m021_source_events_start(db: sqlite_utils.Database) -> None:
+    """The matcher reads the active members of a batch of days at a time (``dedupe.update``
+    keeps its memory to a few days' events): without this index every batch scans every
+    source event."""
+    db.execute(
+        "CREATE INDEX source_events_start ON source_events (start_utc) WHERE removed_at IS NULL"
+    )
+
+
+@migrations()
+def m070_robots_files(db: sqlite_utils.Database) -> None:
+    """Each host's robots.txt as last read (``store/robots_queries.py``), so that runs in
+    separate processes (cron ``run --once``, ``harvest``) ask a host once a day, not
+    once a run. ``status`` is a ``model.RobotsStatus``; ``body`` at most 64 kB of text."""
+    db.execute(
+        """CREATE TABLE robots_files (
+            host TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            body TEXT NOT NULL DEFAULT '',
+            http_status INTEGER
+        )"""
+    )

@@ -30,32 +30,23 @@ from typing import Any
 from aggregator.store.base import StoreBase
 
 MAX_TERMS = 16  # more words than a person types into a search box
-MAX_CHARS = 500
+MAX_CHARS = 500  # the one limit of a search text: `events list --q`, the API's q, the pages
 
 _TOKEN = re.compile(r'"([^"]*)"?(\*?)|([^\s"]+)')
 
 
 class SearchProblem(StrEnum):
-    """Why a text cannot be searched; the caller words it for its reader."""
+    """Why a text cannot be searched."""
 
     NO_WORDS = "no_words"
     TOO_MANY_WORDS = "too_many_words"
     TOO_LONG = "too_long"
 
 
-PROBLEM_SENTENCES = {  # (English for the CLI, Swedish for the web)
-    SearchProblem.NO_WORDS: (
-        "the search text has no letters or digits to look for",
-        "Söktexten innehåller inga bokstäver eller siffror att söka efter.",
-    ),
-    SearchProblem.TOO_MANY_WORDS: (
-        f"the search text has more than {MAX_TERMS} words",
-        f"Söktexten har fler än {MAX_TERMS} ord.",
-    ),
-    SearchProblem.TOO_LONG: (
-        f"the search text is longer than {MAX_CHARS} characters",
-        f"Söktexten är längre än {MAX_CHARS} tecken.",
-    ),
+PROBLEM_SENTENCES = {  # one sentence each, the same in the CLI and on the web
+    SearchProblem.NO_WORDS: "Söktexten innehåller inga bokstäver eller siffror att söka efter.",
+    SearchProblem.TOO_MANY_WORDS: f"Söktexten har fler än {MAX_TERMS} ord.",
+    SearchProblem.TOO_LONG: f"Söktexten är längre än {MAX_CHARS} tecken.",
 }
 
 
@@ -94,12 +85,9 @@ class SearchQuery:
         """The FTS5 MATCH expression: every term quoted, all of them required."""
         return " ".join(term.expression for term in self.terms)
 
-    def sentence(self, *, swedish: bool = False) -> str:
-        """Why this query cannot be searched ("" when it can)."""
-        if self.problem is None:
-            return ""
-        english, svenska = PROBLEM_SENTENCES[self.problem]
-        return svenska if swedish else english
+    def sentence(self) -> str:
+        """Why this query cannot be searched, in Swedish ("" when it can)."""
+        return "" if self.problem is None else PROBLEM_SENTENCES[self.problem]
 
 
 def _terms(text: str) -> list[SearchTerm]:

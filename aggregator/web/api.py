@@ -28,6 +28,7 @@ from aggregator.publish.formats import PUBLISHERS
 from aggregator.publish.write import FeedHead, cut_to_size
 from aggregator.store import iso, parse_iso
 from aggregator.store.web_queries import Fragment
+from aggregator.web import feedrows
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
 from aggregator.web.models import (
@@ -43,6 +44,7 @@ from aggregator.web.params import (
     DEFAULT_LIMIT,
     EVENT_ID,
     MAX_LIMIT,
+    MAX_QUERY,
     EventFilter,
     Status,
     encode_cursor,
@@ -50,7 +52,6 @@ from aggregator.web.params import (
 )
 from aggregator.web.responses import conditional_response
 
-FEED_LIMIT = MAX_LIMIT  # a filtered feed carries the next 500 events at most
 TOKEN = re.compile(r"^c(\d{1,18})$")
 MAX_CHANGES = 500
 
@@ -98,7 +99,10 @@ def event_filter(
     organizer: Annotated[
         list[str] | None, Query(description="source id, repeatable (any of)")
     ] = None,
-    q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
+    q: Annotated[
+        str | None,
+        Query(description=f"full-text search, at most {MAX_QUERY} characters"),
+    ] = None,
     status: Annotated[list[Status] | None, Query(description="repeatable (any of)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=400, description="next_cursor")] = None,
@@ -127,7 +131,7 @@ Filter = Annotated[EventFilter, Depends(event_filter)]
 )
 def list_events(request: Request, ctx: Web, given: Filter) -> Response:
     store = ctx.stores.get()
-    query = store_query(given, ctx.config, clock.now())
+    query = store_query(given, ctx.config, clock.now(), categories=ctx.known_categories())
     rows = store.list_events(replace(query, limit=query.limit + 1), Fragment.JSON)
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = encode_cursor(page[-1].start_utc, page[-1].id) if more else None
@@ -149,41 +153,52 @@ FEED_TYPES = {
 
 
 def _feed(request: Request, ctx: WebContext, given: EventFilter, extension: str) -> Response:
+    """A filtered view as a feed. A calendar is cut only at 1 MB (or at ``limit`` when
+    asked), RSS and JSON at ``limit`` or ``feedrows.MAX_ITEMS``; every cut falls between
+    whole days and the feed states the last day it holds."""
     store = ctx.stores.get()
     now = clock.now()
     default_from = now - WINDOW_BACK  # as the published feeds: past events stay a month
     if given.cursor:
         raise ApiError(422, "En kalender har inga sidor: utelämna cursor.", "cursor")
-    limit = given.limit if "limit" in request.query_params else FEED_LIMIT
+    asked = "limit" in request.query_params
     query = store_query(
-        replace(given, limit=limit),
-        ctx.config,
-        now,
-        default_from=default_from,
+        given, ctx.config, now, categories=ctx.known_categories(), default_from=default_from
     )
-    fragment = {"ics": Fragment.ICS, "rss": Fragment.RSS, "json": Fragment.JSON}[extension]
-    rows = store.list_events(query, fragment)
     settings = ctx.config.settings
+    fragment = {"ics": Fragment.ICS, "rss": Fragment.RSS, "json": Fragment.JSON}[extension]
     title = feed_title("filtered", filter_label(given, ctx, store.feed_labels()), settings)
     url = f"{settings.base_url}{request.url.path}"
     if request.url.query:
         url += "?" + request.url.query
     head = FeedHead(title, url, now)
     publisher = PUBLISHERS[extension]
-    fragments = [row.fragment for row in rows]
-    if publisher.max_bytes is None:
-        body = publisher.frame(head, settings).assemble(fragments).encode()
-    else:
-        # a subscription calendar: cut as the published .ics files are (nearest days
-        # first, the horizon in its description), never past Google's 1 MB
-        body, _ = cut_to_size(
+    day = local_day(settings.timezone)
+    zone = ZoneInfo(settings.timezone)
+    if publisher.max_bytes is not None and not asked:
+        body = feedrows.calendar_body(
+            store,
+            query,
             lambda horizon: publisher.frame(replace(head, horizon=horizon), settings),
             publisher.max_bytes,
-            local_day(settings.timezone),
-            fragments,
-            [row.start_utc for row in rows],
+            day,
         )
-    return conditional_response(request, body, FEED_TYPES[extension])
+        return conditional_response(request, body, FEED_TYPES[extension])
+    cap = query.limit if asked else feedrows.MAX_ITEMS
+    rows, counted = feedrows.whole_days(store, query, fragment, cap, zone, day)
+    fragments = [row.fragment for row in rows]
+    if publisher.max_bytes is None:
+        text = publisher.frame(replace(head, horizon=counted), settings).assemble(fragments)
+        return conditional_response(request, text.encode(), FEED_TYPES[extension])
+    # a calendar with a limit: the count's cut, and never past Google's 1 MB
+    data, _ = cut_to_size(
+        lambda horizon: publisher.frame(replace(head, horizon=horizon or counted), settings),
+        publisher.max_bytes,
+        day,
+        fragments,
+        [row.start_utc for row in rows],
+    )
+    return conditional_response(request, data, FEED_TYPES[extension])
 
 
 @functools.lru_cache(maxsize=4)
@@ -216,7 +231,11 @@ def _feed_responses(media_type: str) -> dict[int | str, dict[str, object]]:
     return {
         **ERRORS,
         200: {
-            "description": "The filtered events as a feed (next 500 unless limit is given)",
+            "description": (
+                "The filtered events as a feed: a calendar cut only at 1 MB, RSS and JSON "
+                "at limit or 5,000 events; any cut falls between whole days and the feed "
+                "states the last day it holds"
+            ),
             "content": {media_type: {"schema": {"type": "string"}}},
         },
     }

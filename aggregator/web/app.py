@@ -22,7 +22,7 @@ from aggregator.web import admin, api, pages, registration
 from aggregator.web.context import WebContext
 from aggregator.web.errors import ApiError
 from aggregator.web.feeds import FeedFiles
-from aggregator.web.front import CORS_HEADERS, FrontDoor
+from aggregator.web.front import CORS_HEADERS, FrontDoor, RouteMethods
 from aggregator.web.harvests import LocalHarvests, ServiceLink
 from aggregator.web.validation import swedish_reason
 
@@ -72,7 +72,9 @@ def create_app(config: Config | ConfigHolder, service: ServiceLink | None = None
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
-    app.add_middleware(FrontDoor, feeds=FeedFiles(context.feeds_dir))
+    app.add_middleware(
+        FrontDoor, feeds=FeedFiles(context.feeds_dir), methods=RouteMethods(app.router.routes)
+    )
     return app
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aggregator.config import Config, ConfigHolder
+from aggregator.normalize import slugify
 from aggregator.store import Store
 from aggregator.web.harvests import LocalHarvests, ServiceLink
 
@@ -107,6 +108,15 @@ class WebContext:
     def upcoming(self, feed: str, moment: str) -> int:
         """Events of ``feed`` not yet over at ``moment`` (UTC ISO)."""
         return self.counts.get(self.stores.get(), feed, moment)
+
+    def known_categories(self) -> frozenset[str]:
+        """Slugs of every category an event was ever in, and of those the configured
+        sources give their events (known before their first harvest)."""
+        labels = self.stores.get().feed_labels_under("category/")
+        known = {feed.split("/", 1)[1] for feed, _ in labels}
+        known.update(slugify(c) for s in self.config.sources for c in s.categories)
+        known.discard("")
+        return frozenset(known)
 
     def category_counts(self, moment: str) -> list[tuple[str, str, int]]:
         """(feed, label, upcoming) of every category that has upcoming events."""

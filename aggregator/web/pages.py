@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from aggregator import clock
-from aggregator.model import CANCELLED, PAUSE_TEXT, Settings
+from aggregator.model import CANCELLED, CONFIRMED, PAUSE_TEXT, Settings
 from aggregator.normalize import slugify
 from aggregator.publish import (
     SV_MONTHS,
@@ -159,40 +159,30 @@ def item_when(start: str) -> str:
 
 
 def schema_org(event: PublishedEvent, settings: Settings, page_url: str) -> dict[str, object]:
-    """What Google's event rich results read: name, startDate, location, status …"""
+    """What Google's event rich results read: name, startDate, location, status …
+
+    Only what we know: a tentative event gets no eventStatus (schema.org has no
+    "tentative", and EventScheduled would claim more than the source did), an event with
+    no place gets no location and no attendance mode."""
     data: dict[str, object] = {
         "@context": "https://schema.org",
         "@type": "Event",
         "@id": page_url,
         "name": event.title,
         "startDate": iso_local(event.start, settings),
-        "eventStatus": "https://schema.org/EventCancelled"
-        if event.status == CANCELLED
-        else "https://schema.org/EventScheduled",
         "url": safe_url(event.url) or page_url,
     }
-    if event.end is not None:
-        data["endDate"] = iso_local(event.end, settings)
+    end = schema_end(event)
+    if end is not None:
+        data["endDate"] = iso_local(end, settings)
+    status = SCHEMA_STATUS.get(event.status)
+    if status is not None:
+        data["eventStatus"] = status
     if event.description:
         data["description"] = event.description
     if event.location:
         data["eventAttendanceMode"] = "https://schema.org/OfflineEventAttendanceMode"
-        place: dict[str, object] = {"@type": "Place", "name": event.place.name or event.location}
-        address = {
-            "@type": "PostalAddress",
-            "streetAddress": event.place.street,
-            "addressLocality": event.place.locality,
-            "addressRegion": event.place.municipality,
-            "addressCountry": "SE",
-        }
-        place["address"] = {k: v for k, v in address.items() if v}
-        if event.place.latitude is not None:
-            place["geo"] = {
-                "@type": "GeoCoordinates",
-                "latitude": event.place.latitude,
-                "longitude": event.place.longitude,
-            }
-        data["location"] = place
+        data["location"] = schema_place(event)
     if event.organizer_name:
         organizer: dict[str, object] = {"@type": "Organization", "name": event.organizer_name}
         if safe_url(event.organizer_url):
@@ -201,6 +191,43 @@ def schema_org(event: PublishedEvent, settings: Settings, page_url: str) -> dict
     if safe_url(event.image):
         data["image"] = [event.image]
     return data
+
+
+SCHEMA_STATUS = {
+    CONFIRMED: "https://schema.org/EventScheduled",
+    CANCELLED: "https://schema.org/EventCancelled",
+}
+
+
+def schema_end(event: PublishedEvent) -> datetime | date | None:
+    """schema.org's endDate, which is inclusive: an all-day event ends on its last day,
+    where iCalendar's DTEND (and ours) is the exclusive day after. An all-day event
+    without an end lasts its one day (RFC 5545 §3.6.1)."""
+    if isinstance(event.start, datetime):
+        return event.end
+    if isinstance(event.end, date) and not isinstance(event.end, datetime):
+        return max(event.start, event.end - timedelta(days=1))
+    return event.start if event.end is None else event.end
+
+
+def schema_place(event: PublishedEvent) -> dict[str, object]:
+    """The Place with its PostalAddress (Google requires an address). A municipality is
+    not a region (a county is): it stands as the locality when the place names none."""
+    place: dict[str, object] = {"@type": "Place", "name": event.place.name or event.location}
+    address = {
+        "@type": "PostalAddress",
+        "streetAddress": event.place.street,
+        "addressLocality": event.place.locality or event.place.municipality,
+        "addressCountry": "SE",
+    }
+    place["address"] = {k: v for k, v in address.items() if v}
+    if event.place.latitude is not None:
+        place["geo"] = {
+            "@type": "GeoCoordinates",
+            "latitude": event.place.latitude,
+            "longitude": event.place.longitude,
+        }
+    return place
 
 
 def script_json(value: object) -> str:
@@ -238,7 +265,7 @@ def _category_choices(ctx: WebContext, now: datetime) -> list[Choice]:
 def index(
     request: Request,
     ctx: Web,
-    q: Annotated[str, Query(max_length=200)] = "",
+    q: str = "",  # its length is checked by the search, as everywhere
     kommun: Annotated[str, Query(max_length=80)] = "",
     kategori: Annotated[str, Query(max_length=80)] = "",
     datum: Annotated[str, Query(max_length=20)] = "",
@@ -257,7 +284,7 @@ def index(
     )
     problem, events, next_url = "", [], ""
     try:
-        query = store_query(given, ctx.config, now)
+        query = store_query(given, ctx.config, now, categories=ctx.known_categories())
         rows = store.list_events(replace(query, limit=PAGE_SIZE + 1), Fragment.JSON)
     except ApiError as exc:
         problem, rows = exc.message, []
@@ -448,7 +475,8 @@ def filtered_subscription(
         ),
         ctx.config,
         now,
-    )  # raises ApiError for an unknown municipality or organizer
+        categories=ctx.known_categories(),
+    )  # raises ApiError for an unknown municipality, category or organizer
     params = [("municipality", v) for v in kommun]
     params += [("category", v) for v in kategori]
     params += [("organizer", v) for v in arrangor]
@@ -515,12 +543,12 @@ def feed_horizon(ctx: WebContext, feed: str) -> str:
 @router.get("/kallor", response_class=HTMLResponse)
 def sources_page(request: Request, ctx: Web) -> Response:
     zone = ZoneInfo(ctx.config.settings.timezone)
-    configured = set(ctx.source_names)
+    intervals = {source.id: source.interval for source in ctx.config.sources}
     rows = []
     store = ctx.stores.get()
     paused = store.pause_reasons()
     for s in store.public_sources():
-        if s.id not in configured:
+        if s.id not in intervals:
             continue
         last = None
         if s.last_success_at:
@@ -535,6 +563,23 @@ def sources_page(request: Request, ctx: Web) -> Response:
                 else STATUS_TEXT.get(s.status, s.status),
                 "last_success": last,
                 "events": s.events,
+                "every": "inte nu" if s.id in paused else how_often(intervals[s.id]),
             }
         )
     return render(request, "sources.html", sources=rows)
+
+
+UNITS = ((86400, "dag"), (3600, "timme"), (60, "minut"), (1, "sekund"))
+
+
+def how_often(seconds: int) -> str:
+    """A source's interval as Swedish says it: "varje timme", "varannan dag",
+    "var 6:e timme", "var 15:e minut" (the largest unit that divides it)."""
+    size, unit = next((size, unit) for size, unit in UNITS if seconds % size == 0)
+    count = seconds // size
+    if count == 1:
+        return f"varje {unit}"
+    if count == 2:
+        return f"varannan {unit}"
+    suffix = "a" if count % 10 in (1, 2) and count % 100 not in (11, 12) else "e"
+    return f"var {count}:{suffix} {unit}"
