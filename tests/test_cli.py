@@ -237,7 +237,7 @@ def test_whole_pipeline_through_changes_failures_and_reruns(
     assert run(config_file, "run", "--once") == 0, "failed sources do not fail the run"
     out = capsys.readouterr().out
     assert "Sources: 1 ok, 2 unchanged, 1 failed" in out
-    assert "failed kyrka: the server answered HTTP 500" in out
+    assert "failed kyrka: Servern fick ett fel när vi hämtade" in out
     assert_feeds_valid(feeds)
     all_events = events_in(feeds / "all.ics")
     changed = all_events["Julrevy – extra föreställning"]
@@ -390,6 +390,6 @@ def test_sources_check_reads_files_through_fetch(
 ) -> None:
     config_file = write_config(tmp_path, [])
     assert run(config_file, "sources", "check", "/dev/zero") == 1
-    assert "not a regular file" in capsys.readouterr().err
+    assert "ingen vanlig fil" in capsys.readouterr().err
     assert run(config_file, "sources", "check", str(ROOT / "examples" / "hultsfred-kyrka.ics")) == 0
     assert capsys.readouterr().out.startswith("Kind: ical\nEvents: 12\n")

@@ -720,7 +720,7 @@ def test_export_folder_is_bundled_and_parsed(tmp_path: Path) -> None:
 
 
 def test_empty_export_folder_says_so(tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match="holds no Facebook export"):
+    with pytest.raises(FetchError, match="ingen Facebook-export"):
         read_export_folder(tmp_path, max_bytes=1000)
 
 

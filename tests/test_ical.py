@@ -30,7 +30,7 @@ def by_key(result: HarvestResult) -> dict[str, Event]:
 # -- the shared corpus: every file yields events or a clear error, never a crash ----------
 
 EXPECTED_ERRORS = {
-    "broken__big_bad_calendar.ics": "cut off",
+    "broken__big_bad_calendar.ics": "verkar avklippt",
 }
 
 
@@ -174,7 +174,7 @@ def test_endless_series_is_capped_with_a_warning(now: datetime, source: Source) 
     result = parse("recurrence_exdate_rdate_override.ics", now, source)
     hourly = [e for e in result.events if e.key.startswith("forever@")]
     assert len(hourly) == MAX_OCCURRENCES_PER_SERIES
-    assert any("Klockringning" in w.message and "occurrences" in w.message for w in result.warnings)
+    assert any("Klockringning" in w.message and "tillfällen" in w.message for w in result.warnings)
 
 
 def test_escapes_folding_inside_an_escape_and_bom(now: datetime, source: Source) -> None:
@@ -203,8 +203,8 @@ def test_malformed_events_are_skipped_with_a_warning_naming_them(
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("truncated.ics", "cut off"),
-        ("error_page.ics", "web page"),
+        ("truncated.ics", "verkar avklippt"),
+        ("error_page.ics", "gav en webbsida"),
     ],
 )
 def test_malformed_files_are_a_clear_source_error(
@@ -238,7 +238,8 @@ def test_events_long_past_are_left_out(source: Source) -> None:
     result = parse_ical((ICAL / "latin1.ics").read_bytes(), source, Settings(), now=utc(2027, 6, 1))
     assert result.events == ()
     assert [w.message for w in result.warnings] == [
-        "all 1 events in the calendar ended more than 30 days ago; past events are not imported"
+        "Alla 1 evenemang i kalendern slutade för mer än 30 dagar sedan, och passerade "
+        "evenemang visas inte; lägg in kommande evenemang."
     ]
 
 
@@ -285,7 +286,7 @@ def test_private_events_are_left_out_with_a_warning(source: Source) -> None:
     private = text.count("CLASS:PRIVATE")
     assert private == 2
     assert len(result.events) == text.count("BEGIN:VEVENT") - private
-    assert any("left out 2 private events" in w.message for w in result.warnings)
+    assert any("2 evenemang är markerade som privata" in w.message for w in result.warnings)
 
 
 def test_every_occurrence_after_a_thisandfuture_edit_is_kept_with_its_own_key() -> None:

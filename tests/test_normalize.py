@@ -107,7 +107,7 @@ def test_html_is_sanitized_and_a_plain_text_version_kept() -> None:
     raw = Event(
         source_id="s",
         key="k",
-        title="  Julmarknad   i&nbsp;Virserum ",
+        title="  Julmarknad   i\u00a0Virserum ",  # plain text: the harvester decoded it
         start=utc(2026, 12, 1, 18),
         description='<p>Välkommen!</p><script>alert(1)</script><p onclick="x()">Fika &amp; <b>lotteri</b></p>'
         '<a href="javascript:evil()">länk</a>',

@@ -329,7 +329,10 @@ def test_server_retry_after_is_honoured_by_cron_runs_too(
         )
         at(monkeypatch, T0)
         assert run(config, "run", "--once") == 0
-        assert "failed kyrka: the server answered HTTP 503" in capsys.readouterr().out
+        assert (
+            "failed kyrka: Servern är tillfälligt otillgänglig (HTTP 503)"
+            in capsys.readouterr().out
+        )
         state = schedule_of(config, "kyrka")
         assert state.server_retry_at == T0 + timedelta(hours=1)
         assert "Retry-After" in state.retry_reason

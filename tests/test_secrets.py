@@ -218,7 +218,7 @@ def test_https_to_http_redirect_is_refused(tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
         settings = Settings(allow_private_hosts=True)
         assert b"Ok" in fetch_url(server.url_for("/ok.ics"), settings).content  # TLS works
-        with pytest.raises(FetchError, match="from https to plain http"):
+        with pytest.raises(FetchError, match="från en säker \\(https\\) till en osäker \\(http\\)"):
             fetch_url(server.url_for("/cal.ics"), settings, headers={"Authorization": "Bearer x"})
     finally:
         server.stop()
@@ -288,7 +288,7 @@ def test_no_tcp_connection_to_loopback_even_when_the_name_check_is_fooled(
     monkeypatch.setattr(fetch.http, "check_host_allowed", lambda *args, **kwargs: None)
     try:
         for host in ("127.0.0.1", "localhost"):
-            with pytest.raises(FetchError, match="private or local"):
+            with pytest.raises(FetchError, match="privat eller lokal"):
                 fetch_url(f"http://{host}:{listener.port}/", Settings())
     finally:
         accepted = listener.close()

@@ -101,7 +101,7 @@ def test_one_log_line_per_harvest(tmp_path: Path, caplog: pytest.LogCaptureFixtu
         r"fest: ok in \d+ ms, \d+ bytes, 2 events \(2 new, 0 changed, 0 removed\)", fest
     )
     assert re.match(
-        r"trasig: failed in \d+ ms, 0 bytes, 0 events; the server answered HTTP 500", trasig
+        r"trasig: failed in \d+ ms, 0 bytes, 0 events; Servern fick ett fel när vi hämtade", trasig
     )
     assert "nytt försök" in trasig, "the reason for the backoff, with the next attempt"
 
@@ -116,7 +116,7 @@ def test_sources_show_explains_a_failing_source(
     capsys.readouterr()
     assert main(["--config", str(config), "sources", "show", "trasig"]) == 0
     shown = capsys.readouterr().out
-    assert "status:       failed — the server answered HTTP 500" in shown
+    assert "status:       failed — Servern fick ett fel när vi hämtade" in shown
     assert "failing:      3 in a row" in shown
     assert "next attempt:" in shown and "3 misslyckade försök i rad" in shown
     assert shown.count("failed ") >= 3, "the latest harvests are listed"

@@ -11,10 +11,10 @@ from aggregator.config import Config, load_config
 from aggregator.store import Store
 from tests.support import write_config
 
-# A source that entity-encodes its titles (as RSS feeds do): normalize decodes them, so
-# this very markup reaches the web as the title's text and must never become markup.
+# An iCal SUMMARY is plain text (RFC 5545): this very markup is the title's text, reaches
+# the web as text and must never become markup.
 HOSTILE = '<script>alert(1)</script> Fika & "lotter" </script><!--'
-HOSTILE_SOURCE = '&lt;script&gt;alert(1)&lt;/script&gt; Fika &amp; "lotter" &lt;/script&gt;&lt;!--'
+HOSTILE_SOURCE = HOSTILE
 
 
 def vevent(uid: str, start: str, end: str, summary: str, **extra: str) -> str:

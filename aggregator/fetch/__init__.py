@@ -67,8 +67,8 @@ def fetch_source(
     except Exception as exc:
         log.exception("%s: unexpected %s while fetching", source.id, type(exc).__name__)
         raise FetchError(
-            f"fetching the source failed in a way the aggregator did not expect "
-            f"({type(exc).__name__}); the error is in the log",
+            "Hämtningen misslyckades på ett sätt vi inte väntade oss; felet finns i vår logg. "
+            "Vi försöker igen vid nästa hämtning.",
             source_id=source.id,
             url=source.location,
         ) from exc

@@ -40,7 +40,11 @@ def read_path(source: Source, settings: Settings, base_dir: Path) -> FetchResult
     try:
         if path.exists() and not path.is_file():
             # a device or a pipe would never end (/dev/zero) or never start (a FIFO)
-            raise FetchError(f"{path} is not a regular file", source_id=source.id, url=str(path))
+            raise FetchError(
+                f"{path} är ingen vanlig fil; ange sökvägen till själva kalenderfilen.",
+                source_id=source.id,
+                url=str(path),
+            )
         if path.stat().st_size > settings.max_bytes:
             raise FetchError(too_big(settings.max_bytes), source_id=source.id, url=str(path))
         with path.open("rb") as handle:
@@ -48,14 +52,23 @@ def read_path(source: Source, settings: Settings, base_dir: Path) -> FetchResult
         if len(content) > settings.max_bytes:  # it grew while we read it
             raise FetchError(too_big(settings.max_bytes), source_id=source.id, url=str(path))
     except FileNotFoundError as exc:
-        raise FetchError(f"file not found: {path}", source_id=source.id, url=str(path)) from exc
+        raise FetchError(
+            f"Filen {path} finns inte. Kontrollera sökvägen, eller lägg filen på plats igen.",
+            source_id=source.id,
+            url=str(path),
+        ) from exc
     except IsADirectoryError as exc:
         raise FetchError(
-            f"{path} is a folder, not a file", source_id=source.id, url=str(path)
+            f"{path} är en mapp, inte en fil; ange sökvägen till själva kalenderfilen.",
+            source_id=source.id,
+            url=str(path),
         ) from exc
     except OSError as exc:
         raise FetchError(
-            f"cannot read {path}: {exc.strerror}", source_id=source.id, url=str(path)
+            f"Filen {path} gick inte att läsa ({exc.strerror}). Kontrollera att den finns och "
+            "att tjänsten får läsa den.",
+            source_id=source.id,
+            url=str(path),
         ) from exc
     return FetchResult(
         source_id=source.id,
@@ -75,7 +88,8 @@ def read_export_folder(path: Path, max_bytes: int, *, source_id: str = "") -> Ex
     candidates = _export_candidates(path)
     if not candidates:
         raise FetchError(
-            f"the folder {path} holds no Facebook export (.zip, .json or .ics) yet",
+            f"Mappen {path} innehåller ännu ingen Facebook-export (.zip, .json eller .ics); "
+            "lägg exportfilen där.",
             source_id=source_id,
             url=str(path),
         )

@@ -151,11 +151,16 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
     reserved addresses (SSRF guard)."""
     host = host_of(url)
     if not host:
-        raise FetchError(f"'{redact(url)}' has no host name", source_id=source_id)
+        raise FetchError(
+            f"Adressen ”{redact(url)}” saknar värdnamn; ange hela adressen, till exempel "
+            "https://exempel.se/kalender.ics.",
+            source_id=source_id,
+        )
     if host != _urllib3_host(url):
         raise FetchError(
-            f"the address '{redact(url)[:200]}' names its host in a way that can be read "
-            "two ways; refused",
+            f"Adressen ”{redact(url)[:200]}” anger sin värd på ett sätt som kan läsas på två "
+            "sätt, så vi hämtar inte från den. Ange adressen på vanligt sätt "
+            "(https://värd/sökväg).",
             source_id=source_id,
         )
     if settings.allow_private_hosts or host_port(host, port_of(url)) in settings.trusted_hosts:
@@ -163,12 +168,17 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise FetchError(f"the host name {host} does not resolve", source_id=source_id) from exc
+        raise FetchError(
+            f"Värdnamnet {host} finns inte (det gick inte att slå upp). Kontrollera att "
+            "adressen är rätt stavad.",
+            source_id=source_id,
+        ) from exc
     for info in infos:
         address = _address(str(info[4][0]))
         if _refused(address):
             raise FetchError(
-                f"{host} points at a private or local address ({address}); refused",
+                f"{host} pekar på en privat eller lokal adress ({address}), som vi inte "
+                "hämtar från. Registrera kalenderns offentliga adress.",
                 source_id=source_id,
             )
 

@@ -12,6 +12,7 @@ only for links on the source's own origin.
 
 from __future__ import annotations
 
+import logging
 import os
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ from aggregator.fetch.limits import (
 from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
 from aggregator.normalize.urls import join_url
 from aggregator.redaction import redact, remember_secret
+
+log = logging.getLogger(__name__)
 
 ACCEPT = (
     "text/calendar, application/rss+xml, application/atom+xml, application/xml;q=0.9, "
@@ -164,16 +167,50 @@ def fetch_url(
 
 
 def _http_error(response: requests.Response, shown: str, source_id: str) -> FetchError:
+    retry_after = response.headers.get("Retry-After")
+    log.debug(
+        "%s: HTTP %s %s for %s", source_id, response.status_code, response.reason or "", shown
+    )
     error = FetchError(
-        f"the server answered HTTP {response.status_code} {response.reason or ''}".strip()
-        + f" for {shown}",
+        http_status_message(response.status_code, shown),
         source_id=source_id,
         url=shown,
     )
     error.body = next(response.iter_content(chunk_size=65536), b"")
     error.status = response.status_code
-    error.retry_after = response.headers.get("Retry-After")
+    error.retry_after = retry_after
     return error
+
+
+def http_status_message(status: int, shown: str) -> str:
+    """What an error answer means for the organizer, in Swedish: what happened, what to do.
+    (A Retry-After is reported by the pipeline beside it, with the time we come back.)"""
+    code = f"HTTP {status}"
+    if status in (404, 410):
+        return (
+            f"Servern säger att adressen {shown} inte finns ({code}). Kontrollera att adressen "
+            "är rätt; har kalendern flyttat, registrera den nya adressen."
+        )
+    if status in (401, 403):
+        return (
+            f"Servern nekade oss att läsa {shown} ({code}). Se till att kalendern är delad "
+            "offentligt (utan inloggning), eller registrera dess offentliga adress."
+        )
+    if status in (429, 503):
+        what = "bad oss vänta" if status == 429 else "är tillfälligt otillgänglig"
+        return (
+            f"Servern {what} ({code}). Vi försöker igen senare; du behöver "
+            "inte göra något om det inte håller i sig."
+        )
+    if status >= 500:
+        return (
+            f"Servern fick ett fel när vi hämtade {shown} ({code}). Vi försöker igen senare; "
+            "håller det i sig, kontakta den som driver servern."
+        )
+    return (
+        f"Servern svarade med ett fel för {shown} ({code}). Kontrollera att adressen är rätt "
+        "och att den går att öppna i en webbläsare."
+    )
 
 
 def _request_error(
@@ -181,16 +218,32 @@ def _request_error(
 ) -> FetchError:
     shown = redact(url)
     if isinstance(exc, requests.exceptions.Timeout):
-        message = f"the server did not answer within {settings.timeout:g} s"
+        message = (
+            f"Servern svarade inte inom {settings.timeout:g} sekunder. Vi försöker igen vid "
+            "nästa hämtning; håller det i sig, be den som driver servern se över den."
+        )
     elif isinstance(exc, requests.exceptions.SSLError):
-        message = f"TLS/certificate error for {host_of(url)}"
+        message = (
+            f"Den säkra anslutningen till {host_of(url)} gick inte att lita på (fel i "
+            "certifikatet, TLS). Be den som driver webbplatsen förnya eller rätta certifikatet."
+        )
     elif isinstance(exc, requests.exceptions.ConnectionError):
         if PRIVATE_ADDRESS in str(exc):
-            message = f"{host_of(url)} points at a private or local address; refused"
+            message = (
+                f"{host_of(url)} pekar på en privat eller lokal adress, som vi inte hämtar "
+                "från. Registrera kalenderns offentliga adress."
+            )
         else:
-            message = f"could not connect to {host_of(url)}"
+            message = (
+                f"Vi kunde inte ansluta till {host_of(url)}. Kontrollera att adressen är rätt "
+                "och att webbplatsen är uppe; vi försöker igen vid nästa hämtning."
+            )
     else:
-        message = f"request failed: {redact(str(exc))}"
+        message = (
+            f"Hämtningen från {host_of(url)} misslyckades. Kontrollera att adressen går att "
+            "öppna i en webbläsare; vi försöker igen vid nästa hämtning."
+        )
+    log.debug("%s: request to %s failed: %s", source_id, shown, redact(str(exc)))
     return FetchError(message, source_id=source_id, url=shown)
 
 
@@ -220,7 +273,8 @@ def _get_following_redirects(
         except ValueError as exc:
             # requests parses a redirect's Location even when not following it
             raise FetchError(
-                "redirected to a non-HTTP address that cannot be read",
+                "Adressen skickade oss vidare till något som inte är en webbadress, och det "
+                "kan vi inte läsa. Registrera kalenderns direkta http(s)-adress.",
                 source_id=source_id,
                 url=redact(url),
             ) from exc
@@ -234,21 +288,27 @@ def _get_following_redirects(
             # of scheme, host or port, and for the rest of the chain
             headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
         url = target
-    raise FetchError(f"more than {MAX_REDIRECTS} redirects", source_id=source_id, url=redact(url))
+    raise FetchError(
+        f"Adressen skickade oss vidare mer än {MAX_REDIRECTS} gånger i rad, så vi gav upp. "
+        "Registrera kalenderns slutliga adress (den som syns i webbläsaren).",
+        source_id=source_id,
+        url=redact(url),
+    )
 
 
 def _check_redirect(url: str, target: str, source_id: str) -> None:
     if not target.startswith(("http://", "https://")):
         raise FetchError(
-            f"redirected to a non-HTTP address {redact(target)}",
+            f"Adressen skickade oss vidare till {redact(target)}, som inte är en webbadress "
+            "vi kan läsa. Registrera kalenderns direkta http(s)-adress.",
             source_id=source_id,
             url=redact(url),
         )
     if url.startswith("https://") and target.startswith("http://"):
         raise FetchError(
-            f"the server redirected from https to plain http ({host_of(target)}); refused, "
-            "because the answer could be read or changed on the way. If the source really "
-            "is only on http, put its http address in sources.yaml",
+            f"Servern skickade oss från en säker (https) till en osäker (http) adress "
+            f"({host_of(target)}); det vägrar vi, eftersom svaret kan läsas eller ändras på "
+            "vägen. Finns kalendern bara på http, registrera dess http-adress.",
             source_id=source_id,
             url=redact(url),
         )

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import requests
 
 from aggregator.errors import DeadlineExceeded, FetchError
+from aggregator.normalize.text import human_size
 from aggregator.redaction import redact
 
 MAX_REDIRECTS = 5
@@ -122,20 +123,31 @@ def too_slow(deadline: Deadline, source_id: str, url: str) -> FetchError:
     """The error for a deadline that passed: the crawl's fails the whole source."""
     if deadline.parent is not None and deadline.parent.remaining() <= 0:
         return DeadlineExceeded(
-            f"the website answered too slowly: fetching its pages took more than "
-            f"{deadline.parent.seconds:g} s in all, so nothing was changed",
+            f"Webbplatsen svarade för långsamt: att hämta dess sidor tog mer än "
+            f"{_seconds(deadline.parent.seconds)} sammanlagt, så inget ändrades. Vi försöker "
+            "igen vid nästa hämtning; håller det i sig, be den som driver webbplatsen se över "
+            "hur snabbt den svarar.",
             source_id=source_id,
             url=redact(url),
         )
     return FetchError(
-        f"the server answered too slowly (gave up after {deadline.seconds:g} s)",
+        f"Servern svarade för långsamt (vi gav upp efter {_seconds(deadline.seconds)}), så "
+        "inget ändrades. Vi försöker igen vid nästa hämtning; håller det i sig, be den som "
+        "driver servern se över hur snabbt den svarar.",
         source_id=source_id,
         url=redact(url),
     )
 
 
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g}".replace(".", ",") + " sekunder"
+
+
 def too_big(max_bytes: int) -> str:
-    return f"the file is larger than the limit of {max_bytes // (1024 * 1024)} MB"
+    return (
+        f"Filen är större än gränsen på {human_size(max_bytes)}, så den lästes inte och inget "
+        "ändrades. Ta bort gamla evenemang ur den eller dela upp den i flera filer."
+    )
 
 
 def is_size_refusal(exc: FetchError, max_bytes: int) -> bool:

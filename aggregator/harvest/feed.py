@@ -38,7 +38,7 @@ from aggregator.model import (
     Settings,
     Source,
 )
-from aggregator.normalize import html_to_text, looks_like_html
+from aggregator.normalize import clean_title, html_title_to_text, html_to_text, looks_like_html
 from aggregator.normalize.timezones import local_to_utc, zone
 
 ITEMS_PER_EVENT = 2.5  # a feed may hold this many times max_events items, past ones included
@@ -224,13 +224,27 @@ def _item(entry: Any) -> _Item:
     body = str(contents[0].get("value", "")).strip() if contents else summary
     return _Item(
         entry=entry,
-        title=str(entry.get("title", "")).strip(),
+        title=_title(entry),
         link=str(entry.get("link", "")).strip(),
         guid=str(entry.get("id", "")).strip(),
         body=body,
         body_is_html=looks_like_html(body),
         summary=html_to_text(summary) if looks_like_html(summary) else summary,
     )
+
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _title(entry: Any) -> str:
+    """The entry's title as plain text. feedparser has undone the XML escaping and says
+    whether the title is HTML (Atom ``type="html"``, or an RSS title that carries tags);
+    only then are tags and entities read as markup, otherwise the text is kept as is."""
+    raw = str(entry.get("title", ""))
+    detail = entry.get("title_detail") or {}
+    if str(detail.get("type", "")).lower() in _HTML_TYPES:
+        return html_title_to_text(raw)
+    return clean_title(raw)
 
 
 def _event(entry: Any, ctx: _Context) -> Event | None:

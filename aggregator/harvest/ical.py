@@ -111,14 +111,15 @@ def parse_ical(
         harvest.taken = ctx.taken
         if ctx.skipped_private:
             harvest.warn(
-                f"left out {ctx.skipped_private} private events (CLASS:PRIVATE or "
-                "CONFIDENTIAL): they are not for a public calendar"
+                f"{ctx.skipped_private} evenemang är markerade som privata (CLASS:PRIVATE eller "
+                "CONFIDENTIAL) och visas inte; gör dem offentliga i kalenderprogrammet om de ska "
+                "synas i Allt som sker."
             )
         past += ctx.skipped_old
     if past and not events:
         harvest.warn(
-            f"all {past} events in the calendar ended more than {WINDOW_BACK.days} days ago; "
-            "past events are not imported"
+            f"Alla {past} evenemang i kalendern slutade för mer än {WINDOW_BACK.days} dagar "
+            "sedan, och passerade evenemang visas inte; lägg in kommande evenemang."
         )
     return HarvestResult(tuple(_unique_keys(events)), tuple(harvest.warnings), kind="ical")
 
@@ -130,18 +131,22 @@ def _check_looks_like_ical(text: str, source: Source) -> None:
             return  # a bare VEVENT; _parse_calendars wraps it
         if re.match(r"\s*<(!doctype|html)", head, re.IGNORECASE):
             raise ParseError(
-                "the address returned a web page (HTML) instead of a calendar file",
+                "Adressen gav en webbsida (HTML) i stället för en kalenderfil. Leta efter en "
+                "länk som heter ”Prenumerera”, ”iCal” eller ”ICS” och registrera den adressen.",
                 source_id=source.id,
             )
         if "BEGIN:VCALENDAR" not in head.upper():
             raise ParseError(
-                "this is not an iCalendar file (it does not start with BEGIN:VCALENDAR)",
+                "Filen är ingen iCalendar-fil (den börjar inte med BEGIN:VCALENDAR). Registrera "
+                "kalenderns iCal-adress (.ics), eller exportera kalendern på nytt.",
                 source_id=source.id,
             )
     tail = text[-4096:].upper()
     if "END:VCALENDAR" not in tail and not head.upper().startswith("BEGIN:VEVENT"):
         raise ParseError(
-            "the calendar file ends before END:VCALENDAR; it looks cut off, so nothing was changed",
+            "Kalenderfilen tar slut före END:VCALENDAR och verkar avklippt, så inget ändrades. "
+            "Vi försöker igen vid nästa hämtning; händer det igen, exportera eller publicera "
+            "kalendern på nytt.",
             source_id=source.id,
         )
 
@@ -152,11 +157,17 @@ def _check_size(text: str, harvest: HarvestContext) -> None:
     found = sum(1 for _ in itertools.islice(_VEVENT_RE.finditer(text), ceiling + 1))
     if found > ceiling:
         raise harvest.error(
-            f"the calendar file holds more than {ceiling} events, past ones included, which "
-            f"is more than one source may bring (max_events is {harvest.max_events}); nothing "
-            "was imported. If the calendar really is that large, raise max_events for this "
-            "source in sources.yaml"
+            f"Kalenderfilen har fler än {ceiling} evenemang, passerade inräknade, och det är "
+            f"fler än en källa får ge (max_events är {harvest.max_events}); inget lästes in. "
+            "Ta bort gamla evenemang ur kalendern; är den verkligen så stor, be operatören "
+            "höja max_events för källan i sources.yaml."
         )
+
+
+_UNREADABLE = (
+    "Kalenderfilen gick inte att läsa. Exportera eller publicera den på nytt från "
+    "kalenderprogrammet; fortsätter felet, hör av dig till oss."
+)
 
 
 def _parse_calendars(text: str, harvest: HarvestContext) -> list[icalendar.Calendar]:
@@ -172,7 +183,8 @@ def _parse_calendars(text: str, harvest: HarvestContext) -> list[icalendar.Calen
         try:
             return _from_ical(_VTIMEZONE_RE.sub("", text), harvest)
         except _ICALENDAR_ERRORS:
-            raise harvest.error(f"the calendar file could not be read: {first}") from first
+            log.debug("%s: the calendar file could not be read: %s", harvest.source.id, first)
+            raise harvest.error(_UNREADABLE) from first
 
 
 def _from_ical(text: str, harvest: HarvestContext) -> list[icalendar.Calendar]:
@@ -182,15 +194,16 @@ def _from_ical(text: str, harvest: HarvestContext) -> list[icalendar.Calendar]:
         # a TZID too long for a file name makes the zone lookup fail; no zone is called that
         text, shortened = _shorten_tzids(text)
         if not shortened:
-            raise harvest.error("the calendar file could not be read") from None
+            raise harvest.error(_UNREADABLE) from None
         harvest.warn(
-            f"time zone names (TZID) longer than {MAX_TZID} characters name no time zone "
-            f"({shortened} found); those times were read as local time"
+            f"Tidszonsnamn (TZID) längre än {MAX_TZID} tecken är inga tidszoner ({shortened} "
+            "st.); de tiderna lästes som lokal tid. Välj tidszonen Europe/Stockholm i "
+            "kalenderprogrammet."
         )
         try:
             calendars = icalendar.Calendar.from_ical(text, multiple=True)
         except OSError:
-            raise harvest.error("the calendar file could not be read") from None
+            raise harvest.error(_UNREADABLE) from None
     return [c for c in calendars if c.name == "VCALENDAR"]
 
 
@@ -210,8 +223,9 @@ def _context_for(calendar: icalendar.Calendar, harvest: HarvestContext) -> _Cont
         mapped = iana_name_for_tzid(x_wr)
         if mapped is None:
             harvest.warn(
-                f"the calendar's time zone (X-WR-TIMEZONE) '{x_wr[:60]}' is not one we know; "
-                f"its times were read as {harvest.settings.timezone}"
+                f"Vi känner inte igen kalenderns tidszon (X-WR-TIMEZONE) ”{x_wr[:60]}”, så "
+                f"tiderna lästes som {harvest.settings.timezone}; välj tidszonen "
+                "Europe/Stockholm i kalenderprogrammet."
             )
         tz_name = mapped or harvest.settings.timezone
     return _Context(
@@ -260,7 +274,7 @@ def _plain_event(component: icalendar.Component, uid: str, ctx: _Context) -> Ite
     try:
         event = _event_from_component(component, uid, uid, ctx)
     except _EVENT_ERRORS as exc:
-        ctx.warn(f"skipped event {_describe(component)}: {_reason(exc)}")
+        ctx.warn(f"Evenemanget {_describe(component)} visas inte: {_reason(exc, ctx)}.")
         return
     if event is not None:
         yield event
@@ -282,8 +296,9 @@ def _expand_series(
         for occurrence in _in_window(query, ctx):
             if count >= MAX_OCCURRENCES_PER_SERIES:
                 ctx.warn(
-                    f"series {_describe(first)} has more than {MAX_OCCURRENCES_PER_SERIES} "
-                    "occurrences in the window; the rest were left out"
+                    f"Det återkommande evenemanget {_describe(first)} har fler än "
+                    f"{MAX_OCCURRENCES_PER_SERIES} tillfällen i den tid vi visar; resten visas "
+                    "inte. Dela upp serien eller ge den ett slutdatum (UNTIL eller COUNT)."
                 )
                 break
             count += 1
@@ -291,7 +306,9 @@ def _expand_series(
             try:
                 event = _event_from_component(occurrence, uid, key, ctx)
             except _EVENT_ERRORS as exc:
-                ctx.warn(f"skipped an occurrence of {_describe(first)}: {_reason(exc)}")
+                ctx.warn(
+                    f"Ett av tillfällena för {_describe(first)} visas inte: {_reason(exc, ctx)}."
+                )
                 continue
             if event is not None:
                 yield event
@@ -299,11 +316,13 @@ def _expand_series(
         # the series' dates could not be worked out: an event really is lost, so say so
         if count:
             ctx.warn(
-                f"recurring event {_describe(first)}: only its first {count} dates could be "
-                f"read ({_reason(exc)})"
+                f"Bara de {count} första datumen för det återkommande evenemanget "
+                f"{_describe(first)} kunde läsas: {_reason(exc, ctx)}."
             )
         else:
-            ctx.warn(f"skipped recurring event {_describe(first)}: {_reason(exc)}")
+            ctx.warn(
+                f"Det återkommande evenemanget {_describe(first)} visas inte: {_reason(exc, ctx)}."
+            )
         return
     if count == 0 and not _continues_after_window(query, ctx):
         ctx.skipped_old += 1  # a series that ended before the window: nothing is lost
@@ -367,14 +386,19 @@ def _series_calendar(
         try:
             holder = x_wr_timezone.to_standard(holder)
         except (*_EVENT_ERRORS, OSError) as exc:
-            ctx.warn(f"X-WR-TIMEZONE could not be applied to {_describe(first)} ({exc})")
+            log.debug("%s: X-WR-TIMEZONE on %s: %s", ctx.source.id, _describe(first), exc)
+            ctx.warn(
+                f"Kalenderns tidszon (X-WR-TIMEZONE) gick inte att använda för {_describe(first)}; "
+                "tiderna lästes som de står. Välj tidszonen Europe/Stockholm i kalenderprogrammet."
+            )
     for component in holder.walk("VEVENT"):
         if "RECURRENCE-ID" in component:
             continue
         try:
             fast_forward(component, ctx.window_start, ctx.tz)
         except RuleTooCostly as exc:
-            ctx.warn(f"skipped recurring event {_describe(first)}: {exc}")
+            log.debug("%s: %s: %s", ctx.source.id, _describe(first), exc)
+            ctx.warn(f"Det återkommande evenemanget {_describe(first)} visas inte: {exc}.")
             return None
         except (*_EVENT_ERRORS, AttributeError) as exc:
             log.debug("%s: %s left as it is: %s", ctx.source.id, _describe(first), exc)
@@ -392,7 +416,8 @@ def _repair_rrule(component: icalendar.Component, ctx: _Context) -> None:
         component.add("RRULE", icalendar.vRecur.from_ical(re.sub(r"\s+", "", str(rule))))
     except _ICALENDAR_ERRORS:
         ctx.warn(
-            f"event {_describe(component)}: its repeat rule could not be read; only the first date is used"
+            f"Upprepningsregeln (RRULE) för {_describe(component)} gick inte att läsa, så bara "
+            "det första datumet visas; kontrollera upprepningen i kalenderprogrammet."
         )
 
 
@@ -484,7 +509,10 @@ def _end_value(
 ) -> datetime | date | None:
     dtend = _one(component, "DTEND")
     if dtend is not None and not isinstance(_value_or_none(dtend), date):
-        ctx.warn(f"event {_describe(component)}: its end (DTEND) is not a date; ignored")
+        ctx.warn(
+            f"Sluttiden (DTEND) för {_describe(component)} är inget datum, så den visas "
+            "utan sluttid; ange en riktig sluttid."
+        )
         dtend = None
     if dtend is not None:
         value = dtend.dt
@@ -499,7 +527,10 @@ def _end_value(
         assert isinstance(start, datetime)  # not all day
         start_utc, _ = _to_utc(start, _one(component, "DTSTART").params.get("TZID"), ctx)
         if end < start_utc:
-            ctx.warn(f"event {_describe(component)} ends before it starts; end time ignored")
+            ctx.warn(
+                f"{_describe(component)} slutar innan det börjar, så det visas utan sluttid; "
+                "rätta sluttiden i kalenderprogrammet."
+            )
             return None
         return end
     duration = _one(component, "DURATION")
@@ -532,7 +563,10 @@ def _to_utc(value: datetime, tzid: Any, ctx: _Context) -> tuple[datetime, str]:
         # a VTIMEZONE we cannot name: trust its rules for the instant
         return value.astimezone(UTC), ctx.tz_name
     if tzid_text:
-        ctx.warn(f"unknown time zone '{tzid_text}'; read as {ctx.tz_name}")
+        ctx.warn(
+            f"Vi känner inte igen tidszonen ”{tzid_text}” och läste tiderna som "
+            f"{ctx.tz_name}; välj tidszonen Europe/Stockholm i kalenderprogrammet."
+        )
     return local_to_utc(wall, ctx.tz), ctx.tz_name
 
 
@@ -647,14 +681,20 @@ def _image(component: icalendar.Component) -> str:
 
 
 def _describe(component: icalendar.Component) -> str:
-    summary = _text(component, "SUMMARY")[:60] or "(no title)"
+    summary = _text(component, "SUMMARY")[:60] or "(utan titel)"
     uid = str(component.get("UID", "")).strip()
-    return f"'{summary}'" + (f" (UID {uid[:80]})" if uid else "")
+    return f"”{summary}”" + (f" (UID {uid[:80]})" if uid else "")
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text[:200]
+def _reason(exc: BaseException, ctx: _Context) -> str:
+    """What the organizer can do about an event we could not read. The library's own text
+    ("Cannot access 'dt' on broken property …") helps nobody at the source: it goes to
+    the debug log with the source id."""
+    log.debug("%s: %s: %s", ctx.source.id, type(exc).__name__, str(exc)[:500])
+    return (
+        "datum, tid eller upprepning (DTSTART, DTEND, RRULE) gick inte att läsa; öppna "
+        "evenemanget i kalenderprogrammet, kontrollera dem och spara det igen"
+    )
 
 
 def _unique_keys(events: list[Event]) -> Iterator[Event]:

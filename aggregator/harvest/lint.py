@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from aggregator.harvest.ical import decode_calendar_bytes
 from aggregator.model import HarvestResult, Settings
+from aggregator.normalize.text import human_size
 from aggregator.normalize.timezones import iana_name_for_tzid, zone
 
 
@@ -94,7 +95,7 @@ def _scan_ical(text: str) -> _IcalScan:
         elif name.startswith("X-WR-TIMEZONE"):
             scan.has_x_wr_timezone = True
         else:
-            tzid = _TZID_RE.search(rest.split(":", 1)[0])
+            tzid = _TZID_RE.search(_params(rest))
             if tzid:
                 scan.tzids.add(tzid.group(1).strip().strip('"'))
             if not in_event:
@@ -111,6 +112,26 @@ def _scan_ical(text: str) -> _IcalScan:
             ):
                 scan.private += 1
     return scan
+
+
+def _params(rest: str) -> str:
+    """The parameters of a content line: up to the first colon outside double quotes
+    (``TZID="(GMT+10:00) Canberra, Melbourne, Sydney"`` holds a colon of its own)."""
+    quoted = False
+    for index, char in enumerate(rest):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return rest[:index]
+    return rest
+
+
+def _quote(name: str, limit: int = 120) -> str:
+    """A zone name for advice: whole, or cut at a word boundary with an ellipsis."""
+    if len(name) <= limit:
+        return name
+    cut = name[:limit].rsplit(" ", 1)[0].rstrip(",;")
+    return cut + " …"
 
 
 def _is_date_value(rest: str) -> bool:
@@ -155,14 +176,14 @@ def _ical_advice(scan: _IcalScan, settings: Settings) -> Iterable[Advice]:
         tzid, mapped = windows[0]
         yield Advice(
             Finding.WINDOWS_ZONE,
-            f"Din kalender anger tidszonen med ett Windows-namn (”{tzid[:60]}”); vi har översatt "
+            f"Din kalender anger tidszonen med ett Windows-namn (”{_quote(tzid)}”); vi har översatt "
             f"det till {mapped}, men andra kalenderprogram kan visa fel tid – välj hellre "
             "tidszonen Europe/Stockholm.",
         )
     if unknown:
         yield Advice(
             Finding.UNKNOWN_ZONE,
-            f"Vi känner inte igen tidszonen ”{unknown[0][:60]}” i din kalender och tolkar "
+            f"Vi känner inte igen tidszonen ”{_quote(unknown[0])}” i din kalender och tolkar "
             f"tiderna som {here}; välj tidszonen Europe/Stockholm i kalenderprogrammet.",
         )
     if (named or windows) and not scan.has_vtimezone:
@@ -230,7 +251,7 @@ def lint_harvest(content: bytes, result: HarvestResult, settings: Settings) -> l
 
 
 def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB".replace(".", ",")
+    return human_size(size)
 
 
 def changing_uids_advice(count: int) -> Advice:

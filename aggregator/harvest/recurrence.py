@@ -195,8 +195,9 @@ def _rrule(rule: Any, start: _Start) -> Any:
 def _too_costly(rule: Any) -> str:
     shown = rule.to_ical().decode("ascii", "replace")[:80]
     return (
-        f"its repeat rule ({shown}) makes more than {RULE_BUDGET} dates before the calendar "
-        "window, which is more than one event may cost"
+        f"dess upprepningsregel ({shown}) ger fler än {RULE_BUDGET} datum före den tid vi "
+        "visar, mer än ett evenemang får kosta; ge serien ett senare startdatum eller ett "
+        "slutdatum"
     )
 
 

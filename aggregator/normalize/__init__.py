@@ -18,7 +18,9 @@ from aggregator.normalize.place import find_locality, municipality_for, parse_pl
 from aggregator.normalize.text import (
     clean_line,
     clean_multiline,
+    clean_title,
     clean_url,
+    html_title_to_text,
     html_to_text,
     looks_like_html,
     sanitize_html,
@@ -28,8 +30,10 @@ from aggregator.normalize.text import (
 __all__ = [
     "clean_line",
     "clean_multiline",
+    "clean_title",
     "clean_url",
     "find_locality",
+    "html_title_to_text",
     "html_to_text",
     "looks_like_html",
     "merge_categories",
@@ -60,10 +64,9 @@ def normalize_event(event: Event, source: Source, settings: Settings) -> Event:
     place = replace(place, municipality=municipality or "")
     return replace(
         event,
-        title=clean_line(
-            html_to_text(event.title) if looks_like_html(event.title) else event.title
-        )[:MAX_TITLE]
-        or "Namnlöst evenemang",
+        # each harvester hands over its title as plain text (it knows whether its format
+        # carries HTML); guessing here would eat a literal "<script>" or "a<b>c"
+        title=clean_title(event.title)[:MAX_TITLE] or "Namnlöst evenemang",
         description=description[:MAX_DESCRIPTION],
         description_html=description_html[:MAX_DESCRIPTION],
         url=clean_url(event.url),

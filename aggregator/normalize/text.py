@@ -36,6 +36,12 @@ _BLOCK_END_RE = re.compile(r"<\s*(br\s*/?|/p|/li|/h\d|/div|/tr)\s*>", re.IGNOREC
 _CONTROL_RE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ufff9-\ufffb]"
 )
+# the tags a title may carry as formatting; anything else in angle brackets is text
+_INLINE_TAG_RE = re.compile(
+    r"<\s*/?\s*(a|abbr|b|bdi|br|cite|del|em|font|i|ins|mark|q|s|small|span|strong|sub|sup|u)"
+    r"(?:\s+[^<>]*)?\s*/?\s*>",
+    re.IGNORECASE,
+)
 _SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
 _BLANK_LINES_RE = re.compile(r"\n\s*\n\s*\n+")
 
@@ -44,6 +50,29 @@ def clean_line(text: str) -> str:
     text = html.unescape(text) if "&" in text else text
     text = _CONTROL_RE.sub("", text)
     return _SPACE_RE.sub(" ", text.replace("\n", " ")).strip()
+
+
+def clean_title(text: str) -> str:
+    """A title that already is plain text, on one line: only control characters and runs
+    of white space go. Nothing that looks like markup or an entity is touched, because in
+    plain text ``<script>`` and ``&amp;`` are what the organizer wrote (RFC 5545 SUMMARY,
+    JSON strings)."""
+    text = _CONTROL_RE.sub("", text)
+    return _SPACE_RE.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+
+
+def html_title_to_text(markup: str) -> str:
+    """A title that the format says is HTML (an RSS/Atom title of type html, a WordPress
+    ``title.rendered``) as plain text.
+
+    Only inline formatting tags are markup here (``Fest <i>med</i> dans``); any other
+    ``<`` (``5 < 6``, ``<3``, a ``<script>`` the organizer typed) is kept as text, so
+    nothing the organizer wrote disappears. Entities are decoded once, after the tags
+    went: the HTML ``&lt;b&gt;`` is the text ``<b>``, and ``Rock &amp; Roll`` is
+    ``Rock & Roll``.
+    """
+    text = _INLINE_TAG_RE.sub(lambda m: " " if m.group(1).lower() == "br" else "", markup)
+    return clean_title(html.unescape(text) if "&" in text else text)
 
 
 def clean_multiline(text: str) -> str:
@@ -74,6 +103,19 @@ def html_to_text(markup: str) -> str:
     text = _BLOCK_END_RE.sub("\n", markup)
     text = nh3.clean(text, tags=set())
     return clean_multiline(html.unescape(text))
+
+
+def human_size(size: int) -> str:
+    """A byte count as an organizer reads it: ``512 byte``, ``1 kB``, ``1,5 MB`` (Swedish
+    decimal comma, 1 kB = 1024 byte). Never rounds a non-zero size down to 0."""
+    if size < 1024:
+        return f"{size} byte"
+    for unit, scale in (("kB", 1024), ("MB", 1024**2), ("GB", 1024**3)):
+        value = size / scale
+        if value < 1024 or unit == "GB":
+            break
+    shown = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return f"{shown.removesuffix('.0').replace('.', ',')} {unit}"
 
 
 def clean_url(url: str) -> str:

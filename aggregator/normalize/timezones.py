@@ -69,10 +69,16 @@ def iana_name_for_tzid(tzid: str) -> str | None:
             return iana
     # Outlook display names: "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"
     cities = _city_index()
-    for word in re.split(r"[,()&/]+", tzid):
-        name = cities.get(word.strip().casefold())
-        if name:
-            return name
+    found = [
+        cities[w]
+        for w in (w.strip().casefold() for w in re.split(r"[,()&/]+", tzid))
+        if w in cities
+    ]
+    if found:
+        # "Canberra, Melbourne, Sydney": Australia/Canberra is only an old alias; the zone
+        # Windows itself maps that display name to (Australia/Sydney) is the one to name
+        canonical = set(WINDOWS_TO_OLSON.values())
+        return next((name for name in found if name in canonical), found[0])
     match = OFFSET_RE.search(tzid)
     if match and not re.search(r"daylight|summer|dst", tzid, re.IGNORECASE):
         hours = int(match.group(2))

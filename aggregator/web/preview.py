@@ -241,33 +241,34 @@ def explain_fetch_error(exc: FetchError, url: str) -> tuple[str, str]:
     message = exc.message
     host = host_of(url)
     status = _HTTP_STATUS.search(message)
-    if "private or local address" in message or "connected to a private address" in message:
+    # the fetch's messages are Swedish sentences (fetch/http.py, fetch/guard.py, limits.py)
+    if "privat eller lokal adress" in message or "connected to a private address" in message:
         return (
             "Adressen pekar på en dator i ett internt nätverk, och dit hämtar vi aldrig något.",
             "Ange kalenderns offentliga adress.",
         )
-    if "does not resolve" in message:
+    if "gick inte att slå upp" in message:
         return (
             f"Adressen finns inte: namnet {host} hittas inte.",
             "Kontrollera stavningen, eller kopiera adressen direkt från webbläsaren.",
         )
     if status:
         return _explain_status(int(status.group(1)), url)
-    if "did not answer" in message or "could not connect" in message:
+    if "svarade inte inom" in message or "kunde inte ansluta" in message:
         return ("Sidan svarar inte.", "Kontrollera adressen, eller försök igen om en stund.")
-    if "too slowly" in message:
+    if "för långsamt" in message:
         return ("Sidan svarar för långsamt.", "Försök igen om en stund.")
-    if "larger than the limit" in message:
+    if "större än gränsen" in message:
         return (
             "Filen är större än vi kan läsa.",
             "Ange ett flöde med bara kommande evenemang, om kalendern kan ge ett sådant.",
         )
-    if "TLS/certificate" in message:
+    if "certifikatet" in message:
         return (
             "Sidans säkerhetscertifikat är ogiltigt, så vi kan inte hämta den säkert.",
             "Be den som sköter webbplatsen att förnya certifikatet.",
         )
-    if "redirect" in message:
+    if "skickade oss vidare" in message:
         return (
             "Sidan skickar oss vidare för många gånger eller till en adress vi inte kan läsa.",
             "Öppna adressen i webbläsaren och kopiera den adress du hamnar på.",

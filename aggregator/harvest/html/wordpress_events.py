@@ -28,6 +28,7 @@ from aggregator.harvest.html.schema_org import (
     url_of,
 )
 from aggregator.model import CANCELLED, CONFIRMED, Event, EventStatus, Place
+from aggregator.normalize.text import html_title_to_text
 from aggregator.normalize.timezones import zone
 from aggregator.normalize.urls import join_url
 
@@ -112,7 +113,7 @@ def harvest_tribe(
 
 
 def _event(item: dict[str, Any], ctx: HtmlContext) -> Event | None:
-    title = clean(str(item.get("title") or ""))
+    title = html_title_to_text(str(item.get("title") or ""))  # the API gives rendered HTML
     label = f"'{title[:60]}'" if title else f"id {item.get('id')}"
     tz_name, tz = _zone(item.get("timezone"), ctx)
     all_day = bool(item.get("all_day"))
