@@ -82,10 +82,15 @@ def harvest_bytes(
 def unexpected_error(exc: BaseException) -> str:
     """The organizer's sentence for an error nobody foresaw (the log has the details)."""
     if isinstance(exc, MemoryError):
-        return "reading the source needed more memory than one source may use; nothing was changed"
+        return (
+            "Att läsa källan krävde mer minne än en källa får använda; inget ändrades. "
+            "Dela upp kalendern i mindre delar eller registrera ett flöde med bara kommande "
+            "evenemang."
+        )
     return (
-        f"the source could not be read: the aggregator met something it did not expect "
-        f"({type(exc).__name__}); nothing was changed, and the error is in the log"
+        "Källan gick inte att läsa: vi stötte på något oväntat "
+        f"({type(exc).__name__}); inget ändrades och felet finns i vår logg. Du behöver inte "
+        "göra något; vi ser över det."
     )
 
 
@@ -101,8 +106,8 @@ def _harvest(
     if folder is not None:
         if source.kind not in (None, "facebook"):
             raise ParseError(
-                f"the path is a folder, which can only hold Facebook exports, but the "
-                f"source's kind is {source.kind}; point the path at the file instead",
+                "Sökvägen är en mapp, och en mapp kan bara innehålla Facebook-exporter, men "
+                f"källans typ är {source.kind}; ange sökvägen till själva filen i stället.",
                 source_id=source.id,
             )
         return facebook.parse_facebook(
@@ -114,7 +119,9 @@ def _harvest(
     harvester = HARVESTERS.get(kind)
     if harvester is None:
         raise ParseError(
-            f"this looks like a {kind} source, which is not supported yet", source_id=source.id
+            f"Det här ser ut som en källa av typen {kind}, som vi inte kan läsa än; registrera "
+            "kalendern som iCal, RSS/Atom eller webbsida i stället.",
+            source_id=source.id,
         )
     return harvester(content, source, settings, now=now, fetch_page=fetch_page)
 

@@ -99,8 +99,7 @@ class HarvestContext:
 
 def too_many_events(limit: int) -> str:
     return (
-        f"the source has more than {limit} events between {WINDOW_BACK.days} days ago and "
-        f"{WINDOW_AHEAD.days} days ahead, more than one source may bring (max_events); "
-        "nothing was imported. If the calendar really is that large, raise max_events for "
-        "this source in sources.yaml"
+        f"Källan har fler än {limit} evenemang mellan {WINDOW_BACK.days} dagar bakåt och "
+        f"{WINDOW_AHEAD.days} dagar framåt, fler än en källa får ha (max_events); inget "
+        "hämtades. Är kalendern verkligen så stor, höj max_events för källan i sources.yaml."
     )

@@ -29,7 +29,11 @@ def detect_kind(
 ) -> str:
     head = _ascii_head(content[:SNIFF_BYTES]).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
-        raise ParseError("the source is empty (0 bytes of content)", source_id=source_id)
+        raise ParseError(
+            "Källan är tom (0 byte innehåll). Kontrollera att adressen är rätt och att "
+            "kalendern har innehåll när den öppnas i en webbläsare.",
+            source_id=source_id,
+        )
     upper = head[:512].upper()
     if b"BEGIN:VCALENDAR" in upper or upper.startswith(b"BEGIN:VEVENT"):
         return "ical"
@@ -48,7 +52,10 @@ def detect_kind(
     if ctype == "text/calendar":
         return "ical"
     raise ParseError(
-        "could not tell what kind of source this is (not iCalendar, RSS/Atom, HTML or JSON); "
-        "it starts with " + repr(head[:40].decode("utf-8", "replace")),
+        "Vi kunde inte avgöra vilken sorts källa detta är (varken iCalendar, RSS/Atom, HTML "
+        "eller JSON); den börjar med ”"
+        + head[:40].decode("utf-8", "replace").replace("\n", " ").replace("\r", " ")
+        + "”. Kontrollera att adressen går till kalendern eller flödet och inte till en "
+        "nedladdningssida.",
         source_id=source_id,
     )

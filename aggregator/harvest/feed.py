@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -40,6 +41,8 @@ from aggregator.model import (
 )
 from aggregator.normalize import clean_title, html_title_to_text, html_to_text, looks_like_html
 from aggregator.normalize.timezones import local_to_utc, zone
+
+log = logging.getLogger(__name__)
 
 ITEMS_PER_EVENT = 2.5  # a feed may hold this many times max_events items, past ones included
 MAX_PROLOG = 64 * 1024  # a DOCTYPE must come before the root element
@@ -96,12 +99,18 @@ def parse_feed(
     if not entries:
         if _broken(parsed):
             raise ParseError(
-                "the feed is not valid RSS or Atom and no items could be read from it "
-                f"({_reason(parsed.get('bozo_exception'))})",
+                "Flödet är inte giltig RSS eller Atom och inga inlägg gick att läsa "
+                f"({_reason(parsed.get('bozo_exception'), source)}). Kontrollera att adressen "
+                "går till flödet (RSS/Atom) och inte till en vanlig sida; öppna den gärna i en "
+                "flödesvalidator.",
                 source_id=source.id,
             )
         if not parsed.version:
-            raise ParseError("this is not an RSS or Atom feed", source_id=source.id)
+            raise ParseError(
+                "Adressen ger inte ett RSS- eller Atom-flöde. Kontrollera att adressen går till "
+                "själva flödet (ofta /feed eller /rss) eller registrera kalendern som en annan typ.",
+                source_id=source.id,
+            )
     ctx = _Context(
         source=source,
         settings=settings,
@@ -115,17 +124,21 @@ def parse_feed(
     )
     ctx.page_reader = _page_reader(source, settings, now)
     if not entries:
-        ctx.warn("the feed has no items")
+        ctx.warn(
+            "Flödet innehåller inga inlägg just nu, så inga evenemang visas; lägg in kommande "
+            "evenemang på webbplatsen."
+        )
     if parsed.bozo:
         ctx.warn(
-            f"the feed is not well-formed ({_reason(parsed.get('bozo_exception'))}); "
-            "the items that could be read were kept"
+            f"Flödet är inte korrekt XML ({_reason(parsed.get('bozo_exception'), source)}); "
+            "de inlägg som gick att läsa visas. Be den som sköter webbplatsen rätta flödet."
         )
     ceiling = int(ctx.max_events * ITEMS_PER_EVENT)
     if len(entries) > ceiling:
         raise ctx.error(
-            f"the feed has {len(entries)} items, more than the {ceiling} one source may bring "
-            f"(max_events is {ctx.max_events}); nothing was imported"
+            f"Flödet har {len(entries)} inlägg, fler än de {ceiling} en källa får ha "
+            f"(max_events är {ctx.max_events}); inget hämtades. Registrera ett flöde med "
+            "färre inlägg (till exempel bara kommande evenemang) eller kontakta oss."
         )
     events = []
     for entry in entries:
@@ -135,14 +148,16 @@ def parse_feed(
             events.append(event)
     if _broken(parsed) and not events and not ctx.skipped_old:
         raise ParseError(
-            "the feed is not valid RSS or Atom and no event could be read from it "
-            f"({_reason(parsed.get('bozo_exception'))})",
+            "Flödet är inte giltig RSS eller Atom och inget evenemang gick att läsa "
+            f"({_reason(parsed.get('bozo_exception'), source)}). Be den som sköter "
+            "webbplatsen rätta flödet; kontrollera det gärna i en flödesvalidator.",
             source_id=source.id,
         )
     if entries and ctx.timed == 0:
         raise ParseError(
-            f"none of the feed's {len(entries)} items says when its event takes place "
-            "(no event date in the item, on its page, or in its text), so nothing was imported",
+            f"Inget av flödets {len(entries)} inlägg säger när evenemanget äger rum (inget "
+            "datum i inlägget, på dess sida eller i texten), så inget hämtades. Skriv datum och "
+            "tid i inläggen, eller registrera webbplatsens kalender (iCal) i stället.",
             source_id=source.id,
         )
     return HarvestResult(tuple(_unique_keys(events)), tuple(ctx.warnings), kind="feed")
@@ -165,8 +180,8 @@ def _head_text(content: bytes) -> str:
 def _refuse_html(head: str, source: Source) -> None:
     if _HTML_START_RE.match(head):
         raise ParseError(
-            "the address returned a web page (HTML) instead of an RSS or Atom feed; "
-            "check that the feed address is right and that the site is up",
+            "Adressen gav en webbsida (HTML) i stället för ett RSS- eller Atom-flöde. "
+            "Kontrollera att flödets adress är rätt och att webbplatsen fungerar.",
             source_id=source.id,
         )
 
@@ -183,14 +198,16 @@ def _refuse_entity_declarations(head: str, source: Source) -> None:
     subset = head[doctype.end() :]
     if "]" not in subset:
         raise ParseError(
-            "the feed's DOCTYPE is unfinished or too large to be safe; it was refused",
+            "Flödets DOCTYPE är oavslutad eller för stor för att vara säker, så flödet "
+            "lästes inte. Be den som sköter webbplatsen ta bort DOCTYPE ur flödet.",
             source_id=source.id,
         )
     declared = len(_ENTITY_DECL_RE.findall(subset))
     if declared and declared != len(_SAFE_ENTITY_RE.findall(subset)):
         raise ParseError(
-            "the feed declares XML entities that expand into other entities or files "
-            "(an XML bomb or external entity); it was refused for safety",
+            "Flödet deklarerar XML-entiteter som pekar på andra entiteter eller filer, så "
+            "det lästes inte av säkerhetsskäl. Be den som sköter webbplatsen ta bort "
+            "entitetsdeklarationerna (DOCTYPE) ur flödet.",
             source_id=source.id,
         )
 
@@ -209,7 +226,7 @@ class _Item:
 
     @property
     def label(self) -> str:
-        return f"'{self.title[:60] or '(no title)'}'"
+        return f"”{self.title[:60] or '(utan titel)'}”"
 
     def prose(self) -> str:
         """Title, description and content as plain text, for a date written in words."""
@@ -252,10 +269,17 @@ def _event(entry: Any, ctx: _Context) -> Event | None:
     try:
         found = _when(item, ctx)
     except SwedishDateError as exc:
-        ctx.warn(f"skipped item {item.label}: {exc.verdict}: {exc}")
+        log.debug("%s: item %s: %s: %s", ctx.source.id, item.label, exc.verdict, exc)
+        ctx.warn(
+            f"Inlägget {item.label} visas inte: datumet i texten är oklart eller kan inte "
+            "stämma. Skriv ett entydigt datum och klockslag, till exempel ”5 december kl. 19”."
+        )
         return None
     if found is None:
-        ctx.warn(f"skipped item {item.label}: no event time found (the publish date is not used)")
+        ctx.warn(
+            f"Inlägget {item.label} visas inte: vi hittade ingen tid för evenemanget "
+            "(publiceringsdatumet används inte). Skriv datum och klockslag i inlägget."
+        )
         return None
     when, page_event = found
     ctx.timed += 1
@@ -369,7 +393,11 @@ def _paired(start: datetime | date, end: datetime | date | None, how: str, ctx: 
         if end is None or end <= start:
             end = start + timedelta(days=1)
     elif end is not None and end < start:
-        ctx.warn(f"an event ends before it starts ({how}); its end time was left out")
+        log.debug("%s: end before start (%s)", ctx.source.id, how)
+        ctx.warn(
+            "Ett evenemang slutar innan det börjar, så sluttiden visas inte; rätta sluttiden "
+            "på webbplatsen."
+        )
         end = None
     return _When(start, end, all_day, how)
 
@@ -486,8 +514,9 @@ def _from_page(link: str, ctx: _Context, label: str) -> Event | None:
         return None
     if ctx.pages_left <= 0:
         ctx.warn(
-            f"item {label}: its page was not read (at most {ctx.source.max_pages} pages "
-            "per harvest)"
+            f"Sidan för inlägget {label} lästes inte (vi läser högst "
+            f"{ctx.source.max_pages} sidor per hämtning); skriv datum och tid i själva "
+            "inlägget så behövs inte sidan."
         )
         return None
     ctx.pages_left -= 1
@@ -496,7 +525,7 @@ def _from_page(link: str, ctx: _Context, label: str) -> Event | None:
     except DeadlineExceeded:
         raise  # the harvest's time for fetching is up: the whole source fails
     except SourceError as exc:
-        ctx.warn(f"item {label}: its page {link} could not be fetched: {exc.message}")
+        ctx.warn(f"Sidan för inlägget {label} ({link}) gick inte att hämta: {exc.message}")
         return None
     events = ctx.page_reader(content, link) if ctx.page_reader else []
     if not events:
@@ -599,6 +628,12 @@ def _unique_keys(events: list[Event]) -> Iterator[Event]:
         yield event if key == event.key else replace(event, key=key, uid=key)
 
 
-def _reason(exc: BaseException | None) -> str:
-    text = str(exc or "").strip() or (type(exc).__name__ if exc else "unknown error")
-    return text[:200]
+def _reason(exc: BaseException | None, source: Source) -> str:
+    """Where the XML breaks, for the organizer; the parser's own English text goes to the
+    debug log with the source id."""
+    log.debug("%s: feed parse problem: %s: %s", source.id, type(exc).__name__, str(exc)[:500])
+    line = getattr(exc, "getLineNumber", None)
+    number = line() if callable(line) else None
+    if isinstance(number, int) and number > 0:
+        return f"första felet på rad {number}"
+    return "felet gick inte att lokalisera"

@@ -65,15 +65,17 @@ class ParseBudget:
 
 def too_slow(budget: ParseBudget) -> str:
     return (
-        f"reading the source took longer than {budget.seconds:g} s, more than one source "
-        "may take; nothing was changed"
+        f"Att läsa källan tog längre tid än {budget.seconds:g} s, mer än en källa får ta; "
+        "inget ändrades. Dela upp kalendern i mindre delar eller registrera ett flöde med "
+        "bara kommande evenemang."
     )
 
 
 def too_big(budget: ParseBudget) -> str:
     return (
-        f"reading the source needed more than {budget.memory_mb} MB of memory, more than one "
-        "source may use; nothing was changed"
+        f"Att läsa källan krävde mer än {budget.memory_mb} MB minne, mer än en källa får "
+        "använda; inget ändrades. Dela upp kalendern i mindre delar eller registrera ett "
+        "flöde med bara kommande evenemang."
     )
 
 

@@ -84,7 +84,10 @@ def parse_html(
     text = decode_html(content)
     tree = parse_tree(text)
     if tree is None:
-        ctx.warn("the page is empty or not HTML; no events found")
+        ctx.warn(
+            "Sidan är tom eller inte HTML, så inga evenemang hittades. Kontrollera att "
+            "adressen går till sidan med evenemangen och att den öppnas i en webbläsare."
+        )
         return _result([], ctx)
 
     endpoint = tribe_endpoint(tree, text, page_url) if crawler is not None else None
@@ -107,8 +110,9 @@ def parse_html(
         events.extend(_crawl(links, crawler, ctx))
     elif follow:
         ctx.warn(
-            f"{len(follow)} events on the page have no date here but link to their own page; "
-            "those pages were not read (no page fetcher)"
+            f"{len(follow)} evenemang på sidan saknar datum här men länkar till egna sidor, "
+            "och de sidorna lästes inte; skriv datum i listan eller registrera webbplatsens "
+            "kalender (iCal)."
         )
     if not events and not ctx.skipped_old:
         ctx.warn(_nothing_found(tree, page_url, source, followed=crawler is not None))
@@ -133,11 +137,14 @@ def _crawl(links: list[str], crawler: Crawler, ctx: HtmlContext) -> list[Event]:
         text = decode_html(body)
         tree = parse_tree(text)
         if tree is None:
-            ctx.warn(f"{url[:200]} is empty or not HTML")
+            ctx.warn(f"Sidan {url[:200]} är tom eller inte HTML; den hoppades över.")
             continue
         page = read_page(text, tree, url, ctx)
         if not page.events:
-            ctx.warn(f"found no event data on {url[:200]}")
+            ctx.warn(
+                f"Vi hittade inga evenemangsuppgifter på {url[:200]}; märk upp evenemangen "
+                "med schema.org Event så kan de läsas."
+            )
         events.extend(page.events)
     return events
 
@@ -172,7 +179,11 @@ def read_page(text: str, tree: HtmlElement, page_url: str, ctx: HtmlContext) -> 
         try:
             nodes: list[dict[str, Any]] = extract()
         except PARSER_ERRORS as exc:
-            ctx.warn(f"could not read the {name} on {page_url[:200]}: {str(exc)[:120]}")
+            log.debug("%s: %s on %s: %s", ctx.source.id, name, page_url[:200], str(exc)[:300])
+            ctx.warn(
+                f"Evenemangsuppgifterna ({name}) på {page_url[:200]} gick inte att läsa; "
+                "kontrollera dem med Googles test för strukturerad data."
+            )
             continue
         _take(find_event_nodes(nodes), page_url, ctx, page)
     if page.undated_urls or (listed and not page.events):
@@ -180,8 +191,9 @@ def read_page(text: str, tree: HtmlElement, page_url: str, ctx: HtmlContext) -> 
         page.listed_urls = pick_links(candidates, page_url, page_url, MAX_LINKS, any_path=True)
         if page.undated_urls and not page.listed_urls:
             ctx.warn(
-                f"skipped {len(page.undated_urls)} events on {page_url[:200] or 'the page'} "
-                "that have no start date and link to another site"
+                f"{len(page.undated_urls)} evenemang på {page_url[:200] or 'sidan'} visas "
+                "inte: de saknar startdatum och länkar till en annan webbplats. Ange "
+                "startdatum (startDate) för dem."
             )
     return page
 
@@ -206,12 +218,19 @@ def _jsonld_blocks(tree: HtmlElement, page_url: str, ctx: HtmlContext) -> list[A
             continue
         count += 1
         if count > MAX_BLOCKS:
-            ctx.warn(f"more than {MAX_BLOCKS} JSON-LD blocks on {page_url[:200]}; the rest skipped")
+            ctx.warn(
+                f"Sidan {page_url[:200]} har fler än {MAX_BLOCKS} JSON-LD-block; resten "
+                "lästes inte. Dela upp evenemangen på flera sidor."
+            )
             break
         try:
             blocks.append(loads_sloppy(script.text or ""))
         except JsonLdError as exc:
-            ctx.warn(f"skipped a broken JSON-LD block on {page_url[:200] or 'the page'}: {exc}")
+            log.debug("%s: broken JSON-LD on %s: %s", ctx.source.id, page_url[:200], exc)
+            ctx.warn(
+                f"Ett trasigt JSON-LD-block på {page_url[:200] or 'sidan'} hoppades över; "
+                "kontrollera det med Googles test för strukturerad data."
+            )
     return blocks
 
 
@@ -237,15 +256,26 @@ def _list_item_urls(data: Any, depth: int = 0) -> list[str]:
 
 def _nothing_found(tree: HtmlElement, page_url: str, source: Source, *, followed: bool) -> str:
     title = " ".join((tree.findtext(".//title") or "").split())[:100]
-    where = page_url[:200] or "the page"
+    where = page_url[:200] or "sidan"
     if title and _ERROR_TITLE_RE.search(title):
-        return f"{where} looks like an error page ('{title}'); no events found"
+        return (
+            f"{where} ser ut som en felsida (”{title}”), så inga evenemang hittades; "
+            "kontrollera att adressen är rätt."
+        )
     if source.recipe is not None:
-        return f"the recipe found no events with a readable date on {where}"
-    message = f"found no events on {where}: no schema.org Event data and no hCalendar"
+        return (
+            f"Receptet hittade inga evenemang med läsbart datum på {where}; har webbplatsen "
+            "ändrats, uppdatera receptet i sources.yaml."
+        )
+    message = (
+        f"Vi hittade inga evenemang på {where}: inga schema.org Event-uppgifter och ingen hCalendar"
+    )
     if followed:
-        message += ", nor on the pages it links to"
-    return message + "; a recipe in sources.yaml can describe the page"
+        message += ", inte heller på sidorna den länkar till"
+    return (
+        message + ". Märk upp evenemangen med schema.org Event, registrera webbplatsens "
+        "kalender (iCal), eller beskriv sidan med ett recept i sources.yaml."
+    )
 
 
 # --- bytes → tree ------------------------------------------------------------------

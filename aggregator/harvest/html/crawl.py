@@ -137,11 +137,15 @@ class Crawler:
             if not self._budget_warned:
                 self._budget_warned = True
                 self._ctx.warn(
-                    f"followed {self.budget} pages (max_pages); the remaining links were left out"
+                    f"Vi följde {self.budget} sidor (max_pages) och lät resten av länkarna "
+                    "vara; höj max_pages för källan om fler evenemang ska med."
                 )
             return None
         if not self.allowed(url):
-            self._ctx.warn(f"robots.txt does not allow fetching {url[:200]}; skipped")
+            self._ctx.warn(
+                f"Webbplatsens robots.txt tillåter inte att vi hämtar {url[:200]}, så sidan "
+                "hoppades över; tillåt den i robots.txt om evenemangen ska med."
+            )
             return None
         self.fetched += 1
         try:
@@ -149,5 +153,5 @@ class Crawler:
         except DeadlineExceeded:
             raise  # the crawl's time is up: the whole source fails
         except FetchError as exc:
-            self._ctx.warn(f"could not fetch {url[:200]}: {str(exc)[:200]}")
+            self._ctx.warn(f"Sidan {url[:200]} gick inte att hämta: {exc.message[:300]}")
             return None

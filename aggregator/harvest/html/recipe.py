@@ -10,6 +10,7 @@ reads the structured data there.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -29,6 +30,8 @@ from aggregator.harvest.html.schema_org import (
 )
 from aggregator.model import CANCELLED, CONFIRMED, Event, Place, Recipe
 
+log = logging.getLogger(__name__)
+
 _CANCELLED_WORDS = ("inställt", "inställd", "installt", "cancelled", "canceled")
 
 
@@ -47,7 +50,8 @@ def check_recipe(recipe: Recipe) -> None:
                 soupsieve.compile(selector)
             except soupsieve.SelectorSyntaxError as exc:
                 raise ValueError(
-                    f"recipe {name}: '{selector}' is not a valid CSS selector"
+                    f"Receptets {name}: ”{selector}” är ingen giltig CSS-väljare; rätta "
+                    "receptet i sources.yaml."
                 ) from exc
 
 
@@ -67,8 +71,8 @@ def recipe_events(
     result = RecipeResult()
     if not blocks:
         ctx.warn(
-            f"the recipe's event selector '{recipe.event}' matched nothing on {page_url[:200]}; "
-            "has the site changed?"
+            f"Receptets väljare för evenemang ”{recipe.event}” hittade inget på "
+            f"{page_url[:200]}; har webbplatsen ändrats, uppdatera receptet i sources.yaml."
         )
         return result
     for block in blocks:
@@ -84,7 +88,7 @@ def recipe_events(
 def _event(block: Tag, recipe: Recipe, page_url: str, ctx: HtmlContext) -> tuple[Event | None, str]:
     title = _text(block, recipe.title)
     link = _link(block, recipe, page_url)
-    label = f"'{title[:60]}'" if title else "(no title)"
+    label = f"”{title[:60]}”" if title else "(utan titel)"
     date_el = block.select_one(recipe.date) if recipe.date else None
     date_text = clean(date_el.get_text(" ")) if date_el is not None else ""
     time_text = _text(block, recipe.time)
@@ -92,9 +96,13 @@ def _event(block: Tag, recipe: Recipe, page_url: str, ctx: HtmlContext) -> tuple
     when = _when(date_el, date_text, time_text, ctx, problems)
     if when is None:
         if not link:
-            written = f"'{(date_text + ' ' + time_text).strip()[:60]}'"
-            why = f" ({problems[0]})" if problems else ""
-            ctx.warn(f"skipped event {label}: no date could be read from {written}{why}")
+            written = f"”{(date_text + ' ' + time_text).strip()[:60]}”"
+            if problems:
+                log.debug("%s: recipe date %s: %s", ctx.source.id, written, problems[0])
+            ctx.warn(
+                f"Evenemanget {label} visas inte: inget datum gick att läsa ur {written}. "
+                "Skriv ett entydigt datum, till exempel ”5 december 2026 kl. 19”."
+            )
         return None, link
     start, end = when
     if start.all_day and not isinstance(end, date):

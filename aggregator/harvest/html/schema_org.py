@@ -90,12 +90,19 @@ def _walk(value: Any, depth: int, budget: list[int]) -> Iterator[dict[str, Any]]
 def event_from_node(node: dict[str, Any], page_url: str, ctx: HtmlContext) -> Event | None:
     """One schema.org Event node as our Event, or None (with a warning) if unusable."""
     title = text_of(node.get("name")) or text_of(node.get("headline"))
-    label = f"'{title[:60]}'" if title else "(no name)"
+    label = f"”{title[:60]}”" if title else "(utan namn)"
     start_text = text_of(node.get("startDate"))
     start = _parse_value(start_text, ctx)
     if start is None:
-        reason = f"start date '{start_text[:40]}' not understood" if start_text else "no start date"
-        ctx.warn(f"skipped event {label}: {reason}")
+        reason = (
+            f"startdatumet ”{start_text[:40]}” gick inte att förstå"
+            if start_text
+            else "startdatum (startDate) saknas"
+        )
+        ctx.warn(
+            f"Evenemanget {label} visas inte: {reason}. Ange startDate i ISO 8601, till "
+            "exempel 2026-12-05T19:00+01:00."
+        )
         return None
     end = _end_of(node, start, label, ctx)
     if ended_before_window(start, end, ctx):
@@ -160,7 +167,9 @@ def _end_of(
     if end.value < start.value:
         if start.value - end.value < timedelta(hours=24) and not _has_offset(end_text):
             return end.value + timedelta(days=1)  # "21:00–01:00" written on one date
-        ctx.warn(f"event {label} ends before it starts; end time ignored")
+        ctx.warn(
+            f"Evenemanget {label} slutar innan det börjar, så sluttiden visas inte; rätta endDate."
+        )
         return None
     return end.value
 
@@ -191,6 +200,7 @@ def ended_before_window(start: When, end: datetime | date | None, ctx: HtmlConte
     return ctx.ended_before_window(end or start.value)
 
 
+_STATUS_WORDS = {"eventpostponed": "uppskjutet", "eventrescheduled": "flyttat"}
 _STATUS_NOTES = {
     "eventpostponed": "Obs: evenemanget är uppskjutet, nytt datum är inte bestämt.",
     "eventrescheduled": "Obs: evenemanget har fått ett nytt datum.",
@@ -207,7 +217,10 @@ def _status(node: dict[str, Any], label: str, ctx: HtmlContext) -> tuple[EventSt
     if note is None:
         return CONFIRMED, []
     if name != "eventmovedonline":
-        ctx.warn(f"event {label} is marked {name[5:]} ({raw}); kept as confirmed with a note")
+        ctx.warn(
+            f"Evenemanget {label} är markerat som {_STATUS_WORDS.get(name, name[5:])} ({raw}); "
+            "det visas med en anteckning om det."
+        )
     return CONFIRMED, [note]
 
 

@@ -11,6 +11,7 @@ the source's page budget.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import timedelta, tzinfo
 from typing import Any
@@ -31,6 +32,8 @@ from aggregator.model import CANCELLED, CONFIRMED, Event, EventStatus, Place
 from aggregator.normalize.text import html_title_to_text
 from aggregator.normalize.timezones import zone
 from aggregator.normalize.urls import join_url
+
+log = logging.getLogger(__name__)
 
 ENDPOINT = "tribe/events/v1/events"
 PER_PAGE = 50
@@ -68,10 +71,18 @@ def parse_tribe_json(content: bytes, ctx: HtmlContext) -> tuple[list[Event], str
     try:
         data = json.loads(content.decode("utf-8-sig", errors="replace"))
     except (ValueError, RecursionError) as exc:
-        ctx.warn(f"The Events Calendar API answered with something that is not JSON ({exc})")
+        log.debug("%s: The Events Calendar API not JSON: %s", ctx.source.id, str(exc)[:300])
+        ctx.warn(
+            "The Events Calendars gränssnitt (REST API) svarade med något som inte är JSON; "
+            "kontrollera att tillägget är aktivt och att /wp-json/tribe/events/v1/events "
+            "går att öppna."
+        )
         return [], ""
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
-        ctx.warn("The Events Calendar API answer has no 'events' list")
+        ctx.warn(
+            "The Events Calendars gränssnitt (REST API) svarade utan en lista med evenemang "
+            "(”events”); kontrollera att tillägget är aktivt och uppdaterat."
+        )
         return [], ""
     events = []
     for item in data["events"]:
@@ -114,12 +125,15 @@ def harvest_tribe(
 
 def _event(item: dict[str, Any], ctx: HtmlContext) -> Event | None:
     title = html_title_to_text(str(item.get("title") or ""))  # the API gives rendered HTML
-    label = f"'{title[:60]}'" if title else f"id {item.get('id')}"
+    label = f"”{title[:60]}”" if title else f"id {item.get('id')}"
     tz_name, tz = _zone(item.get("timezone"), ctx)
     all_day = bool(item.get("all_day"))
     start = _when(item, "start", all_day, tz)
     if start is None:
-        ctx.warn(f"skipped event {label}: no usable start_date")
+        ctx.warn(
+            f"Evenemanget {label} visas inte: det saknar ett användbart startdatum "
+            "(start_date); ange start i evenemanget i WordPress."
+        )
         return None
     end = _when(item, "end", all_day, tz)
     start_value, end_value = start.value, end.value if end else None
