@@ -84,15 +84,16 @@ def parse_facebook(
     finish_dyi(ctx)
     if ctx.pacific:
         ctx.warn(
-            f"{ctx.pacific} events carried Facebook's old Pacific-time offset; their clock "
-            f"times were read as {settings.timezone} time"
+            f"{ctx.pacific} evenemang hade Facebooks gamla tidsangivelse i Stillahavstid; "
+            f"klockslagen lästes som tid i {settings.timezone}. Kontrollera tiderna i "
+            "förhandsvisningen."
         )
     if ctx.drafts:
         log.debug("%s: %d draft events left out", source.id, ctx.drafts)
     if ctx.past and not ctx.events:
         ctx.warn(
-            f"all {ctx.past} events found ended more than {WINDOW_BACK.days} days ago; "
-            "nothing to import"
+            f"Alla {ctx.past} evenemang som hittades slutade för mer än {WINDOW_BACK.days} "
+            "dagar sedan, och passerade evenemang visas inte; lägg in kommande evenemang."
         )
     elif ctx.past:
         log.debug("%s: %d events ended before the window", source.id, ctx.past)
@@ -110,16 +111,20 @@ def _parse_blob(
     elif head.startswith((b"{", b"[")):
         _parse_json(load_json(content, name, ctx), name, ctx, fetch_page)
     elif not head:
-        raise ctx.error(f"{name or 'the file'} is empty")
+        raise ctx.error(
+            f"{name or 'Filen'} är tom. Ladda ner exporten från Facebook igen, eller "
+            "kontrollera adressen."
+        )
     elif head.startswith(b"<"):
         raise ctx.error(
-            "this is a web page (HTML), not Facebook event data. If it is a 'Download your "
-            "information' export, download it again and choose the format JSON"
+            "Det här är en webbsida (HTML), inte evenemangsdata från Facebook. Är det en "
+            "export från ”Ladda ner din information”, ladda ner den igen och välj formatet "
+            "JSON."
         )
     else:
         raise ctx.error(
-            "this is not Facebook event data (not a Graph API answer, an export .zip/.json "
-            "or an .ics file)"
+            "Det här är inte evenemangsdata från Facebook (varken ett svar från Graph API, "
+            "en export som .zip/.json eller en .ics-fil). Kontrollera adressen eller filen."
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -15,9 +16,17 @@ from aggregator.harvest.facebook.redact import scrub_event
 from aggregator.harvest.ical import decode_calendar_bytes
 from aggregator.model import Event, PageFetcher
 
+log = logging.getLogger(__name__)
+
 UNPACK_BUDGET_FACTOR = 4  # total bytes unpacked from zips ≤ 4 × settings.max_bytes
 FACEBOOK_EVENT_URL = "https://www.facebook.com/events/{}/"
 ITEM_ERRORS = (ValueError, TypeError, KeyError, OverflowError)
+
+
+class ItemProblem(ValueError):
+    """Why one event item cannot be used, as a Swedish clause the organizer can act on
+    (any other error's text is the library's, and goes to the debug log only)."""
+
 
 _ID_RE = re.compile(r"^\d{1,30}$")
 
@@ -92,14 +101,19 @@ def hash_key(title: str, start: str, prefix: str = "hash") -> str:
 
 def describe(item: Any) -> str:
     if not isinstance(item, dict):
-        return "(not an object)"
-    name = repair_mojibake(text_of(item.get("name")))[:60] or "(no title)"
+        return "(inte ett objekt)"
+    name = repair_mojibake(text_of(item.get("name")))[:60] or "(utan titel)"
     event_id = id_of(item.get("id"))
-    return f"'{name}'" + (f" (id {event_id})" if event_id else "")
+    return f"”{name}”" + (f" (id {event_id})" if event_id else "")
 
 
-def reason(exc: BaseException) -> str:
-    return (str(exc).strip() or type(exc).__name__)[:200]
+def reason(exc: BaseException, ctx: HarvestContext) -> str:
+    """Our own clause for an ItemProblem; for anything else a Swedish stand-in, the
+    library's text logged at debug with the source id."""
+    if isinstance(exc, ItemProblem):
+        return str(exc)[:200]
+    log.debug("%s: %s: %s", ctx.source.id, type(exc).__name__, str(exc)[:500])
+    return "uppgifterna om evenemanget gick inte att läsa"
 
 
 def repair_mojibake(text: str) -> str:
@@ -115,12 +129,18 @@ def repair_mojibake(text: str) -> str:
 
 def load_json(content: bytes, name: str, ctx: FacebookContext) -> Any:
     """Parsed JSON, or a ParseError that says what is wrong with ``name``."""
-    what = name or "the file"
+    what = name or "filen"
     text = decode_calendar_bytes(content)
     try:
         return json.loads(text)
     except RecursionError:
         # raised by the decoder on hostile nesting; no real export nests like this
-        raise ctx.error(f"{what} is JSON nested too deeply to be event data; refused") from None
+        raise ctx.error(
+            f"{what} är JSON som är för djupt nästlad för att vara evenemangsdata, så den "
+            "lästes inte. Ladda ner exporten från Facebook igen."
+        ) from None
     except ValueError as exc:
-        raise ctx.error(f"{what} is not valid JSON ({exc}); it may be cut off") from exc
+        log.debug("%s: %s is not JSON: %s", ctx.source.id, what, exc)
+        raise ctx.error(
+            f"{what} är inte giltig JSON; den kan vara avklippt. Ladda ner den från Facebook igen."
+        ) from exc

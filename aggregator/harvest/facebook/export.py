@@ -15,6 +15,7 @@ lives here (see ``corpus/facebook/FACEBOOK_FORMATS.md``):
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 import zlib
@@ -29,6 +30,7 @@ from aggregator.harvest.facebook.common import (
     ITEM_ERRORS,
     BlobParser,
     FacebookContext,
+    ItemProblem,
     coordinates,
     describe,
     hash_key,
@@ -39,6 +41,8 @@ from aggregator.harvest.facebook.common import (
     text_of,
 )
 from aggregator.model import Event, ExportFolder, Place
+
+log = logging.getLogger(__name__)
 
 MAX_ZIP_MEMBERS = 10_000  # a full DYI export without media has a few hundred files
 MAX_ZIP_DEPTH = 1  # an export zip inside a folder, never deeper
@@ -95,7 +99,10 @@ def finish_dyi(ctx: FacebookContext) -> None:
     hosted = [lst for cls, _, lst in ctx.dyi_lists if cls == "hosted"]
     chosen = hosted or [lst for cls, _, lst in ctx.dyi_lists if cls == "other"]
     if not chosen:
-        ctx.warn("the export only lists events you declined; nothing to import")
+        ctx.warn(
+            "Exporten innehåller bara evenemang du har tackat nej till, så inget hämtades; "
+            "exportera från kontot som står som värd för evenemangen."
+        )
         return
     before = len(ctx.events)
     for items in chosen:
@@ -103,21 +110,22 @@ def finish_dyi(ctx: FacebookContext) -> None:
             try:
                 ctx.add(_dyi_event(item, ctx))
             except ITEM_ERRORS as exc:
-                ctx.warn(f"skipped event {describe(item)}: {reason(exc)}")
+                ctx.warn(f"Evenemanget {describe(item)} visas inte: {reason(exc, ctx)}.")
     if not hosted and len(ctx.events) > before:
         ctx.warn(
-            "the export lists no events you host, so the events you were invited to or "
-            "answered were imported; check in the preview that they are public"
+            "Exporten innehåller inga evenemang där du är värd, så evenemangen du bjudits in "
+            "till eller svarat på hämtades; kontrollera i förhandsvisningen att de är "
+            "offentliga."
         )
 
 
 def _dyi_event(item: Any, ctx: FacebookContext) -> Event:
     if not isinstance(item, dict):
-        raise ValueError("it is not a JSON object")
+        raise ItemProblem("det är inte ett JSON-objekt")
     name = repair_mojibake(text_of(item.get("name")))
     start_ts = _epoch(item.get("start_timestamp"))
     if start_ts is None:
-        raise ValueError("it has no start time (start_timestamp)")
+        raise ItemProblem("det saknar starttid (start_timestamp)")
     end_ts = _epoch(item.get("end_timestamp"))  # 0 = no end given
     start = datetime.fromtimestamp(start_ts, UTC)
     end = datetime.fromtimestamp(end_ts, UTC) if end_ts and end_ts >= start_ts else None
@@ -165,21 +173,21 @@ def parse_zip(content: bytes, ctx: FacebookContext, depth: int, parse_blob: Blob
         archive = zipfile.ZipFile(io.BytesIO(content))
     except _ZIP_ERRORS as exc:
         raise ctx.error(
-            "the .zip file is damaged or incomplete; download the export again"
+            "Zip-filen är skadad eller ofullständig; ladda ner exporten från Facebook igen."
         ) from exc
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_ZIP_MEMBERS:
             raise ctx.error(
-                f"the .zip holds {len(infos)} files, more than the {MAX_ZIP_MEMBERS} an events "
-                "export has; download it again with only 'Events' selected"
+                f"Zip-filen innehåller {len(infos)} filer, fler än de {MAX_ZIP_MEMBERS} en "
+                "export av evenemang har; ladda ner den igen med bara ”Evenemang” valt."
             )
         members = (
             (info.filename, partial(_read_member, archive, info, ctx))
             for info in infos
             if not info.is_dir()
         )
-        _parse_members(members, ctx, depth, parse_blob, what="the .zip")
+        _parse_members(members, ctx, depth, parse_blob, what="zip-filen")
 
 
 def parse_folder(folder: ExportFolder, ctx: FacebookContext, parse_blob: BlobParser) -> None:
@@ -194,7 +202,7 @@ def parse_folder(folder: ExportFolder, ctx: FacebookContext, parse_blob: BlobPar
         return read
 
     members = ((name, reader(data)) for name, data in folder.files)
-    _parse_members(members, ctx, 0, parse_blob, what="the folder", notes=folder.skipped)
+    _parse_members(members, ctx, 0, parse_blob, what="mappen", notes=folder.skipped)
 
 
 def _parse_members(
@@ -212,28 +220,32 @@ def _parse_members(
         if kind is None:
             continue
         if _unsafe_name(member):
-            ctx.warn(f"ignored a file with an unsafe name in {what}: {member[:80]!r}")
+            ctx.warn(
+                f"En fil med ett osäkert namn i {what} lästes inte: ”{member[:80]}”; ladda "
+                "ner exporten direkt från Facebook."
+            )
             continue
         if kind == "html":
             html_seen = True
             continue
         data = read()
         if isinstance(data, str):
-            problems.append(f"skipped {member[:120]}: {data}")
+            problems.append(f"{member[:120]} lästes inte: {data}.")
             continue
         try:
             # no paging from files: a saved Graph answer is read as it is
             parse_blob(data, member, ctx, None, depth + 1)
             parsed += 1
         except ParseError as exc:
-            problems.append(f"skipped {member[:120]}: {exc.message}")
+            problems.append(f"{member[:120]} lästes inte: {exc.message}")
     if not parsed:
         if problems:
-            raise ctx.error(f"nothing in {what} could be read; {problems[0]}")
-        hint = "is in HTML format" if html_seen else "does not include Events"
+            raise ctx.error(f"Inget i {what} gick att läsa. {problems[0]}")
+        hint = "är i HTML-format" if html_seen else "innehåller inte Evenemang"
         raise ctx.error(
-            f"{what} holds no Facebook events files (your_events.json, event_invitations.json "
-            f"…): it {hint}. Download it again with 'Events' selected and the format JSON"
+            f"{what[0].upper() + what[1:]} innehåller inga evenemangsfiler från Facebook "
+            f"(your_events.json, event_invitations.json …): exporten {hint}. Ladda ner den "
+            "igen med ”Evenemang” valt och formatet JSON."
         )
     for problem in problems:
         ctx.warn(problem)
@@ -268,11 +280,11 @@ def _read_member(
     """A member's bytes (or why it was skipped), read in chunks against the per-member cap
     and the unpack budget, so neither a zip bomb nor a header lying about its size gets far."""
     cap = min(ctx.settings.max_bytes, ctx.budget)
-    limit = f"over the limit of {cap // 2**20} MB"
+    limit = f"över gränsen på {cap // 2**20} MB"
     if info.flag_bits & 0x1:
-        return "it is encrypted"
+        return "den är krypterad"
     if info.file_size > cap:
-        return f"it unpacks to {info.file_size // 2**20} MB, {limit}"
+        return f"uppackad blir den {info.file_size // 2**20} MB, {limit}"
     chunks: list[bytes] = []
     size = 0
     try:
@@ -280,10 +292,11 @@ def _read_member(
             while chunk := stream.read(1 << 16):
                 size += len(chunk)
                 if size > cap:
-                    return f"it unpacks to more than it says, {limit}"
+                    return f"uppackad blir den större än den uppger, {limit}"
                 chunks.append(chunk)
     except _ZIP_ERRORS as exc:
-        return f"it could not be unpacked ({reason(exc)})"
+        log.debug("%s: %s: %s", ctx.source.id, info.filename[:120], exc)
+        return "den gick inte att packa upp"
     finally:
         ctx.budget -= size
     return b"".join(chunks)

@@ -22,6 +22,7 @@ from aggregator.harvest.facebook.common import (
     FACEBOOK_EVENT_URL,
     ITEM_ERRORS,
     FacebookContext,
+    ItemProblem,
     coordinates,
     describe,
     hash_key,
@@ -71,27 +72,33 @@ def graph_error_message(error: Any, token_env: str | None = None) -> str:
         error = {"message": str(error)}
     code = error.get("code")
     said = redact(str(error.get("message") or "")).strip()[:300]
-    where = f" in the environment variable {token_env}" if token_env else ""
+    where = f" i miljövariabeln {token_env}" if token_env else ""
     if code == 190 or (error.get("type") == "OAuthException" and code in (102, 463, 467)):
         sentence = (
-            "Facebook refused the access token: it has expired or been revoked. Create a new "
-            f"page access token and put it{where}"
+            "Facebook godtog inte åtkomsttoken: den har gått ut eller dragits tillbaka. Skapa "
+            f"en ny sidåtkomsttoken och lägg den{where}."
         )
     elif code == 10 or (isinstance(code, int) and 200 <= code <= 299):
         sentence = (
-            "the access token is not allowed to read this page's events (a permission is "
-            "missing); ask a page admin for a page access token with access to its events"
+            "Åtkomsttoken får inte läsa sidans evenemang (en behörighet saknas); be en "
+            "administratör för sidan om en sidåtkomsttoken med åtkomst till evenemangen."
         )
     elif code in (4, 17, 32, 613):
-        sentence = "Facebook's rate limit was reached; the next harvest will try again"
+        sentence = (
+            "Facebooks gräns för antal anrop nåddes; vi försöker igen vid nästa hämtning, "
+            "du behöver inte göra något."
+        )
     elif code == 100:
         sentence = (
-            "Facebook does not know this page or event, or it is not public; check the id "
-            "in the address"
+            "Facebook känner inte till sidan eller evenemanget, eller så är det inte "
+            "offentligt; kontrollera id:t i adressen."
         )
     else:
-        sentence = "Facebook answered with an error instead of events"
-    return f"{sentence} (Facebook said: {said})" if said else sentence
+        sentence = (
+            "Facebook svarade med ett fel i stället för evenemang; kontrollera adressen och "
+            "åtkomsttoken."
+        )
+    return f"{sentence} (Facebook svarade: {said})" if said else sentence
 
 
 def describe_graph_error(content: bytes, source: Source) -> str | None:
@@ -114,23 +121,32 @@ def parse_graph(data: Any, ctx: FacebookContext, fetch_page: PageFetcher | None)
                 for event in _graph_events(item, ctx):
                     ctx.add(event)
             except ITEM_ERRORS as exc:
-                ctx.warn(f"skipped event {describe(item)}: {reason(exc)}")
+                ctx.warn(f"Evenemanget {describe(item)} visas inte: {reason(exc, ctx)}.")
         next_url = _next_url(data)
         if not next_url:
             return
         if fetch_page is None:
-            ctx.warn("the answer has more pages of events, but only the first one could be read")
+            ctx.warn(
+                "Svaret har fler sidor med evenemang, men bara den första gick att läsa; "
+                "resten visas inte."
+            )
             return
         if pages >= ctx.source.max_pages:
-            ctx.warn(f"stopped after {pages} pages of events; the rest were left out")
+            ctx.warn(
+                f"Vi slutade efter {pages} sidor med evenemang och resten visas inte; höj "
+                "max_pages för källan om fler ska med."
+            )
             return
         if next_url in seen:
-            ctx.warn("Facebook's paging pointed back to a page already read; stopped there")
+            ctx.warn(
+                "Facebooks sidindelning pekade tillbaka på en sida vi redan läst, så vi "
+                "slutade där."
+            )
             return
         if not _on_source_host(next_url, ctx.source.url or ""):
             ctx.warn(
-                "the answer's next page is on another address than the source's "
-                f"({_origin_text(next_url)}); it was not followed"
+                "Svarets nästa sida ligger på en annan adress än källans "
+                f"({_origin_text(next_url)}), så den hämtades inte."
             )
             return
         seen.add(next_url)
@@ -178,7 +194,7 @@ def _on_source_host(url: str, source_url: str) -> bool:
 
 def _origin_text(url: str) -> str:
     parts = split_url(url)
-    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}" if parts else "an unreadable URL"
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}" if parts else "en oläslig adress"
 
 
 def _fetch_graph_page(url: str, ctx: FacebookContext, fetch_page: PageFetcher) -> Any:
@@ -189,21 +205,24 @@ def _fetch_graph_page(url: str, ctx: FacebookContext, fetch_page: PageFetcher) -
         message = exc.message if isinstance(exc, FetchError) else str(exc)
         # `from None`: the original carries the URL, token and all
         raise FetchError(
-            redact(f"reading the next page of events failed: {message}", ctx.secrets),
+            redact(f"Nästa sida med evenemang gick inte att hämta: {message}", ctx.secrets),
             source_id=ctx.source.id,
             url=redact(url, ctx.secrets),
         ) from None
-    data = load_json(body, "the next page of events", ctx)
+    data = load_json(body, "Nästa sida med evenemang", ctx)
     if isinstance(data, dict) and "error" in data:
         raise ctx.error(graph_error_message(data["error"], ctx.source.token_env))
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise ctx.error("the next page of events is not a Graph API answer ('data' is missing)")
+        raise ctx.error(
+            "Nästa sida med evenemang är inte ett svar från Graph API (”data” saknas); "
+            "vi försöker igen vid nästa hämtning."
+        )
     return data
 
 
 def _graph_events(item: Any, ctx: FacebookContext) -> Iterator[Event]:
     if not isinstance(item, dict):
-        raise ValueError("it is not a JSON object")
+        raise ItemProblem("det är inte ett JSON-objekt")
     if item.get("is_draft") is True:
         ctx.drafts += 1
         return
@@ -267,7 +286,7 @@ def _timed(
     """``base`` with the start/end of ``item`` (an event or one of its ``event_times``)."""
     start, start_fixed = _graph_time(item.get("start_time"), tz, legacy_ok)
     if start is None:
-        raise ValueError("it has no start time")
+        raise ItemProblem("det saknar starttid (start_time)")
     end, _ = _graph_time(item.get("end_time"), tz, legacy_ok)
     all_day = not isinstance(start, datetime)
     if all_day:
@@ -276,7 +295,10 @@ def _timed(
         end = end_day + timedelta(days=1) if end_day and end_day >= start else start + timedelta(1)
     elif not isinstance(end, datetime) or end < start:
         if end is not None:
-            ctx.warn(f"event {describe(item)} ends before it starts; end time ignored")
+            ctx.warn(
+                f"Evenemanget {describe(item)} slutar innan det börjar, så sluttiden visas "
+                "inte; rätta sluttiden på Facebook."
+            )
         end = None
     ctx.pacific += start_fixed
     return replace(base, start=start, end=end, all_day=all_day)
@@ -292,13 +314,13 @@ def _graph_time(value: Any, tz: tzinfo, legacy_ok: bool) -> tuple[datetime | dat
         return None, 0
     if isinstance(value, int | float):
         if not 0 < value < 32_503_680_000:
-            raise ValueError(f"the time {value!r} is out of range")
+            raise ItemProblem(f"tiden {value!r} är orimlig")
         pacific = zone("America/Los_Angeles") or UTC
         wall = datetime.fromtimestamp(value, pacific).replace(tzinfo=None)
         return local_to_utc(wall, tz), 1
     match = _TIME_RE.match(str(value).strip())
     if not match:
-        raise ValueError(f"the time {str(value)[:40]!r} is not ISO 8601")
+        raise ItemProblem(f"tiden ”{str(value)[:40]}” är inte i formatet ISO 8601")
     year, month, day, hour, minute, second, offset = match.groups()
     if hour is None:
         return date(int(year), int(month), int(day)), 0
