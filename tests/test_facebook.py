@@ -89,7 +89,7 @@ def test_every_corpus_file_today_is_past_not_an_error(path: Path) -> None:
     result = parse(path.read_bytes())  # all of it ended years ago
     assert result.events == ()
     if path.suffix == ".json":  # the iCal harvester drops past events silently, as for any .ics
-        assert any("ended more than 30 days ago" in w.message for w in result.warnings)
+        assert any("slutade för mer än 30 dagar sedan" in w.message for w in result.warnings)
 
 
 def test_corpus_graph_search_dump_2016() -> None:
@@ -112,7 +112,7 @@ def test_corpus_graph_search_dump_2016() -> None:
         "Current Perspectives. Presentations and Conversations on Performing Arts from Sweden"
     ]
     assert new_york.start == utc(2015, 1, 11, 19, 0)
-    assert any("Pacific-time offset" in w.message for w in result.warnings)
+    assert any("Stillahavstid" in w.message for w in result.warnings)
 
 
 def test_corpus_graph_single_event_2011() -> None:
@@ -138,7 +138,7 @@ def test_corpus_dyi_invitations_repaired_and_timed() -> None:
     assert second.title == "ROĽNIČKY A BUBNY"
     assert second.end is None  # end_timestamp 0
     assert first.key.startswith("dyi:") and first.uid == ""
-    assert any("no events you host" in w.message for w in result.warnings)
+    assert any("inga evenemang där du är värd" in w.message for w in result.warnings)
 
 
 @pytest.mark.parametrize(
@@ -290,14 +290,14 @@ def test_graph_page_with_paging_swedish_events() -> None:
     assert "1007" not in events  # ended long ago
     assert "1009" not in events  # a draft is not public
     assert [w.message for w in result.warnings] == [
-        "skipped event 'Utan tid' (id 1008): it has no start time"
+        "Evenemanget ”Utan tid” (id 1008) visas inte: det saknar starttid (start_time)."
     ]
 
 
 def test_graph_without_page_fetcher_warns_about_the_rest() -> None:
     result = parse(PAGE_1)
     assert {e.key for e in result.events} == {"1001", "1002", "2001", "2002"}
-    assert any("only the first one" in w.message for w in result.warnings)
+    assert any("bara den första" in w.message for w in result.warnings)
 
 
 def test_graph_paging_is_bounded_and_loops_stop() -> None:
@@ -305,7 +305,7 @@ def test_graph_paging_is_bounded_and_loops_stop() -> None:
     fetch = fake_fetcher({NEXT_URL: json.dumps(looping).encode()})
     result = parse(PAGE_1, fetch_page=fetch)
     assert fetch.calls == [NEXT_URL]
-    assert any("already read" in w.message for w in result.warnings)
+    assert any("redan läst" in w.message for w in result.warnings)
 
     pages = {
         f"https://graph.facebook.com/p{i}": json.dumps(
@@ -332,7 +332,7 @@ def test_graph_paging_is_bounded_and_loops_stop() -> None:
                 "code": 190,
                 "error_subcode": 463,
             },
-            "expired",
+            "har gått ut",
         ),
         (
             {
@@ -340,9 +340,9 @@ def test_graph_paging_is_bounded_and_loops_stop() -> None:
                 "type": "OAuthException",
                 "code": 10,
             },
-            "not allowed",
+            "får inte läsa sidans evenemang",
         ),
-        ({"message": "(#4) Application request limit reached", "code": 4}, "rate limit"),
+        ({"message": "(#4) Application request limit reached", "code": 4}, "gräns för antal anrop"),
         (
             {
                 "message": "Unsupported get request. Object with ID '1234' does not exist",

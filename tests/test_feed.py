@@ -35,11 +35,11 @@ CORPUS_EXPECT: dict[str, int | str] = {
     "community_calendar__davis_latest.rss": 17,  # only the TEC iCal UIDs carry times
     # 10 while the Swedish reader took "kids 6-12.\nSeptember 8" for 6–12 September
     "community_calendar__toronto_latest.rss": 9,
-    "delhi_ncr_events__meetup_aggregate.rss": "says when its event takes place",
-    "feedparser__koi8r.xml": "says when its event takes place",
-    "feedparser__rss_incomplete_cdata.xml": "not valid RSS or Atom and no event",
+    "delhi_ncr_events__meetup_aggregate.rss": "säger när evenemanget äger rum",
+    "feedparser__koi8r.xml": "säger när evenemanget äger rum",
+    "feedparser__rss_incomplete_cdata.xml": "inte giltig RSS eller Atom och inget evenemang",
     "feedparser__utf-16le-bom.xml": 0,  # a well-formed, empty feed
-    "girona_agenda__catalan_scraped.rss": "says when its event takes place",
+    "girona_agenda__catalan_scraped.rss": "säger när evenemanget äger rum",
     "wp_event_manager__royal_room.rss": 49,  # event_listing:start_date
 }
 
@@ -113,8 +113,8 @@ def test_corpus_tec_uid_guid_is_wall_time() -> None:
     event = by_key(result)["10080519-1787392800-1787410800@thedirt.online"]
     # 1787392800 is 2026-08-22 10:00 "UTC": TEC's wall time 10:00, read in the configured zone
     assert (event.start, event.end) == (utc(2026, 8, 22, 8, 0), utc(2026, 8, 22, 13, 0))
-    skipped = [w.message for w in result.warnings if "no event time found" in w.message]
-    assert skipped and "publish date is not used" in skipped[0]
+    skipped = [w.message for w in result.warnings if "ingen tid för evenemanget" in w.message]
+    assert skipped and "publiceringsdatumet används inte" in skipped[0]
 
 
 # -- our fixtures --------------------------------------------------------------------------
@@ -145,8 +145,8 @@ def test_event_module() -> None:
     # a news post with no event time is skipped and said so; a past event is left out quietly
     assert "teater-nyhet-stolar" not in events and "teater-sommar-2026" not in events
     assert [w.message for w in result.warnings] == [
-        "skipped item 'Nyhet: nya stolar i salongen': no event time found "
-        "(the publish date is not used)"
+        "Inlägget ”Nyhet: nya stolar i salongen” visas inte: vi hittade ingen tid för "
+        "evenemanget (publiceringsdatumet används inte). Skriv datum och klockslag i inlägget."
     ]
 
 
@@ -173,9 +173,10 @@ def test_swedish_dates_in_item_text() -> None:
     assert (camp.start, camp.end, camp.all_day) == (date(2027, 3, 5), date(2027, 3, 8), True)
     messages = [w.message for w in result.warnings]
     assert messages == [
-        "skipped item 'Luciafirande': the date in its text cannot be right: the weekday does "
-        "not match: 13 december 2026 is a söndag, not a fredag",
-        "skipped item 'Årsmöte': no event time found (the publish date is not used)",
+        "Inlägget ”Luciafirande” visas inte: datumet i texten kan inte stämma. Skriv ett "
+        "entydigt datum och klockslag, till exempel ”5 december kl. 19”.",
+        "Inlägget ”Årsmöte” visas inte: vi hittade ingen tid för evenemanget "
+        "(publiceringsdatumet används inte). Skriv datum och klockslag i inlägget.",
     ]
 
 
@@ -215,7 +216,7 @@ def test_entity_tricks_are_refused(name: str) -> None:
     tracemalloc.start()
     started = time.perf_counter()
     try:
-        with pytest.raises(ParseError, match="refused for safety"):
+        with pytest.raises(ParseError, match="av säkerhetsskäl"):
             parse(name)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -236,7 +237,7 @@ def test_character_entities_in_a_doctype_are_fine() -> None:
 
 
 def test_html_error_page_is_a_parse_error_for_the_organizer() -> None:
-    with pytest.raises(ParseError, match=r"returned a web page \(HTML\) instead of an RSS or Atom"):
+    with pytest.raises(ParseError, match=r"gav en webbsida \(HTML\) i stället för ett RSS- eller Atom-flöde"):
         parse("html_error_page.rss")
 
 
@@ -246,11 +247,11 @@ def test_truncated_feed_keeps_what_parsed() -> None:
         ("kultur-film-1", utc(2026, 12, 4, 17, 30)),
         ("kultur-bok-1", utc(2026, 12, 7, 17, 0)),
     ]
-    assert "not well-formed" in result.warnings[0].message
+    assert "inte korrekt XML" in result.warnings[0].message
 
 
 def test_truncated_before_any_item_is_a_parse_error() -> None:
-    with pytest.raises(ParseError, match="not valid RSS or Atom and no items"):
+    with pytest.raises(ParseError, match="inte giltig RSS eller Atom och inga inlägg"):
         parse("truncated_before_items.rss")
 
 
@@ -350,7 +351,7 @@ def test_item_pages_are_followed_on_the_same_site(
         f"{base}/event/trasig/",
     ]
     messages = " | ".join(w.message for w in result.warnings)
-    assert "could not be fetched" in messages and "'Elsewhere': no event time found" in messages
+    assert "gick inte att hämta" in messages and "”Elsewhere” visas inte: vi hittade ingen tid" in messages
 
 
 def test_page_budget_is_respected(tec_site: tuple[bytes, str]) -> None:
@@ -365,12 +366,12 @@ def test_page_budget_is_respected(tec_site: tuple[bytes, str]) -> None:
     )
     assert calls == [f"{base}/event/vernissage-ljus-i-morker/"]
     assert len(result.events) == 1
-    assert any("at most 1 pages per harvest" in w.message for w in result.warnings)
+    assert any("högst 1 sidor per hämtning" in w.message for w in result.warnings)
 
 
 def test_without_a_page_fetcher_tec_items_are_skipped_not_dated_by_pubdate(
     tec_site: tuple[bytes, str],
 ) -> None:
     feed, base = tec_site
-    with pytest.raises(ParseError, match="says when its event takes place"):
+    with pytest.raises(ParseError, match="säger när evenemanget äger rum"):
         parse_feed(feed, source(url=f"{base}/events/feed/"), Settings(), now=NOW)

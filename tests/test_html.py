@@ -157,7 +157,7 @@ def test_corpus_dice_rescheduled_kept_with_note() -> None:
     molly = by_title(result.events)["Molly Payton"]
     assert molly.status == CONFIRMED
     assert molly.description.startswith("Obs: evenemanget har fått ett nytt datum.")
-    assert "rescheduled" in messages(result)
+    assert "markerat som flyttat" in messages(result)
 
 
 def test_corpus_window_drops_past_events_silently() -> None:
@@ -209,8 +209,8 @@ def test_jsonld_graph_sloppy_and_broken_blocks() -> None:
     assert "uppskjutet" in uppskjuten.description and "Pris: 50–100 kr" in uppskjuten.description
 
     text = messages(result)
-    assert "skipped a broken JSON-LD block" in text
-    assert "postponed" in text
+    assert "Ett trasigt JSON-LD-block" in text
+    assert "markerat som uppskjutet" in text
 
 
 def test_script_in_description_never_survives_normalize() -> None:
@@ -289,18 +289,18 @@ def test_recipe_page_in_swedish() -> None:
     assert gran.description == "Dans kring granen och fika."
     assert events["Sockenstämma"].start == utc(2026, 12, 15, 18, 0)  # no year: the next one
     assert events["INSTÄLLT: Adventskaffe"].status == CANCELLED
-    assert "'Vårmarknad': no date could be read" in messages(result)
+    assert "”Vårmarknad” visas inte: inget datum gick att läsa" in messages(result)
 
 
 def test_recipe_that_matches_nothing_warns() -> None:
     recipe = Recipe(event="div.finns-inte", title="h2", date=".datum")
     result = harvest("sv_recipe.html", recipe=recipe)
     assert result.events == ()
-    assert "matched nothing" in messages(result)
+    assert "hittade inget på" in messages(result)
 
 
 def test_recipe_with_bad_selector_is_a_parse_error() -> None:
-    with pytest.raises(ValueError, match="not a valid CSS selector"):
+    with pytest.raises(ValueError, match="ingen giltig CSS-väljare"):
         check_recipe(Recipe(event="li[", title="h2", date=".d"))
     with pytest.raises(ParseError):
         harvest("sv_recipe.html", recipe=Recipe(event="li[", title="h2", date=".d"))
@@ -312,7 +312,7 @@ def test_recipe_with_bad_selector_is_a_parse_error() -> None:
 def test_error_page_gives_no_events_and_says_so() -> None:
     result = harvest("error_page.html")
     assert result.events == ()
-    assert "looks like an error page ('404 – Sidan hittades inte')" in messages(result)
+    assert "ser ut som en felsida (”404 – Sidan hittades inte”)" in messages(result)
 
 
 @pytest.mark.parametrize(
@@ -346,7 +346,7 @@ def test_deeply_nested_jsonld_is_skipped() -> None:
     ).encode()
     result = harvest_bytes(page)
     assert [e.title for e in result.events] == ["Grund"]
-    assert "nested too deeply" in messages(result)
+    assert "Ett trasigt JSON-LD-block" in messages(result)
 
 
 def test_many_events_are_capped() -> None:
@@ -358,7 +358,7 @@ def test_many_events_are_capped() -> None:
     page = f'<html><script type="application/ld+json">[{items}]</script></html>'.encode()
     source = Source(id="s", name="Källan", url="https://example.se/e/")
     # more events than the source may bring: the harvest fails, nothing half-imported
-    with pytest.raises(ParseError, match="more than 2000 events") as info:
+    with pytest.raises(ParseError, match="fler än 2000 evenemang") as info:
         parse_html(page, source, Settings(max_events=2000), now=NOW)
     assert "max_events" in info.value.message
     assert len(parse_html(page, source, Settings(max_events=2500), now=NOW).events) == 2500
@@ -456,7 +456,7 @@ def dict_fetcher(pages: dict[str, bytes], log: list[str]) -> PageFetcher:
 def test_listing_without_fetcher_warns() -> None:
     result = harvest(DATA / "listing" / "index.html")
     assert result.events == ()
-    assert "found no events" in messages(result)
+    assert "Vi hittade inga evenemang" in messages(result)
 
 
 def test_listing_budget_is_respected() -> None:
@@ -599,7 +599,7 @@ def test_robots_disallow_is_respected(httpserver: HTTPServer, session: requests.
     }
     paths = [request.path for request, _ in httpserver.log]
     assert "/evenemang/julspel/" not in paths
-    assert "robots.txt does not allow" in messages(result)
+    assert "robots.txt tillåter inte" in messages(result)
 
 
 def test_robots_disallow_all(httpserver: HTTPServer, session: requests.Session) -> None:

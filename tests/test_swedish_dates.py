@@ -216,7 +216,7 @@ def test_ambiguous_text_gives_no_answer_and_says_why(text: str, reason: str) -> 
     with pytest.raises(AmbiguousSwedishDate, match=reason) as raised:
         find_swedish_datetime(text, now=NOW)
     assert isinstance(raised.value, SwedishDateError)
-    assert raised.value.verdict == "its text does not say which date or time is the event's"
+    assert raised.value.verdict == "texten säger inte vilket datum eller klockslag som är evenemangets"
 
 
 TIME_ONLY = [
@@ -435,9 +435,9 @@ def test_rss_items_read_times_and_relative_days_end_to_end(
     }
     warnings = source_warnings(tmp_path, "forsamling")
     assert any(
-        "'Pubkväll i församlingshemmet'" in w and "does not say which date" in w for w in warnings
+        "”Pubkväll i församlingshemmet”" in w and "säger inte vilket datum" in w for w in warnings
     ), warnings
-    assert not [w for w in warnings if "could not" in w], warnings
+    assert not [w for w in warnings if "gick inte att" in w], warnings
     items = json.loads((tmp_path / "feeds" / "all.json").read_text(encoding="utf-8"))["items"]
     coffee = next(i for i in items if i["title"] == "Adventskaffe")
     assert coffee["content_text"] == "Lördag 5 december kl. 14 i församlingshemmet"
@@ -484,4 +484,4 @@ def test_recipe_pages_read_times_and_relative_days_end_to_end(
         "Julbön": ("2026-12-24T14:00Z", None),
     }
     warnings = source_warnings(tmp_path, "hembygd")
-    assert any("'Luciatåg'" in w and "several times" in w for w in warnings), warnings
+    assert any("”Luciatåg”" in w and "säger inte vilket datum" in w for w in warnings), warnings

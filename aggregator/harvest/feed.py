@@ -271,8 +271,8 @@ def _event(entry: Any, ctx: _Context) -> Event | None:
     except SwedishDateError as exc:
         log.debug("%s: item %s: %s: %s", ctx.source.id, item.label, exc.verdict, exc)
         ctx.warn(
-            f"Inlägget {item.label} visas inte: datumet i texten är oklart eller kan inte "
-            "stämma. Skriv ett entydigt datum och klockslag, till exempel ”5 december kl. 19”."
+            f"Inlägget {item.label} visas inte: {exc.verdict}. Skriv ett entydigt datum och "
+            "klockslag, till exempel ”5 december kl. 19”."
         )
         return None
     if found is None:

@@ -40,13 +40,13 @@ from aggregator.harvest.swedish_times import Spans, time_at
 class SwedishDateError(ValueError):
     """A date was written, but it cannot be the right one (say which and why)."""
 
-    verdict = "the date in its text cannot be right"
+    verdict = "datumet i texten kan inte stämma"
 
 
 class AmbiguousSwedishDate(SwedishDateError):
     """The text gives more than one date or time the event could have; no guess is made."""
 
-    verdict = "its text does not say which date or time is the event's"
+    verdict = "texten säger inte vilket datum eller klockslag som är evenemangets"
 
 
 class Kind(StrEnum):

@@ -97,10 +97,12 @@ def _event(block: Tag, recipe: Recipe, page_url: str, ctx: HtmlContext) -> tuple
     if when is None:
         if not link:
             written = f"”{(date_text + ' ' + time_text).strip()[:60]}”"
+            why = ""
             if problems:
                 log.debug("%s: recipe date %s: %s", ctx.source.id, written, problems[0])
+                why = f" ({problems[0].split(': ', 1)[0]})"
             ctx.warn(
-                f"Evenemanget {label} visas inte: inget datum gick att läsa ur {written}. "
+                f"Evenemanget {label} visas inte: inget datum gick att läsa ur {written}{why}. "
                 "Skriv ett entydigt datum, till exempel ”5 december 2026 kl. 19”."
             )
         return None, link
