@@ -319,7 +319,7 @@ def test_graph_paging_is_bounded_and_loops_stop() -> None:
         first, fetch_page=fetch, source=Source(id="s", name="S", url=GRAPH_URL, max_pages=3)
     )
     assert len(fetch.calls) == 2
-    assert any("stopped after 3 pages" in w.message for w in result.warnings)
+    assert any("slutade efter 3 sidor" in w.message for w in result.warnings)
 
 
 @pytest.mark.parametrize(
@@ -348,9 +348,9 @@ def test_graph_paging_is_bounded_and_loops_stop() -> None:
                 "message": "Unsupported get request. Object with ID '1234' does not exist",
                 "code": 100,
             },
-            "does not know this page",
+            "känner inte till sidan",
         ),
-        ({"message": "Something else", "code": 1}, "answered with an error"),
+        ({"message": "Something else", "code": 1}, "svarade med ett fel"),
     ],
     ids=["expired", "permission", "rate-limit", "unknown-object", "other"],
 )
@@ -392,7 +392,7 @@ def test_error_object_on_a_later_page() -> None:
     fetch = fake_fetcher({NEXT_URL: json.dumps(error).encode()})
     with pytest.raises(ParseError) as info:
         parse(PAGE_1, fetch_page=fetch)
-    assert "expired" in info.value.message and TOKEN not in info.value.message
+    assert "har gått ut" in info.value.message and TOKEN not in info.value.message
 
 
 def test_token_never_reaches_an_event_or_warning() -> None:
@@ -501,10 +501,10 @@ def test_more_events_than_the_cap_fail_the_harvest() -> None:
     items = [
         {"id": str(i), "name": f"e{i}", "start_time": "2027-01-01T10:00:00+0100"} for i in range(9)
     ]
-    with pytest.raises(ParseError, match="more than 5 events"):
+    with pytest.raises(ParseError, match="fler än 5 evenemang"):
         parse({"data": items}, settings=Settings(max_events=5))
     capped = Source(id="fb-teater", name="Teatern", kind="facebook", max_events=5)
-    with pytest.raises(ParseError, match="more than 5 events"):
+    with pytest.raises(ParseError, match="fler än 5 evenemang"):
         parse({"data": items}, source=capped)
     assert len(parse({"data": items}, settings=Settings(max_events=9)).events) == 9
 
@@ -560,7 +560,7 @@ def test_dyi_zip_with_mojibake_any_folder_depth() -> None:
     assert event.description == "Glögg, pepparkakor och tomtar – välkomna!"
     assert event.key.startswith("dyi:") and event.uid == "" and event.url == ""
     assert [w.message for w in result.warnings] == [
-        "skipped event 'Ingen tid': it has no start time (start_timestamp)"
+        "Evenemanget ”Ingen tid” visas inte: det saknar starttid (start_timestamp)."
     ]
     # the key is stable: the same export as bare JSON, or already repaired, gives the same key
     bare = parse(json.dumps(your_events()).encode())
@@ -588,7 +588,7 @@ def test_dyi_responses_old_layout_skip_declined() -> None:
     assert {e.title for e in parse(data).events} == {"Danskväll", "Loppis"}
     declined_only = {"events_declined": [{"name": "Bingo", "start_timestamp": JULMARKNAD}]}
     result = parse(declined_only)
-    assert result.events == () and "declined" in result.warnings[0].message
+    assert result.events == () and "tackat nej till" in result.warnings[0].message
 
 
 @pytest.mark.parametrize(
@@ -625,7 +625,7 @@ def test_zip_bomb_is_refused_without_memory() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert "200 MB" in info.value.message and "limit" in info.value.message
+    assert "200 MB" in info.value.message and "gränsen" in info.value.message
     assert peak < 10_000_000
 
 
@@ -639,7 +639,10 @@ def test_zip_member_that_lies_about_its_size_is_cut_off() -> None:
     lying = content.replace(size, struct.pack("<I", 100))
     result = parse(lying, settings=Settings(max_bytes=1_000_000))
     assert [e.title for e in result.events] == ["Grannens 50-årsfest"]
-    assert any("your_events.json" in w.message and "unpacked" in w.message for w in result.warnings)
+    assert any(
+        "your_events.json" in w.message and "gick inte att packa upp" in w.message
+        for w in result.warnings
+    )
 
 
 def test_zip_path_traversal_and_encrypted_names_are_ignored() -> None:
@@ -653,20 +656,20 @@ def test_zip_path_traversal_and_encrypted_names_are_ignored() -> None:
     )
     result = parse(content)
     assert [e.title for e in result.events] == ["Grannens 50-årsfest"]
-    assert sum("unsafe name" in w.message for w in result.warnings) == 3
+    assert sum("osäkert namn" in w.message for w in result.warnings) == 3
 
 
 def test_zip_limits_and_damage(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ParseError, match="damaged"):
+    with pytest.raises(ParseError, match="skadad"):
         parse(make_zip({"your_events.json": "{}"})[:40])
-    with pytest.raises(ParseError, match="no Facebook events files"):
+    with pytest.raises(ParseError, match="inga evenemangsfiler från Facebook"):
         parse(make_zip({"photos/a.jpg": b"x", "messages/inbox.json": "{}"}))
-    with pytest.raises(ParseError, match="HTML format"):
+    with pytest.raises(ParseError, match="HTML-format"):
         parse(make_zip({"your_activity/events/your_events.html": "<html></html>"}))
-    with pytest.raises(ParseError, match="not valid JSON"):
+    with pytest.raises(ParseError, match="inte giltig JSON"):
         parse(make_zip({"events/your_events.json": '{"your_events_v2": ['}))
     monkeypatch.setattr(facebook_export, "MAX_ZIP_MEMBERS", 5)
-    with pytest.raises(ParseError, match="more than the 5"):
+    with pytest.raises(ParseError, match="fler än de 5"):
         parse(make_zip({f"f{i}.txt": "x" for i in range(6)}))
 
 
@@ -679,7 +682,7 @@ def test_deeply_nested_member_is_skipped_and_the_rest_kept() -> None:
     )
     result = parse(content)
     assert [e.title for e in result.events] == ["Grannens 50-årsfest"]
-    assert any("nested too deeply" in w.message for w in result.warnings)
+    assert any("för djupt nästlad" in w.message for w in result.warnings)
 
 
 # --- export folders --------------------------------------------------------------------------

@@ -237,7 +237,9 @@ def test_character_entities_in_a_doctype_are_fine() -> None:
 
 
 def test_html_error_page_is_a_parse_error_for_the_organizer() -> None:
-    with pytest.raises(ParseError, match=r"gav en webbsida \(HTML\) i stället för ett RSS- eller Atom-flöde"):
+    with pytest.raises(
+        ParseError, match=r"gav en webbsida \(HTML\) i stället för ett RSS- eller Atom-flöde"
+    ):
         parse("html_error_page.rss")
 
 
@@ -351,7 +353,10 @@ def test_item_pages_are_followed_on_the_same_site(
         f"{base}/event/trasig/",
     ]
     messages = " | ".join(w.message for w in result.warnings)
-    assert "gick inte att hämta" in messages and "”Elsewhere” visas inte: vi hittade ingen tid" in messages
+    assert (
+        "gick inte att hämta" in messages
+        and "”Elsewhere” visas inte: vi hittade ingen tid" in messages
+    )
 
 
 def test_page_budget_is_respected(tec_site: tuple[bytes, str]) -> None:

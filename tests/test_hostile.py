@@ -92,7 +92,7 @@ def test_a_rule_that_never_matches_is_stopped_by_the_parse_budget(tmp_path: Path
         tmp_path, {"path": "never.ics"}, files={"never.ics": never}, parse_timeout=1
     )
     assert found["hostile"].status == "failed"
-    assert "took longer than 1 s" in found["hostile"].message
+    assert "tog längre tid än 1 s" in found["hostile"].message
 
 
 def test_a_thousand_open_ended_series_hit_the_event_cap(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_a_thousand_open_ended_series_hit_the_event_cap(tmp_path: Path) -> None:
         files={"series.ics": ics(*series)},
     )
     assert found["hostile"].status == "failed"
-    assert "more than 2000 events" in found["hostile"].message
+    assert "fler än 2000 evenemang" in found["hostile"].message
     assert found["hostile"].event_count == 0  # nothing half-imported
 
 
@@ -155,7 +155,7 @@ def test_an_unexpected_error_in_a_harvester_fails_that_source_only(
     monkeypatch.setitem(HARVESTERS, "feed", broken)
     found, _ = run_with(tmp_path, {"path": "x.xml", "kind": "feed"}, files={"x.xml": b"<rss/>"})
     assert found["hostile"].status == "failed"
-    assert "did not expect (RuntimeError)" in found["hostile"].message
+    assert "något oväntat (RuntimeError)" in found["hostile"].message
 
 
 # --- misbehaving servers -----------------------------------------------------------------
@@ -271,7 +271,7 @@ def test_one_deadline_covers_a_whole_crawl(tmp_path: Path, dripper: Dripper) -> 
 def test_a_worker_over_its_memory_budget_fails_that_source_only() -> None:
     budget = ParseBudget(seconds=60, memory_mb=128)
     results = list(run_in_workers(hog, [("big", (1024,)), ("small", (1,))], budget, 1))
-    assert "more than 128 MB" in str(results[0])
+    assert "krävde mer än 128 MB minne" in str(results[0])
     assert results[1] == 1024 * 1024
 
 
@@ -279,7 +279,7 @@ def test_a_worker_that_does_not_answer_is_killed_at_its_budget() -> None:
     """A blocking call the in-process watchdog cannot interrupt: the parent kills it."""
     budget = ParseBudget(seconds=1, memory_mb=256)
     results = list(run_in_workers(nap, [("slow", (3600,)), ("quick", (0,))], budget, 1))
-    assert "took longer than 1 s" in str(results[0])
+    assert "tog längre tid än 1 s" in str(results[0])
     assert results[1] == 0
 
 

@@ -216,7 +216,9 @@ def test_ambiguous_text_gives_no_answer_and_says_why(text: str, reason: str) -> 
     with pytest.raises(AmbiguousSwedishDate, match=reason) as raised:
         find_swedish_datetime(text, now=NOW)
     assert isinstance(raised.value, SwedishDateError)
-    assert raised.value.verdict == "texten säger inte vilket datum eller klockslag som är evenemangets"
+    assert (
+        raised.value.verdict == "texten säger inte vilket datum eller klockslag som är evenemangets"
+    )
 
 
 TIME_ONLY = [
