@@ -73,6 +73,7 @@ def harvested(tmp_path: Path) -> Path:
         "nyheter.xml": SWEDISH_NOT_XML,
         "forening.html": PAGE_WITHOUT_EVENTS,
         "export.zip": export_without_events(),
+        "profil.json": b'{"profile_v2": {"name": "Hembygdsf\xc3\xb6reningen"}}',
     }
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
@@ -82,6 +83,7 @@ def harvested(tmp_path: Path) -> Path:
             {"id": "flode", "name": "Flödet", "path": "nyheter.xml", "kind": "feed"},
             {"id": "sida", "name": "Sidan", "path": "forening.html", "kind": "html"},
             {"id": "fb", "name": "Facebook", "path": "export.zip", "kind": "facebook"},
+            {"id": "fbjson", "name": "Profil", "path": "profil.json", "kind": "facebook"},
         ],
     )
     main(["--config", str(config), "run", "--once"])
@@ -109,6 +111,9 @@ def test_a_facebook_export_without_events_is_explained_in_swedish(
     out = shown(harvested, "fb", capsys)
     assert "status:       failed" in out
     assert_swedish(out, expected="innehåller inga evenemangsfiler från Facebook")
+    out = shown(harvested, "fbjson", capsys)
+    assert "status:       failed" in out
+    assert_swedish(out, expected="innehåller inga evenemang från Facebook")
 
 
 def test_a_worker_over_its_memory_budget_is_explained_in_swedish(

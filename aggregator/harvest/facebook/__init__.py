@@ -137,8 +137,9 @@ def _parse_json(data: Any, name: str, ctx: FacebookContext, fetch_page: PageFetc
     lists = list(dyi_lists(data, name))
     if not lists:
         raise ctx.error(
-            f"{name or 'this JSON'} holds no Facebook events (neither a Graph API answer with "
-            "'data' nor an export with 'start_timestamp')"
+            f"{name or 'JSON-filen'} innehåller inga evenemang från Facebook (varken ett svar "
+            "från Graph API med ”data” eller en export med ”start_timestamp”). Ladda ner "
+            "exporten igen med ”Evenemang” valt och formatet JSON."
         )
     ctx.dyi_lists.extend(lists)
 
