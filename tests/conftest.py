@@ -1,12 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from aggregator.model import Settings, Source
 from tests import support
+from tests.web_server import running
+from tests.web_site import Site, build_site
+
+if TYPE_CHECKING:
+    from tests.test_run_service import Service
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -52,3 +59,37 @@ def settings() -> Settings:
 @pytest.fixture
 def source() -> Source:
     return Source(id="test-source", name="Testföreningen", path="x.ics", municipality="Vimmerby")
+
+
+# -- shared fixtures: a module's own definition of the same name wins --------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """The web tests' published example site, built once per module at a fixed instant."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
+        return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="module")
+def base(site: Site) -> Iterator[str]:
+    """A real uvicorn serving ``site`` on a free port."""
+    with running(site.config) as url:
+        yield url
+
+
+@pytest.fixture
+def service() -> Iterator[Callable[[Path], Service]]:
+    """Start ``aggregator run`` subprocesses; every one is stopped when the test ends."""
+    from tests.test_run_service import Service
+
+    started: list[Service] = []
+
+    def start(config: Path) -> Service:
+        started.append(Service(config))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -235,19 +235,6 @@ def test_an_edited_address_starts_afresh(
         state = schedule_of(config, "kyrka")
         assert not state.paused and state.consecutive_failures == 0
         assert "If-None-Match" not in hosts.requests_to("/new.ics")[0].headers
-
-
-@pytest.fixture
-def service() -> Iterator[Callable[[Path], Service]]:
-    started: list[Service] = []
-
-    def start(config: Path) -> Service:
-        started.append(Service(config))
-        return started[-1]
-
-    yield start
-    for one in started:
-        one.close()
 
 
 def test_a_pause_during_a_harvest_is_not_undone_by_it(

@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,19 +115,6 @@ class Service:
             self.process.kill()
             self.process.wait()
         self.log_file.close()
-
-
-@pytest.fixture
-def service() -> Iterator[Callable[[Path], Service]]:
-    started: list[Service] = []
-
-    def start(config: Path) -> Service:
-        started.append(Service(config))
-        return started[-1]
-
-    yield start
-    for one in started:
-        one.close()
 
 
 def titles(path: Path) -> set[str]:

@@ -3,32 +3,16 @@ CLI (`events list --q`, exit 2 as for any bad input), the API's q and the front 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 
 from aggregator.cli import main
 from aggregator.store.search import MAX_CHARS
-from tests.web_server import running
-from tests.web_site import Site, build_site
+from tests.web_site import Site
 
 SENTENCE = f"Söktexten är längre än {MAX_CHARS} tecken."
 LONGEST = ("jul " * MAX_CHARS)[:MAX_CHARS]  # few words, exactly at the limit
 TOO_LONG = LONGEST + "x"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
-        return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def base(site: Site) -> Iterator[str]:
-    with running(site.config) as url:
-        yield url
 
 
 def test_the_limit_is_the_one_the_readme_states() -> None:

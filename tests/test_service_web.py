@@ -11,11 +11,10 @@ deadline and nothing asserts how long anything took.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import requests
 
 from aggregator.cli import main
@@ -27,19 +26,6 @@ from tests.support import write_config
 from tests.test_run_service import Service, configure, event, titles, write_calendar
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def service() -> Iterator[Callable[[Path], Service]]:
-    started: list[Service] = []
-
-    def start(config: Path) -> Service:
-        started.append(Service(config))
-        return started[-1]
-
-    yield start
-    for one in started:
-        one.close()
 
 
 def api_sources(run: Service) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import socket
-from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
 
@@ -14,22 +13,9 @@ import requests
 
 from aggregator.publish.sidecars import read_sidecar, refresh_sidecars
 from tests.web_server import running
-from tests.web_site import Site, build_site
+from tests.web_site import Site
 
 PLAIN = {"Accept-Encoding": "identity"}
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
-        return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def base(site: Site) -> Iterator[str]:
-    with running(site.config) as url:
-        yield url
 
 
 def get(url: str, **headers: str) -> requests.Response:

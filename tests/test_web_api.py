@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import icalendar
 import pytest
@@ -12,19 +11,6 @@ import requests
 
 from tests.web_server import running
 from tests.web_site import HOSTILE, TEATER, Site, build_site, calendar, vevent
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
-        return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def base(site: Site) -> Iterator[str]:
-    with running(site.config) as url:
-        yield url
 
 
 def events(base: str, **params: object) -> list[dict[str, object]]:

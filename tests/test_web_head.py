@@ -5,32 +5,17 @@ the day it is added."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 import requests
 from fastapi.routing import iter_route_contexts
 
 from aggregator.web.app import create_app
-from tests.web_server import running
-from tests.web_site import Site, build_site
+from tests.web_site import Site
 
 # What a route's path parameters are filled with; a new parameter must be added here.
 SAME = ("ETag", "Content-Length", "Content-Type", "Cache-Control", "Content-Encoding", "Vary")
 SAME += ("Location", "Allow", "Content-Language", "Access-Control-Allow-Origin")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
-        return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def base(site: Site) -> Iterator[str]:
-    with running(site.config) as url:
-        yield url
 
 
 def get_paths(site: Site) -> list[str]:

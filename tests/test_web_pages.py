@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,23 +12,9 @@ import pytest
 import requests
 
 from tests.support import require_chromium
-from tests.web_server import running
-from tests.web_site import HOSTILE, Site, build_site
+from tests.web_site import HOSTILE, Site
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
-        return build_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def base(site: Site) -> Iterator[str]:
-    with running(site.config) as url:
-        yield url
 
 
 def page(url: str) -> requests.Response:
