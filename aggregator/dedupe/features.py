@@ -24,6 +24,11 @@ from aggregator.model import Event
 from aggregator.normalize.gazetteer import LOCALITIES
 
 NEAR_MIDNIGHT_MINUTES = 90  # such events are also compared with the neighbouring day
+# Entries kept by the caches of per-event text (titles, places, title + place): one match
+# batch's worth (``update.MATCH_BATCH`` = 6,000 members). Sized to the calendar instead
+# (65,536), the title + place cache alone held 52 MB at 100k events and 92 MB at 200k,
+# the growth of a whole calendar that issue 11 bounds; a batch's repeats still hit.
+TEXT_CACHE = 1 << 13
 
 # fmt: off
 _STOPWORDS = frozenset({
@@ -281,7 +286,7 @@ class _Texts:
     municipality: str
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=TEXT_CACHE)
 def _title_words(title: str) -> tuple[str, tuple[str, ...]]:
     """(normalized title, its words without stopwords); titles repeat, so cached."""
     normalized = normalize_title(title)
@@ -331,7 +336,7 @@ def _venue_of(words: Sequence[str]) -> _Venue:
     return _Venue(key, frozenset(kinds), frozenset(names), frozenset(numbers))
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=TEXT_CACHE)
 def _place_features(
     name: str, street: str, locality: str, municipality: str, location_text: str
 ) -> tuple[frozenset[str], frozenset[str], str, str, _Venue]:
@@ -383,7 +388,7 @@ def areas_meet(x: str, y: str) -> bool:
     return y.startswith("*") and not x.startswith("*") and _MUNICIPALITY_OF[x] == y[1:]
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=TEXT_CACHE)
 def _text_features(
     title: str, name: str, street: str, locality: str, municipality: str, location_text: str
 ) -> _Texts:

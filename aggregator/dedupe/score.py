@@ -19,6 +19,9 @@ from aggregator.dedupe.features import Features, event_features, seat_compatible
 from aggregator.model import Event, MatchDecision
 
 MATCH = 0.80  # total at or above: merged
+# Pairs of title keys or venue names whose similarity is remembered: the pairs of a few
+# match batches, not a whole calendar's (1 << 18 pairs of keys held up to ~65 MB).
+PAIR_CACHE = 1 << 15
 REVIEW = 0.55  # total at or above (and below MATCH): listed for a moderator
 MAX_GAP_MINUTES = 45  # timed events further apart are different shows (14:00 vs 19:00)
 TITLE_CONFLICT = 0.5  # titles this different at one time and place are two events
@@ -184,7 +187,7 @@ def _name_similarity(x: str, y: str) -> float:
     return fuzz.ratio(x, y) / 100
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=PAIR_CACHE)
 def _venue_similarity(x: str, y: str) -> float:
     """Generous on purpose: a low value vetoes a match ("museet" ⊂ "döderhultarmuseet")."""
     best = max(fuzz.token_set_ratio(x, y), fuzz.ratio(x, y))
@@ -210,7 +213,7 @@ def _title(a: Features, b: Features) -> float:
     return _key_similarity(a.key, b.key) if a.key < b.key else _key_similarity(b.key, a.key)
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=PAIR_CACHE)
 def _key_similarity(x: str, y: str) -> float:
     shorter = min(len(x), len(y))
     ratio = fuzz.ratio(x, y)
