@@ -44,14 +44,15 @@ class AnchorCounts:
     events: int
 
 
-def count_anchors(features: Iterable[Features], into: dict[str, int] | None = None) -> int:
-    """Add each event's title anchors to ``into``; returns how many events were counted.
-    The matcher counts a whole calendar this way, a batch of days at a time."""
+def count_anchors(tokens: Iterable[frozenset[str]], into: dict[str, int] | None = None) -> int:
+    """Add each event's title anchors (from its ``Features.tokens``) to ``into``; returns
+    how many events were counted. The matcher counts a whole calendar this way, a batch
+    of days at a time."""
     counts = into if into is not None else {}
     events = 0
-    for f in features:
+    for found in tokens:
         events += 1
-        for anchor in _anchors(f.tokens):
+        for anchor in _anchors(found):
             counts[anchor] = counts.get(anchor, 0) + 1
     return events
 

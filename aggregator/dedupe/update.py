@@ -20,7 +20,7 @@ from itertools import combinations
 
 from aggregator.dedupe import identity
 from aggregator.dedupe.blocking import AnchorCounts, count_anchors
-from aggregator.dedupe.features import event_features
+from aggregator.dedupe.features import title_tokens
 from aggregator.dedupe.matching import match_events
 from aggregator.dedupe.merge import EventChange, refresh_event
 from aggregator.dedupe.score import FORCED, score_pair
@@ -107,12 +107,12 @@ def match_dirty_days(store: Store, tz_name: str, now: datetime) -> None:
         return
     overrides = store.overrides()
     batches = day_batches(days, store.active_members_per_day(), MATCH_BATCH)
-    common = calendar_anchors(store, batches, tz_name) if len(batches) > 1 else None
+    common = calendar_anchors(store, batches) if len(batches) > 1 else None
     for batch in batches:
         match_days(store, tz_name, batch, overrides, now, common)
 
 
-def calendar_anchors(store: Store, batches: Sequence[Sequence[str]], tz_name: str) -> AnchorCounts:
+def calendar_anchors(store: Store, batches: Sequence[Sequence[str]]) -> AnchorCounts:
     """The title anchors of every member the batches will match, each counted once (a
     batch at a time): so each batch judges which words are common as matching all the
     days at once would, and finds the same candidate pairs."""
@@ -123,7 +123,7 @@ def calendar_anchors(store: Store, batches: Sequence[Sequence[str]], tz_name: st
         ranges = day_ranges(batch)
         members = store.members_starting_between(ranges)
         fresh = (m.event for m in members if event_span(m.event)[0] >= counted_to)
-        events += count_anchors((event_features(e, tz_name) for e in fresh), counts)
+        events += count_anchors((title_tokens(e) for e in fresh), counts)
         counted_to = ranges[-1][1]
         del members
     return AnchorCounts(counts, events)
