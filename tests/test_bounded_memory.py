@@ -240,30 +240,15 @@ def test_day_batches(
     assert update.day_batches(days, per_day, limit) == batches
 
 
-def dedupe_caches() -> dict[str, int | None]:
-    """Every ``functools`` cache in the dedupe stage's modules, with its size limit."""
-    import importlib
-    import pkgutil
-
-    import aggregator.dedupe as package
-
-    caches: dict[str, int | None] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for name, value in vars(module).items():
-            if callable(getattr(value, "cache_info", None)):
-                caches[f"{info.name}.{name}"] = value.cache_info().maxsize
-    return caches
-
-
 def test_dedupe_caches_hold_a_match_batch_not_a_calendar() -> None:
     """Caches keyed by an event's texts (or a pair's) live for the whole run; sized to a
     calendar (65,536 titles with their places) they held 92 MB at 200k events and were
     what grew between 100k and 200k (issue 11). Each is bounded, and those keyed by
     per-event text still hold one batch's members, so a batch's repeats hit."""
     from aggregator.dedupe import features, score
+    from bench.harvest import dedupe_caches  # what the memory bench reports, after a run
 
-    caches = dedupe_caches()
+    caches = {name: limit for name, (_, limit) in dedupe_caches().items()}
     assert "features._text_features" in caches and "score._key_similarity" in caches
     assert all(limit is not None for limit in caches.values()), caches
     assert max(limit or 0 for limit in caches.values()) <= 6 * update.MATCH_BATCH, caches
