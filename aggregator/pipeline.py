@@ -44,7 +44,7 @@ from aggregator.fetch.polite import (
     source_host,
 )
 from aggregator.fetch.robots import fetch_robots
-from aggregator.harvest import facebook, harvest_bytes
+from aggregator.harvest import harvest_bytes
 from aggregator.harvest.detect import detect_kind
 from aggregator.harvest.lint import (
     Advice,
@@ -191,7 +191,11 @@ def failure_message(exc: SourceError, source: Source) -> str:
     """The sentence an organizer sees; a Graph API error answer says what is wrong itself."""
     body = getattr(exc, "body", b"")
     if body and (source.kind == "facebook" or source.token_env):
-        explained = facebook.describe_graph_error(body, source)
+        # imported here: the Facebook harvester brings icalendar, which a run whose
+        # sources are all unchanged never needs
+        from aggregator.harvest.facebook import describe_graph_error
+
+        explained = describe_graph_error(body, source)
         if explained:
             return explained
     return exc.message
