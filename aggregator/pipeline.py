@@ -53,7 +53,6 @@ from aggregator.harvest.lint import (
     lint_harvest,
     oversize_advice,
 )
-from aggregator.harvest.worker import ParseBudget, run_in_workers, run_with_budget
 from aggregator.model import (
     ExportFolder,
     FetchState,
@@ -310,6 +309,10 @@ class _ParsePool:
         self.processes = processes
 
     def parse(self, fetched: _Fetched, config: Config, now: datetime) -> HarvestResult:
+        # the worker module (multiprocessing, ctypes) only when something is parsed: a run
+        # whose sources are all unchanged never imports it
+        from aggregator.harvest.worker import ParseBudget, run_in_workers
+
         budget = ParseBudget.of(config.settings)
         jobs = [(fetched.source.id, (fetched, config, now))]
         outcome = next(iter(run_in_workers(_parse_job, jobs, budget, 1)))
@@ -647,6 +650,8 @@ class HarvestPool:
                 ),
                 folder=result.folder,
             )
+
+        from aggregator.harvest.worker import ParseBudget, run_with_budget
 
         outcome = run_with_budget(parse, (), ParseBudget.of(settings), fetched.source.id)
         if isinstance(outcome, SourceError):

@@ -41,6 +41,7 @@ PARSERS = frozenset(
         "aggregator.harvest.feed",
         "aggregator.harvest.html",
         "aggregator.harvest.facebook",
+        "aggregator.harvest.worker",  # the parse budget: multiprocessing, ctypes
     }
 )
 # the web app: only serve, run and the registration commands need it
