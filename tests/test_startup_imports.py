@@ -150,3 +150,14 @@ def test_a_no_change_run_over_http_imports_no_parser(
     again, out = imported_by(tmp_path, "--config", str(config), "-q", "run", "--once")
     assert "Sources: 0 ok, 3 unchanged, 0 failed" in out
     assert heavy(again, PARSERS | WEB) == set()
+
+
+def test_every_kind_has_a_harvester_that_imports() -> None:
+    """The registry names its kinds; config accepts exactly those, and each loads."""
+    from aggregator.harvest import HARVESTER_LOADERS, harvester_for
+    from aggregator.model import KINDS
+
+    assert sorted(HARVESTER_LOADERS) == sorted(KINDS)
+    for kind in KINDS:
+        assert callable(harvester_for(kind)), kind
+    assert harvester_for("gopher") is None
