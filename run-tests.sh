@@ -9,8 +9,4 @@ cd "$(dirname "$0")"
 .venv/bin/ruff format --check aggregator tests bench
 .venv/bin/lint-imports --no-logo --no-cache
 .venv/bin/mypy
-# The package compiled once, up front: where Python is told not to write bytecode
-# (PYTHONDONTWRITEBYTECODE), each of the suite's ~50 `aggregator` subprocesses and parse
-# workers would compile it from source again, about 0.3 s of CPU apiece.
-.venv/bin/python -m compileall -q aggregator tests
 exec .venv/bin/python -m pytest -n auto "$@"
