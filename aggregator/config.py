@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-import soupsieve
 import yaml
 
 from aggregator.errors import ConfigError
@@ -506,6 +505,10 @@ class _Reader:
                 raise self.error(
                     node, f"recipe.{required}", f"recipe needs a '{required}' selector"
                 )
+        # imported here, not at the top: soupsieve brings bs4 and lxml (a quarter of a
+        # second), which only a configuration with a recipe needs
+        import soupsieve
+
         values = {}
         for key, (_, value) in found.items():
             selector = self.string(value, f"recipe.{key}")

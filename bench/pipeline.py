@@ -180,7 +180,7 @@ def main() -> None:
     # the real harvest path (fetch, parse in worker processes, store), with the store
     # step timed on its own by wrapping it
     timings = {"store": 0.0}
-    real_store_step = pipeline.store_step
+    real_store_step = pipeline.pool.store_step
 
     def timed_store_step(*args, **kwargs):
         t = time.perf_counter()
@@ -189,12 +189,12 @@ def main() -> None:
         finally:
             timings["store"] += time.perf_counter() - t
 
-    pipeline.store_step = timed_store_step
+    pipeline.pool.store_step = timed_store_step  # where the pool looks it up
     first_start = time.perf_counter()
     first_cpu = cpu_seconds()
     reports = pipeline.harvest_all(store, config, NOW)
     timings["fetch+parse+normalize"] = time.perf_counter() - first_start - timings["store"]
-    pipeline.store_step = real_store_step
+    pipeline.pool.store_step = real_store_step
     harvested = sum(r.events for r in reports)
     assert all(r.outcome == "ok" for r in reports), reports
     # dedupe hands each merge chunk to the renderer; the render's share is timed inside

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
     from tests.test_run_service import Service
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+WORKERS_PER_CPU = 2  # see pytest_xdist_auto_num_workers
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per CPU this process may run on. Much of the suite waits
+    (on `aggregator run` subprocesses, parse workers, uvicorn, chromium, slow test servers)
+    rather than computes, so one worker per CPU leaves a CPU idle for much of the run."""
+    return WORKERS_PER_CPU * len(os.sched_getaffinity(0))
 
 
 @pytest.fixture(autouse=True)

@@ -6,17 +6,21 @@ module is the one place where kinds are wired to their parsers, and the one
 door every harvest passes: whatever a harvester raises that is not one of our
 errors fails that source with a sentence, and no secret leaves in a warning or
 an event.
+
+A harvester's module is imported on its first use: the parsers behind them (lxml,
+bs4, feedparser, icalendar, extruct …) cost about half a second to import, which every
+command and every no-change run would otherwise pay before doing anything.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from aggregator.errors import ParseError, SourceError
-from aggregator.harvest import facebook, feed, html, ical
 from aggregator.harvest.detect import detect_kind
 from aggregator.model import (
     Event,
@@ -46,12 +50,52 @@ class Harvester(Protocol):
     ) -> HarvestResult: ...
 
 
-HARVESTERS: dict[str, Harvester] = {
-    "ical": ical.parse_ical,
-    "feed": feed.parse_feed,
-    "html": html.parse_html,
-    "facebook": facebook.parse_facebook,
+def _ical() -> Harvester:
+    from aggregator.harvest.ical import parse_ical
+
+    return parse_ical
+
+
+def _feed() -> Harvester:
+    from aggregator.harvest.feed import parse_feed
+
+    return parse_feed
+
+
+def _html() -> Harvester:
+    from aggregator.harvest.html import parse_html
+
+    return parse_html
+
+
+def _facebook() -> Harvester:
+    from aggregator.harvest.facebook import parse_facebook
+
+    return parse_facebook
+
+
+# kind → what imports its harvester: the one list of the kinds we can read
+HARVESTER_LOADERS: dict[str, Callable[[], Harvester]] = {
+    "ical": _ical,
+    "feed": _feed,
+    "html": _html,
+    "facebook": _facebook,
 }
+
+# the harvesters imported so far, by kind (a test may put its own here)
+HARVESTERS: dict[str, Harvester] = {}
+
+
+def harvester_for(kind: str) -> Harvester | None:
+    """The harvester of ``kind``, its module imported on first use; None for a kind we
+    cannot read."""
+    harvester = HARVESTERS.get(kind)
+    if harvester is None:
+        load = HARVESTER_LOADERS.get(kind)
+        if load is None:
+            return None
+        harvester = HARVESTERS.setdefault(kind, load())
+    return harvester
 
 
 def harvest_bytes(
@@ -110,13 +154,13 @@ def _harvest(
                 f"källans typ är {source.kind}; ange sökvägen till själva filen i stället.",
                 source_id=source.id,
             )
-        return facebook.parse_facebook(
-            b"", source, settings, now=now, fetch_page=fetch_page, folder=folder
-        )
+        from aggregator.harvest.facebook import parse_facebook
+
+        return parse_facebook(b"", source, settings, now=now, fetch_page=fetch_page, folder=folder)
     kind = source.kind or detect_kind(
         content, content_type, source_id=source.id, url=source.url or ""
     )
-    harvester = HARVESTERS.get(kind)
+    harvester = harvester_for(kind)
     if harvester is None:
         raise ParseError(
             f"Det här ser ut som en källa av typen {kind}, som vi inte kan läsa än; registrera "

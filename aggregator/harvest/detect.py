@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from aggregator.errors import ParseError
-from aggregator.harvest.html.wordpress_events import is_tribe_url, looks_like_tribe_json
 
 SNIFF_BYTES = 4096
 _XML_FEED = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
@@ -22,6 +21,22 @@ def _ascii_head(head: bytes) -> bytes:
         if head.startswith(bom):
             return head[2:].decode(codec, "ignore").encode("utf-8", "ignore")
     return head
+
+
+def looks_like_tribe_json(content: bytes) -> bool:
+    """An answer of The Events Calendar's REST API (WordPress), read by the html harvester.
+
+    Here, not in ``html.wordpress_events``: sniffing must not import lxml."""
+    head = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return (
+        head.startswith(b"{")
+        and b'"events"' in content[:200_000]
+        and (b'"rest_url"' in content or b'"total_pages"' in content or b'"start_date"' in content)
+    )
+
+
+def is_tribe_url(url: str) -> bool:
+    return "/wp-json/tribe/events/v1/events" in url
 
 
 def detect_kind(

@@ -25,6 +25,7 @@ from icalendar.prop.broken import vBroken
 
 from aggregator.errors import ParseError
 from aggregator.harvest.context import HarvestContext
+from aggregator.harvest.encoding import decode_calendar_bytes
 from aggregator.harvest.recurrence import RuleTooCostly, fast_forward
 from aggregator.model import (
     CANCELLED,
@@ -78,16 +79,6 @@ class _Context(HarvestContext):
 
     skipped_private: int = 0
     x_wr_zone: str = ""  # the calendar's X-WR-TIMEZONE as an IANA name, if it has one
-
-
-def decode_calendar_bytes(content: bytes) -> str:
-    """UTF-8 (with or without BOM); Latin-1 era files fall back to cp1252."""
-    if content.startswith(b"\xef\xbb\xbf"):
-        content = content[3:]
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        return content.decode("cp1252", errors="replace")
 
 
 def parse_ical(

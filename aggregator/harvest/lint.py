@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from aggregator.harvest.ical import decode_calendar_bytes
+from aggregator.harvest.encoding import decode_calendar_bytes
 from aggregator.model import HarvestResult, Settings
 from aggregator.normalize.text import human_size
 from aggregator.normalize.timezones import iana_name_for_tzid, zone

@@ -13,8 +13,6 @@ import re
 import zoneinfo
 from datetime import UTC, datetime, tzinfo
 
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-
 # Outlook display names that name no city
 DISPLAY_NAMES = {
     "eastern time (us & canada)": "America/New_York",
@@ -36,6 +34,16 @@ def zone(name: str) -> zoneinfo.ZoneInfo | None:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def _windows_zones() -> dict[str, str]:
+    """Windows zone names → IANA (CLDR's table, as icalendar ships it). Imported on first
+    use: importing it imports all of icalendar (a tenth of a second), which a command
+    that reads no calendar does not need."""
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+    return WINDOWS_TO_OLSON
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,8 +69,9 @@ def iana_name_for_tzid(tzid: str) -> str | None:
         candidate = tzid.split("/", i + 1)[-1]
         if zone(candidate):
             return candidate
-    if tzid in WINDOWS_TO_OLSON:
-        return WINDOWS_TO_OLSON[tzid]
+    windows = _windows_zones()
+    if tzid in windows:
+        return windows[tzid]
     folded = tzid.casefold()
     for display_name, iana in DISPLAY_NAMES.items():
         if display_name in folded:
@@ -77,7 +86,7 @@ def iana_name_for_tzid(tzid: str) -> str | None:
     if found:
         # "Canberra, Melbourne, Sydney": Australia/Canberra is only an old alias; the zone
         # Windows itself maps that display name to (Australia/Sydney) is the one to name
-        canonical = set(WINDOWS_TO_OLSON.values())
+        canonical = set(windows.values())
         return next((name for name in found if name in canonical), found[0])
     match = OFFSET_RE.search(tzid)
     if match and not re.search(r"daylight|summer|dst", tzid, re.IGNORECASE):

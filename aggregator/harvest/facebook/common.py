@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aggregator.harvest.context import HarvestContext
+from aggregator.harvest.encoding import decode_calendar_bytes
 from aggregator.harvest.facebook.redact import scrub_event
-from aggregator.harvest.ical import decode_calendar_bytes
 from aggregator.model import Event, PageFetcher
 
 log = logging.getLogger(__name__)

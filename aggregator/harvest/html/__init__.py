@@ -24,6 +24,7 @@ import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
+from aggregator.harvest.detect import is_tribe_url, looks_like_tribe_json
 from aggregator.harvest.html.crawl import Crawler, detail_links, pick_links
 from aggregator.harvest.html.jsonld import MAX_BLOCKS, JsonLdError, loads_sloppy
 from aggregator.harvest.html.microdata import (
@@ -44,12 +45,7 @@ from aggregator.harvest.html.schema_org import (
     finish_events,
     short_type,
 )
-from aggregator.harvest.html.wordpress_events import (
-    harvest_tribe,
-    is_tribe_url,
-    looks_like_tribe_json,
-    tribe_endpoint,
-)
+from aggregator.harvest.html.wordpress_events import harvest_tribe, tribe_endpoint
 from aggregator.model import Event, HarvestResult, PageFetcher, Settings, Source
 
 log = logging.getLogger(__name__)

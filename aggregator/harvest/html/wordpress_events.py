@@ -41,19 +41,6 @@ _TRIBE_MARKER_RE = re.compile(r"tribe-events|tribe_events|/wp-json/tribe/|tribe-
 _UTC_OFFSET_ZONE_RE = re.compile(r"^UTC([+-]\d+(?:\.\d+)?)$")
 
 
-def looks_like_tribe_json(content: bytes) -> bool:
-    head = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return (
-        head.startswith(b"{")
-        and b'"events"' in content[:200_000]
-        and (b'"rest_url"' in content or b'"total_pages"' in content or b'"start_date"' in content)
-    )
-
-
-def is_tribe_url(url: str) -> bool:
-    return "/wp-json/tribe/events/v1/events" in url
-
-
 def tribe_endpoint(tree: HtmlElement, text: str, page_url: str) -> str | None:
     """The REST endpoint of a WordPress page that runs The Events Calendar, else None."""
     if not _TRIBE_MARKER_RE.search(text):

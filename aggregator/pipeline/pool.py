@@ -1,50 +1,36 @@
-"""Orchestration of the stages: harvest → normalize → store → dedupe → publish.
+"""``HarvestPool``: harvests in ``settings.workers`` threads, politely.
 
-The stages themselves are pure or own one kind of I/O (``fetch`` the network,
-``store`` SQL); this module wires them so that ``cli`` and ``schedule`` share
-one implementation. One broken source never stops the others: every source
-error becomes a ``SourceReport``.
-
-Harvests run in a ``HarvestPool``: ``settings.workers`` threads, at most one harvest
-per host at a time with a pause between requests to a host (``fetch.polite``), database
-work serialised by one lock, and each source's bytes and events dropped as soon as they
-are stored, so memory grows with the largest source, not with the whole calendar.
+At most one harvest per host at a time with a pause between requests to a host
+(``fetch.polite``), database work serialised by one lock, large iCal bodies parsed in a
+worker process, and each source's bytes and events dropped as soon as they are stored.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 import requests
 
 from aggregator import fetch
 from aggregator.config import Config
-from aggregator.dedupe import update as dedupe
 from aggregator.errors import FetchError, ParseError, SourceError, StoreError
 from aggregator.fetch.limits import is_size_refusal
 from aggregator.fetch.polite import (
-    COOL_DOWN,
-    SLOW_DOWN_STATUSES,
     HostGate,
     RobotsCache,
-    backoff_delay,
     host_of,
     paced_fetcher,
-    parse_retry_after,
     robots_before_harvest,
     source_host,
 )
 from aggregator.fetch.robots import fetch_robots
-from aggregator.harvest import facebook, harvest_bytes
 from aggregator.harvest.detect import detect_kind
 from aggregator.harvest.lint import (
     Advice,
@@ -53,237 +39,31 @@ from aggregator.harvest.lint import (
     lint_harvest,
     oversize_advice,
 )
-from aggregator.harvest.worker import ParseBudget, run_in_workers, run_with_budget
 from aggregator.model import (
-    ExportFolder,
     FetchState,
     HarvestResult,
     Outcome,
-    PageFetcher,
     RobotsFile,
-    Settings,
     Source,
 )
-from aggregator.normalize import normalize_event
-from aggregator.publish.output import PublishReport, publish
-from aggregator.publish.render import render_changes
+from aggregator.pipeline.steps import (
+    Fetched,
+    SourceReport,
+    conditional_state,
+    elapsed_ms,
+    failure_message,
+    fingerprint,
+    local_time,
+    log_harvest,
+    parse_source_bytes,
+    plan_retry,
+    store_step,
+)
 from aggregator.store import Store
 from aggregator.store.codec import event_span, iso
 from aggregator.store.schedule_queries import SourceSchedule
 
 log = logging.getLogger("aggregator")
-
-HARVEST_VERSION = "2"  # bump when harvesters change, so unchanged sources are re-parsed
-
-
-@dataclass(frozen=True, slots=True)
-class SourceReport:
-    source_id: str
-    outcome: Outcome
-    events: int = 0
-    new: int = 0
-    changed: int = 0
-    removed: int = 0
-    warnings: tuple[str, ...] = ()
-    message: str = ""
-    duration_ms: int = 0
-    bytes: int = 0
-    retry_at: datetime | None = None  # a failure's next attempt
-    reason: str = ""  # why a backoff, a pause or a skip (Swedish, for the health)
-    advice: tuple[Advice, ...] = ()  # the feed linter's findings, each with its sentence
-    paused: bool = False
-
-
-@dataclass
-class RunReport:
-    sources: list[SourceReport] = field(default_factory=list)
-    publish: PublishReport = field(default_factory=PublishReport)
-
-    @property
-    def failed(self) -> list[SourceReport]:
-        return [s for s in self.sources if s.outcome is Outcome.FAILED]
-
-
-def fingerprint(content_hash: str | None, source: Source) -> str:
-    """Content plus what shapes its parse: a config change forces a re-parse."""
-    return f"{HARVEST_VERSION}:{content_hash}:{hash_source(source)}"
-
-
-def hash_source(source: Source) -> str:
-    return hashlib.blake2b(repr(source).encode(), digest_size=8).hexdigest()
-
-
-def parse_source_bytes(
-    content: bytes,
-    source: Source,
-    config: Config,
-    now: datetime,
-    content_type: str = "",
-    *,
-    session: requests.Session | None = None,
-    pace: Callable[[PageFetcher], PageFetcher] | None = None,
-    folder: ExportFolder | None = None,
-) -> HarvestResult:
-    """Harvest + normalize: what a source's bytes (or folder) contain, ready to store or preview.
-    ``pace`` wraps the page fetcher harvesters get (the scheduler's per-host politeness)."""
-    own_session = session is None
-    session = session or fetch.new_session(config.settings)
-    fetch_page = fetch.page_fetcher(config.settings, session, source)
-    try:
-        result = harvest_bytes(
-            content,
-            source,
-            config.settings,
-            now=now,
-            content_type=content_type,
-            fetch_page=pace(fetch_page) if pace else fetch_page,
-            folder=folder,
-        )
-    finally:
-        if own_session:
-            session.close()
-    events = tuple(normalize_event(e, source, config.settings) for e in result.events)
-    return HarvestResult(events, result.warnings, result.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class _Fetched:
-    """A source whose new bytes wait to be parsed."""
-
-    source: Source
-    result: fetch.FetchResult
-    started: float
-
-
-def _since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
-
-
-def store_step(
-    store: Store, fetched: _Fetched, result: HarvestResult, now: datetime, *, accept_shrink: bool
-) -> SourceReport:
-    source = fetched.source
-    outcome = store.apply_harvest(
-        source.id,
-        result.events,
-        result.warnings,
-        now,
-        etag=fetched.result.etag,
-        last_modified=fetched.result.last_modified,
-        fingerprint=fingerprint(fetched.result.content_hash, source),
-        http_status=fetched.result.http_status,
-        duration_ms=_since(fetched.started),
-        accept_shrink=accept_shrink,
-    )
-    return SourceReport(
-        source.id,
-        outcome.outcome,
-        events=len(result.events),
-        new=outcome.new,
-        changed=outcome.changed,
-        removed=outcome.removed,
-        warnings=tuple(w.message for w in result.warnings),
-        message=outcome.message,
-    )
-
-
-def failure_message(exc: SourceError, source: Source) -> str:
-    """The sentence an organizer sees; a Graph API error answer says what is wrong itself."""
-    body = getattr(exc, "body", b"")
-    if body and (source.kind == "facebook" or source.token_env):
-        explained = facebook.describe_graph_error(body, source)
-        if explained:
-            return explained
-    return exc.message
-
-
-# -- when a failing source is tried again ------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPlan:
-    """What one more failure means for a source: when to try again and why."""
-
-    retry_at: datetime  # our backoff, or the server's Retry-After when that is later
-    server_retry_at: datetime | None  # what a Retry-After asked for
-    reason: str  # Swedish, for the health and the log
-    host_hold: float  # seconds every source on the host stays away (429/503)
-    pause_message: str | None  # set when the source is (still) paused
-
-
-def plan_retry(
-    source: Source,
-    schedule: SourceSchedule | None,
-    exc: SourceError,
-    now: datetime,
-    settings: Settings,
-    message: str,
-) -> RetryPlan:
-    """Exponential backoff from the source's interval up to a day, later if the server's
-    Retry-After says so; 429/503 keep the whole host away; a source that has failed for
-    ``settings.pause_after`` is paused."""
-    failing = schedule is not None and schedule.consecutive_failures > 0
-    failures = (schedule.consecutive_failures if schedule else 0) + 1
-    status = exc.status if isinstance(exc, FetchError) else None
-    server_at = parse_retry_after(exc.retry_after, now) if isinstance(exc, FetchError) else None
-    retry_at = now + backoff_delay(failures, source.interval)
-    if server_at is not None and server_at > retry_at:
-        retry_at = server_at
-    when = _local(retry_at, settings)
-    if server_at is not None:
-        reason = f"servern bad oss vänta till {_local(server_at, settings)} (Retry-After); nytt försök {when}"
-    elif status in SLOW_DOWN_STATUSES:
-        reason = f"servern svarade HTTP {status} (överbelastad eller tillfälligt nere); nytt försök {when}"
-    elif failures == 1:
-        reason = f"hämtningen misslyckades; nytt försök {when}"
-    else:
-        reason = f"{failures} misslyckade försök i rad; nytt försök {when}"
-    host_hold = 0.0
-    if status in SLOW_DOWN_STATUSES:
-        host_hold = (server_at - now).total_seconds() if server_at else COOL_DOWN
-    since = schedule.failing_since if failing and schedule and schedule.failing_since else now
-    pause_message = None
-    if (schedule is not None and schedule.paused) or now - since >= timedelta(
-        seconds=settings.pause_after
-    ):
-        days = max(1, (now - since).days)
-        pause_message = (
-            f"Källan är pausad: den har inte gått att hämta sedan {_local(since, settings)[:10]} "
-            f"({days} {'dag' if days == 1 else 'dagar'}). Senaste felet: {message}. Den hämtas "
-            "igen när den återupptas "
-            f"(aggregator sources resume {source.id})."
-        )
-        reason = "pausad efter upprepade fel"
-    return RetryPlan(retry_at, server_at, reason, host_hold, pause_message)
-
-
-def _local(value: datetime, settings: Settings) -> str:
-    return value.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
-
-
-def skip_reason(
-    schedule: SourceSchedule | None, now: datetime, settings: Settings, *, named: bool = False
-) -> str | None:
-    """Why ``run --once``/``harvest`` leaves a source alone (a pause, or a server's
-    Retry-After still running), or None. Our own backoff is the scheduler's business:
-    cron runs at the operator's interval. A source ``named`` on the command line is
-    harvested anyway, unless a moderator paused it (only a resume lifts that)."""
-    if schedule is None:
-        return None
-    if schedule.paused_by_moderator:
-        return "pausad av en moderator (aggregator sources resume " + schedule.source_id + ")"
-    if named:
-        return None
-    if schedule.paused:
-        return "pausad efter upprepade fel (aggregator sources resume " + schedule.source_id + ")"
-    if schedule.server_retry_at is not None and schedule.server_retry_at > now:
-        return (
-            f"servern bad oss vänta till {_local(schedule.server_retry_at, settings)} (Retry-After)"
-        )
-    return None
-
-
-# -- the harvest pool --------------------------------------------------------------------
 
 PARALLEL_PARSE_BYTES = 256_000  # an iCal body this large is parsed in a worker process
 
@@ -305,7 +85,11 @@ class _ParsePool:
     def __init__(self, processes: int) -> None:
         self.processes = processes
 
-    def parse(self, fetched: _Fetched, config: Config, now: datetime) -> HarvestResult:
+    def parse(self, fetched: Fetched, config: Config, now: datetime) -> HarvestResult:
+        # the worker module (multiprocessing, ctypes) only when something is parsed: a run
+        # whose sources are all unchanged never imports it
+        from aggregator.harvest.worker import ParseBudget, run_in_workers
+
         budget = ParseBudget.of(config.settings)
         jobs = [(fetched.source.id, (fetched, config, now))]
         outcome = next(iter(run_in_workers(_parse_job, jobs, budget, 1)))
@@ -317,7 +101,7 @@ class _ParsePool:
         """Nothing to stop: each parse's worker ends with it."""
 
 
-def _parse_job(fetched: _Fetched, config: Config, now: datetime) -> HarvestResult | SourceError:
+def _parse_job(fetched: Fetched, config: Config, now: datetime) -> HarvestResult | SourceError:
     """Parse one fetched source in a worker; errors come back as values (they cross processes)."""
     try:
         return parse_source_bytes(
@@ -541,7 +325,7 @@ class HarvestPool:
         settings = config.settings
         if job.skip:
             until = now + timedelta(seconds=self.gate.held_for(job.host))
-            reason = f"servern bad oss vänta till {_local(until, settings)} (Retry-After)"
+            reason = f"servern bad oss vänta till {local_time(until, settings)} (Retry-After)"
             return SourceReport(source.id, Outcome.SKIPPED, reason=reason)
         started = time.monotonic()
         with self.db:
@@ -574,7 +358,7 @@ class HarvestPool:
                     source.id,
                     now,
                     http_status=result.http_status,
-                    duration_ms=_since(started),
+                    duration_ms=elapsed_ms(started),
                     etag=result.etag,
                     last_modified=result.last_modified,
                 )
@@ -583,10 +367,10 @@ class HarvestPool:
                 source.id,
                 Outcome.UNCHANGED,
                 message=detail,
-                duration_ms=_since(started),
+                duration_ms=elapsed_ms(started),
                 bytes=size,
             )
-        fetched = _Fetched(source, result, started)
+        fetched = Fetched(source, result, started)
         kind = source.kind or _sniffed_kind(result, source)
         try:
             if kind == "ical":
@@ -611,11 +395,11 @@ class HarvestPool:
                 if rekeyed:
                     advice.append(changing_uids_advice(rekeyed))
             self.store.save_advice(source.id, [a.text for a in advice])
-        return replace(report, duration_ms=_since(started), bytes=size, advice=tuple(advice))
+        return replace(report, duration_ms=elapsed_ms(started), bytes=size, advice=tuple(advice))
 
     def _parse_here(
         self,
-        fetched: _Fetched,
+        fetched: Fetched,
         config: Config,
         now: datetime,
         session: requests.Session,
@@ -644,6 +428,8 @@ class HarvestPool:
                 folder=result.folder,
             )
 
+        from aggregator.harvest.worker import ParseBudget, run_with_budget
+
         outcome = run_with_budget(parse, (), ParseBudget.of(settings), fetched.source.id)
         if isinstance(outcome, SourceError):
             raise outcome
@@ -671,7 +457,7 @@ class HarvestPool:
                 message,
                 now,
                 http_status=exc.status if isinstance(exc, FetchError) else None,
-                duration_ms=_since(started),
+                duration_ms=elapsed_ms(started),
                 retry_at=plan.retry_at,
                 server_retry_at=plan.server_retry_at,
                 retry_reason=plan.reason,
@@ -682,7 +468,7 @@ class HarvestPool:
             source.id,
             Outcome.FAILED,
             message=message,
-            duration_ms=_since(started),
+            duration_ms=elapsed_ms(started),
             retry_at=plan.retry_at,
             reason=plan.reason,
             paused=plan.pause_message is not None,
@@ -709,17 +495,6 @@ def _stopped(store: Store, source_id: str) -> str | None:
     return None
 
 
-def conditional_state(state: FetchState, source: Source) -> FetchState:
-    """Ask "changed since?" only when the stored parse was made with this source's current
-    settings and harvesters: after an edit of sources.yaml a 304 would keep the old parse."""
-    stored = state.content_hash
-    if stored is None or (
-        stored.startswith(f"{HARVEST_VERSION}:") and stored.endswith(":" + hash_source(source))
-    ):
-        return state
-    return FetchState(content_hash=stored)
-
-
 def _sniffed_kind(result: fetch.FetchResult, source: Source) -> str | None:
     try:
         return detect_kind(
@@ -727,106 +502,3 @@ def _sniffed_kind(result: fetch.FetchResult, source: Source) -> str | None:
         )
     except ParseError:
         return None  # the parse reports it
-
-
-def log_harvest(report: SourceReport) -> None:
-    """One line per harvest: source id, outcome, duration, bytes, events, and the reason
-    for a hold, a backoff or a skip."""
-    line = (
-        f"{report.source_id}: {report.outcome} in {report.duration_ms} ms, "
-        f"{report.bytes} bytes, {report.events} events"
-    )
-    if report.outcome == Outcome.OK:
-        line += f" ({report.new} new, {report.changed} changed, {report.removed} removed)"
-    elif report.outcome == Outcome.UNCHANGED:
-        line += f" ({report.message})"
-    elif report.outcome == Outcome.HELD:
-        line += f"; held for review: {report.message}"
-    elif report.outcome == Outcome.FAILED:
-        line += f"; {report.message}; {report.reason}"
-    elif report.outcome == Outcome.SKIPPED:
-        line += f"; skipped: {report.reason}"
-    if report.warnings:
-        line += f"; {len(report.warnings)} warnings"
-    if report.advice:
-        line += "; advice for the organizer: " + ", ".join(a.finding for a in report.advice)
-    failed = report.outcome in (Outcome.FAILED, Outcome.HELD)
-    log.log(logging.WARNING if failed else logging.INFO, "%s", line)
-    for warning in report.warnings[:10]:
-        log.debug("%s: %s", report.source_id, warning)
-
-
-def harvest_all(
-    store: Store,
-    config: Config,
-    now: datetime,
-    *,
-    source_ids: Sequence[str] | None = None,
-    accept_shrink: bool = False,
-    progress: Callable[[SourceReport], None] | None = None,
-    parallel_bytes: int = PARALLEL_PARSE_BYTES,
-) -> list[SourceReport]:
-    """Harvest every source (or those named) once, in parallel as ``HarvestPool`` allows;
-    reports in configuration order. Paused sources, and those a server asked to wait,
-    are skipped unless named."""
-    for retired in store.sync_sources(config.sources, now):
-        log.warning("%s: no longer in the configuration; its events leave the feeds", retired)
-    sources = [s for s in config.sources if source_ids is None or s.id in source_ids]
-    reports: dict[str, SourceReport] = {}
-    done = threading.Lock()
-
-    def collect(report: SourceReport) -> None:
-        with done:
-            reports[report.source_id] = report
-            if progress:
-                progress(report)
-
-    schedules = store.schedule_states()
-    pool = HarvestPool(
-        store,
-        config,
-        now=lambda: now,
-        on_report=collect,
-        parallel_bytes=parallel_bytes,
-        one_pass=True,
-    )
-    try:
-        for source in sources:
-            reason = skip_reason(
-                schedules.get(source.id), now, config.settings, named=source_ids is not None
-            )
-            if reason:
-                skipped = SourceReport(source.id, Outcome.SKIPPED, reason=reason)
-                log_harvest(skipped)
-                collect(skipped)
-            else:
-                pool.submit(source, accept_shrink=accept_shrink)
-        pool.wait_idle()
-    finally:
-        pool.close()
-    if pool.crashes:
-        raise pool.crashes[0]
-    return [reports[s.id] for s in sources]
-
-
-def update_events(store: Store, config: Config, now: datetime) -> int:
-    """Dedupe decides (identity, matching, merge), then publish renders what changed.
-    Returns how many events changed."""
-    settings = config.settings
-    # each merge chunk is rendered while it is still in memory, then released
-    return dedupe.update_events(
-        store, settings.timezone, now, lambda changes: render_changes(store, changes, settings)
-    )
-
-
-def run_once(
-    store: Store,
-    config: Config,
-    now: datetime | None = None,
-    *,
-    progress: Callable[[SourceReport], None] | None = None,
-) -> RunReport:
-    now = now or datetime.now(UTC)
-    reports = harvest_all(store, config, now, progress=progress)
-    update_events(store, config, now)
-    return RunReport(sources=reports, publish=publish(store, config, now))
