@@ -419,12 +419,24 @@ def _text_features(
     )  # fmt: skip
 
 
-def _event_texts(event: Event) -> _Texts:
+TextMemo = dict[tuple[str, ...], _Texts]
+
+
+def _event_texts(event: Event, memo: TextMemo | None = None) -> _Texts:
+    """An event's text features; with ``memo`` (one matching call's own), events with
+    the same title and place share one result however many the call holds, and it is
+    released with the call, while the process-wide cache stays a batch's size."""
     place = event.place
-    return _text_features(
+    key = (
         event.title, place.name, place.street, place.locality, place.municipality,
         event.location_text,
     )  # fmt: skip
+    if memo is None:
+        return _text_features(*key)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _text_features(*key)
+    return found
 
 
 def title_tokens(event: Event) -> frozenset[str]:
@@ -433,9 +445,9 @@ def title_tokens(event: Event) -> frozenset[str]:
     return frozenset(_event_texts(event).words)
 
 
-def event_features(event: Event, tz_name: str) -> Features:
+def event_features(event: Event, tz_name: str, memo: TextMemo | None = None) -> Features:
     place = event.place
-    texts = _event_texts(event)
+    texts = _event_texts(event, memo)
     if isinstance(event.start, datetime):
         local = _local(event.start, tz_name)
         day = local.date()

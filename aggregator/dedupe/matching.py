@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from aggregator.dedupe.blocking import AnchorCounts, candidate_pairs
 from aggregator.dedupe.cluster import ScoredPair, cluster_pairs
-from aggregator.dedupe.features import Features, event_features
+from aggregator.dedupe.features import Features, TextMemo, event_features
 from aggregator.dedupe.score import (
     MATCH,
     REVIEW,
@@ -84,7 +84,9 @@ def _match_events(
     cannot_link: Iterable[tuple[int, int]],
     common: AnchorCounts | None,
 ) -> MatchResult:
-    features = _without_reused_uids([event_features(e, tz_name) for e in events])
+    memo: TextMemo = {}  # this call's events share their texts' features
+    features = _without_reused_uids([event_features(e, tz_name, memo) for e in events])
+    del memo
     forbidden = {(min(i, j), max(i, j)) for i, j in cannot_link}
     forced = sorted({(min(i, j), max(i, j)) for i, j in must_link if i != j} - forbidden)
     kept = []
