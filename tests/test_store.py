@@ -298,3 +298,36 @@ def test_two_first_runs_on_a_fresh_database_do_not_race(tmp_path: Path) -> None:
         names = [r[0] for r in store.conn.execute("SELECT name FROM _sqlite_migrations")]
         assert len(names) == len(set(names)) == len(list(migrations._migrations))
         store.close()
+
+
+def test_a_migration_script_splits_only_where_statements_end(tmp_path: Path) -> None:
+    """Semicolons inside a string, a comment and a trigger's body end no statement; the
+    statements run inside the caller's transaction (a rollback undoes them all)."""
+    import sqlite_utils
+
+    from aggregator.store.schema import execute_script
+
+    db = sqlite_utils.Database(tmp_path / "script.db")
+    db.conn.execute("BEGIN IMMEDIATE")
+    execute_script(
+        db,
+        """
+        CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT NOT NULL DEFAULT 'a; b');
+        -- a comment; with a semicolon
+        CREATE TABLE log (note TEXT);
+        CREATE TRIGGER t_logged AFTER INSERT ON t BEGIN
+            INSERT INTO log VALUES ('inserted; ' || new.note);
+            INSERT INTO log VALUES ('twice');
+        END;
+        INSERT INTO t (note) VALUES ('x;y')
+        """,
+    )
+    assert db.conn.in_transaction
+    assert db.conn.execute("SELECT note FROM log ORDER BY rowid").fetchall() == [
+        ("inserted; x;y",),
+        ("twice",),
+    ]
+    db.conn.execute("INSERT INTO t DEFAULT VALUES")
+    assert db.conn.execute("SELECT note FROM t ORDER BY id").fetchall() == [("x;y",), ("a; b",)]
+    db.conn.execute("ROLLBACK")
+    assert db.table_names() == []
