@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
+
+import pytest
 
 from aggregator.dedupe.update import day_ranges
 from aggregator.publish.write import FeedFrame, write_feed_if_changed
@@ -194,3 +198,53 @@ def test_a_subscription_calendar_is_cut_to_1_mb_nearest_events_first(tmp_path: P
     assert index["municipality/eksjo"]["ics_horizon"] is None
     eksjo = (feeds / "municipality" / "eksjo.ics").read_text("utf-8")
     assert "X-WR-CALDESC" not in eksjo and "SUMMARY:Konsert" in eksjo
+
+
+def test_parse_workers_are_kept_through_a_burst_and_stopped_after_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Six large sources on two parsing threads start at most two worker processes (each
+    start imports the parsers again), and none is left once the burst is over, even
+    before the pool closes (an idle service holds no parse memory). Also a guard for
+    Linux's parent-death signal, which follows the thread that started a worker: a
+    worker shared between threads was killed when its starting thread ended."""
+    import multiprocessing
+    import time
+    from datetime import UTC, datetime
+
+    from aggregator.config import load_config
+    from aggregator.model import Outcome
+    from aggregator.pipeline.pool import HarvestPool
+    from aggregator.store import Store
+    from tests.support import DATA, write_config
+
+    calendar = (DATA / "ical" / "google_x_wr_timezone.ics").read_bytes()
+    sources = []
+    for n in range(6):
+        (tmp_path / f"k{n}.ics").write_bytes(calendar.replace(b"UID:", f"UID:k{n}-".encode()))
+        sources.append(
+            {"id": f"k{n}", "name": f"Kalender {n}", "path": str(tmp_path / f"k{n}.ics")}
+        )
+    config = load_config(write_config(tmp_path, sources, workers=2))
+    store = Store(config.settings.database)
+    reports = []
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    store.sync_sources(config.sources, now)
+    pool = HarvestPool(store, config, now=lambda: now, on_report=reports.append, parallel_bytes=0)
+    caplog.set_level(logging.DEBUG, logger="aggregator.harvest.worker")
+    try:
+        for source in config.sources:
+            pool.submit(source)
+        assert pool.wait_idle(timeout=120)
+        # each harvest thread stops its worker as it ends, which it does for want of work
+        deadline = time.monotonic() + 60
+        while multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert multiprocessing.active_children() == [], "the burst is over: no worker left"
+    finally:
+        pool.close()
+    assert sorted(r.outcome for r in reports) == [Outcome.OK] * 6, [r.message for r in reports]
+    started = [r for r in caplog.records if r.getMessage().startswith("parse worker")]
+    assert len(started) <= 2, [r.getMessage() for r in started]
+    assert started or (os.cpu_count() or 1) < 2, "parsed in workers (no pool on one core)"
+    store.close()

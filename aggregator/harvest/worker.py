@@ -169,6 +169,25 @@ def run_in_workers(
         pool.close()
 
 
+class KeptWorker:
+    """One worker process kept between jobs, for a caller that parses one source at a
+    time on each of several threads (the harvest pool). Starting a worker imports the
+    parsers, about half a second of CPU, which a season of big sources paid once per
+    source. A worker that died or was killed is replaced at the next job; ``close``
+    stops it (an idle worker still holds the memory of its last parse)."""
+
+    def __init__(self, budget: ParseBudget) -> None:
+        self.budget = budget
+        self._pool = _Pool(1, budget)
+
+    def run(self, function: Callable[..., Any], source_id: str, args: Sequence[Any]) -> Any:
+        """``function(*args)`` in the worker: a value or a SourceError value."""
+        return next(iter(self._pool.map(function, [(source_id, args)])))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
 class _Worker:
     def __init__(self, budget: ParseBudget) -> None:
         context = multiprocessing.get_context("spawn")  # the parent may run threads
@@ -261,6 +280,7 @@ class _Pool:
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._budget)
+        log.debug("parse worker %s started", worker.process.pid)
         self._workers.append(worker)
         return worker
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -63,6 +64,9 @@ from aggregator.store import Store
 from aggregator.store.codec import event_span, iso
 from aggregator.store.schedule_queries import SourceSchedule
 
+if TYPE_CHECKING:
+    from aggregator.harvest.worker import KeptWorker
+
 log = logging.getLogger("aggregator")
 
 PARALLEL_PARSE_BYTES = 256_000  # an iCal body this large is parsed in a worker process
@@ -80,25 +84,52 @@ class _ParsePool:
     """Large iCal bodies are parsed in a worker process (``harvest.worker``) within the
     parse time and memory budget: a parse of several seconds would otherwise keep the GIL
     from the other harvests (and the web server), and a hostile file must not take the
-    service down. Workers die with their parent."""
+    service down. Workers die with their parent.
+
+    Each harvest thread keeps its worker between parses (a start imports the parsers
+    again, about half a second of CPU) and stops it when the thread ends, which it does
+    when there is no more work: so an idle service holds no parse memory. Per thread,
+    because Linux's parent-death signal follows the thread that started the worker."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
+        self._local = threading.local()
 
     def parse(self, fetched: Fetched, config: Config, now: datetime) -> HarvestResult:
-        # the worker module (multiprocessing, ctypes) only when something is parsed: a run
-        # whose sources are all unchanged never imports it
-        from aggregator.harvest.worker import ParseBudget, run_in_workers
-
-        budget = ParseBudget.of(config.settings)
-        jobs = [(fetched.source.id, (fetched, config, now))]
-        outcome = next(iter(run_in_workers(_parse_job, jobs, budget, 1)))
+        worker = self._worker(config)
+        outcome: HarvestResult | SourceError | None = None
+        try:
+            outcome = worker.run(_parse_job, fetched.source.id, (fetched, config, now))
+        finally:
+            # a worker whose parse failed (over its budget, a hostile file) is not trusted
+            # with the next one
+            if not isinstance(outcome, HarvestResult):
+                self.release_thread()
         if isinstance(outcome, SourceError):
             raise outcome
+        assert outcome is not None
         return outcome
 
-    def close(self) -> None:
-        """Nothing to stop: each parse's worker ends with it."""
+    def _worker(self, config: Config) -> KeptWorker:
+        # the worker module (multiprocessing, ctypes) only when something is parsed: a run
+        # whose sources are all unchanged never imports it
+        from aggregator.harvest.worker import KeptWorker, ParseBudget
+
+        budget = ParseBudget.of(config.settings)
+        worker: KeptWorker | None = getattr(self._local, "worker", None)
+        if worker is not None and worker.budget != budget:  # the settings were reloaded
+            self.release_thread()
+            worker = None
+        if worker is None:
+            worker = self._local.worker = KeptWorker(budget)
+        return worker
+
+    def release_thread(self) -> None:
+        """Stop this thread's worker, if it has one."""
+        worker: KeptWorker | None = getattr(self._local, "worker", None)
+        self._local.worker = None
+        if worker is not None:
+            worker.close()
 
 
 def _parse_job(fetched: Fetched, config: Config, now: datetime) -> HarvestResult | SourceError:
@@ -219,8 +250,6 @@ class HarvestPool:
                     break
                 self.cond.wait(timeout=min(left, 1.0))
             finished = not self._running
-        if self._parser is not None and finished:
-            self._parser.close()
         return finished
 
     def _start_threads(self) -> None:
@@ -285,6 +314,8 @@ class HarvestPool:
                         self.cond.notify_all()
         finally:
             session.close()
+            if self._parser is not None:
+                self._parser.release_thread()
 
     def _load_robots(self, host: str) -> RobotsFile | None:
         """A host's robots.txt as an earlier run read it (``RobotsCache``)."""
