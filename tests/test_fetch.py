@@ -246,3 +246,32 @@ def test_a_path_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
             fetch_source(
                 Source(id="x", name="x", path=path), FetchState(), Settings(), base_dir=tmp_path
             )
+
+
+def test_proxies_from_the_environment_are_used_and_no_proxy_is_honoured(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment's proxy answer is kept per session and host (requests read every
+    variable twice per request): both hosts, several requests each, still go as the
+    environment says, through the proxy or, for NO_PROXY, straight."""
+    seen: list[str] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(f"{request.host} {request.path}")
+        return Response("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", content_type="text/calendar")
+
+    httpserver.expect_request("/kal.ics").respond_with_handler(handler)
+    proxy = f"http://127.0.0.1:{httpserver.port}"
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("http_proxy", proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    settings = Settings(allow_private_hosts=True)
+    session = new_session(settings)
+    via_proxy = "http://127.0.0.2:9/kal.ics"  # nothing listens on port 9: only a proxy answers
+    for _ in range(2):
+        assert fetch_url(via_proxy, settings, session=session).content.startswith(b"BEGIN")
+    direct = f"http://127.0.0.1:{httpserver.port}/kal.ics"  # the server, not as a proxy
+    for _ in range(2):
+        assert fetch_url(direct, settings, session=session).content.startswith(b"BEGIN")
+    assert seen == ["127.0.0.2:9 /kal.ics"] * 2 + [f"127.0.0.1:{httpserver.port} /kal.ics"] * 2
