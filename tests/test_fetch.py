@@ -251,9 +251,8 @@ def test_a_path_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
 def test_proxies_from_the_environment_are_used_and_no_proxy_is_honoured(
     httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The environment's proxy answer is kept per session and host (requests read every
-    variable twice per request): both hosts, several requests each, still go as the
-    environment says, through the proxy or, for NO_PROXY, straight."""
+    """The guarded adapter still goes as the environment says: through the proxy, or,
+    for a NO_PROXY host, straight, on every request of a session."""
     seen: list[str] = []
 
     def handler(request: Request) -> Response:

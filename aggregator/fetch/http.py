@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.sessions import merge_setting
-from requests.utils import get_environ_proxies
 
 from aggregator.errors import FetchError
 from aggregator.fetch.files import content_hash
@@ -46,44 +43,8 @@ _CREDENTIALS = {"authorization", "cookie", "proxy-authorization"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class _Session(requests.Session):
-    """requests asks the environment for proxies on every request, reading every
-    variable twice: about a quarter of the CPU of a harvest whose sources all answer 304.
-    A session's environment does not change under it, so the answer is kept per scheme
-    and host (``no_proxy`` included); the rest is requests' own merge."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment_proxies: dict[tuple[Any, Any, Any], dict[str, str]] = {}
-
-    def merge_environment_settings(  # requests' own types (its stubs' are private)
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        if not self.trust_env:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        no_proxy = proxies.get("no_proxy") if proxies is not None else None
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, no_proxy)
-        found = self._environment_proxies.get(key)
-        if found is None:
-            found = self._environment_proxies[key] = get_environ_proxies(url, no_proxy=no_proxy)
-        if proxies is not None:
-            for name, value in found.items():
-                proxies.setdefault(name, value)
-        if verify is True or verify is None:
-            verify = (
-                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
-            )
-        return {
-            "proxies": merge_setting(proxies, self.proxies),
-            "stream": merge_setting(stream, self.stream),
-            "verify": merge_setting(verify, self.verify),
-            "cert": merge_setting(cert, self.cert),
-        }
-
-
 def new_session(settings: Settings) -> requests.Session:
-    session = _Session()
+    session = requests.Session()
     adapter = GuardedAdapter(
         public_only=not settings.allow_private_hosts, trusted=settings.trusted_hosts
     )
