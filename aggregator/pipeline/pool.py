@@ -91,8 +91,7 @@ class _ParsePool:
     when there is no more work: so an idle service holds no parse memory. Per thread,
     because Linux's parent-death signal follows the thread that started the worker."""
 
-    def __init__(self, processes: int) -> None:
-        self.processes = processes
+    def __init__(self) -> None:
         self._local = threading.local()
 
     def parse(self, fetched: Fetched, config: Config, now: datetime) -> HarvestResult:
@@ -185,9 +184,10 @@ class HarvestPool:
         )
         self.cond = self.gate.cond
         self.workers = workers or config.settings.workers
-        cores = os.cpu_count() or 1
-        processes = min(cores, 4, self.workers)
-        self._parser = _ParsePool(processes) if parse_processes and processes > 1 else None
+        # worker processes only where parses can run beside the harvests: more than one
+        # core and more than one harvest thread (each thread keeps at most one worker)
+        parallel = (os.cpu_count() or 1) > 1 and self.workers > 1
+        self._parser = _ParsePool() if parse_processes and parallel else None
         self._pending: list[_Job] = []
         self._running: dict[str, _Job] = {}
         self._closing = False
