@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -13,8 +11,9 @@ from aggregator.harvest.lint import _ical_advice, _scan_ical
 from aggregator.model import Settings
 from aggregator.normalize.text import human_size
 from aggregator.normalize.timezones import iana_name_for_tzid
+from tests.support import DATA
 
-CORPUS = Path("/work/shared/corpus/ical")
+CORPUS = DATA / "corpus" / "ical"  # the real calendars kept with the tests
 
 
 @pytest.mark.parametrize(

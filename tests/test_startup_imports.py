@@ -20,10 +20,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.support import write_config
+from tests.support import DATA, write_config
 
 ROOT = Path(__file__).parent.parent
-DATA = Path(__file__).parent / "data"
 
 # what a command that parses nothing must not import (top-level packages and our parsers)
 PARSERS = frozenset(

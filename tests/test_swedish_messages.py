@@ -63,7 +63,7 @@ def assert_swedish(output: str, *, expected: str) -> None:
     English in it."""
     lines = [line for line in output.splitlines() if expected in line]
     assert lines, output
-    message = lines[0].split("—", 1)[-1].split(":", 1)[-1] if "—" in lines[0] else lines[0]
+    message = lines[0].split("—", 1)[-1]
     assert not ENGLISH.search(message.replace("schema.org Event", "")), message
 
 
