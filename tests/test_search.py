@@ -12,7 +12,7 @@ import pytest
 import sqlite_utils
 
 from aggregator.cli import main
-from aggregator.store import SearchProblem, SearchQuery, Store, merged_to_json, migrations
+from aggregator.store import SearchProblem, SearchQuery, Store, build_migrations, merged_to_json
 from aggregator.store.codec import event_from_json
 from tests.support import write_config
 
@@ -254,7 +254,7 @@ def test_migration_indexes_the_events_already_published(tmp_path: Path) -> None:
     """A database from before the search (m001–m003) gets its events indexed on upgrade."""
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    migrations.apply(db, stop_before="m004_event_search")
+    build_migrations().apply(db, stop_before="m004_event_search")
     event = event_from_json(
         json.dumps(
             {

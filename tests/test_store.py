@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,13 +10,15 @@ import pytest
 
 from aggregator.model import Event, HarvestWarning, Source
 from aggregator.store import (
+    MIGRATIONS,
     IncomingVersion,
     Store,
     StoredVersion,
+    build_migrations,
     decide_harvest,
     event_from_json,
     event_to_json,
-    migrations,
+    pending_migrations,
 )
 from tests.support import utc
 
@@ -64,6 +67,43 @@ def test_wal_mode_and_migrations(store: Store) -> None:
     ]
     assert "m030_registrations" in applied
     assert "m020_schedule_state" in applied
+    assert sorted(applied) == sorted(m.__name__ for m in MIGRATIONS)
+    # what sqlite-utils' Database set while it wrapped the connection: triggers still see it
+    assert store.conn.execute("PRAGMA recursive_triggers").fetchone()[0] == 1
+
+
+def test_what_is_pending_is_what_sqlite_utils_would_apply(tmp_path: Path) -> None:
+    """The pending check of our own (no sqlite-utils on an up-to-date open) agrees with
+    sqlite-utils' on a new file, an old schema, one whose record lost a row, and a
+    current one; the old and the damaged one are brought up to date by opening them."""
+    import sqlite_utils
+
+    def both(path: Path) -> tuple[list[str], list[str]]:
+        conn = sqlite3.connect(path, isolation_level=None)
+        ours = pending_migrations(conn)
+        theirs = [m.name for m in build_migrations().pending(sqlite_utils.Database(conn))]
+        conn.close()
+        return ours, theirs
+
+    new = tmp_path / "new.db"
+    ours, theirs = both(new)
+    assert ours == theirs == [m.__name__ for m in MIGRATIONS]
+    old = tmp_path / "old.db"
+    db = sqlite_utils.Database(sqlite3.connect(old, isolation_level=None))
+    build_migrations().apply(db, stop_before="m030_registrations")
+    db.conn.close()
+    ours, theirs = both(old)
+    assert ours == theirs and ours[0] == "m030_registrations" and len(ours) < len(MIGRATIONS)
+    lost = tmp_path / "lost.db"
+    Store(lost).close()
+    conn = sqlite3.connect(lost, isolation_level=None)
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm070_robots_files'")
+    conn.execute("DROP TABLE robots_files")
+    conn.close()
+    assert both(lost) == (["m070_robots_files"], ["m070_robots_files"])
+    for path in (old, lost):
+        Store(path).close()
+        assert both(path) == ([], [])
 
 
 def test_upsert_and_tombstone(store: Store) -> None:
@@ -296,7 +336,7 @@ def test_two_first_runs_on_a_fresh_database_do_not_race(tmp_path: Path) -> None:
     for path in paths:  # every migration recorded once, every table there
         store = Store(path)
         names = [r[0] for r in store.conn.execute("SELECT name FROM _sqlite_migrations")]
-        assert len(names) == len(set(names)) == len(list(migrations._migrations))
+        assert len(names) == len(set(names)) == len(MIGRATIONS)
         store.close()
 
 

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from aggregator.cli import main
 from aggregator.config import load_config
-from aggregator.store import SearchQuery, Store, merged_to_json, migrations
+from aggregator.store import SearchQuery, Store, build_migrations, merged_to_json
 from aggregator.store.codec import event_from_json
 from aggregator.store.web_queries import EventQuery, Fragment
 from tests.support import write_config
@@ -182,7 +182,7 @@ def test_an_old_database_gets_its_index_numbered_in_start_order(tmp_path: Path) 
     is re-indexed on upgrade: searches then come in start order, still fold å/ä/ö."""
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    migrations.apply(db, stop_before="m042_search_in_start_order")
+    build_migrations().apply(db, stop_before="m042_search_in_start_order")
     starts = ["2026-12-24T16:00:00Z", "2026-12-05T17:00:00Z", "2026-12-13T07:00:00Z"]
     for n, start in enumerate(starts):  # saved latest first: old docids are the reverse
         db.execute(

@@ -81,13 +81,14 @@ from aggregator.store.rows import (
     StoredEvent,
 )
 from aggregator.store.schedule_queries import ScheduleQueries, SourceSchedule
-from aggregator.store.schema import migrations
+from aggregator.store.schema import MIGRATIONS, build_migrations, pending_migrations
 from aggregator.store.search import SearchProblem, SearchQueries, SearchQuery, search_filter
 from aggregator.store.sources import SourceQueries
 from aggregator.store.web_queries import WebQueries
 from aggregator.store.wrap import wrap_public_methods
 
 __all__ = [
+    "MIGRATIONS",
     "REMOVED",
     "ActiveMember",
     "Assignment",
@@ -114,6 +115,7 @@ __all__ = [
     "Store",
     "StoredEvent",
     "StoredVersion",
+    "build_migrations",
     "content_digest",
     "decide_harvest",
     "event_from_dict",
@@ -125,8 +127,8 @@ __all__ = [
     "merged_from_json",
     "merged_to_dict",
     "merged_to_json",
-    "migrations",
     "parse_iso",
+    "pending_migrations",
     "search_filter",
 ]
 

@@ -14,8 +14,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
 from aggregator.store.schema import migrate
 from aggregator.store.wrap import SQLITE_BUSY, wrap_exceptions
 
@@ -35,6 +33,9 @@ PRAGMAS: tuple[str, ...] = (
     # (8.1 s against 8.2–8.7 s with 128 MB)
     "PRAGMA cache_size=-16384",
     "PRAGMA temp_store=MEMORY",
+    # what sqlite-utils' Database set on every connection while it wrapped ours; kept so
+    # that triggers behave as the schema was written for
+    "PRAGMA recursive_triggers=ON",
 )
 
 
@@ -48,8 +49,7 @@ class StoreBase:
             self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
         )
         try:
-            self.db = sqlite_utils.Database(conn)
-            _prepare(self.db, self.path)
+            _prepare(conn, self.path)
         except BaseException:
             conn.close()
             raise
@@ -101,7 +101,7 @@ class StoreBase:
         )
 
 
-def _prepare(db: sqlite_utils.Database, path: str) -> None:
+def _prepare(conn: sqlite3.Connection, path: str) -> None:
     """Pragmas and migrations, retried while another process sets up the same new file.
 
     Switching a fresh file to WAL needs the file to itself, and SQLite answers "locked"
@@ -113,8 +113,8 @@ def _prepare(db: sqlite_utils.Database, path: str) -> None:
     for attempt in itertools.count(1):
         try:
             for pragma in PRAGMAS:
-                db.execute(pragma)
-            migrate(db)
+                conn.execute(pragma)
+            migrate(conn)
             return
         except sqlite3.OperationalError as exc:
             busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY

@@ -1,17 +1,65 @@
-"""The store's schema as numbered migrations (sqlite-utils).
+"""The store's schema as numbered migrations, applied by sqlite-utils.
 
 The migration set name ("aggregator") and each function's name are recorded in every
 database's ``_sqlite_migrations`` table: never rename them, only add new ones.
+
+Whether anything is pending is one query of our own: sqlite-utils (with the click,
+dateutil, pluggy and tabulate it imports, ~60 ms, and a plugin scan per connection) is
+loaded only when a database really needs migrating, not by every command that opens an
+up-to-date database (a no-change ``run --once`` is well under a second in all).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("aggregator")
+MIGRATION_SET = "aggregator"
+MIGRATIONS_TABLE = "_sqlite_migrations"  # sqlite-utils' own name for its record
+
+Migration = Callable[["sqlite_utils.Database"], None]
+
+# In the order they were written; sqlite-utils applies pending ones in this order.
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    """Register a migration (decorator). Its name is recorded once applied."""
+    MIGRATIONS.append(function)
+    return function
+
+
+def build_migrations() -> Migrations:
+    """sqlite-utils' migration set for ``MIGRATIONS`` (imports sqlite-utils)."""
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations(MIGRATION_SET)
+    for function in MIGRATIONS:
+        migrations()(function)
+    return migrations
+
+
+def pending_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations this database has not had, read without sqlite-utils."""
+    recorded = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)
+    ).fetchone()
+    applied = (
+        {
+            row[0]
+            for row in conn.execute(
+                f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ?", (MIGRATION_SET,)
+            )
+        }
+        if recorded
+        else set()
+    )
+    return [f.__name__ for f in MIGRATIONS if f.__name__ not in applied]
 
 
 def execute_script(db: sqlite_utils.Database, sql: str) -> None:
@@ -34,7 +82,7 @@ def execute_script(db: sqlite_utils.Database, sql: str) -> None:
         db.conn.execute(statement.strip())
 
 
-def migrate(db: sqlite_utils.Database) -> None:
+def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema up to date, safely when several processes open a fresh file.
 
     Two first runs at once (cron and a hand-started command) used to both see the
@@ -43,12 +91,16 @@ def migrate(db: sqlite_utils.Database) -> None:
     the other waits for the write lock, then finds nothing pending. A database that is
     up to date is only read, so opening the store never waits for another writer.
     """
-    if not migrations.pending(db):
+    if not pending_migrations(conn):
         return
-    conn = db.conn
+    import sqlite_utils
+
+    # execute_plugins=False: a sqlite-utils plugin in the environment has no business
+    # with our connection; recursive triggers are one of our PRAGMAS already
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        migrations.apply(db)  # reads what is pending again, now under the write lock
+        build_migrations().apply(db)  # reads what is pending again, under the write lock
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -56,7 +108,7 @@ def migrate(db: sqlite_utils.Database) -> None:
     conn.execute("COMMIT")
 
 
-@migrations()
+@migration
 def m001_initial(db: sqlite_utils.Database) -> None:
     execute_script(
         db,
@@ -139,7 +191,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m002_matching(db: sqlite_utils.Database) -> None:
     execute_script(
         db,
@@ -167,7 +219,7 @@ def m002_matching(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m003_feed_order_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_feed_order ON events (start_utc, id) WHERE removed_at IS NULL")
 
@@ -187,7 +239,7 @@ _SEARCH_COLUMNS = """
 """
 
 
-@migrations()
+@migration
 def m004_event_search(db: sqlite_utils.Database) -> None:
     """Full-text search over published events, kept in sync by triggers on ``events``.
 
@@ -243,7 +295,7 @@ def m004_event_search(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m030_registrations(db: sqlite_utils.Database) -> None:
     """Organizers' own registrations (pending until a moderator approves) and their history."""
     execute_script(
@@ -285,7 +337,7 @@ def m030_registrations(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m040_web_changes(db: sqlite_utils.Database) -> None:
     """Incremental sync for the website (``/api/changes``) and 301s for merged-away ids.
 
@@ -343,7 +395,7 @@ def m040_web_changes(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m041_web_listing_indexes(db: sqlite_utils.Database) -> None:
     """Covering indexes for the web's listings, so a filter never reads event rows.
 
@@ -368,7 +420,7 @@ def m041_web_listing_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m005_search_in_bulk(db: sqlite_utils.Database) -> None:
     """Index searched events in bulk, before each commit, instead of row by row.
 
@@ -405,7 +457,7 @@ def m005_search_in_bulk(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m020_schedule_state(db: sqlite_utils.Database) -> None:
     """Per-source scheduling state (``store/schedule_queries.py``) and the feed linter's advice.
 
@@ -425,7 +477,7 @@ def m020_schedule_state(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE sources ADD COLUMN {column}")
 
 
-@migrations()
+@migration
 def m042_search_in_start_order(db: sqlite_utils.Database) -> None:
     """Number the full-text index in start order, so a search answers nearest first
     without collecting every match.
@@ -470,7 +522,7 @@ def m042_search_in_start_order(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-@migrations()
+@migration
 def m060_pause_reason(db: sqlite_utils.Database) -> None:
     """One pause with a reason (``model.PauseReason``): ``failing`` (after
     ``pause_after``) or ``moderator`` (``sources pause``, /admin).
@@ -502,7 +554,7 @@ def m060_pause_reason(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m021_source_events_start(db: sqlite_utils.Database) -> None:
     """The matcher reads the active members of a batch of days at a time (``dedupe.update``
     keeps its memory to a few days' events): without this index every batch scans every
@@ -512,7 +564,7 @@ def m021_source_events_start(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m070_robots_files(db: sqlite_utils.Database) -> None:
     """Each host's robots.txt as last read (``store/robots_queries.py``), so that runs in
     separate processes (cron ``run --once``, ``harvest``) ask a host once a day, not
