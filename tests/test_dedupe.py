@@ -160,6 +160,55 @@ def test_event_id_survives_the_founding_member_leaving(tmp_path: Path) -> None:
     assert kept[1] is None and "JULMARKNAD" in kept[2], "the cluster kept its id"
 
 
+def test_a_merge_cut_short_after_identity_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    """A run that died between giving members new event ids and merging them (a kill,
+    a full disk) leaves ids with no events row: the next run merges them, and a run
+    with nothing left to do is seen as such."""
+    from aggregator.dedupe.update import assign_new_members
+
+    store = Store(tmp_path / "t.db")
+    store.sync_sources([Source(id="a", name="A")])
+    events = [
+        Event(source_id="a", key=f"k{i}", title=f"Konsert {i}", start=utc(2026, 12, 5 + i, 18))
+        for i in range(3)
+    ]
+    store.apply_harvest("a", events, [], NOW, etag=None, last_modified=None, fingerprint=None)
+    assert store.merge_pending()
+    assign_new_members(store, NOW)  # … and the run stops here
+    given = sorted({r[0] for r in store.conn.execute("SELECT event_id FROM source_events")})
+    assert len(given) == 3 and store.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    assert store.dirty_event_ids() == given
+    store.close()
+    store = Store(tmp_path / "t.db")  # the next run
+    assert store.merge_pending()
+    update_events(store, CONFIG, NOW)
+    merged = sorted(r[0] for r in store.conn.execute("SELECT id FROM events"))
+    assert merged == given and store.dirty_event_ids() == [] and not store.merge_pending()
+
+
+def test_ids_left_unmerged_before_the_pending_table_are_found_on_upgrade(tmp_path: Path) -> None:
+    """m080 finds the ids a run of an older version left without an events row."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from aggregator.store import build_migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    build_migrations().apply(db, stop_before="m080_pending_events")
+    db.execute("INSERT INTO sources (id, name) VALUES ('a', 'A')")
+    db.execute(
+        """INSERT INTO source_events (source_id, key, event_id, start_utc, end_utc,
+             content_hash, data, first_seen, last_seen, changed_at)
+           VALUES ('a', 'k', 'e-halvklar', '2026-12-05T18:00:00Z', '2026-12-05T20:00:00Z',
+             '', '{}', '2026-12-01', '2026-12-01', '2026-12-01')"""
+    )
+    db.conn.close()
+    store = Store(path)
+    assert store.dirty_event_ids() == ["e-halvklar"] and store.merge_pending()
+
+
 # -- fuzzy stage, stable ids, re-keyed events, moderators -------------------------------
 
 from aggregator.store import MatchMember  # noqa: E402

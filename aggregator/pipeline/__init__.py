@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from aggregator.config import Config
-from aggregator.dedupe import update as dedupe
 from aggregator.model import Outcome
 from aggregator.pipeline.pool import PARALLEL_PARSE_BYTES, HarvestPool
 from aggregator.pipeline.steps import (
@@ -125,6 +124,10 @@ def harvest_all(
 def update_events(store: Store, config: Config, now: datetime) -> int:
     """Dedupe decides (identity, matching, merge), then publish renders what changed.
     Returns how many events changed."""
+    if not store.merge_pending():
+        return 0  # a run that changed nothing: not even the matcher is imported
+    from aggregator.dedupe import update as dedupe
+
     settings = config.settings
     # each merge chunk is rendered while it is still in memory, then released
     return dedupe.update_events(

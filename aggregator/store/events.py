@@ -49,6 +49,10 @@ class EventQueries(StoreBase):
             self.conn.executemany(
                 "UPDATE events SET dirty = 0 WHERE id = ?", [(i,) for i in unchanged]
             )
+            # a new id whose merge wrote nothing (its members gone before it was merged)
+            self.conn.executemany(
+                "DELETE FROM pending_events WHERE id = ?", [(i,) for i in unchanged]
+            )
             self.conn.executemany(
                 "DELETE FROM event_feeds WHERE event_id = ?",
                 [(r.id,) for r in records if r.was_published],

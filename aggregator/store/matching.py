@@ -268,16 +268,29 @@ class MatchingQueries(StoreBase):
                 [(a.event_id, a.source_id, a.key) for a in assignments],
             )
 
+    def merge_pending(self) -> bool:
+        """Whether the dedupe stage has anything to do: members without an event, days to
+        match again, events to re-merge (a run that changed nothing skips the stage)."""
+        return (
+            self.conn.execute(
+                """SELECT EXISTS (SELECT 1 FROM source_events
+                                  WHERE event_id IS NULL AND removed_at IS NULL)
+                       OR EXISTS (SELECT 1 FROM dirty_days)
+                       OR EXISTS (SELECT 1 FROM events WHERE dirty = 1)
+                       OR EXISTS (SELECT 1 FROM pending_events)"""
+            ).fetchone()[0]
+            == 1
+        )
+
     def dirty_event_ids(self) -> list[str]:
-        """Events to re-merge: flagged ones, and ids members point at that have no row yet."""
+        """Events to re-merge: flagged ones, and ids members point at that have no row yet
+        (``pending_events``, kept by triggers)."""
         return [
             r[0]
             for r in self.conn.execute(
                 """SELECT id FROM events WHERE dirty = 1
                    UNION
-                   SELECT DISTINCT s.event_id FROM source_events s
-                   WHERE s.event_id IS NOT NULL
-                     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.event_id)
+                   SELECT id FROM pending_events
                    ORDER BY 1"""
             )
         ]

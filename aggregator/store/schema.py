@@ -578,3 +578,39 @@ def m070_robots_files(db: sqlite_utils.Database) -> None:
             http_status INTEGER
         )"""
     )
+
+
+@migration
+def m080_pending_events(db: sqlite_utils.Database) -> None:
+    """Event ids members were given that have no events row yet (it is written with
+    the event's first merge). Kept by triggers on every path that sets a member's
+    ``event_id``, so ``dirty_event_ids`` reads this small table instead of checking
+    every member of the calendar on every run (20 ms at 25k events, growing with
+    the calendar). Ids a run left half-merged before this table existed are found once
+    here."""
+    execute_script(
+        db,
+        """
+        CREATE TABLE pending_events (id TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT OR IGNORE INTO pending_events (id)
+            SELECT DISTINCT s.event_id FROM source_events s
+            WHERE s.event_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.event_id);
+        CREATE TRIGGER source_events_pending_insert AFTER INSERT ON source_events
+        WHEN new.event_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM events WHERE id = new.event_id)
+        BEGIN
+            INSERT OR IGNORE INTO pending_events (id) VALUES (new.event_id);
+        END;
+        CREATE TRIGGER source_events_pending_update AFTER UPDATE OF event_id ON source_events
+        WHEN new.event_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM events WHERE id = new.event_id)
+        BEGIN
+            INSERT OR IGNORE INTO pending_events (id) VALUES (new.event_id);
+        END;
+        CREATE TRIGGER events_no_longer_pending AFTER INSERT ON events
+        BEGIN
+            DELETE FROM pending_events WHERE id = new.id;
+        END;
+        """,
+    )
