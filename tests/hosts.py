@@ -34,8 +34,11 @@ class Request:
 class Hosts:
     """A fleet of local hosts sharing routes by path; use as a context manager."""
 
-    def __init__(self, count: int, latency: float = 0.0) -> None:
+    def __init__(self, count: int, latency: float = 0.0, *, keep_alive: bool = False) -> None:
+        """``keep_alive``: answer in HTTP/1.1 and keep connections open, as most real
+        servers do (the default closes each after one answer, as HTTP/1.0)."""
         self.latency = latency
+        self.connections: dict[str, int] = {}  # connections opened, per host
         self.routes: dict[str, Route] = {}
         self.lock = threading.Lock()
         self.in_flight: dict[str, int] = {}
@@ -46,6 +49,14 @@ class Hosts:
         hosts = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                host = self.connection.getsockname()[0]
+                with hosts.lock:
+                    hosts.connections[host] = hosts.connections.get(host, 0) + 1
+
             def do_GET(self) -> None:
                 # counted out just before the client can have the whole answer (its last
                 # byte, or the end of its headers): a client that sends its next request

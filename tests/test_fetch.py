@@ -9,10 +9,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from aggregator.cli import main
 from aggregator.errors import FetchError
 from aggregator.fetch import check_host_allowed, fetch_source, fetch_url, new_session
 from aggregator.model import FetchState, Settings, Source
-from tests.support import serve_in_background
+from tests.hosts import Answer, Hosts
+from tests.hosts import Request as HostRequest
+from tests.support import DATA, serve_in_background, write_config
 
 ALLOW = Settings(allow_private_hosts=True)
 BODY = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
@@ -274,3 +277,127 @@ def test_proxies_from_the_environment_are_used_and_no_proxy_is_honoured(
     for _ in range(2):
         assert fetch_url(direct, settings, session=session).content.startswith(b"BEGIN")
     assert seen == ["127.0.0.2:9 /kal.ics"] * 2 + [f"127.0.0.1:{httpserver.port} /kal.ics"] * 2
+
+
+def test_calendars_on_one_host_are_asked_over_a_kept_connection(tmp_path: Path) -> None:
+    """A municipality's site with several calendars: each harvest thread keeps its
+    connection to the host (one TCP, and in real life one TLS, handshake), for the 200s
+    of a first run and the 304s of a rerun alike."""
+    calendar = (DATA / "ical" / "all_day_multi_day.ics").read_bytes()
+
+    def ical(request: HostRequest) -> Answer:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Answer(status=304, headers={"ETag": '"v1"'})
+        return Answer(calendar, headers={"ETag": '"v1"', "Content-Type": "text/calendar"})
+
+    with Hosts(1, keep_alive=True) as hosts:
+        for n in range(6):
+            hosts.routes[f"/k{n}.ics"] = ical
+        sources = [{"id": f"k{n}", "url": hosts.url(1, f"/k{n}.ics")} for n in range(6)]
+        config = str(write_config(tmp_path, sources, workers=2))
+        assert main(["--config", config, "-q", "run", "--once"]) == 0
+        first = hosts.connections["127.0.0.1"]
+        assert main(["--config", config, "-q", "run", "--once"]) == 0
+        again = hosts.connections["127.0.0.1"] - first
+        asked = len(hosts.requests_to("/k0.ics"))
+    assert asked == 2  # each calendar asked once a run
+    assert 1 <= first <= 2 and 1 <= again <= 2  # at most one per harvest thread
+
+
+def test_a_kept_connection_that_starts_dripping_is_still_cut_off() -> None:
+    """The total time limit holds on a reused keep-alive connection too: the second
+    request goes over the first one's connection and is cut at its own deadline."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+    connections = []
+
+    class Server(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(self.client_address)
+
+        def do_GET(self) -> None:
+            body = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+            self.send_response(200)
+            if self.path == "/ok":
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                while not stop.is_set():
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    server.daemon_threads = True
+    serve_in_background(server)
+    settings = Settings(allow_private_hosts=True, timeout=0.5)
+    session = new_session(settings)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert fetch_url(f"{base}/ok", settings, session=session).content.startswith(b"BEGIN")
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="för långsamt"):
+            fetch_url(f"{base}/drip", settings, session=session)
+        assert time.monotonic() - started < 30  # cut by the deadline, not the body's end
+        assert len(connections) == 1  # the drip came over the kept connection
+    finally:
+        stop.set()
+        session.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_deadline_watchdog_cuts_the_soonest_first_and_never_a_finished_request() -> None:
+    """One watchdog thread serves every request: a short deadline that arrives while it
+    sleeps towards a long one is still cut on time, the long one is left alone, and a
+    request that finished before its deadline is never cut afterwards."""
+    import socket
+    import threading
+
+    from aggregator.fetch.limits import Deadline
+
+    long_deadline, short_deadline, finished = Deadline(60), Deadline(0.3), Deadline(0.2)
+    long_socks, short_socks = socket.socketpair(), socket.socketpair()
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold_long() -> None:
+        with long_deadline.watching():
+            long_deadline.register(long_socks[0])
+            entered.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_long)
+    holder.start()
+    try:
+        entered.wait(10)
+        with finished.watching():
+            pass  # done at once
+        with short_deadline.watching():
+            short_deadline.register(short_socks[0])
+            short_socks[0].settimeout(30)
+            assert short_socks[0].recv(1) == b""  # shut down by the watchdog
+        assert short_deadline.expired.is_set()
+        assert finished.remaining() == 0 and not finished.expired.is_set()
+        assert not long_deadline.expired.is_set()
+    finally:
+        release.set()
+        holder.join(10)
+        for pair in (long_socks, short_socks):
+            for sock in pair:
+                sock.close()

@@ -133,13 +133,20 @@ def _pools(public_only: bool, trusted: frozenset[str]) -> dict[str, type]:
     }
 
 
+# Hosts whose idle keep-alive connection a session (one per harvest thread) keeps: a
+# municipality's site with many calendars is asked over one connection (and one TLS
+# handshake) instead of one per calendar. requests' default of 10 had a thread forget a
+# host before it came round again once a region has more hosts than that.
+HOST_POOLS = 64
+
+
 class GuardedAdapter(HTTPAdapter):
     """Connections that obey the request's deadline and, unless private hosts are
     allowed, reach only public addresses (and the ``trusted`` host:port pairs)."""
 
     def __init__(self, *, public_only: bool, trusted: Iterable[str] = ()) -> None:
         self._pools = _pools(public_only, frozenset(trusted))
-        super().__init__()
+        super().__init__(pool_connections=HOST_POOLS)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)

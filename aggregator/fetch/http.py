@@ -129,6 +129,9 @@ def fetch_url(
             )
             try:
                 if response.status_code == 304:
+                    # no body (http.client reads none after a 304): handing the connection
+                    # back keeps it open for the host's next source; close() would drop it
+                    response.raw.drain_conn()
                     return FetchResult(
                         source_id=source_id,
                         url=url,

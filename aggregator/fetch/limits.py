@@ -11,6 +11,9 @@ connections register their sockets with the deadline of the thread's request).
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -63,19 +66,88 @@ class Deadline:
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[Deadline]:
-        """This thread's connections register here; a watchdog cuts them at the deadline."""
+        """This thread's connections register here; the watchdog cuts them at the deadline."""
         previous = getattr(_current, "deadline", None)
         _current.deadline = self
-        watchdog = threading.Timer(self.remaining(), self._cut)
-        watchdog.daemon = True
-        watchdog.start()
+        token = _WATCHDOG.watch(self)
         try:
             yield self
         finally:
-            watchdog.cancel()
+            _WATCHDOG.forget(token)
             _current.deadline = previous
             with self._lock:
                 self._sockets.clear()
+
+
+class _Watchdog:
+    """One thread that cuts every request's sockets at its deadline.
+
+    A ``threading.Timer`` per request started (and ended) a thread for every fetch: on a
+    no-change run, where each source is one conditional request, that was a good share
+    of the run's CPU. Here a request costs a heap push; the thread sleeps until the
+    earliest deadline still watched and starts again on demand (after a fork too).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._watched: set[int] = set()
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: Deadline) -> int:
+        with self._cond:
+            token = next(self._tokens)
+            self._watched.add(token)
+            heapq.heappush(self._heap, (deadline.ends, token, deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][1] == token:
+                self._cond.notify()  # sooner than what the thread sleeps towards
+        return token
+
+    def forget(self, token: int) -> None:
+        with self._cond:
+            self._watched.discard(token)
+            if len(self._heap) > 2 * len(self._watched) + 64:  # forgotten ones pile up
+                self._heap = [entry for entry in self._heap if entry[1] in self._watched]
+                heapq.heapify(self._heap)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._watched:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                ends, token, deadline = self._heap[0]
+                wait = ends - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._watched.discard(token)
+                self._cond.release()
+                try:
+                    deadline._cut()
+                finally:
+                    self._cond.acquire()
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _new_watchdog_in_child() -> None:
+    """A forked child has no watchdog thread, and the lock may have been held."""
+    global _WATCHDOG
+    _WATCHDOG = _Watchdog()
+
+
+os.register_at_fork(after_in_child=_new_watchdog_in_child)
 
 
 def current_deadline() -> Deadline | None:
