@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -43,8 +44,34 @@ _CREDENTIALS = {"authorization", "cookie", "proxy-authorization"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+class _Session(requests.Session):
+    """A session that reads the environment's proxy settings once per origin.
+
+    requests works out the proxies (``*_proxy``, ``no_proxy``) and a CA bundle from the
+    environment on every request, scanning ``os.environ`` twice: about 0.12 ms, a
+    quarter of the CPU a 304 costs us. The environment does not change under a harvest
+    thread, so each origin's answer is kept for the session's life.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[object, ...], Any] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if proxies or not isinstance(url, str):  # a request's own proxies: as requests does
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        key = (origin(url) or url, stream, verify, cert)
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment[key] = settings
+        return {name: dict(v) if isinstance(v, dict) else v for name, v in settings.items()}
+
+
 def new_session(settings: Settings) -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     adapter = GuardedAdapter(
         public_only=not settings.allow_private_hosts, trusted=settings.trusted_hosts
     )
