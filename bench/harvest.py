@@ -13,8 +13,12 @@ answers 304 (its share of the first, and how many sources were parsed again).
 ``memory``: for each size, a fresh ``aggregator run --once`` in its own process against
 a local server of ``--sources`` iCal calendars (weekly series and shared UIDs included).
 Prints the peak RSS (the largest single process, as wait4 reports it, and the sampled
-sum over the process tree), the growth exponent between sizes, and a no-change rerun
-(the median of three, timed without the memory sampling).
+sum over the process tree), the growth exponent between sizes, a no-change rerun
+(the median of three, timed without the memory sampling), and its floor: a bare script
+that starts Python, imports requests, sqlite3 and yaml, reads the same sources.yaml, asks
+every calendar once with its stored ETag over one kept-alive session and records each
+304 in a transaction of its own (the median of three): what any no-change run of 200
+sources costs here before it does anything of its own.
 
 ``trace``: the same run in this process, stage by stage, with the RSS high-water mark
 after each stage (``--tracemalloc``: the traced Python peak of each stage and the largest
@@ -327,7 +331,10 @@ def measure_cli(config: Path, *extra: str) -> tuple[float, float, float]:
 
 def memory(args: argparse.Namespace) -> None:
     print(f"run --once over {args.sources} sources (each size in a fresh process and database)")
-    print(f"{'events':>8} {'first run':>10} {'peak RSS':>10} {'tree peak':>10} {'no-change':>10}")
+    print(
+        f"{'events':>8} {'first run':>10} {'peak RSS':>10} {'tree peak':>10} {'no-change':>10}"
+        f"{'':>8} {'floor':>8}"
+    )
     peaks: list[tuple[int, float]] = []
     for size in args.sizes:
         rng = random.Random(42)
@@ -347,11 +354,11 @@ def memory(args: argparse.Namespace) -> None:
             check=True,
             cwd=ROOT,
         ).stdout.split()
-        wall, largest, tree, rerun = map(float, out)
+        wall, largest, tree, rerun, floor = map(float, out)
         peaks.append((size, largest))
         print(
             f"{size:>8} {wall:>9.1f}s {largest:>8.0f}MB {tree:>8.0f}MB {rerun:>9.2f}s"
-            f" ({100 * rerun / wall:.1f}%)"
+            f" ({100 * rerun / wall:.1f}%) {floor:>7.2f}s ({100 * floor / wall:.1f}%)"
         )
         for server in servers:
             server.shutdown()
@@ -370,10 +377,37 @@ def rerun_wall(config: Path) -> float:
     return time.perf_counter() - started
 
 
+# The floor of a no-change run (see the module's docstring); argv[1]: the sources.yaml
+FLOOR = """
+import sqlite3, sys, requests, yaml
+config = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+db = sqlite3.connect(config["settings"]["database"], isolation_level=None)
+etags = dict(db.execute("SELECT id, etag FROM sources"))
+session = requests.Session()
+session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=64))
+for source in config["sources"]:
+    answer = session.get(
+        source["url"], headers={"If-None-Match": etags[source["id"]]}, stream=True, timeout=20
+    )
+    assert answer.status_code == 304, answer.status_code
+    answer.raw.drain_conn()
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("UPDATE sources SET last_attempt_at = last_attempt_at WHERE id = ?", (source["id"],))
+    db.execute("COMMIT")
+"""
+
+
+def floor_wall(config: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR, str(config)], check=True)
+    return time.perf_counter() - started
+
+
 def measure_one(config: Path) -> None:
     wall, largest, tree = measure_cli(config)
     rerun = statistics.median(rerun_wall(config) for _ in range(RERUNS))
-    print(wall, largest, tree, rerun)
+    floor = statistics.median(floor_wall(config) for _ in range(RERUNS))
+    print(wall, largest, tree, rerun, floor)
 
 
 # -- trace ----------------------------------------------------------------------------
