@@ -211,7 +211,9 @@ class HarvestPool:
                 return False
             self._pending.append(_Job(source, source_host(source), accept_shrink))
             self._start_threads()
-            self.cond.notify_all()
+            # one new job: one waiting thread can take it (if it cannot, neither can the
+            # others); waking them all for each of 200 sources cost more than the jobs
+            self.cond.notify()
             return True
 
     def busy(self) -> set[str]:
