@@ -12,8 +12,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from aggregator.errors import FetchError
-from aggregator.fetch.limits import too_big
+from aggregator.errors import FetchError, FetchFailure
+from aggregator.fetch.limits import too_big_error
 from aggregator.model import ExportFolder, FetchResult, Settings, Source
 
 FOLDER_BUDGET_FACTOR = 4  # all files of a folder together ≤ 4 × settings.max_bytes
@@ -42,24 +42,27 @@ def read_path(source: Source, settings: Settings, base_dir: Path) -> FetchResult
             # a device or a pipe would never end (/dev/zero) or never start (a FIFO)
             raise FetchError(
                 f"{path} är ingen vanlig fil; ange sökvägen till själva kalenderfilen.",
+                kind=FetchFailure.FILE,
                 source_id=source.id,
                 url=str(path),
             )
         if path.stat().st_size > settings.max_bytes:
-            raise FetchError(too_big(settings.max_bytes), source_id=source.id, url=str(path))
+            raise too_big_error(settings.max_bytes, source.id, str(path))
         with path.open("rb") as handle:
             content = handle.read(settings.max_bytes + 1)
         if len(content) > settings.max_bytes:  # it grew while we read it
-            raise FetchError(too_big(settings.max_bytes), source_id=source.id, url=str(path))
+            raise too_big_error(settings.max_bytes, source.id, str(path))
     except FileNotFoundError as exc:
         raise FetchError(
             f"Filen {path} finns inte. Kontrollera sökvägen, eller lägg filen på plats igen.",
+            kind=FetchFailure.FILE,
             source_id=source.id,
             url=str(path),
         ) from exc
     except IsADirectoryError as exc:
         raise FetchError(
             f"{path} är en mapp, inte en fil; ange sökvägen till själva kalenderfilen.",
+            kind=FetchFailure.FILE,
             source_id=source.id,
             url=str(path),
         ) from exc
@@ -67,6 +70,7 @@ def read_path(source: Source, settings: Settings, base_dir: Path) -> FetchResult
         raise FetchError(
             f"Filen {path} gick inte att läsa ({exc.strerror}). Kontrollera att den finns och "
             "att tjänsten får läsa den.",
+            kind=FetchFailure.FILE,
             source_id=source.id,
             url=str(path),
         ) from exc
@@ -90,6 +94,7 @@ def read_export_folder(path: Path, max_bytes: int, *, source_id: str = "") -> Ex
         raise FetchError(
             f"Mappen {path} innehåller ännu ingen Facebook-export (.zip, .json eller .ics); "
             "lägg exportfilen där.",
+            kind=FetchFailure.FILE,
             source_id=source_id,
             url=str(path),
         )
