@@ -22,7 +22,6 @@ import math
 import re
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -298,17 +297,6 @@ class HostGate:
             )
 
 
-def crawl_delay_of(body: bytes, user_agent: str) -> float:
-    """The Crawl-delay a robots.txt gives our user agent (or every agent), 0 if none."""
-    rules = urllib.robotparser.RobotFileParser()
-    rules.parse(body[:512_000].decode("utf-8", errors="replace").splitlines())
-    delay = rules.crawl_delay(user_agent.split("/")[0])
-    try:
-        return max(0.0, float(delay)) if delay is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
 def mind_robots(
     gate: HostGate, host: str, url: str, read: RobotsReader, now: datetime
 ) -> RobotsRules | None:
@@ -366,15 +354,14 @@ def paced_fetcher(
     own_host: str,
     timeout: float,
     *,
-    robots: RobotsReader | None = None,
-    now: datetime | None = None,
+    robots: RobotsReader,
+    now: datetime,
 ) -> PageFetcher:
     """The page fetcher a harvester gets, made polite: each request waits its host's delay;
     a page on another host first takes that host (at most ``timeout`` s, so two harvests
-    that link to each other's sites cannot wait for each other forever). With ``robots``
-    every host's robots.txt is minded before its first page (``mind_robots``) and a
-    harvester's own read of /robots.txt is answered from it; without, a robots.txt read
-    on the way sets the host's Crawl-delay."""
+    that link to each other's sites cannot wait for each other forever). Every host's
+    robots.txt is minded before its first page (``mind_robots``), and a harvester's own
+    read of /robots.txt is answered from what was read there."""
 
     def fetch(url: str) -> bytes:
         host = host_of(url)
@@ -382,20 +369,14 @@ def paced_fetcher(
         if foreign and not gate.take(host, timeout):
             raise FetchError(f"{host} was busy with another harvest; page skipped", url=url)
         try:
-            is_robots = urlsplit(url).path == "/robots.txt"
-            if robots is not None and host:
-                when = now or datetime.now(UTC)
-                rules = mind_robots(gate, host, url, robots, when)
-                if is_robots and rules is not None:
-                    return _robots_body(rules.file, url)
+            rules = mind_robots(gate, host, url, robots, now)
+            if rules is not None and urlsplit(url).path == "/robots.txt":
+                return _robots_body(rules.file, url)
             gate.wait_turn(host)
             try:
-                body = fetch_page(url)
+                return fetch_page(url)
             finally:
                 gate.note_request(host)
-            if is_robots:
-                gate.set_crawl_delay(host, crawl_delay_of(body, gate.settings.user_agent))
-            return body
         finally:
             if foreign:
                 gate.release(host)
