@@ -188,7 +188,7 @@ def test_default_delay_is_a_second_but_not_for_local_test_servers() -> None:
     assert HostGate(Settings(per_host_delay=0.5)).delay("127.0.0.1") == 0.5, "an explicit one wins"
 
 
-def robots_reader(
+def answered_robots(
     bodies: dict[str, str], asked: list[str] | None = None
 ) -> Callable[[str], RobotsFile]:
     """A robots.txt per host, as ``fetch_robots`` would have read it (none: missing)."""
@@ -227,7 +227,7 @@ def test_robots_crawl_delay_paces_the_pages_of_that_host() -> None:
         gate,
         "kultur.se",
         timeout=10,
-        robots=robots_reader({"kultur.se": robots}, asked),
+        robots=answered_robots({"kultur.se": robots}, asked),
         now=T0,
     )
     assert gate.try_take("kultur.se")
@@ -244,7 +244,7 @@ def test_a_page_on_another_busy_host_is_given_up_not_waited_for_forever() -> Non
     gate = HostGate(Settings())
     assert gate.try_take("andra.se")  # another harvest holds it
     fetch = paced_fetcher(
-        lambda url: b"x", gate, "egen.se", timeout=0.05, robots=robots_reader({}), now=T0
+        lambda url: b"x", gate, "egen.se", timeout=0.05, robots=answered_robots({}), now=T0
     )
     with pytest.raises(FetchError, match="busy"):
         fetch("https://andra.se/sida")

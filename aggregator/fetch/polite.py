@@ -319,6 +319,18 @@ def mind_robots(
     return rules
 
 
+def robots_reader(
+    settings: Settings, now: datetime, session: requests.Session | None, source_id: str
+) -> RobotsReader:
+    """How a harvest reads a host's robots.txt (``mind_robots`` decides when): through its
+    own session, in its name (``source_id``, for the log)."""
+
+    def read(url: str) -> RobotsFile:
+        return fetch_robots(url, host_of(url), settings, now, session=session, source_id=source_id)
+
+    return read
+
+
 def robots_before_harvest(
     gate: HostGate,
     source: Source,
@@ -331,11 +343,7 @@ def robots_before_harvest(
     organizer registered the feed for us to read, and that is not crawling."""
     if not host or not source.url:
         return
-    settings = gate.settings
-
-    def read(url: str) -> RobotsFile:
-        return fetch_robots(url, host, settings, now, session=session, source_id=source.id)
-
+    read = robots_reader(gate.settings, now, session, source.id)
     rules = mind_robots(gate, host, source.url, read, now)
     if rules is not None and rules.disallows(source.url):
         log.info(
