@@ -17,7 +17,7 @@ import pytest
 
 from aggregator.cli import main
 from aggregator.config import load_config
-from aggregator.errors import FetchError, ParseError
+from aggregator.errors import FetchError, FetchFailure, ParseError
 from aggregator.fetch.polite import (
     COOL_DOWN,
     HostGate,
@@ -246,8 +246,9 @@ def test_a_page_on_another_busy_host_is_given_up_not_waited_for_forever() -> Non
     fetch = paced_fetcher(
         lambda url: b"x", gate, "egen.se", timeout=0.05, robots=answered_robots({}), now=T0
     )
-    with pytest.raises(FetchError, match="busy"):
+    with pytest.raises(FetchError, match="upptagen med en annan hämtning") as busy:
         fetch("https://andra.se/sida")
+    assert busy.value.kind is FetchFailure.HOST_BUSY
     gate.release("andra.se")
     assert fetch("https://andra.se/sida") == b"x"
     assert gate.ready_at("andra.se") < math.inf, "the page fetcher gave the host back"

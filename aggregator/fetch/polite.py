@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from aggregator.errors import FetchError
+from aggregator.errors import FetchError, FetchFailure
 from aggregator.fetch.robots import RobotsRules, expires_at, fetch_robots
 from aggregator.model import PageFetcher, RobotsFile, RobotsStatus, Settings, Source
 from aggregator.redaction import redact
@@ -375,7 +375,13 @@ def paced_fetcher(
         host = host_of(url)
         foreign = bool(host) and host != own_host
         if foreign and not gate.take(host, timeout):
-            raise FetchError(f"{host} was busy with another harvest; page skipped", url=url)
+            raise FetchError(
+                f"Servern {host} var upptagen med en annan hämtning, så sidan hoppades över "
+                "den här gången. Vi försöker igen vid nästa hämtning; du behöver inte göra "
+                "något.",
+                kind=FetchFailure.HOST_BUSY,
+                url=url,
+            )
         try:
             rules = mind_robots(gate, host, url, robots, now)
             if rules is not None and urlsplit(url).path == "/robots.txt":
@@ -396,5 +402,10 @@ def _robots_body(file: RobotsFile, url: str) -> bytes:
     """A harvester's read of robots.txt, answered from what the gate already read."""
     if file.status is RobotsStatus.READ:
         return file.body.encode("utf-8")
-    status = f"HTTP {file.http_status}" if file.http_status else "unreachable"
-    raise FetchError(f"robots.txt not available ({status})", url=url)
+    status = f"HTTP {file.http_status}" if file.http_status else "servern svarade inte"
+    raise FetchError(
+        f"Webbplatsens robots.txt gick inte att läsa ({status}), så vi hämtar sidorna utan "
+        f"dess regler. Ska den styra vad vi hämtar, se till att {url} går att öppna.",
+        kind=FetchFailure.ROBOTS_UNAVAILABLE,
+        url=url,
+    )
