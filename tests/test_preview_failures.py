@@ -24,7 +24,7 @@ from aggregator.web.preview import GENERIC_FETCH_REASON, explain_fetch_error
 from tests.registration_support import live_app
 from tests.support import serve_in_background, tls_server, write_config
 
-TIMEOUT = 2.0  # the read timeout; a request's whole deadline is three of them
+TIMEOUT = 1.5  # the read timeout; a request's whole deadline is three of them
 DRIP = 0.2  # seconds between two bytes of a dripping answer: well within the read timeout
 
 REDIRECTS = {
@@ -120,8 +120,8 @@ CASES = [
     ),
     ("/big", "Filen är större än vi kan läsa.", "större än gränsen"),
     ("/gated", "Sidan är inte öppen för oss (svar 403).", "HTTP 403"),
-    ("/silent", "Sidan svarar inte.", "svarade inte inom 2 sekunder"),
-    ("/dripping", "Sidan svarar för långsamt.", "gav upp efter 6 sekunder"),
+    ("/silent", "Sidan svarar inte.", "svarade inte inom 1,5 sekunder"),
+    ("/dripping", "Sidan svarar för långsamt.", "gav upp efter 4,5 sekunder"),
 ]
 
 

@@ -30,6 +30,7 @@ from aggregator.fetch.limits import (
     too_slow,
 )
 from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
+from aggregator.normalize.text import human_seconds
 from aggregator.normalize.urls import join_url
 from aggregator.redaction import redact, remember_secret
 
@@ -222,7 +223,7 @@ def _request_error(
     if isinstance(exc, requests.exceptions.Timeout):
         kind = FetchFailure.NO_ANSWER
         message = (
-            f"Servern svarade inte inom {settings.timeout:g} sekunder. Vi försöker igen vid "
+            f"Servern svarade inte inom {human_seconds(settings.timeout)}. Vi försöker igen vid "
             "nästa hämtning; håller det i sig, be den som driver servern se över den."
         )
     elif isinstance(exc, requests.exceptions.SSLError):

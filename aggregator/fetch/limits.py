@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import requests
 
 from aggregator.errors import DeadlineExceeded, FetchError, FetchFailure
-from aggregator.normalize.text import human_size
+from aggregator.normalize.text import human_seconds, human_size
 from aggregator.redaction import redact
 
 MAX_REDIRECTS = 5
@@ -124,24 +124,20 @@ def too_slow(deadline: Deadline, source_id: str, url: str) -> FetchError:
     if deadline.parent is not None and deadline.parent.remaining() <= 0:
         return DeadlineExceeded(
             f"Webbplatsen svarade för långsamt: att hämta dess sidor tog mer än "
-            f"{_seconds(deadline.parent.seconds)} sammanlagt, så inget ändrades. Vi försöker "
+            f"{human_seconds(deadline.parent.seconds)} sammanlagt, så inget ändrades. Vi försöker "
             "igen vid nästa hämtning; håller det i sig, be den som driver webbplatsen se över "
             "hur snabbt den svarar.",
             source_id=source_id,
             url=redact(url),
         )
     return FetchError(
-        f"Servern svarade för långsamt (vi gav upp efter {_seconds(deadline.seconds)}), så "
+        f"Servern svarade för långsamt (vi gav upp efter {human_seconds(deadline.seconds)}), så "
         "inget ändrades. Vi försöker igen vid nästa hämtning; håller det i sig, be den som "
         "driver servern se över hur snabbt den svarar.",
         kind=FetchFailure.TOO_SLOW,
         source_id=source_id,
         url=redact(url),
     )
-
-
-def _seconds(seconds: float) -> str:
-    return f"{seconds:g}".replace(".", ",") + " sekunder"
 
 
 def too_big(max_bytes: int) -> str:

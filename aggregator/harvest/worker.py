@@ -38,6 +38,7 @@ from typing import Any
 from aggregator.errors import ParseError, SourceError
 from aggregator.harvest import unexpected_error
 from aggregator.model import Settings
+from aggregator.normalize.text import human_seconds
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ParseBudget:
 
 def too_slow(budget: ParseBudget) -> str:
     return (
-        f"Att läsa källan tog längre tid än {budget.seconds:g} s, mer än en källa får ta; "
+        f"Att läsa källan tog längre tid än {human_seconds(budget.seconds)}, mer än en källa får ta; "
         "inget ändrades. Dela upp kalendern i mindre delar eller registrera ett flöde med "
         "bara kommande evenemang."
     )

@@ -118,6 +118,13 @@ def human_size(size: int) -> str:
     return f"{shown.removesuffix('.0').replace('.', ',')} {unit}"
 
 
+def human_seconds(seconds: float) -> str:
+    """A duration as an organizer reads it: ``1 sekund``, ``1,5 sekunder``, ``30 sekunder``
+    (Swedish decimal comma), the one way every message says how long we waited."""
+    shown = f"{seconds:g}".replace(".", ",")
+    return f"{shown} sekund" if seconds == 1 else f"{shown} sekunder"
+
+
 def clean_url(url: str) -> str:
     url = url.strip()
     if url.startswith(("http://", "https://")) and " " not in url and len(url) < 2000:
