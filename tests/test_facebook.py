@@ -722,7 +722,10 @@ def test_export_folder_is_bundled_and_parsed(tmp_path: Path) -> None:
         "old/event_invitations.json",
         "kalender.ics",
     }
-    assert read.skipped == ("huge_events.json: larger than the 0 MB limit; skipped",)
+    assert read.skipped == (
+        "huge_events.json lästes inte: den är större än gränsen på 2,4 kB. Ladda ner exporten "
+        "igen med bara ”Evenemang” valt.",
+    )
     assert folder_hash(read) == folder_hash(read_export_folder(folder, max_bytes=2500))
 
     result = parse(b"", folder=read, now=datetime(2018, 8, 1, tzinfo=UTC))

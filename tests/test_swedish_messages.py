@@ -158,3 +158,24 @@ def test_pages_a_polite_fetch_passes_by_are_explained_in_swedish() -> None:
     assert "upptagen" in messages[0] and "robots.txt gick inte att läsa" in messages[1]
     for message in messages:
         assert not ENGLISH.search(message), message
+
+
+def test_files_an_export_folder_passes_by_are_explained_in_swedish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "exporter"
+    folder.mkdir()
+    (folder / "kalender.ics").write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//SV\r\nBEGIN:VEVENT\r\nUID:a@x\r\n"
+        b"DTSTART:20261210T180000Z\r\nSUMMARY:Julmarknad\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (folder / "huge_events.json").write_bytes(b" " * 3000)
+    config = write_config(
+        tmp_path,
+        [{"id": "mapp", "name": "Mappen", "path": str(folder), "kind": "facebook"}],
+        max_bytes=2500,
+    )
+    main(["--config", str(config), "run", "--once"])
+    out = shown(config, "mapp", capsys)
+    assert_swedish(out, expected="huge_events.json lästes inte")
+    assert "gränsen på 2,4 kB" in out
