@@ -168,7 +168,6 @@ def fetch_url(
 
 
 def _http_error(response: requests.Response, shown: str, source_id: str) -> FetchError:
-    retry_after = response.headers.get("Retry-After")
     log.debug(
         "%s: HTTP %s %s for %s", source_id, response.status_code, response.reason or "", shown
     )
@@ -180,7 +179,7 @@ def _http_error(response: requests.Response, shown: str, source_id: str) -> Fetc
     )
     error.body = next(response.iter_content(chunk_size=65536), b"")
     error.status = response.status_code
-    error.retry_after = retry_after
+    error.retry_after = response.headers.get("Retry-After")
     return error
 
 
