@@ -153,23 +153,6 @@ def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
 # --- in worker processes ---------------------------------------------------------------
 
 
-def run_in_workers(
-    function: Callable[..., Any],
-    jobs: Sequence[tuple[str, Sequence[Any]]],
-    budget: ParseBudget,
-    workers: int,
-) -> Iterator[Any]:
-    """``function(*args)`` for each (source id, args) in worker processes, results in
-    job order, each a value or a SourceError value (see ``run_with_budget``)."""
-    if not jobs:
-        return
-    pool = _Pool(max(1, min(workers, len(jobs))), budget)
-    try:
-        yield from pool.map(function, jobs)
-    finally:
-        pool.close()
-
-
 class KeptWorker:
     """One worker process kept between jobs, for a caller that parses one source at a
     time on each of several threads (the harvest pool). Starting a worker imports the
