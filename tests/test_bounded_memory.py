@@ -88,12 +88,8 @@ def write_sources(folder: Path) -> Path:
     return write_config(folder, sources)
 
 
-def run_recording(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, batch: int
-) -> tuple[list[int], Path]:
-    """``run --once`` with ``MATCH_BATCH`` = ``batch``; the sizes of the matcher's reads."""
-    folder.mkdir()
-    config = write_sources(folder)
+def record_member_reads(patch: pytest.MonkeyPatch) -> list[int]:
+    """How many members each ``Store.members_starting_between`` reads, from now on."""
     loaded: list[int] = []
     real: Callable[..., list] = Store.members_starting_between
 
@@ -102,9 +98,19 @@ def run_recording(
         loaded.append(len(members))
         return members
 
+    patch.setattr(Store, "members_starting_between", recording)
+    return loaded
+
+
+def run_recording(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> tuple[list[int], Path]:
+    """``run --once`` with ``MATCH_BATCH`` = ``batch``; the sizes of the matcher's reads."""
+    folder.mkdir()
+    config = write_sources(folder)
     with monkeypatch.context() as patch:
         patch.setattr(update, "MATCH_BATCH", batch)
-        patch.setattr(Store, "members_starting_between", recording)
+        loaded = record_member_reads(patch)
         assert main(["--config", str(config), "-q", "run", "--once"]) == 0
     return loaded, folder
 
@@ -286,15 +292,7 @@ def test_title_anchors_are_counted_once_without_reading_a_batch_overlap_twice(
         per_day = store.active_members_per_day()
         batches = update.day_batches(sorted(per_day), per_day, 20)
         assert len(batches) > 3
-        read: list[int] = []
-        real: Callable[..., list] = Store.members_starting_between
-
-        def recording(self: Store, ranges: list[tuple[str, str]]) -> list:
-            members = real(self, ranges)
-            read.append(len(members))
-            return members
-
-        monkeypatch.setattr(Store, "members_starting_between", recording)
+        read = record_member_reads(monkeypatch)
         before = anchors_as_before(store, batches)
         read_before = sum(read)
         read.clear()
