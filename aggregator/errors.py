@@ -2,7 +2,8 @@
 
     AggregatorError
      ├── ConfigError   sources.yaml is unusable (names file, line and key)
-     ├── FetchError    a source could not be fetched (carries source id / URL)
+     ├── FetchError    a source could not be fetched (carries source id / URL and
+     │    │            a ``FetchFailure`` kind that says what failed)
      │    └── DeadlineExceeded  a harvest's whole time for fetching is up
      ├── ParseError    fetched bytes are not a calendar we can read
      └── StoreError    the SQLite store is unusable
@@ -16,6 +17,8 @@ token into them.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from aggregator.redaction import redact
 
@@ -64,18 +67,55 @@ def _rebuild_source_error(
     return cls(message, source_id=source_id, url=url)
 
 
+class FetchFailure(StrEnum):
+    """What went wrong in a fetch, for code that answers each failure its own way (the
+    registration preview): the message is for people and may be reworded at any time."""
+
+    OTHER = "other"
+    HTTP_STATUS = "http-status"  # an error answer; ``FetchError.status`` says which
+    TOO_BIG = "too-big"  # over the size cap
+    NO_ANSWER = "no-answer"  # no answer within the read timeout
+    TOO_SLOW = "too-slow"  # the request's (or the crawl's) deadline passed
+    UNREACHABLE = "unreachable"  # no connection to the host
+    UNKNOWN_HOST = "unknown-host"  # the name does not resolve
+    PRIVATE_ADDRESS = "private-address"  # refused by the SSRF guard
+    BAD_ADDRESS = "bad-address"  # no host, or a host that reads two ways
+    TLS = "tls"  # a certificate we cannot trust
+    REDIRECT_LOOP = "redirect-loop"  # more redirects than we follow
+    REDIRECT_NOT_WEB = "redirect-not-web"  # a redirect to something not http(s)
+    INSECURE_REDIRECT = "insecure-redirect"  # a redirect from https down to http
+    FILE = "file"  # a ``path:`` source that is missing or unreadable
+    HOST_BUSY = "host-busy"  # a linked page's host was held by another harvest
+    ROBOTS_UNAVAILABLE = "robots-unavailable"  # a harvester's read of an unread robots.txt
+
+
 class FetchError(SourceError):
-    """``body`` keeps the start of an error answer (a Graph API error object explains itself);
-    ``status`` is the HTTP status of an error answer and ``retry_after`` its Retry-After
-    header as sent (seconds or an HTTP date), for the scheduler's backoff."""
+    """``kind`` says what failed (see ``FetchFailure``); ``body`` keeps the start of an
+    error answer (a Graph API error object explains itself); ``status`` is the HTTP status
+    of an error answer and ``retry_after`` its Retry-After header as sent (seconds or an
+    HTTP date), for the scheduler's backoff."""
 
     body: bytes = b""
     status: int | None = None
     retry_after: str | None = None
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: FetchFailure = FetchFailure.OTHER,
+        source_id: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, source_id=source_id, url=url)
+        self.kind = kind
+
 
 class DeadlineExceeded(FetchError):
     """A harvest's time for fetching is up: the whole source fails, not one page of it."""
+
+    def __init__(self, message: str, *, source_id: str = "", url: str = "") -> None:
+        super().__init__(message, kind=FetchFailure.TOO_SLOW, source_id=source_id, url=url)
 
 
 class ParseError(SourceError):

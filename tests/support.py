@@ -8,6 +8,7 @@ import os
 import select
 import shutil
 import socketserver
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -19,6 +20,7 @@ import feedparser
 import icalendar
 import pytest
 import yaml
+from pytest_httpserver import HTTPServer
 
 TESTS = Path(__file__).parent
 DATA = TESTS / "data"
@@ -61,6 +63,23 @@ def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
     )
     thread.start()
     return thread
+
+
+def tls_server(folder: Path) -> HTTPServer:
+    """A started pytest-httpserver speaking TLS on localhost, with a certificate made for
+    the test (``folder / "cert.pem"``, for REQUESTS_CA_BUNDLE when it is to be trusted)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HTTPServer(host="localhost", port=0, ssl_context=context)
+    server.start()
+    return server
 
 
 def require_marker(marker: str) -> None:

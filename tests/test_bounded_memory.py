@@ -19,7 +19,9 @@ import yaml
 
 from aggregator.cli import main
 from aggregator.dedupe import update
-from aggregator.store import Store
+from aggregator.dedupe.blocking import AnchorCounts, count_anchors
+from aggregator.dedupe.features import title_tokens
+from aggregator.store import Store, event_span
 from tests.support import write_config
 
 FIRST_DAY = date(2026, 11, 27)
@@ -86,12 +88,8 @@ def write_sources(folder: Path) -> Path:
     return write_config(folder, sources)
 
 
-def run_recording(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, batch: int
-) -> tuple[list[int], Path]:
-    """``run --once`` with ``MATCH_BATCH`` = ``batch``; the sizes of the matcher's reads."""
-    folder.mkdir()
-    config = write_sources(folder)
+def record_member_reads(patch: pytest.MonkeyPatch) -> list[int]:
+    """How many members each ``Store.members_starting_between`` reads, from now on."""
     loaded: list[int] = []
     real: Callable[..., list] = Store.members_starting_between
 
@@ -100,9 +98,19 @@ def run_recording(
         loaded.append(len(members))
         return members
 
+    patch.setattr(Store, "members_starting_between", recording)
+    return loaded
+
+
+def run_recording(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> tuple[list[int], Path]:
+    """``run --once`` with ``MATCH_BATCH`` = ``batch``; the sizes of the matcher's reads."""
+    folder.mkdir()
+    config = write_sources(folder)
     with monkeypatch.context() as patch:
         patch.setattr(update, "MATCH_BATCH", batch)
-        patch.setattr(Store, "members_starting_between", recording)
+        loaded = record_member_reads(patch)
         assert main(["--config", str(config), "-q", "run", "--once"]) == 0
     return loaded, folder
 
@@ -255,3 +263,45 @@ def test_dedupe_caches_hold_a_match_batch_not_a_calendar() -> None:
     assert features.TEXT_CACHE >= update.MATCH_BATCH
     assert caches["features._text_features"] == features.TEXT_CACHE
     assert caches["score._key_similarity"] == score.PAIR_CACHE
+
+
+def anchors_as_before(store: Store, batches: list[list[str]]) -> AnchorCounts:
+    """``calendar_anchors`` as it was: each batch's whole window read and decoded, the
+    members an earlier batch had counted dropped afterwards."""
+    counts: dict[str, int] = {}
+    events = 0
+    counted_to = ""
+    for batch in batches:
+        ranges = update.day_ranges(batch)
+        members = store.members_starting_between(ranges)
+        fresh = (m.event for m in members if event_span(m.event)[0] >= counted_to)
+        events += count_anchors((title_tokens(e) for e in fresh), counts)
+        counted_to = ranges[-1][1]
+    return AnchorCounts(counts, events)
+
+
+def test_title_anchors_are_counted_once_without_reading_a_batch_overlap_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batches' windows overlap by a day or two; the later batch reads only what the
+    earlier ones did not (the counts come out as before, and as for the whole month)."""
+    config = write_sources(tmp_path)
+    assert main(["--config", str(config), "-q", "run", "--once"]) == 0
+    store = Store(tmp_path / "test.db")
+    try:
+        per_day = store.active_members_per_day()
+        batches = update.day_batches(sorted(per_day), per_day, 20)
+        assert len(batches) > 3
+        read = record_member_reads(monkeypatch)
+        before = anchors_as_before(store, batches)
+        read_before = sum(read)
+        read.clear()
+        now = update.calendar_anchors(store, batches)
+        monkeypatch.undo()
+        whole = update.calendar_anchors(store, [sorted(per_day)])
+    finally:
+        store.close()
+    assert now == before == whole
+    assert now.events == sum(per_day.values()), "every member counted, once"
+    assert sum(read) == now.events, "and read once: no overlap read again"
+    assert read_before > now.events, "the overlaps were there to be cut"

@@ -629,6 +629,16 @@ def test_zip_bomb_is_refused_without_memory() -> None:
     assert peak < 10_000_000
 
 
+def test_a_member_over_a_small_cap_is_named_in_kilobytes() -> None:
+    content = make_zip(
+        {"a/your_events.json": b" " * 3000, "b/event_invitations.json": json.dumps(invitations())}
+    )
+    result = parse(content, settings=Settings(max_bytes=2500))
+    assert [e.title for e in result.events] == ["Grannens 50-årsfest"]
+    [warning] = [w.message for w in result.warnings if "your_events.json" in w.message]
+    assert "uppackad blir den 2,9 kB, över gränsen på 2,4 kB" in warning, warning
+
+
 def test_zip_member_that_lies_about_its_size_is_cut_off() -> None:
     payload = json.dumps(your_events()).encode() + b" " * 3_000_000
     content = make_zip(
@@ -712,7 +722,10 @@ def test_export_folder_is_bundled_and_parsed(tmp_path: Path) -> None:
         "old/event_invitations.json",
         "kalender.ics",
     }
-    assert read.skipped == ("huge_events.json: larger than the 0 MB limit; skipped",)
+    assert read.skipped == (
+        "huge_events.json lästes inte: den är större än gränsen på 2,4 kB. Ladda ner exporten "
+        "igen med bara ”Evenemang” valt.",
+    )
     assert folder_hash(read) == folder_hash(read_export_folder(folder, max_bytes=2500))
 
     result = parse(b"", folder=read, now=datetime(2018, 8, 1, tzinfo=UTC))

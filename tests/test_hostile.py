@@ -24,7 +24,7 @@ import pytest
 
 from aggregator.cli import main
 from aggregator.harvest import HARVESTERS
-from aggregator.harvest.worker import ParseBudget, run_in_workers
+from aggregator.harvest.worker import KeptWorker, ParseBudget
 from aggregator.store import Store
 from tests.parse_jobs import hog, nap
 from tests.support import write_config
@@ -92,7 +92,7 @@ def test_a_rule_that_never_matches_is_stopped_by_the_parse_budget(tmp_path: Path
         tmp_path, {"path": "never.ics"}, files={"never.ics": never}, parse_timeout=1
     )
     assert found["hostile"].status == "failed"
-    assert "tog längre tid än 1 s" in found["hostile"].message
+    assert "tog längre tid än 1 sekund," in found["hostile"].message
 
 
 def test_a_thousand_open_ended_series_hit_the_event_cap(tmp_path: Path) -> None:
@@ -268,9 +268,20 @@ def test_one_deadline_covers_a_whole_crawl(tmp_path: Path, dripper: Dripper) -> 
 # --- parse workers -----------------------------------------------------------------------
 
 
+def run_kept(budget: ParseBudget, function: Callable[..., Any], jobs: list[tuple]) -> list[Any]:
+    """``jobs`` (source id, args) one after the other on one kept worker, as a harvest
+    thread parses its big sources."""
+    worker = KeptWorker(budget)
+    try:
+        return [worker.run(function, source_id, args) for source_id, args in jobs]
+    finally:
+        worker.close()
+
+
 def test_a_worker_over_its_memory_budget_fails_that_source_only() -> None:
+    """The worker dies over its budget; the next source gets a new one."""
     budget = ParseBudget(seconds=60, memory_mb=128)
-    results = list(run_in_workers(hog, [("big", (1024,)), ("small", (1,))], budget, 1))
+    results = run_kept(budget, hog, [("big", (1024,)), ("small", (1,))])
     assert "krävde mer än 128 MB minne" in str(results[0])
     assert results[1] == 1024 * 1024
 
@@ -278,20 +289,27 @@ def test_a_worker_over_its_memory_budget_fails_that_source_only() -> None:
 def test_a_worker_that_does_not_answer_is_killed_at_its_budget() -> None:
     """A blocking call the in-process watchdog cannot interrupt: the parent kills it."""
     budget = ParseBudget(seconds=1, memory_mb=256)
-    results = list(run_in_workers(nap, [("slow", (3600,)), ("quick", (0,))], budget, 1))
-    assert "tog längre tid än 1 s" in str(results[0])
+    results = run_kept(budget, nap, [("slow", (3600,)), ("quick", (0,))])
+    assert "tog längre tid än 1 sekund," in str(results[0])
     assert results[1] == 0
 
 
 WORKER_PARENT = """
-import os, sys, time
+import os, sys, threading
 sys.path.insert(0, {root!r})
-from aggregator.harvest.worker import ParseBudget, run_in_workers
+from aggregator.harvest.worker import KeptWorker, ParseBudget
 from tests.parse_jobs import nap
+
+def parse(source_id):  # a harvest thread with its kept worker, as the pool has them
+    print(KeptWorker(ParseBudget(7200, 256)).run(nap, source_id, (3600,)), flush=True)
+
 if __name__ == "__main__":
     print(os.getpid(), flush=True)
-    for result in run_in_workers(nap, [("a", (3600,)), ("b", (3600,))], ParseBudget(7200, 256), 2):
-        print(result, flush=True)
+    threads = [threading.Thread(target=parse, args=(s,)) for s in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 """
 
 

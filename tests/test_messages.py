@@ -9,7 +9,7 @@ from aggregator.errors import FetchError
 from aggregator.fetch.http import fetch_url
 from aggregator.harvest.lint import _ical_advice, _scan_ical
 from aggregator.model import Settings
-from aggregator.normalize.text import human_size
+from aggregator.normalize.text import human_seconds, human_size
 from aggregator.normalize.timezones import iana_name_for_tzid
 from tests.support import DATA
 
@@ -31,6 +31,20 @@ CORPUS = DATA / "corpus" / "ical"  # the real calendars kept with the tests
 )
 def test_human_size_never_says_zero(size: int, shown: str) -> None:
     assert human_size(size) == shown
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (1, "1 sekund"),
+        (1.0, "1 sekund"),
+        (0.5, "0,5 sekunder"),
+        (1.5, "1,5 sekunder"),
+        (30, "30 sekunder"),
+    ],
+)
+def test_human_seconds_in_swedish(seconds: float, shown: str) -> None:
+    assert human_seconds(seconds) == shown
 
 
 def test_a_small_size_limit_is_named_in_kilobytes(httpserver: HTTPServer) -> None:

@@ -418,6 +418,8 @@ def test_registrations_are_rate_limited_per_client(site: Site) -> None:
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) > 0
     assert "För många försök" in limited.json()["error"]
+    wait = limited.headers["Retry-After"]
+    assert f"vänta {wait} sekunder och försök igen" in limited.json()["error"]
 
 
 def test_previews_are_rate_limited_per_client(site: Site) -> None:

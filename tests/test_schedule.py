@@ -17,18 +17,17 @@ import pytest
 
 from aggregator.cli import main
 from aggregator.config import load_config
-from aggregator.errors import FetchError, ParseError
+from aggregator.errors import FetchError, FetchFailure, ParseError
 from aggregator.fetch.polite import (
     COOL_DOWN,
     HostGate,
     backoff_delay,
-    crawl_delay_of,
     default_delay,
     host_of,
     paced_fetcher,
     parse_retry_after,
 )
-from aggregator.model import Settings, Source
+from aggregator.model import RobotsFile, RobotsStatus, Settings, Source
 from aggregator.pipeline import SourceReport, plan_retry
 from aggregator.schedule.scheduler import first_due, jitter, next_due
 from aggregator.store import Store
@@ -189,6 +188,22 @@ def test_default_delay_is_a_second_but_not_for_local_test_servers() -> None:
     assert HostGate(Settings(per_host_delay=0.5)).delay("127.0.0.1") == 0.5, "an explicit one wins"
 
 
+def answered_robots(
+    bodies: dict[str, str], asked: list[str] | None = None
+) -> Callable[[str], RobotsFile]:
+    """A robots.txt per host, as ``fetch_robots`` would have read it (none: missing)."""
+
+    def read(url: str) -> RobotsFile:
+        host = host_of(url)
+        if asked is not None:
+            asked.append(host)
+        if host not in bodies:
+            return RobotsFile(host, RobotsStatus.MISSING, T0, http_status=404)
+        return RobotsFile(host, RobotsStatus.READ, T0, body=bodies[host], http_status=200)
+
+    return read
+
+
 def test_robots_crawl_delay_paces_the_pages_of_that_host() -> None:
     clock = [0.0]
     slept: list[float] = []
@@ -198,32 +213,42 @@ def test_robots_crawl_delay_paces_the_pages_of_that_host() -> None:
         clock[0] += seconds
 
     gate = HostGate(Settings(), monotonic=lambda: clock[0], sleep=sleep)
-    pages = {
-        "https://kultur.se/robots.txt": b"User-agent: *\nCrawl-delay: 5\nDisallow: /privat/\n",
-        "https://kultur.se/a": b"a",
-        "https://kultur.se/b": b"b",
-    }
-    fetch = paced_fetcher(lambda url: pages[url], gate, "kultur.se", timeout=10)
+    robots = "User-agent: *\nCrawl-delay: 5\nDisallow: /privat/\n"
+    pages = {"https://kultur.se/a": b"a", "https://kultur.se/b": b"b"}
+    fetched: list[str] = []
+
+    def fetch_page(url: str) -> bytes:
+        fetched.append(url)
+        return pages[url]
+
+    asked: list[str] = []
+    fetch = paced_fetcher(
+        fetch_page,
+        gate,
+        "kultur.se",
+        timeout=10,
+        robots=answered_robots({"kultur.se": robots}, asked),
+        now=T0,
+    )
     assert gate.try_take("kultur.se")
-    for url in pages:
-        fetch(url)
+    # a harvester's own read of robots.txt is answered from what the gate read first
+    assert fetch("https://kultur.se/robots.txt") == robots.encode()
+    assert [fetch(url) for url in pages] == [b"a", b"b"]
+    assert asked == ["kultur.se"], "robots.txt is read from the host once"
+    assert fetched == list(pages), "and never fetched as a page"
     assert gate.delay("kultur.se") == 5
     assert slept == [pytest.approx(5.0), pytest.approx(5.0)], "a and b each wait 5 s"
-    assert (
-        crawl_delay_of(
-            b"User-agent: AlltSomSker-Aggregator\nCrawl-delay: 3\n", Settings().user_agent
-        )
-        == 3
-    )
-    assert crawl_delay_of(b"User-agent: googlebot\nCrawl-delay: 9\n", Settings().user_agent) == 0
 
 
 def test_a_page_on_another_busy_host_is_given_up_not_waited_for_forever() -> None:
     gate = HostGate(Settings())
     assert gate.try_take("andra.se")  # another harvest holds it
-    fetch = paced_fetcher(lambda url: b"x", gate, "egen.se", timeout=0.05)
-    with pytest.raises(FetchError, match="busy"):
+    fetch = paced_fetcher(
+        lambda url: b"x", gate, "egen.se", timeout=0.05, robots=answered_robots({}), now=T0
+    )
+    with pytest.raises(FetchError, match="upptagen med en annan hämtning") as busy:
         fetch("https://andra.se/sida")
+    assert busy.value.kind is FetchFailure.HOST_BUSY
     gate.release("andra.se")
     assert fetch("https://andra.se/sida") == b"x"
     assert gate.ready_at("andra.se") < math.inf, "the page fetcher gave the host back"

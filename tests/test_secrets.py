@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from aggregator.cli import main
 from aggregator.errors import FetchError
 from aggregator.fetch import fetch_url, new_session
 from aggregator.model import Settings
-from tests.support import write_config
+from tests.support import tls_server, write_config
 
 TOKEN = "EAAGsecretPageToken0123456789abcdefXYZ"  # shaped like a Facebook page token
 ODD_TOKEN = "odd|secret-value-without-a-shape-42"  # found only because we hold it
@@ -197,25 +196,13 @@ def test_no_token_reaches_another_host_or_any_output(
 
 def test_https_to_http_redirect_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real TLS server (a certificate made for the test) that redirects to plain http."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    import ssl
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = HTTPServer(host="localhost", port=0, ssl_context=context)
-    server.start()
+    server = tls_server(tmp_path)
     try:
         server.expect_request("/cal.ics").respond_with_data(
             "", status=301, headers={"Location": "http://localhost:9/cal.ics"}
         )
         server.expect_request("/ok.ics").respond_with_data(calendar(("a@x", "Ok", "")))
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "cert.pem"))
         settings = Settings(allow_private_hosts=True)
         assert b"Ok" in fetch_url(server.url_for("/ok.ics"), settings).content  # TLS works
         with pytest.raises(FetchError, match="från en säker \\(https\\) till en osäker \\(http\\)"):

@@ -7,11 +7,15 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from aggregator.cli import main
+from aggregator.errors import FetchError
+from aggregator.fetch.polite import HostGate, host_of, paced_fetcher
+from aggregator.model import RobotsFile, RobotsStatus, Settings
 from tests.support import write_config
 
 # words that only turn up in English text; a Swedish message has none of them
@@ -131,3 +135,47 @@ def test_a_worker_over_its_memory_budget_is_explained_in_swedish(
     out = shown(config, "stor", capsys)
     assert "status:       failed" in out
     assert_swedish(out, expected="Att läsa källan krävde mer")
+
+
+def test_pages_a_polite_fetch_passes_by_are_explained_in_swedish() -> None:
+    """What a crawl warns about a linked page it could not fetch (``Sidan … gick inte att
+    hämta: <this>``): its host busy with another harvest, or robots.txt unreadable."""
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    gate = HostGate(Settings())
+    assert gate.try_take("andra.se")  # another harvest holds it
+
+    def unreachable(url: str) -> RobotsFile:
+        return RobotsFile(host_of(url), RobotsStatus.UNREACHABLE, now)
+
+    fetch = paced_fetcher(
+        lambda url: b"", gate, "egen.se", timeout=0.01, robots=unreachable, now=now
+    )
+    messages = []
+    for url in ("https://andra.se/evenemang/1", "https://egen.se/robots.txt"):
+        with pytest.raises(FetchError) as info:
+            fetch(url)
+        messages.append(info.value.message)
+    assert "upptagen" in messages[0] and "robots.txt gick inte att läsa" in messages[1]
+    for message in messages:
+        assert not ENGLISH.search(message), message
+
+
+def test_files_an_export_folder_passes_by_are_explained_in_swedish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "exporter"
+    folder.mkdir()
+    (folder / "kalender.ics").write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//SV\r\nBEGIN:VEVENT\r\nUID:a@x\r\n"
+        b"DTSTART:20261210T180000Z\r\nSUMMARY:Julmarknad\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (folder / "huge_events.json").write_bytes(b" " * 3000)
+    config = write_config(
+        tmp_path,
+        [{"id": "mapp", "name": "Mappen", "path": str(folder), "kind": "facebook"}],
+        max_bytes=2500,
+    )
+    main(["--config", str(config), "run", "--once"])
+    out = shown(config, "mapp", capsys)
+    assert_swedish(out, expected="huge_events.json lästes inte")
+    assert "gränsen på 2,4 kB" in out

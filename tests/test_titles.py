@@ -15,6 +15,7 @@ import requests
 from aggregator.cli import main
 from aggregator.config import load_config
 from aggregator.normalize import clean_title, html_title_to_text
+from aggregator.normalize.text import clean_line
 from tests.support import write_config
 from tests.web_server import running
 
@@ -69,6 +70,12 @@ def test_html_title_to_text(markup: str, text: str) -> None:
 
 def test_clean_title_only_cleans_white_space_and_control_characters() -> None:
     assert clean_title("  <b>Fest</b>\u200b &amp;\r\n dans\x07 ") == "<b>Fest</b> &amp; dans"
+
+
+def test_clean_line_decodes_entities_then_cleans_as_a_title() -> None:
+    assert clean_line("  <b>Fest</b>\u200b &amp;\r\n dans\x07 ") == "<b>Fest</b> & dans"
+    assert clean_line("Lördag&nbsp;5&nbsp;dec\t\u00a0kl 19") == "Lördag 5 dec kl 19"
+    assert clean_line("&#8203;Julbord&#xAD;\n\n") == "Julbord", "decoded invisibles go too"
 
 
 def _ics(cases: list[tuple[str, str, str]]) -> str:

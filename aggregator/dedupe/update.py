@@ -33,7 +33,6 @@ from aggregator.store import (
     MemberRef,
     Override,
     Store,
-    event_span,
     iso,
 )
 
@@ -121,12 +120,17 @@ def calendar_anchors(store: Store, batches: Sequence[Sequence[str]]) -> AnchorCo
     counted_to = ""  # the batches' windows overlap: count a member in the first only
     for batch in batches:
         ranges = day_ranges(batch)
-        members = store.members_starting_between(ranges)
-        fresh = (m.event for m in members if event_span(m.event)[0] >= counted_to)
-        events += count_anchors((title_tokens(e) for e in fresh), counts)
+        members = store.members_starting_between(ranges_from(ranges, counted_to))
+        events += count_anchors((title_tokens(m.event) for m in members), counts)
         counted_to = ranges[-1][1]
         del members
     return AnchorCounts(counts, events)
+
+
+def ranges_from(ranges: Sequence[tuple[str, str]], start: str) -> list[tuple[str, str]]:
+    """The part of sorted [from, to) ``ranges`` at or after ``start``: the members an
+    earlier batch counted are neither read nor decoded again."""
+    return [(max(low, start), high) for low, high in ranges if high > start]
 
 
 def match_days(

@@ -12,9 +12,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from aggregator.errors import FetchError
-from aggregator.fetch.limits import too_big
+from aggregator.errors import FetchError, FetchFailure
+from aggregator.fetch.limits import too_big_error
 from aggregator.model import ExportFolder, FetchResult, Settings, Source
+from aggregator.normalize.text import human_size
 
 FOLDER_BUDGET_FACTOR = 4  # all files of a folder together ≤ 4 × settings.max_bytes
 MAX_FOLDER_FILES = 200
@@ -42,24 +43,27 @@ def read_path(source: Source, settings: Settings, base_dir: Path) -> FetchResult
             # a device or a pipe would never end (/dev/zero) or never start (a FIFO)
             raise FetchError(
                 f"{path} är ingen vanlig fil; ange sökvägen till själva kalenderfilen.",
+                kind=FetchFailure.FILE,
                 source_id=source.id,
                 url=str(path),
             )
         if path.stat().st_size > settings.max_bytes:
-            raise FetchError(too_big(settings.max_bytes), source_id=source.id, url=str(path))
+            raise too_big_error(settings.max_bytes, source.id, str(path))
         with path.open("rb") as handle:
             content = handle.read(settings.max_bytes + 1)
         if len(content) > settings.max_bytes:  # it grew while we read it
-            raise FetchError(too_big(settings.max_bytes), source_id=source.id, url=str(path))
+            raise too_big_error(settings.max_bytes, source.id, str(path))
     except FileNotFoundError as exc:
         raise FetchError(
             f"Filen {path} finns inte. Kontrollera sökvägen, eller lägg filen på plats igen.",
+            kind=FetchFailure.FILE,
             source_id=source.id,
             url=str(path),
         ) from exc
     except IsADirectoryError as exc:
         raise FetchError(
             f"{path} är en mapp, inte en fil; ange sökvägen till själva kalenderfilen.",
+            kind=FetchFailure.FILE,
             source_id=source.id,
             url=str(path),
         ) from exc
@@ -67,6 +71,7 @@ def read_path(source: Source, settings: Settings, base_dir: Path) -> FetchResult
         raise FetchError(
             f"Filen {path} gick inte att läsa ({exc.strerror}). Kontrollera att den finns och "
             "att tjänsten får läsa den.",
+            kind=FetchFailure.FILE,
             source_id=source.id,
             url=str(path),
         ) from exc
@@ -90,28 +95,40 @@ def read_export_folder(path: Path, max_bytes: int, *, source_id: str = "") -> Ex
         raise FetchError(
             f"Mappen {path} innehåller ännu ingen Facebook-export (.zip, .json eller .ics); "
             "lägg exportfilen där.",
+            kind=FetchFailure.FILE,
             source_id=source_id,
             url=str(path),
         )
     files: list[tuple[str, bytes]] = []
     skipped: list[str] = []
-    total, limit, mb = 0, FOLDER_BUDGET_FACTOR * max_bytes, max_bytes // (1024 * 1024)
+    total, limit = 0, FOLDER_BUDGET_FACTOR * max_bytes
     for rel, file in candidates:
         if len(files) >= MAX_FOLDER_FILES:
-            skipped.append(f"{rel}: more than {MAX_FOLDER_FILES} files in the folder; skipped")
+            skipped.append(
+                f"{rel} lästes inte: mappen har fler än {MAX_FOLDER_FILES} exportfiler. Ta bort "
+                "gamla exporter ur mappen."
+            )
             continue
         try:
             size = file.stat().st_size
             if size > max_bytes:
-                skipped.append(f"{rel}: larger than the {mb} MB limit; skipped")
+                skipped.append(
+                    f"{rel} lästes inte: den är större än gränsen på {human_size(max_bytes)}. "
+                    "Ladda ner exporten igen med bara ”Evenemang” valt."
+                )
                 continue
             if total + size > limit:
-                skipped.append(f"{rel}: the folder holds more than {limit // 2**20} MB; skipped")
+                skipped.append(
+                    f"{rel} lästes inte: exportfilerna i mappen är tillsammans större än "
+                    f"{human_size(limit)}. Ta bort gamla exporter ur mappen."
+                )
                 continue
             files.append((rel, file.read_bytes()))
             total += size
         except OSError as exc:
-            skipped.append(f"{rel}: could not be read ({exc.strerror}); skipped")
+            skipped.append(
+                f"{rel} gick inte att läsa ({exc.strerror}). Kontrollera att tjänsten får läsa den."
+            )
     return ExportFolder(tuple(files), tuple(skipped))
 
 

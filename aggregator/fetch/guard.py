@@ -30,7 +30,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import LocationParseError, NewConnectionError
 from urllib3.util import parse_url
 
-from aggregator.errors import FetchError
+from aggregator.errors import FetchError, FetchFailure
 from aggregator.fetch.limits import current_deadline
 from aggregator.model import Settings
 from aggregator.redaction import redact
@@ -161,14 +161,18 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
         raise FetchError(
             f"Adressen ”{redact(url)}” saknar värdnamn; ange hela adressen, till exempel "
             "https://exempel.se/kalender.ics.",
+            kind=FetchFailure.BAD_ADDRESS,
             source_id=source_id,
+            url=redact(url),
         )
     if host != _urllib3_host(url):
         raise FetchError(
             f"Adressen ”{redact(url)[:200]}” anger sin värd på ett sätt som kan läsas på två "
             "sätt, så vi hämtar inte från den. Ange adressen på vanligt sätt "
             "(https://värd/sökväg).",
+            kind=FetchFailure.BAD_ADDRESS,
             source_id=source_id,
+            url=redact(url),
         )
     if settings.allow_private_hosts or host_port(host, port_of(url)) in settings.trusted_hosts:
         return
@@ -178,7 +182,9 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
         raise FetchError(
             f"Värdnamnet {host} finns inte (det gick inte att slå upp). Kontrollera att "
             "adressen är rätt stavad.",
+            kind=FetchFailure.UNKNOWN_HOST,
             source_id=source_id,
+            url=redact(url),
         ) from exc
     for info in infos:
         address = _address(str(info[4][0]))
@@ -186,7 +192,9 @@ def check_host_allowed(url: str, settings: Settings, source_id: str = "") -> Non
             raise FetchError(
                 f"{host} pekar på en privat eller lokal adress ({address}), som vi inte "
                 "hämtar från. Registrera kalenderns offentliga adress.",
+                kind=FetchFailure.PRIVATE_ADDRESS,
                 source_id=source_id,
+                url=redact(url),
             )
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from aggregator.errors import FetchError
+from aggregator.errors import FetchError, FetchFailure
 from aggregator.fetch.files import content_hash
 from aggregator.fetch.guard import PRIVATE_ADDRESS, GuardedAdapter, check_host_allowed, host_of
 from aggregator.fetch.limits import (
@@ -31,6 +31,7 @@ from aggregator.fetch.limits import (
     too_slow,
 )
 from aggregator.model import FetchResult, FetchState, PageFetcher, Settings, Source
+from aggregator.normalize.text import human_seconds
 from aggregator.normalize.urls import join_url
 from aggregator.redaction import redact, remember_secret
 
@@ -197,18 +198,18 @@ def fetch_url(
 
 
 def _http_error(response: requests.Response, shown: str, source_id: str) -> FetchError:
-    retry_after = response.headers.get("Retry-After")
     log.debug(
         "%s: HTTP %s %s for %s", source_id, response.status_code, response.reason or "", shown
     )
     error = FetchError(
         http_status_message(response.status_code, shown),
+        kind=FetchFailure.HTTP_STATUS,
         source_id=source_id,
         url=shown,
     )
     error.body = next(response.iter_content(chunk_size=65536), b"")
     error.status = response.status_code
-    error.retry_after = retry_after
+    error.retry_after = response.headers.get("Retry-After")
     return error
 
 
@@ -247,23 +248,28 @@ def _request_error(
     exc: requests.exceptions.RequestException, url: str, settings: Settings, source_id: str
 ) -> FetchError:
     shown = redact(url)
+    kind = FetchFailure.OTHER
     if isinstance(exc, requests.exceptions.Timeout):
+        kind = FetchFailure.NO_ANSWER
         message = (
-            f"Servern svarade inte inom {settings.timeout:g} sekunder. Vi försöker igen vid "
+            f"Servern svarade inte inom {human_seconds(settings.timeout)}. Vi försöker igen vid "
             "nästa hämtning; håller det i sig, be den som driver servern se över den."
         )
     elif isinstance(exc, requests.exceptions.SSLError):
+        kind = FetchFailure.TLS
         message = (
             f"Den säkra anslutningen till {host_of(url)} gick inte att lita på (fel i "
             "certifikatet, TLS). Be den som driver webbplatsen förnya eller rätta certifikatet."
         )
     elif isinstance(exc, requests.exceptions.ConnectionError):
         if PRIVATE_ADDRESS in str(exc):
+            kind = FetchFailure.PRIVATE_ADDRESS
             message = (
                 f"{host_of(url)} pekar på en privat eller lokal adress, som vi inte hämtar "
                 "från. Registrera kalenderns offentliga adress."
             )
         else:
+            kind = FetchFailure.UNREACHABLE
             message = (
                 f"Vi kunde inte ansluta till {host_of(url)}. Kontrollera att adressen är rätt "
                 "och att webbplatsen är uppe; vi försöker igen vid nästa hämtning."
@@ -274,7 +280,7 @@ def _request_error(
             "öppna i en webbläsare; vi försöker igen vid nästa hämtning."
         )
     log.debug("%s: request to %s failed: %s", source_id, shown, redact(str(exc)))
-    return FetchError(message, source_id=source_id, url=shown)
+    return FetchError(message, kind=kind, source_id=source_id, url=shown)
 
 
 def _get_following_redirects(
@@ -305,6 +311,7 @@ def _get_following_redirects(
             raise FetchError(
                 "Adressen skickade oss vidare till något som inte är en webbadress, och det "
                 "kan vi inte läsa. Registrera kalenderns direkta http(s)-adress.",
+                kind=FetchFailure.REDIRECT_NOT_WEB,
                 source_id=source_id,
                 url=redact(url),
             ) from exc
@@ -321,6 +328,7 @@ def _get_following_redirects(
     raise FetchError(
         f"Adressen skickade oss vidare mer än {MAX_REDIRECTS} gånger i rad, så vi gav upp. "
         "Registrera kalenderns slutliga adress (den som syns i webbläsaren).",
+        kind=FetchFailure.REDIRECT_LOOP,
         source_id=source_id,
         url=redact(url),
     )
@@ -331,6 +339,7 @@ def _check_redirect(url: str, target: str, source_id: str) -> None:
         raise FetchError(
             f"Adressen skickade oss vidare till {redact(target)}, som inte är en webbadress "
             "vi kan läsa. Registrera kalenderns direkta http(s)-adress.",
+            kind=FetchFailure.REDIRECT_NOT_WEB,
             source_id=source_id,
             url=redact(url),
         )
@@ -339,6 +348,7 @@ def _check_redirect(url: str, target: str, source_id: str) -> None:
             f"Servern skickade oss från en säker (https) till en osäker (http) adress "
             f"({host_of(target)}); det vägrar vi, eftersom svaret kan läsas eller ändras på "
             "vägen. Finns kalendern bara på http, registrera dess http-adress.",
+            kind=FetchFailure.INSECURE_REDIRECT,
             source_id=source_id,
             url=redact(url),
         )

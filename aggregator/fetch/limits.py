@@ -21,8 +21,8 @@ from collections.abc import Iterator
 
 import requests
 
-from aggregator.errors import DeadlineExceeded, FetchError
-from aggregator.normalize.text import human_size
+from aggregator.errors import DeadlineExceeded, FetchError, FetchFailure
+from aggregator.normalize.text import human_seconds, human_size
 from aggregator.redaction import redact
 
 MAX_REDIRECTS = 5
@@ -173,7 +173,7 @@ def read_capped(
     is read up to a limit, RFC 9309 2.5); past the deadline the watchdog cuts it off."""
     declared = response.headers.get("Content-Length")
     if not truncate and declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(too_big(max_bytes), source_id=source_id, url=redact(url))
+        raise too_big_error(max_bytes, source_id, redact(url))
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(chunk_size=65536):
@@ -182,7 +182,7 @@ def read_capped(
             chunks.append(chunk[: len(chunk) - (size - max_bytes)])
             break
         if size > max_bytes:
-            raise FetchError(too_big(max_bytes), source_id=source_id, url=redact(url))
+            raise too_big_error(max_bytes, source_id, redact(url))
         chunks.append(chunk)
         if deadline.expired.is_set():
             break
@@ -196,23 +196,20 @@ def too_slow(deadline: Deadline, source_id: str, url: str) -> FetchError:
     if deadline.parent is not None and deadline.parent.remaining() <= 0:
         return DeadlineExceeded(
             f"Webbplatsen svarade för långsamt: att hämta dess sidor tog mer än "
-            f"{_seconds(deadline.parent.seconds)} sammanlagt, så inget ändrades. Vi försöker "
+            f"{human_seconds(deadline.parent.seconds)} sammanlagt, så inget ändrades. Vi försöker "
             "igen vid nästa hämtning; håller det i sig, be den som driver webbplatsen se över "
             "hur snabbt den svarar.",
             source_id=source_id,
             url=redact(url),
         )
     return FetchError(
-        f"Servern svarade för långsamt (vi gav upp efter {_seconds(deadline.seconds)}), så "
+        f"Servern svarade för långsamt (vi gav upp efter {human_seconds(deadline.seconds)}), så "
         "inget ändrades. Vi försöker igen vid nästa hämtning; håller det i sig, be den som "
         "driver servern se över hur snabbt den svarar.",
+        kind=FetchFailure.TOO_SLOW,
         source_id=source_id,
         url=redact(url),
     )
-
-
-def _seconds(seconds: float) -> str:
-    return f"{seconds:g}".replace(".", ",") + " sekunder"
 
 
 def too_big(max_bytes: int) -> str:
@@ -220,6 +217,11 @@ def too_big(max_bytes: int) -> str:
         f"Filen är större än gränsen på {human_size(max_bytes)}, så den lästes inte och inget "
         "ändrades. Ta bort gamla evenemang ur den eller dela upp den i flera filer."
     )
+
+
+def too_big_error(max_bytes: int, source_id: str, shown: str) -> FetchError:
+    """The refusal of a body (or file) over ``max_bytes``; ``shown``: its redacted address."""
+    return FetchError(too_big(max_bytes), kind=FetchFailure.TOO_BIG, source_id=source_id, url=shown)
 
 
 def is_size_refusal(exc: FetchError, max_bytes: int) -> bool:

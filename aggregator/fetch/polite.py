@@ -22,7 +22,6 @@ import math
 import re
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from aggregator.errors import FetchError
+from aggregator.errors import FetchError, FetchFailure
 from aggregator.fetch.robots import RobotsRules, expires_at, fetch_robots
 from aggregator.model import PageFetcher, RobotsFile, RobotsStatus, Settings, Source
 from aggregator.redaction import redact
@@ -298,17 +297,6 @@ class HostGate:
             )
 
 
-def crawl_delay_of(body: bytes, user_agent: str) -> float:
-    """The Crawl-delay a robots.txt gives our user agent (or every agent), 0 if none."""
-    rules = urllib.robotparser.RobotFileParser()
-    rules.parse(body[:512_000].decode("utf-8", errors="replace").splitlines())
-    delay = rules.crawl_delay(user_agent.split("/")[0])
-    try:
-        return max(0.0, float(delay)) if delay is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
 def mind_robots(
     gate: HostGate, host: str, url: str, read: RobotsReader, now: datetime
 ) -> RobotsRules | None:
@@ -331,6 +319,18 @@ def mind_robots(
     return rules
 
 
+def robots_reader(
+    settings: Settings, now: datetime, session: requests.Session | None, source_id: str
+) -> RobotsReader:
+    """How a harvest reads a host's robots.txt (``mind_robots`` decides when): through its
+    own session, in its name (``source_id``, for the log)."""
+
+    def read(url: str) -> RobotsFile:
+        return fetch_robots(url, host_of(url), settings, now, session=session, source_id=source_id)
+
+    return read
+
+
 def robots_before_harvest(
     gate: HostGate,
     source: Source,
@@ -343,11 +343,7 @@ def robots_before_harvest(
     organizer registered the feed for us to read, and that is not crawling."""
     if not host or not source.url:
         return
-    settings = gate.settings
-
-    def read(url: str) -> RobotsFile:
-        return fetch_robots(url, host, settings, now, session=session, source_id=source.id)
-
+    read = robots_reader(gate.settings, now, session, source.id)
     rules = mind_robots(gate, host, source.url, read, now)
     if rules is not None and rules.disallows(source.url):
         log.info(
@@ -366,36 +362,35 @@ def paced_fetcher(
     own_host: str,
     timeout: float,
     *,
-    robots: RobotsReader | None = None,
-    now: datetime | None = None,
+    robots: RobotsReader,
+    now: datetime,
 ) -> PageFetcher:
     """The page fetcher a harvester gets, made polite: each request waits its host's delay;
     a page on another host first takes that host (at most ``timeout`` s, so two harvests
-    that link to each other's sites cannot wait for each other forever). With ``robots``
-    every host's robots.txt is minded before its first page (``mind_robots``) and a
-    harvester's own read of /robots.txt is answered from it; without, a robots.txt read
-    on the way sets the host's Crawl-delay."""
+    that link to each other's sites cannot wait for each other forever). Every host's
+    robots.txt is minded before its first page (``mind_robots``), and a harvester's own
+    read of /robots.txt is answered from what was read there."""
 
     def fetch(url: str) -> bytes:
         host = host_of(url)
         foreign = bool(host) and host != own_host
         if foreign and not gate.take(host, timeout):
-            raise FetchError(f"{host} was busy with another harvest; page skipped", url=url)
+            raise FetchError(
+                f"Servern {host} var upptagen med en annan hämtning, så sidan hoppades över "
+                "den här gången. Vi försöker igen vid nästa hämtning; du behöver inte göra "
+                "något.",
+                kind=FetchFailure.HOST_BUSY,
+                url=url,
+            )
         try:
-            is_robots = urlsplit(url).path == "/robots.txt"
-            if robots is not None and host:
-                when = now or datetime.now(UTC)
-                rules = mind_robots(gate, host, url, robots, when)
-                if is_robots and rules is not None:
-                    return _robots_body(rules.file, url)
+            rules = mind_robots(gate, host, url, robots, now)
+            if rules is not None and urlsplit(url).path == "/robots.txt":
+                return _robots_body(rules.file, url)
             gate.wait_turn(host)
             try:
-                body = fetch_page(url)
+                return fetch_page(url)
             finally:
                 gate.note_request(host)
-            if is_robots:
-                gate.set_crawl_delay(host, crawl_delay_of(body, gate.settings.user_agent))
-            return body
         finally:
             if foreign:
                 gate.release(host)
@@ -407,5 +402,10 @@ def _robots_body(file: RobotsFile, url: str) -> bytes:
     """A harvester's read of robots.txt, answered from what the gate already read."""
     if file.status is RobotsStatus.READ:
         return file.body.encode("utf-8")
-    status = f"HTTP {file.http_status}" if file.http_status else "unreachable"
-    raise FetchError(f"robots.txt not available ({status})", url=url)
+    status = f"HTTP {file.http_status}" if file.http_status else "servern svarade inte"
+    raise FetchError(
+        f"Webbplatsens robots.txt gick inte att läsa ({status}), så vi hämtar sidorna utan "
+        f"dess regler. Ska den styra vad vi hämtar, se till att {url} går att öppna.",
+        kind=FetchFailure.ROBOTS_UNAVAILABLE,
+        url=url,
+    )

@@ -38,6 +38,7 @@ from typing import Any
 from aggregator.errors import ParseError, SourceError
 from aggregator.harvest import unexpected_error
 from aggregator.model import Settings
+from aggregator.normalize.text import human_seconds
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ParseBudget:
 
 def too_slow(budget: ParseBudget) -> str:
     return (
-        f"Att läsa källan tog längre tid än {budget.seconds:g} s, mer än en källa får ta; "
+        f"Att läsa källan tog längre tid än {human_seconds(budget.seconds)}, mer än en källa får ta; "
         "inget ändrades. Dela upp kalendern i mindre delar eller registrera ett flöde med "
         "bara kommande evenemang."
     )
@@ -150,23 +151,6 @@ def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 # --- in worker processes ---------------------------------------------------------------
-
-
-def run_in_workers(
-    function: Callable[..., Any],
-    jobs: Sequence[tuple[str, Sequence[Any]]],
-    budget: ParseBudget,
-    workers: int,
-) -> Iterator[Any]:
-    """``function(*args)`` for each (source id, args) in worker processes, results in
-    job order, each a value or a SourceError value (see ``run_with_budget``)."""
-    if not jobs:
-        return
-    pool = _Pool(max(1, min(workers, len(jobs))), budget)
-    try:
-        yield from pool.map(function, jobs)
-    finally:
-        pool.close()
 
 
 class KeptWorker:

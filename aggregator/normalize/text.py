@@ -47,9 +47,9 @@ _BLANK_LINES_RE = re.compile(r"\n\s*\n\s*\n+")
 
 
 def clean_line(text: str) -> str:
-    text = html.unescape(text) if "&" in text else text
-    text = _CONTROL_RE.sub("", text)
-    return _SPACE_RE.sub(" ", text.replace("\n", " ")).strip()
+    """Text that may carry HTML entities (``Rock &amp; Roll``) as one clean line: the
+    entities decoded, then cleaned as a title is."""
+    return clean_title(html.unescape(text) if "&" in text else text)
 
 
 def clean_title(text: str) -> str:
@@ -57,8 +57,8 @@ def clean_title(text: str) -> str:
     of white space go. Nothing that looks like markup or an entity is touched, because in
     plain text ``<script>`` and ``&amp;`` are what the organizer wrote (RFC 5545 SUMMARY,
     JSON strings)."""
-    text = _CONTROL_RE.sub("", text)
-    return _SPACE_RE.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+    text = _CONTROL_RE.sub("", text)  # \r too: it is a control character
+    return _SPACE_RE.sub(" ", text.replace("\n", " ")).strip()
 
 
 def html_title_to_text(markup: str) -> str:
@@ -116,6 +116,13 @@ def human_size(size: int) -> str:
             break
     shown = f"{value:.1f}" if value < 10 else f"{value:.0f}"
     return f"{shown.removesuffix('.0').replace('.', ',')} {unit}"
+
+
+def human_seconds(seconds: float) -> str:
+    """A duration as an organizer reads it: ``1 sekund``, ``1,5 sekunder``, ``30 sekunder``
+    (Swedish decimal comma), the one way every message says how long we waited."""
+    shown = f"{seconds:g}".replace(".", ",")
+    return f"{shown} sekund" if seconds == 1 else f"{shown} sekunder"
 
 
 def clean_url(url: str) -> str:

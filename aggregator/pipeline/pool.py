@@ -26,12 +26,11 @@ from aggregator.fetch.limits import is_size_refusal
 from aggregator.fetch.polite import (
     HostGate,
     RobotsCache,
-    host_of,
     paced_fetcher,
     robots_before_harvest,
+    robots_reader,
     source_host,
 )
-from aggregator.fetch.robots import fetch_robots
 from aggregator.harvest.detect import detect_kind
 from aggregator.harvest.lint import (
     Advice,
@@ -442,10 +441,7 @@ class HarvestPool:
         settings = config.settings
         result = fetched.result
 
-        def read_robots(url: str) -> RobotsFile:
-            return fetch_robots(
-                url, host_of(url), settings, now, session=session, source_id=fetched.source.id
-            )
+        read_robots = robots_reader(settings, now, session, fetched.source.id)
 
         def parse() -> HarvestResult:
             return parse_source_bytes(

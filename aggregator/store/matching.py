@@ -6,7 +6,7 @@ decides are written by ``events.save_merged``; what moderators read is in ``mode
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -305,11 +305,8 @@ class MatchingQueries(StoreBase):
             is not None
         )
 
-    def members_of(
-        self, event_ids: Sequence[str], parsed: Mapping[MemberRef, Event] | None = None
-    ) -> dict[str, list[MemberRow]]:
-        """Each event's members (removed ones too); ``parsed`` spares re-reading their JSON."""
-        parsed = parsed or {}
+    def members_of(self, event_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
+        """Each event's members (removed ones too)."""
         result: dict[str, list[MemberRow]] = {event_id: [] for event_id in event_ids}
         for chunk_start in range(0, len(event_ids), 500):
             chunk = list(event_ids[chunk_start : chunk_start + 500])
@@ -333,7 +330,7 @@ class MatchingQueries(StoreBase):
                     MemberRow(
                         source_id,
                         key,
-                        parsed.get((source_id, key)) or event_from_json(data),
+                        event_from_json(data),
                         priority,
                         first_seen,
                         removed_at is not None,

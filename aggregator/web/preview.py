@@ -21,7 +21,7 @@ from datetime import date, datetime
 
 from aggregator import fetch
 from aggregator.config import Config
-from aggregator.errors import FetchError, ParseError, SourceError
+from aggregator.errors import FetchError, FetchFailure, ParseError, SourceError
 from aggregator.model import Event, HarvestResult, Settings, Source
 from aggregator.normalize.urls import host_of
 from aggregator.pipeline import parse_source_bytes
@@ -229,51 +229,65 @@ EXPORT_HINT = (
     "Ladda ner exporten från Facebook igen: Inställningar → Ladda ned din information → "
     "välj bara ”Evenemang”, formatet JSON, och ladda upp zip-filen som den är."
 )
+NO_ANSWER = ("Sidan svarar inte.", "Kontrollera adressen, eller försök igen om en stund.")
+FOLLOW_IN_BROWSER = "Öppna adressen i webbläsaren och kopiera den adress du hamnar på."
+GENERIC_FETCH_REASON = (
+    "Vi kunde inte hämta sidan.",
+    "Kontrollera adressen, eller försök igen om en stund.",
+)
 GENERIC_HINT = (
     "Leta efter en länk som heter ”Prenumerera”, ”iCal”, ”ICS”, ”Lägg till i kalender” eller "
     "”RSS” på er kalendersida och klistra in den adressen i stället."
 )
-_HTTP_STATUS = re.compile(r"HTTP (\d{3})")
+# (reason, hint) for each way a fetch fails that needs no more than the failure itself
+_FETCH_REASONS: dict[FetchFailure, tuple[str, str]] = {
+    FetchFailure.PRIVATE_ADDRESS: (
+        "Adressen pekar på en dator i ett internt nätverk, och dit hämtar vi aldrig något.",
+        "Ange kalenderns offentliga adress.",
+    ),
+    FetchFailure.HTTP_STATUS: ("Sidan svarar med ett fel.", "Försök igen om en stund."),
+    FetchFailure.NO_ANSWER: NO_ANSWER,
+    FetchFailure.UNREACHABLE: NO_ANSWER,
+    FetchFailure.TOO_SLOW: ("Sidan svarar för långsamt.", "Försök igen om en stund."),
+    FetchFailure.TOO_BIG: (
+        "Filen är större än vi kan läsa.",
+        "Ange ett flöde med bara kommande evenemang, om kalendern kan ge ett sådant.",
+    ),
+    FetchFailure.TLS: (
+        "Sidans säkerhetscertifikat är ogiltigt, så vi kan inte hämta den säkert.",
+        "Be den som sköter webbplatsen att förnya certifikatet.",
+    ),
+    FetchFailure.REDIRECT_LOOP: (
+        "Sidan skickar oss vidare för många gånger.",
+        FOLLOW_IN_BROWSER,
+    ),
+    FetchFailure.REDIRECT_NOT_WEB: (
+        "Sidan skickar oss vidare till något som inte är en webbadress vi kan läsa.",
+        FOLLOW_IN_BROWSER,
+    ),
+    FetchFailure.INSECURE_REDIRECT: (
+        "Sidan skickar oss vidare från en säker adress (https) till en osäker (http), och dit "
+        "följer vi inte: svaret skulle kunna läsas eller ändras på vägen.",
+        "Finns kalendern bara på http, ange dess http-adress (den du hamnar på i webbläsaren).",
+    ),
+    FetchFailure.BAD_ADDRESS: (
+        "Adressen går inte att läsa som en vanlig webbadress.",
+        "Kopiera adressen direkt från webbläsarens adressfält.",
+    ),
+}
 
 
 def explain_fetch_error(exc: FetchError, url: str) -> tuple[str, str]:
-    """(reason, hint) in Swedish for a failed fetch; the fetch's own message stays as detail."""
-    message = exc.message
-    host = host_of(url)
-    status = _HTTP_STATUS.search(message)
-    # the fetch's messages are Swedish sentences (fetch/http.py, fetch/guard.py, limits.py)
-    if "privat eller lokal adress" in message or "connected to a private address" in message:
+    """(reason, hint) in Swedish for a failed fetch, by what failed (``exc.kind``) and the
+    server's answer (``exc.status``); the fetch's own message stays as the detail."""
+    if exc.status is not None:
+        return _explain_status(exc.status, url)
+    if exc.kind is FetchFailure.UNKNOWN_HOST:  # the name of the hop that failed, if known
         return (
-            "Adressen pekar på en dator i ett internt nätverk, och dit hämtar vi aldrig något.",
-            "Ange kalenderns offentliga adress.",
-        )
-    if "gick inte att slå upp" in message:
-        return (
-            f"Adressen finns inte: namnet {host} hittas inte.",
+            f"Adressen finns inte: namnet {host_of(exc.url or url)} hittas inte.",
             "Kontrollera stavningen, eller kopiera adressen direkt från webbläsaren.",
         )
-    if status:
-        return _explain_status(int(status.group(1)), url)
-    if "svarade inte inom" in message or "kunde inte ansluta" in message:
-        return ("Sidan svarar inte.", "Kontrollera adressen, eller försök igen om en stund.")
-    if "för långsamt" in message:
-        return ("Sidan svarar för långsamt.", "Försök igen om en stund.")
-    if "större än gränsen" in message:
-        return (
-            "Filen är större än vi kan läsa.",
-            "Ange ett flöde med bara kommande evenemang, om kalendern kan ge ett sådant.",
-        )
-    if "certifikatet" in message:
-        return (
-            "Sidans säkerhetscertifikat är ogiltigt, så vi kan inte hämta den säkert.",
-            "Be den som sköter webbplatsen att förnya certifikatet.",
-        )
-    if "skickade oss vidare" in message:
-        return (
-            "Sidan skickar oss vidare för många gånger eller till en adress vi inte kan läsa.",
-            "Öppna adressen i webbläsaren och kopiera den adress du hamnar på.",
-        )
-    return ("Vi kunde inte hämta sidan.", "Kontrollera adressen, eller försök igen om en stund.")
+    return _FETCH_REASONS.get(exc.kind, GENERIC_FETCH_REASON)
 
 
 def _explain_status(status: int, url: str) -> tuple[str, str]:

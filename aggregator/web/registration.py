@@ -33,6 +33,7 @@ from aggregator import clock, pipeline
 from aggregator.config import Config, ConfigHolder
 from aggregator.model import PAUSE_TEXT, Outcome, PauseReason
 from aggregator.normalize import slugify
+from aggregator.normalize.text import human_seconds
 from aggregator.store import Store
 from aggregator.store.registrations import (
     SWEDISH_STATUS,
@@ -128,7 +129,9 @@ def api_error(message: str, field: str, status: int, **extra: str) -> JSONRespon
 
 
 def too_many(retry_after: int, *, json_answer: bool) -> Response:
-    message = f"För många försök från er adress; vänta {retry_after} sekunder och försök igen."
+    message = (
+        f"För många försök från er adress; vänta {human_seconds(retry_after)} och försök igen."
+    )
     headers = {"Retry-After": str(retry_after)}
     if json_answer:
         return JSONResponse({"error": message, "field": ""}, status_code=429, headers=headers)

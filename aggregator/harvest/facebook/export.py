@@ -41,6 +41,7 @@ from aggregator.harvest.facebook.common import (
     text_of,
 )
 from aggregator.model import Event, ExportFolder, Place
+from aggregator.normalize.text import human_size
 
 log = logging.getLogger(__name__)
 
@@ -280,11 +281,11 @@ def _read_member(
     """A member's bytes (or why it was skipped), read in chunks against the per-member cap
     and the unpack budget, so neither a zip bomb nor a header lying about its size gets far."""
     cap = min(ctx.settings.max_bytes, ctx.budget)
-    limit = f"över gränsen på {cap // 2**20} MB"
+    limit = f"över gränsen på {human_size(cap)}"
     if info.flag_bits & 0x1:
         return "den är krypterad"
     if info.file_size > cap:
-        return f"uppackad blir den {info.file_size // 2**20} MB, {limit}"
+        return f"uppackad blir den {human_size(info.file_size)}, {limit}"
     chunks: list[bytes] = []
     size = 0
     try:

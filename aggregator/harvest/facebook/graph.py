@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from aggregator.errors import FetchError
+from aggregator.errors import FetchError, FetchFailure
 from aggregator.harvest.facebook.common import (
     FACEBOOK_EVENT_URL,
     ITEM_ERRORS,
@@ -206,6 +206,7 @@ def _fetch_graph_page(url: str, ctx: FacebookContext, fetch_page: PageFetcher) -
         # `from None`: the original carries the URL, token and all
         raise FetchError(
             redact(f"Nästa sida med evenemang gick inte att hämta: {message}", ctx.secrets),
+            kind=exc.kind if isinstance(exc, FetchError) else FetchFailure.OTHER,
             source_id=ctx.source.id,
             url=redact(url, ctx.secrets),
         ) from None
