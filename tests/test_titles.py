@@ -72,6 +72,12 @@ def test_clean_title_only_cleans_white_space_and_control_characters() -> None:
     assert clean_title("  <b>Fest</b>\u200b &amp;\r\n dans\x07 ") == "<b>Fest</b> &amp; dans"
 
 
+@pytest.mark.parametrize("brk", ["\r", "\n", "\r\n", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_a_line_break_inside_a_title_is_a_space_between_its_words(brk: str) -> None:
+    for clean in (clean_title, clean_line, html_title_to_text):
+        assert clean(f"Fest{brk}med dans") == "Fest med dans", (clean.__name__, brk)
+
+
 def test_clean_line_decodes_entities_then_cleans_as_a_title() -> None:
     assert clean_line("  <b>Fest</b>\u200b &amp;\r\n dans\x07 ") == "<b>Fest</b> & dans"
     assert clean_line("Lördag&nbsp;5&nbsp;dec\t\u00a0kl 19") == "Lördag 5 dec kl 19"

@@ -43,6 +43,9 @@ _INLINE_TAG_RE = re.compile(
     re.IGNORECASE,
 )
 _SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
+# what str.splitlines() breaks at: in a one-line title each is a space between words
+# ("Fest\rmed dans" is "Fest med dans"), never nothing, and never left in the line
+_LINE_BREAK_RE = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _BLANK_LINES_RE = re.compile(r"\n\s*\n\s*\n+")
 
 
@@ -57,8 +60,8 @@ def clean_title(text: str) -> str:
     of white space go. Nothing that looks like markup or an entity is touched, because in
     plain text ``<script>`` and ``&amp;`` are what the organizer wrote (RFC 5545 SUMMARY,
     JSON strings)."""
-    text = _CONTROL_RE.sub("", text)  # \r too: it is a control character
-    return _SPACE_RE.sub(" ", text.replace("\n", " ")).strip()
+    text = _CONTROL_RE.sub("", _LINE_BREAK_RE.sub(" ", text))
+    return _SPACE_RE.sub(" ", text).strip()
 
 
 def html_title_to_text(markup: str) -> str:
