@@ -387,6 +387,19 @@ def test_next_page_failure_is_a_fetch_error_without_token(caplog: pytest.LogCapt
     assert TOKEN not in caplog.text
 
 
+def test_a_later_page_asking_us_to_wait_keeps_its_status_and_retry_after() -> None:
+    """A 429 on page 2 is backed off as one on page 1: the scheduler reads both."""
+
+    def busy(url: str) -> bytes:
+        error = FetchError("the server answered HTTP 429 Too Many Requests", url=url)
+        error.status, error.retry_after = 429, "120"
+        raise error
+
+    with pytest.raises(FetchError) as info:
+        parse(PAGE_1, fetch_page=busy)
+    assert (info.value.status, info.value.retry_after) == (429, "120")
+
+
 def test_error_object_on_a_later_page() -> None:
     error = {"error": {"message": f"expired access_token={TOKEN}", "code": 190}}
     fetch = fake_fetcher({NEXT_URL: json.dumps(error).encode()})

@@ -222,8 +222,3 @@ def too_big(max_bytes: int) -> str:
 def too_big_error(max_bytes: int, source_id: str, shown: str) -> FetchError:
     """The refusal of a body (or file) over ``max_bytes``; ``shown``: its redacted address."""
     return FetchError(too_big(max_bytes), kind=FetchFailure.TOO_BIG, source_id=source_id, url=shown)
-
-
-def is_size_refusal(exc: FetchError, max_bytes: int) -> bool:
-    """Whether a fetch was refused for being over ``max_bytes`` (the feed linter says so)."""
-    return exc.message == too_big(max_bytes)

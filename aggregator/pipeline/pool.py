@@ -21,8 +21,7 @@ import requests
 
 from aggregator import fetch
 from aggregator.config import Config
-from aggregator.errors import FetchError, ParseError, SourceError, StoreError
-from aggregator.fetch.limits import is_size_refusal
+from aggregator.errors import FetchError, FetchFailure, ParseError, SourceError, StoreError
 from aggregator.fetch.polite import (
     HostGate,
     RobotsCache,
@@ -478,7 +477,7 @@ class HarvestPool:
         if plan.host_hold:
             self.gate.hold(job.host, plan.host_hold)
         advice: list[Advice] = []
-        if isinstance(exc, FetchError) and is_size_refusal(exc, settings.max_bytes):
+        if isinstance(exc, FetchError) and exc.kind is FetchFailure.TOO_BIG:
             advice = [oversize_advice(settings.max_bytes)]
         with self.db:
             self.store.record_harvest_failure(

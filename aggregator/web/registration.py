@@ -33,7 +33,7 @@ from aggregator import clock, pipeline
 from aggregator.config import Config, ConfigHolder
 from aggregator.model import PAUSE_TEXT, Outcome, PauseReason
 from aggregator.normalize import slugify
-from aggregator.normalize.text import human_seconds
+from aggregator.normalize.text import human_seconds, human_size
 from aggregator.store import Store
 from aggregator.store.registrations import (
     SWEDISH_STATUS,
@@ -176,7 +176,7 @@ async def read_posted(request: Request) -> Posted:
     except BodyTooLarge:
         raise Refusal(
             "file",
-            f"Filen är större än {MAX_UPLOAD // 2**20} MB; ladda ner exporten igen "
+            f"Filen är större än {human_size(MAX_UPLOAD)}; ladda ner exporten igen "
             "med bara ”Evenemang” valt, utan bilder.",
             status=413,
         ) from None

@@ -25,6 +25,7 @@ from email_validator import EmailNotValidError, validate_email
 from aggregator.model import Settings
 from aggregator.normalize import slugify
 from aggregator.normalize.source_urls import fetchable_url, url_key
+from aggregator.normalize.text import human_size
 from aggregator.normalize.urls import split_url
 from aggregator.store.registrations import Upload
 
@@ -340,7 +341,7 @@ def check_upload(upload: Upload) -> Upload:
 
 def _too_big_upload() -> str:
     return (
-        f"Filen är större än {MAX_UPLOAD // 2**20} MB. Ladda ner exporten igen med bara "
+        f"Filen är större än {human_size(MAX_UPLOAD)}. Ladda ner exporten igen med bara "
         "”Evenemang” valt, utan bilder."
     )
 
@@ -362,7 +363,7 @@ def _check_zip(data: bytes) -> None:
     if sum(info.file_size for info in infos) > MAX_ZIP_UNPACKED:
         raise Refusal(
             "file",
-            f"Zip-filen packas upp till mer än {MAX_ZIP_UNPACKED // 2**20} MB. Ladda ner "
+            f"Zip-filen packas upp till mer än {human_size(MAX_ZIP_UNPACKED)}. Ladda ner "
             "exporten igen med bara ”Evenemang” valt, utan bilder.",
         )
     if any(info.flag_bits & 0x1 for info in infos):

@@ -204,12 +204,15 @@ def _fetch_graph_page(url: str, ctx: FacebookContext, fetch_page: PageFetcher) -
     except (FetchError, OSError) as exc:  # OSError: requests' exceptions, if a fetcher leaks one
         message = exc.message if isinstance(exc, FetchError) else str(exc)
         # `from None`: the original carries the URL, token and all
-        raise FetchError(
+        failure = FetchError(
             redact(f"Nästa sida med evenemang gick inte att hämta: {message}", ctx.secrets),
             kind=exc.kind if isinstance(exc, FetchError) else FetchFailure.OTHER,
             source_id=ctx.source.id,
             url=redact(url, ctx.secrets),
-        ) from None
+        )
+        if isinstance(exc, FetchError):  # a 429 on page 2 is backed off as on page 1
+            failure.status, failure.retry_after = exc.status, exc.retry_after
+        raise failure from None
     data = load_json(body, "Nästa sida med evenemang", ctx)
     if isinstance(data, dict) and "error" in data:
         raise ctx.error(graph_error_message(data["error"], ctx.source.token_env))
