@@ -602,6 +602,24 @@ def test_robots_disallow_is_respected(httpserver: HTTPServer, session: requests.
     assert "robots.txt tillåter inte" in messages(result)
 
 
+@pytest.mark.parametrize(
+    "rule", ["/*/julspel/", "/evenemang/jul*", "/*spel/$", "/evenemang/julspel/$"]
+)
+def test_robots_wildcards_are_respected(
+    httpserver: HTTPServer, session: requests.Session, rule: str
+) -> None:
+    """``*`` and ``$`` (RFC 9309), as the host's politeness reads them: the standard
+    library's parser took them literally and crawled the page."""
+    serve_listing(httpserver, robots=f"User-agent: *\nDisallow: {rule}\n")
+    source = Source(id="kultur", name="Kultur", url=httpserver.url_for("/evenemang/"))
+    result = parse_html(
+        listing_bytes(httpserver), source, Settings(), now=NOW, fetch_page=requests_fetcher(session)
+    )
+    assert "Julspel för barn" not in {e.title for e in result.events}
+    assert "Bokcirkel: Astrid Lindgren" in {e.title for e in result.events}
+    assert "/evenemang/julspel/" not in [request.path for request, _ in httpserver.log]
+
+
 def test_robots_disallow_all(httpserver: HTTPServer, session: requests.Session) -> None:
     serve_listing(httpserver, robots="User-agent: *\nDisallow: /\n")
     source = Source(id="kultur", name="Kultur", url=httpserver.url_for("/evenemang/"))

@@ -9,12 +9,13 @@ links that look like one page per event on the same site.
 from __future__ import annotations
 
 import re
-import urllib.robotparser
 from collections.abc import Iterable
 
 from lxml.html import HtmlElement
+from protego import Protego
 
 from aggregator.errors import DeadlineExceeded, FetchError
+from aggregator.fetch.robots import robots_text
 from aggregator.harvest.html.schema_org import HtmlContext
 from aggregator.model import PageFetcher
 from aggregator.normalize.urls import host_of, join_url, split_url
@@ -99,7 +100,7 @@ class Crawler:
         self._ctx = ctx
         self.budget = max(0, budget)
         self.fetched = 0
-        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._robots: dict[str, Protego | None] = {}
         self._budget_warned = False
 
     @property
@@ -114,22 +115,31 @@ class Crawler:
         if root not in self._robots:
             self._robots[root] = self._load_robots(root + "/robots.txt")
         rules = self._robots[root]
-        return rules is None or rules.can_fetch(self._ctx.settings.user_agent, url)
+        if rules is None:
+            return True
+        try:
+            return bool(rules.can_fetch(url, self._ctx.settings.user_agent))
+        except Exception:  # a rule Protego chokes on must not fail the harvest
+            return True
 
-    def _load_robots(self, url: str) -> urllib.robotparser.RobotFileParser | None:
-        """The site's rules; a missing or unreadable robots.txt allows everything."""
+    def _load_robots(self, url: str) -> Protego | None:
+        """The site's rules, read as the host's politeness reads them (Protego: RFC 9309
+        with ``*`` and ``$``, which the standard library's parser does not know, so a
+        ``Disallow: /*/privat`` was crawled); a missing, unreadable or soft-404 robots.txt
+        allows everything."""
         try:
             body = self._fetch_page(url)
         except DeadlineExceeded:
             raise
         except FetchError:
             return None
-        text = body[:512_000].decode("utf-8", errors="replace")
-        if "<html" in text[:1000].lower():
-            return None  # a soft 404: the site answered with a web page
-        rules = urllib.robotparser.RobotFileParser(url)
-        rules.parse(text.splitlines())
-        return rules
+        text = robots_text(body)
+        if text is None:
+            return None  # a soft 404 (a web page) or binary data
+        try:
+            return Protego.parse(text)
+        except Exception:  # garbage must never fail a harvest: no rules
+            return None
 
     def fetch(self, url: str) -> bytes | None:
         """The page's bytes, or None (with a warning) when over budget, disallowed or failed."""
