@@ -393,3 +393,49 @@ def test_sources_check_reads_files_through_fetch(
     assert "ingen vanlig fil" in capsys.readouterr().err
     assert run(config_file, "sources", "check", str(ROOT / "examples" / "hultsfred-kyrka.ics")) == 0
     assert capsys.readouterr().out.startswith("Kind: ical\nEvents: 12\n")
+
+
+@pytest.mark.parametrize("how", ["python -m aggregator", "the console script"])
+def test_the_command_delivers_all_its_output_and_its_exit_code(tmp_path: Path, how: str) -> None:
+    """The command ends without the interpreter's teardown (``cli.entry``): what it
+    printed to a pipe still arrives whole, an exit handler still runs, and the exit code
+    is main's, for a run, a listing, a configuration error and argparse's own exits."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).parent.parent
+    shutil.copytree(root / "examples", tmp_path / "examples")
+    config = tmp_path / "sources.yaml"
+    shutil.copy(root / "sources.yaml", config)
+    script = Path(sys.executable).parent / "aggregator"
+    command = [sys.executable, "-m", "aggregator"] if how.startswith("python") else [str(script)]
+    marker = tmp_path / "exit-handler-ran"
+    # an exit handler of the kind a library registers (logging, multiprocessing …)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import atexit, pathlib\n"
+        f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'ja')\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe buffers
+    env["PYTHONPATH"] = f"{hook}{os.pathsep}{root}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+
+    done = run("--config", str(config), "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "Sources: 6 ok, 0 unchanged, 0 failed" in done.stdout
+    assert marker.read_text(encoding="utf-8") == "ja"
+    listed = run("--config", str(config), "sources", "list")
+    assert listed.returncode == 0 and listed.stdout.endswith("\n")
+    assert len(listed.stdout.splitlines()) >= 6 and "vimmerby-teater" in listed.stdout
+    config.write_text("settings:\n  workers: many\n", encoding="utf-8")
+    broken = run("--config", str(config), "sources", "list")
+    assert broken.returncode == 2 and broken.stderr.startswith("aggregator: configuration error")
+    assert run("--help").returncode == 0 and run("no-such-command").returncode == 2
