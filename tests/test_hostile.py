@@ -365,3 +365,34 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_an_interrupt_that_meets_the_end_of_a_parse_never_strikes_later() -> None:
+    """The budget's interrupt can arrive just as a parse ends (here: sent to itself on its
+    way out, after the watch fired once and was swallowed, as a parse that catches
+    everything does). Whatever the parse returns, nothing may hit the thread afterwards:
+    a stray interrupt once killed a harvest thread and left its pool waiting for ever."""
+    import threading
+    import time
+
+    from aggregator.harvest.worker import ParseBudget, ParseTimeout, _raise_in, run_with_budget
+
+    def swallows_then_ends() -> str:
+        started = time.monotonic()
+        while time.monotonic() - started < 0.6:  # past the 0.2 s budget: the watch fires
+            try:
+                time.sleep(0.01)
+            except ParseTimeout:
+                break
+        _raise_in(threading.get_ident(), ParseTimeout)  # … and fires again as we leave
+        return "klar"
+
+    outcome = run_with_budget(swallows_then_ends, (), ParseBudget(seconds=0.2, memory_mb=0), "s")
+    assert outcome == "klar" or "tog längre tid" in str(outcome)
+    struck = []
+    for _ in range(250):  # 2.5 s: more than two of the watch's re-checks (1 s)
+        try:
+            time.sleep(0.01)
+        except ParseTimeout:
+            struck.append(time.monotonic())
+    assert struck == []

@@ -248,3 +248,56 @@ def test_parse_workers_are_kept_through_a_burst_and_stopped_after_it(
     assert len(started) <= 2, [r.getMessage() for r in started]
     assert started or (os.cpu_count() or 1) < 2, "parsed in workers (no pool on one core)"
     store.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # it ends so
+def test_a_harvest_thread_killed_mid_harvest_leaves_the_pool_working(tmp_path: Path) -> None:
+    """A harvest thread ended by something that is not an Exception (SystemExit from a
+    library, a stray interrupt) reports its source failed, and the pool counts it out
+    and takes the next job with another thread: before, the pool went on counting the
+    dead thread, so what waited (and ``wait_idle``) waited for ever."""
+    import ctypes
+    import threading
+    from datetime import UTC, datetime
+
+    from aggregator.config import load_config
+    from aggregator.model import Outcome
+    from aggregator.pipeline.pool import HarvestPool
+    from aggregator.store import Store
+    from tests.hosts import Answer, Hosts
+    from tests.support import DATA, write_config
+
+    class Killed(BaseException):
+        pass
+
+    calendar = (DATA / "ical" / "all_day_multi_day.ics").read_bytes()
+    with Hosts(1) as hosts:
+        hosts.routes["/slow.ics"] = lambda request: Answer(calendar, delay=1.0)
+        hosts.routes["/quick.ics"] = lambda request: Answer(calendar)
+        sources = [
+            {"id": "slow", "url": hosts.url(1, "/slow.ics")},
+            {"id": "quick", "url": hosts.url(1, "/quick.ics")},
+        ]
+        config = load_config(write_config(tmp_path, sources, workers=1))
+        store = Store(config.settings.database)
+        now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+        store.sync_sources(config.sources, now)
+        reports = []
+        pool = HarvestPool(store, config, now=lambda: now, on_report=reports.append)
+        try:
+            pool.submit(config.sources[0])
+            assert hosts.arrived.wait(10)  # the slow request is in flight
+            (thread,) = [t for t in threading.enumerate() if t.name == "harvest"]
+            assert thread.ident is not None
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread.ident), ctypes.py_object(Killed)
+            )
+            thread.join(10)
+            assert not thread.is_alive()
+            pool.submit(config.sources[1])
+            assert pool.wait_idle(timeout=30), "the waiting job was never taken"
+        finally:
+            pool.close()
+            store.close()
+    outcomes = {r.source_id: r.outcome for r in reports}
+    assert outcomes == {"slow": Outcome.FAILED, "quick": Outcome.OK}

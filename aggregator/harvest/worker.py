@@ -140,7 +140,17 @@ def _deadline(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        watch.stop()
+        # An interrupt the watch sent just as the parse ended can arrive here, before
+        # (or inside) stop(): stop again until it has run whole, so no interrupt is left
+        # armed to hit this thread later, in whatever it does next (a harvest thread
+        # killed that way left its pool waiting for ever). The one that arrived is the
+        # caller's to see only when the parse itself ran over, which it did not.
+        while True:
+            try:
+                watch.stop()
+                break
+            except ParseTimeout:
+                continue
 
 
 def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:

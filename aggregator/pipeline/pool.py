@@ -302,6 +302,15 @@ class HarvestPool:
                         if self.one_pass:
                             self.crashes.append(exc)
                         report = SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
+                    except BaseException as exc:  # SystemExit …: this thread ends (below)
+                        log.error("%s: harvest stopped by %r", job.source.id, exc)
+                        if self.one_pass:
+                            self.crashes.append(exc)
+                        if self.on_report is not None:
+                            self.on_report(
+                                SourceReport(job.source.id, Outcome.FAILED, message=repr(exc))
+                            )
+                        raise
                     release_host()
                     if report is not None:
                         log_harvest(report)
@@ -312,6 +321,15 @@ class HarvestPool:
                     with self.cond:
                         self._running.pop(job.source.id, None)
                         self.cond.notify_all()
+        except BaseException:
+            # counted out as _next_job counts out a thread that ends normally, or the pool
+            # would think it still has this thread and leave waiting jobs (and wait_idle)
+            # waiting for ever; another thread takes over what waits
+            with self.cond:
+                self._threads -= 1
+                self._start_threads()
+                self.cond.notify_all()
+            raise
         finally:
             session.close()
             if self._parser is not None:
