@@ -1,7 +1,7 @@
 """SQLite store: the only package that writes SQL. ``Store`` is the facade.
 
     base.py        the connection: pragmas, migration, transactions, counters
-    schema.py      numbered migrations (sqlite-utils)
+    schema.py      numbered migrations (sqlite-utils, loaded only to apply one)
     codec.py       how events and instants are written as text
     rows.py        the typed rows every query hands back
     decide.py      the shrink guard, a pure decision that ``apply_harvest`` obeys
@@ -24,6 +24,8 @@ Tables
                    ``removed_at`` (tombstones), never deleted
     events         merged events: stable id, SEQUENCE, content hash and the
                    pre-rendered feed fragments (ics, rss, json)
+    pending_events event ids members were given that have no events row yet (kept by
+                   triggers; their first merge writes the row)
     event_search   full-text index (FTS5) of published events; ``search_docs`` their
                    docids there (in start order), ``search_pending`` those to index at commit
     match_pairs    why two source events were merged or not; ``overrides`` a
