@@ -7,8 +7,9 @@ from pytest_httpserver import HTTPServer
 
 from aggregator.errors import FetchError
 from aggregator.fetch.http import fetch_url
-from aggregator.harvest.lint import _ical_advice, _scan_ical
-from aggregator.model import Settings
+from aggregator.harvest import harvest_bytes
+from aggregator.harvest.lint import lint_harvest
+from aggregator.model import Settings, Source
 from aggregator.normalize.text import human_seconds, human_size
 from aggregator.normalize.timezones import iana_name_for_tzid
 from tests.support import DATA
@@ -107,7 +108,13 @@ def test_display_names_map_to_the_zone_windows_means(tzid: str, zone: str) -> No
 def test_zone_advice_quotes_the_whole_tzid_and_names_the_zone_used(
     name: str, quoted: str, zone: str
 ) -> None:
-    scan = _scan_ical((CORPUS / name).read_text(encoding="utf-8"))
-    texts = [a.text for a in _ical_advice(scan, Settings()) if a.finding == "windows-zone"]
+    from datetime import UTC, datetime
+
+    content = (CORPUS / name).read_bytes()
+    settings = Settings()
+    source = Source(id="k", name="Kalender", kind="ical")
+    harvest = harvest_bytes(content, source, settings, now=datetime(2026, 12, 1, tzinfo=UTC))
+    advice = lint_harvest(content, harvest, settings)  # what the pipeline asks after a harvest
+    texts = [a.text for a in advice if a.finding == "windows-zone"]
     assert texts and f"(”{quoted}”)" in texts[0]
     assert f"översatt det till {zone}," in texts[0]
