@@ -371,3 +371,34 @@ def test_a_migration_script_splits_only_where_statements_end(tmp_path: Path) -> 
     assert db.conn.execute("SELECT note FROM t ORDER BY id").fetchall() == [("x;y",), ("a; b",)]
     db.conn.execute("ROLLBACK")
     assert db.table_names() == []
+
+
+def test_the_harvest_log_keeps_90_days_of_each_source(store: Store) -> None:
+    """A service that runs for months keeps a bounded log: a new attempt takes its own
+    source's attempts older than 90 days with it, and leaves other sources' alone."""
+    from aggregator.model import Source
+
+    store.sync_sources([Source(id="a", name="A"), Source(id="b", name="B")])
+    now = utc(2026, 12, 1, 12)
+    for source_id, days_ago in (("a", 100), ("a", 89), ("b", 100)):
+        store.record_unchanged(
+            source_id,
+            now - timedelta(days=days_ago),
+            http_status=304,
+            duration_ms=1,
+            etag=None,
+            last_modified=None,
+        )
+    store.record_unchanged("a", now, http_status=304, duration_ms=1, etag=None, last_modified=None)
+    kept = store.conn.execute(
+        "SELECT source_id, at FROM fetch_log ORDER BY source_id, at"
+    ).fetchall()
+    assert kept == [
+        ("a", "2026-09-03T12:00:00Z"),
+        ("a", "2026-12-01T12:00:00Z"),
+        ("b", "2026-08-23T12:00:00Z"),  # b has not been harvested since: nothing taken
+    ]
+    assert [row.at for row in store.harvest_log("a")] == [
+        "2026-12-01T12:00:00Z",
+        "2026-09-03T12:00:00Z",
+    ]

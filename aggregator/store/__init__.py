@@ -19,7 +19,7 @@
 Tables
     sources        one row per configured source: fetch state (ETag, Last-Modified,
                    content fingerprint) and health (status, message, counts)
-    fetch_log      one row per harvest attempt
+    fetch_log      one row per harvest attempt, 90 days of each source (m081)
     source_events  harvested events keyed by (source_id, key); vanished ones get
                    ``removed_at`` (tombstones), never deleted
     events         merged events: stable id, SEQUENCE, content hash and the
