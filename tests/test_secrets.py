@@ -23,7 +23,7 @@ from aggregator.cli import main
 from aggregator.errors import FetchError
 from aggregator.fetch import fetch_url, new_session
 from aggregator.model import Settings
-from tests.support import write_config
+from tests.support import SHUTDOWN_POLL, write_config
 
 TOKEN = "EAAGsecretPageToken0123456789abcdefXYZ"  # shaped like a Facebook page token
 ODD_TOKEN = "odd|secret-value-without-a-shape-42"  # found only because we hold it
@@ -53,10 +53,19 @@ def graph_page(*ids: str, next_url: str = "") -> dict[str, object]:
     return data
 
 
+class QuickHTTPServer(HTTPServer):
+    """pytest-httpserver's server, stopped at once: its thread looks for a stop request
+    every SHUTDOWN_POLL seconds, not every 0.5 s (the shared ``httpserver`` stops once)."""
+
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=SHUTDOWN_POLL)
+
+
 @pytest.fixture
 def other_host() -> Iterator[HTTPServer]:
     """A second server under another name and port: the place a token must never reach."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = QuickHTTPServer(host="127.0.0.1", port=0)
     server.start()
     yield server
     server.clear()
@@ -208,7 +217,7 @@ def test_https_to_http_redirect_is_refused(tmp_path: Path, monkeypatch: pytest.M
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = HTTPServer(host="localhost", port=0, ssl_context=context)
+    server = QuickHTTPServer(host="localhost", port=0, ssl_context=context)
     server.start()
     try:
         server.expect_request("/cal.ics").respond_with_data(
