@@ -1,9 +1,11 @@
 """Organizers' servers on several loopback hosts (127.0.0.1 … 127.0.0.N, one port), for the
-scheduler's tests: each request can wait, answer a chosen status and headers, and is
-counted while in flight per host, so a test can prove politeness from the server's side."""
+scheduler's and the robots.txt tests: each request can wait, answer a chosen status and
+headers, and is counted while in flight per host and timed from its arrival to its last
+byte, so a test can prove politeness from the server's side."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +31,16 @@ class Request:
     host: str
     path: str
     headers: dict[str, str]
+    arrived: float = field(default_factory=time.monotonic)  # when the server read it
+
+
+@dataclass(frozen=True)
+class Exchange:
+    request: Request
+    # monotonic: just before the answer's last byte left (or its headers, for an empty
+    # one; or when the server gave up), so before the client can have it all, and so
+    # recorded before the next request can arrive
+    answered: float
 
 
 class Hosts:
@@ -45,6 +57,7 @@ class Hosts:
         self.max_in_flight: dict[str, int] = {}
         self.max_total = 0
         self.log: list[Request] = []
+        self.done: list[Exchange] = []  # requests answered (see Exchange.answered)
         self.arrived = threading.Event()  # set on every request (tests wait for the first)
         hosts = self
 
@@ -117,10 +130,24 @@ class Hosts:
     def _leave(self, request: Request) -> None:
         with self.lock:
             self.in_flight[request.host] -= 1
+            self.done.append(Exchange(request, time.monotonic()))
 
     def requests_to(self, path: str) -> list[Request]:
         with self.lock:
             return [r for r in self.log if r.path.split("?")[0] == path]
+
+    def paths(self, host: str = "127.0.0.1") -> list[str]:
+        """The paths asked of ``host``, in the order they arrived."""
+        with self.lock:
+            return [r.path for r in self.log if r.host == host]
+
+    def gaps(self, host: str = "127.0.0.1") -> list[float]:
+        """Seconds from each answer (its last byte) to the next request's arrival on ``host``."""
+        with self.lock:
+            mine = sorted(
+                (e for e in self.done if e.request.host == host), key=lambda e: e.request.arrived
+            )
+        return [b.request.arrived - a.answered for a, b in itertools.pairwise(mine)]
 
     def __enter__(self) -> Hosts:
         return self

@@ -1,41 +1,19 @@
-"""Real servers for the registration tests: the app under uvicorn, organizers' calendars
-on loopback, and a server that records every request it gets (to prove that a refused
-address was never reached)."""
+"""Servers around the app for the registration tests (the app itself runs under
+tests.web_server): organizers' calendars on loopback, and a server that records every
+request it gets (to prove that a refused address was never reached)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from aggregator.config import load_config
-from aggregator.web.server import build_server
 from tests.support import serve_in_background
-
-
-@contextmanager
-def live_app(config_file: Path) -> Iterator[str]:
-    """The whole ASGI app of ``config_file`` under uvicorn on a free loopback port."""
-    server = build_server(load_config(config_file), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 class _V6Server(ThreadingHTTPServer):

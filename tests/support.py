@@ -65,6 +65,15 @@ def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
     return thread
 
 
+class QuickHTTPServer(HTTPServer):
+    """pytest-httpserver's server, stopped at once: its thread looks for a stop request
+    every SHUTDOWN_POLL seconds, not every 0.5 s (the shared ``httpserver`` stops once)."""
+
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=SHUTDOWN_POLL)
+
+
 def tls_server(folder: Path) -> HTTPServer:
     """A started pytest-httpserver speaking TLS on localhost, with a certificate made for
     the test (``folder / "cert.pem"``, for REQUESTS_CA_BUNDLE when it is to be trusted)."""
@@ -77,7 +86,7 @@ def tls_server(folder: Path) -> HTTPServer:
     )  # fmt: skip
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = HTTPServer(host="localhost", port=0, ssl_context=context)
+    server = QuickHTTPServer(host="localhost", port=0, ssl_context=context)
     server.start()
     return server
 

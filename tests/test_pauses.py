@@ -24,11 +24,11 @@ from aggregator.cli import main
 from aggregator.store import Store
 from aggregator.store.registrations import RegistrationStatus
 from tests.hosts import Answer, Hosts
-from tests.registration_support import live_app
 from tests.support import write_config
 from tests.test_run_service import Service, titles
 from tests.test_schedule import T0, at, calendar, ics, run, schedule_of
 from tests.test_service_web import add_registration
+from tests.web_server import running
 
 
 def out_of(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
@@ -109,7 +109,7 @@ def test_a_pause_for_failing_keeps_the_events_and_resume_says_so(
         assert list_line(capsys, config, "kyrka").split()[1:3] == ["paused", "(failing)"]
         show = out_of(capsys, config, "sources", "show", "kyrka")
         assert "paused:       after failing" in show and "its events stay in the feeds" in show
-        with live_app(config) as base:
+        with running(config) as base:
             rows = requests.get(f"{base}/api/sources", timeout=10).json()
             assert [(r["status"], r["pause_reason"]) for r in rows] == [("paused", "failing")]
             assert (
@@ -137,7 +137,7 @@ def test_a_registered_sources_pause_is_one_pause_everywhere(
         assert "paused by a moderator" in out_of(capsys, config, "sources", "pause", "forening")
         assert feed_titles(tmp_path) == set()
         assert list_line(capsys, config, "forening").split()[1:3] == ["paused", "(moderator)"]
-        with live_app(config) as base:
+        with running(config) as base:
             rows = requests.get(f"{base}/api/sources", timeout=10).json()
             assert [(r["id"], r["status"], r["pause_reason"]) for r in rows] == [
                 ("forening", "paused", "moderator")

@@ -16,8 +16,9 @@ from starlette.responses import Response
 
 from aggregator.cli import main
 from aggregator.web.admin import SESSION_COOKIE, _cookie
-from tests.registration_support import file_server, live_app
+from tests.registration_support import file_server
 from tests.support import write_config
+from tests.web_server import running
 
 TOKEN = "en-lang-och-slumpad-moderatornyckel"
 CALENDAR = (
@@ -28,6 +29,7 @@ CALENDAR = (
     "LOCATION:Hembygdsgården\\, Lönneberga\r\nEND:VEVENT\r\n"
     "END:VCALENDAR\r\n"
 )
+
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -89,14 +91,14 @@ def admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
     with file_server(www) as host:
         config_file = write_config(tmp_path, [], trusted_hosts=[host])
         assert main(["--config", str(config_file), "publish"]) == 0
-        with live_app(config_file) as base:
+        with running(config_file) as base:
             yield Admin(base, host, tmp_path, config_file, requests.Session())
 
 
 def test_admin_is_off_without_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AGGREGATOR_ADMIN_TOKEN", raising=False)
     write_config(tmp_path, [])
-    with live_app(tmp_path / "sources.yaml") as base:
+    with running(tmp_path / "sources.yaml") as base:
         assert requests.get(f"{base}/admin", timeout=10).status_code == 404
         assert (
             requests.post(f"{base}/admin/login", data={"token": ""}, timeout=10).status_code == 404
@@ -262,7 +264,7 @@ def test_review_queue_merge_from_the_page(tmp_path: Path, monkeypatch: pytest.Mo
     )
     assert main(["--config", str(config_file), "run", "--once"]) == 0
     monkeypatch.setenv("AGGREGATOR_ADMIN_TOKEN", TOKEN)
-    with live_app(config_file) as base:
+    with running(config_file) as base:
         admin = Admin(base, "", tmp_path, config_file, requests.Session())
         csrf = admin.login()
         page = admin.browser.get(f"{base}/admin", timeout=10).text

@@ -23,11 +23,11 @@ import requests
 from aggregator.cli import main
 from tests.registration_support import (
     file_server,
-    live_app,
     recording_server,
     redirecting_server,
 )
 from tests.support import write_config
+from tests.web_server import running
 
 CALENDAR = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Forening//SV\r\n"
@@ -45,6 +45,7 @@ WORDPRESS_PAGE = (
     "<!doctype html><html><head><link rel='stylesheet' href='/wp-content/themes/x.css'></head>"
     "<body><h1>Välkommen till föreningen</h1><p>Vi ses!</p></body></html>"
 )
+
 TOKEN = "moderator-nyckel-som-ar-lang-nog"
 
 
@@ -122,7 +123,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
             ],
             trusted_hosts=[host],
         )
-        with live_app(config_file) as base:
+        with running(config_file) as base:
             yield Site(base, host, tmp_path, config_file)
 
 
@@ -345,7 +346,7 @@ def test_public_host_redirecting_inside_is_refused_at_that_hop(
     ):
         # the redirector stands in for a public host: trusted like the calendars
         write_config(tmp_path, [], trusted_hosts=[redirector])
-        with live_app(tmp_path / "sources.yaml") as base:
+        with running(tmp_path / "sources.yaml") as base:
             body = {"url": f"http://{redirector}/kalender.ics"}
             preview = requests.post(f"{base}/api/sources/preview", json=body, timeout=30)
             registration = requests.post(
@@ -383,7 +384,7 @@ def test_closed_port_says_the_page_does_not_answer(tmp_path: Path) -> None:
     closed = f"127.0.0.1:{probe.getsockname()[1]}"
     probe.close()
     write_config(tmp_path, [], trusted_hosts=[closed])
-    with live_app(tmp_path / "sources.yaml") as base:
+    with running(tmp_path / "sources.yaml") as base:
         body = requests.post(
             f"{base}/api/sources/preview", json={"url": f"http://{closed}/kal.ics"}, timeout=30
         ).json()

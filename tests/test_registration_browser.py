@@ -11,8 +11,9 @@ import pytest
 import requests
 
 from aggregator.cli import main
-from tests.registration_support import file_server, live_app
+from tests.registration_support import file_server
 from tests.support import require_chromium, write_config
+from tests.web_server import running
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TOKEN = "moderatorns-hemliga-nyckel-2026"
@@ -52,7 +53,7 @@ def test_organizer_registers_and_moderator_approves_in_a_browser(
     with file_server(www) as host:
         config_file = write_config(tmp_path, [], trusted_hosts=[host])
         assert main(["--config", str(config_file), "publish"]) == 0
-        with live_app(config_file) as base, sync_playwright() as playwright:
+        with running(config_file) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(require_chromium()), args=CHROMIUM_ARGS
             )

@@ -9,15 +9,10 @@ server-side times and only ever checked as lower bounds.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,140 +22,54 @@ from aggregator.fetch.polite import MAX_CRAWL_DELAY, HostGate
 from aggregator.fetch.robots import ROBOTS_MAX_BYTES, RobotsRules
 from aggregator.model import RobotsFile, RobotsStatus, Settings
 from tests.conftest import NOW
+from tests.hosts import Answer, Hosts, Route
 from tests.support import write_config
 
 SLACK = 0.02  # float rounding between the server's clock readings, never load
 
 
-@dataclass
-class Reply:
-    body: bytes = b""
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass(frozen=True)
-class Seen:
-    host: str
-    path: str
-    arrived: float  # monotonic, when the server read the request
-    answered: float  # monotonic, when the server had sent the whole answer
-
-
-class Site:
-    """One or two loopback hosts (127.0.0.1, 127.0.0.2) on one port, sharing routes."""
-
-    def __init__(self, hosts: int = 1) -> None:
-        self.routes: dict[str, Callable[[], Reply]] = {}
-        self.seen: list[Seen] = []
-        self.lock = threading.Lock()
-        self.in_flight: dict[str, int] = {}
-        self.max_in_flight: dict[str, int] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                host = self.connection.getsockname()[0]
-                arrived = time.monotonic()
-                with site.lock:
-                    site.in_flight[host] = site.in_flight.get(host, 0) + 1
-                    site.max_in_flight[host] = max(
-                        site.max_in_flight.get(host, 0), site.in_flight[host]
-                    )
-                try:
-                    route = site.routes.get(self.path.split("?")[0])
-                    reply = route() if route else Reply(b"hittades inte", 404)
-                    time.sleep(reply.delay)
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-                    self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                finally:
-                    with site.lock:
-                        site.in_flight[host] -= 1
-                        site.seen.append(Seen(host, self.path, arrived, time.monotonic()))
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        first = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = first.server_address[1]
-        self.servers = [first] + [
-            ThreadingHTTPServer((f"127.0.0.{n}", self.port), Handler) for n in range(2, hosts + 1)
-        ]
-        for server in self.servers:
-            server.daemon_threads = True
-            threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            ).start()
-
-    def url(self, path: str, host: int = 1) -> str:
-        return f"http://127.0.0.{host}:{self.port}{path}"
-
-    def paths(self, host: str = "127.0.0.1") -> list[str]:
-        with self.lock:
-            return [s.path for s in sorted(self.seen, key=lambda s: s.arrived) if s.host == host]
-
-    def gaps(self, host: str = "127.0.0.1") -> list[float]:
-        """Seconds from each answer to the next request's arrival on ``host``."""
-        with self.lock:
-            mine = sorted((s for s in self.seen if s.host == host), key=lambda s: s.arrived)
-        return [b.arrived - a.answered for a, b in itertools.pairwise(mine)]
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.shutdown()
-            server.server_close()
-
-
 @pytest.fixture
-def site() -> Iterator[Site]:
-    s = Site(hosts=2)
-    yield s
-    s.close()
+def hosts() -> Iterator[Hosts]:
+    """Two loopback hosts (127.0.0.1, 127.0.0.2) on one port, sharing routes."""
+    with Hosts(2) as fleet:
+        yield fleet
 
 
-def calendar(uid: str, title: str, day: int) -> Reply:
+def calendar(uid: str, title: str, day: int) -> Answer:
     body = (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Robots//SV\r\n"
         f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n"
         f"DTSTART:202612{day:02d}T180000Z\r\nDTEND:202612{day:02d}T200000Z\r\n"
         f"SUMMARY:{title}\r\nLOCATION:Folkets hus\\, Vimmerby\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     ).encode()
-    return Reply(body, headers={"Content-Type": "text/calendar"})
+    return Answer(body, headers={"Content-Type": "text/calendar"})
 
 
-def rss(title: str, day: int) -> Reply:
+def rss(title: str, day: int) -> Answer:
     body = f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Hembygdsföreningen</title><link>http://example.se/</link>
 <description>Evenemang</description>
 <item><title>{title} {day} december 2026 kl. 18.00</title><guid>{title}-{day}</guid>
 <description>{title} i Folkets hus, Vimmerby, lördag {day} december 2026 kl. 18.00.</description>
 </item></channel></rss>""".encode()
-    return Reply(body, headers={"Content-Type": "application/rss+xml"})
+    return Answer(body, headers={"Content-Type": "application/rss+xml"})
 
 
 TITLES = ("Julkonsert", "Luciatåg", "Loppis")
 
 
-def robots(text: str | bytes, status: int = 200, **headers: str) -> Callable[[], Reply]:
+def robots(text: str | bytes, status: int = 200, **headers: str) -> Route:
     body = text.encode() if isinstance(text, str) else text
-    return lambda: Reply(body, status, {"Content-Type": "text/plain", **headers})
+    return lambda _: Answer(body, status, {"Content-Type": "text/plain", **headers})
 
 
-def ical_sources(site: Site, count: int = 3, host: int = 1) -> list[dict[str, object]]:
+def ical_sources(hosts: Hosts, count: int = 3, host: int = 1) -> list[dict[str, object]]:
     sources: list[dict[str, object]] = []
     for i in range(count):
         path = f"/kalender{i}.ics"
-        site.routes[path] = lambda i=i: calendar(f"r{i}@robots", TITLES[i], 10 + i)
+        hosts.routes[path] = lambda _, i=i: calendar(f"r{i}@robots", TITLES[i], 10 + i)
         sources.append(
-            {"id": f"kal{host}-{i}", "name": f"Kalender {i}", "url": site.url(path, host)}
+            {"id": f"kal{host}-{i}", "name": f"Kalender {i}", "url": hosts.url(host, path)}
         )
     return sources
 
@@ -177,126 +86,126 @@ def stored_events(config: Path) -> int:
 # -- the delay is honoured for the sources that never fetched robots.txt themselves -------
 
 
-def test_crawl_delay_paces_ical_sources_on_one_host(site: Site, tmp_path: Path) -> None:
-    site.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 0.6\n")
-    config = write_config(tmp_path, ical_sources(site), workers=3, per_host_delay=0.1)
+def test_crawl_delay_paces_ical_sources_on_one_host(hosts: Hosts, tmp_path: Path) -> None:
+    hosts.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 0.6\n")
+    config = write_config(tmp_path, ical_sources(hosts), workers=3, per_host_delay=0.1)
     assert harvest(config) == 0
-    paths = site.paths()
+    paths = hosts.paths()
     assert paths[0] == "/robots.txt", "asked before the first request to the host"
     assert paths.count("/robots.txt") == 1
     assert sorted(paths[1:]) == [f"/kalender{i}.ics" for i in range(3)]
-    assert site.max_in_flight["127.0.0.1"] == 1
-    gaps = site.gaps()
+    assert hosts.max_in_flight["127.0.0.1"] == 1
+    gaps = hosts.gaps()
     assert len(gaps) == 3
     assert all(gap >= 0.6 - SLACK for gap in gaps), gaps  # robots → first included
     assert stored_events(config) == 3
 
 
-def test_request_rate_paces_feed_sources(site: Site, tmp_path: Path) -> None:
-    site.routes["/robots.txt"] = robots(
+def test_request_rate_paces_feed_sources(hosts: Hosts, tmp_path: Path) -> None:
+    hosts.routes["/robots.txt"] = robots(
         "User-agent: googlebot\nCrawl-delay: 20\n\nUser-agent: *\nRequest-rate: 2/1s\n"
     )
     sources: list[dict[str, object]] = []
     for i in range(3):
-        site.routes[f"/feed{i}.xml"] = lambda i=i: rss(TITLES[i], 10 + i)
+        hosts.routes[f"/feed{i}.xml"] = lambda _, i=i: rss(TITLES[i], 10 + i)
         sources.append(
             {
                 "id": f"rss-{i}",
                 "name": f"Flöde {i}",
-                "url": site.url(f"/feed{i}.xml"),
+                "url": hosts.url(1, f"/feed{i}.xml"),
                 "kind": "feed",
             }
         )
     config = write_config(tmp_path, sources, workers=3)
     assert harvest(config) == 0
-    assert site.paths().count("/robots.txt") == 1
-    assert len(site.paths()) == 4
-    gaps = site.gaps()
+    assert hosts.paths().count("/robots.txt") == 1
+    assert len(hosts.paths()) == 4
+    gaps = hosts.gaps()
     assert all(gap >= 0.5 - SLACK for gap in gaps), gaps  # 2 requests a second: 0.5 s apart
 
 
-def test_a_crawl_delay_for_our_agent_wins_over_the_general_one(site: Site, tmp_path: Path) -> None:
-    site.routes["/robots.txt"] = robots(
+def test_a_crawl_delay_for_our_agent_wins_over_the_general_one(
+    hosts: Hosts, tmp_path: Path
+) -> None:
+    hosts.routes["/robots.txt"] = robots(
         "User-agent: *\nCrawl-delay: 0\n\nUser-agent: AlltSomSker-Aggregator\nCrawl-delay: 0.5\n"
     )
-    config = write_config(tmp_path, ical_sources(site, 2), workers=2)
+    config = write_config(tmp_path, ical_sources(hosts, 2), workers=2)
     assert harvest(config) == 0
-    assert all(gap >= 0.5 - SLACK for gap in site.gaps()), site.gaps()
+    assert all(gap >= 0.5 - SLACK for gap in hosts.gaps()), hosts.gaps()
 
 
-def test_each_host_is_asked_for_its_own_robots_txt(site: Site, tmp_path: Path) -> None:
-    site.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 0.4\n")
-    sources = ical_sources(site, 2, host=1) + ical_sources(site, 2, host=2)
+def test_each_host_is_asked_for_its_own_robots_txt(hosts: Hosts, tmp_path: Path) -> None:
+    hosts.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 0.4\n")
+    sources = ical_sources(hosts, 2, host=1) + ical_sources(hosts, 2, host=2)
     config = write_config(tmp_path, sources, workers=4)
     assert harvest(config) == 0
     for host in ("127.0.0.1", "127.0.0.2"):
-        assert site.paths(host)[0] == "/robots.txt"
-        assert site.paths(host).count("/robots.txt") == 1
-        assert all(gap >= 0.4 - SLACK for gap in site.gaps(host))
-        assert site.max_in_flight[host] == 1
+        assert hosts.paths(host)[0] == "/robots.txt"
+        assert hosts.paths(host).count("/robots.txt") == 1
+        assert all(gap >= 0.4 - SLACK for gap in hosts.gaps(host))
+        assert hosts.max_in_flight[host] == 1
 
 
 # -- once per host and day, across runs (cron) ------------------------------------------
 
 
 def test_robots_txt_is_read_once_a_day_across_runs(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hosts: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    site.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 0.5\n")
-    config = write_config(tmp_path, ical_sources(site, 2), workers=2)
+    hosts.routes["/robots.txt"] = robots("User-agent: *\nCrawl-delay: 0.5\n")
+    config = write_config(tmp_path, ical_sources(hosts, 2), workers=2)
     assert main(["--config", str(config), "run", "--once"]) == 0
-    assert site.paths().count("/robots.txt") == 1
+    assert hosts.paths().count("/robots.txt") == 1
 
     monkeypatch.setenv("AGGREGATOR_NOW", (NOW + timedelta(hours=23)).isoformat())
     assert harvest(config) == 0
     assert harvest(config, "--source", "kal1-1") == 0
-    assert site.paths().count("/robots.txt") == 1, "the database remembers it for a day"
-    assert len(site.paths()) == 1 + 2 + 2 + 1
-    gaps = site.gaps()  # runs are processes of their own: only gaps within a run count
+    assert hosts.paths().count("/robots.txt") == 1, "the database remembers it for a day"
+    assert len(hosts.paths()) == 1 + 2 + 2 + 1
+    gaps = hosts.gaps()  # runs are processes of their own: only gaps within a run count
     assert all(gaps[i] >= 0.5 - SLACK for i in (0, 1, 3)), ("its Crawl-delay too", gaps)
 
     monkeypatch.setenv("AGGREGATOR_NOW", (NOW + timedelta(hours=25)).isoformat())
     assert harvest(config, "--source", "kal1-0") == 0
-    assert site.paths()[-2:] == ["/robots.txt", "/kalender0.ics"], "a day later: asked again"
+    assert hosts.paths()[-2:] == ["/robots.txt", "/kalender0.ics"], "a day later: asked again"
 
 
 # -- broken and hostile robots.txt are harmless ----------------------------------------
 
 
-BROKEN: dict[str, Callable[[Site], Callable[[], Reply]]] = {
-    "404": lambda s: robots("hittades inte", 404),
-    "410": lambda s: robots("", 410),
-    "500": lambda s: robots("serverfel", 500),
-    "503 with Retry-After": lambda s: robots("", 503, **{"Retry-After": "3600"}),
-    "binary": lambda s: robots(bytes(range(256)) * 40),
-    "html soft 404": lambda s: robots("<!DOCTYPE html><html><body>Sidan finns inte</body></html>"),
-    "garbage directives": lambda s: robots(
+BROKEN: dict[str, Route] = {
+    "404": robots("hittades inte", 404),
+    "410": robots("", 410),
+    "500": robots("serverfel", 500),
+    "503 with Retry-After": robots("", 503, **{"Retry-After": "3600"}),
+    "binary": robots(bytes(range(256)) * 40),
+    "html soft 404": robots("<!DOCTYPE html><html><body>Sidan finns inte</body></html>"),
+    "garbage directives": robots(
         "User-agent: *\nCrawl-delay: -5\nCrawl-delay: inf\nRequest-rate: 0/0\nDisallow\n::::\n"
     ),
-    "redirect loop": lambda s: robots("", 302, Location="/robots.txt"),
-    "redirect to a private address": lambda s: robots(
-        "", 301, Location="http://10.255.255.1/robots.txt"
-    ),
-    "redirect to a non-http address": lambda s: robots("", 301, Location="file:///etc/passwd"),
+    "redirect loop": robots("", 302, Location="/robots.txt"),
+    "redirect to a private address": robots("", 301, Location="http://10.255.255.1/robots.txt"),
+    "redirect to a non-http address": robots("", 301, Location="file:///etc/passwd"),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_a_broken_or_hostile_robots_txt_never_fails_a_harvest(
-    site: Site, tmp_path: Path, kind: str
+    hosts: Hosts, tmp_path: Path, kind: str
 ) -> None:
-    site.routes["/robots.txt"] = BROKEN[kind](site)
-    host = f"127.0.0.1:{site.port}"
+    hosts.routes["/robots.txt"] = BROKEN[kind]
+    host = f"127.0.0.1:{hosts.port}"
     # private addresses refused as in production; only this test server is trusted
     config = write_config(
-        tmp_path, ical_sources(site, 2), allow_private_hosts=False, trusted_hosts=[host]
+        tmp_path, ical_sources(hosts, 2), allow_private_hosts=False, trusted_hosts=[host]
     )
     assert harvest(config) == 0
     assert stored_events(config) == 2
-    robots_requests = site.paths().count("/robots.txt")
+    robots_requests = hosts.paths().count("/robots.txt")
     assert 1 <= robots_requests <= 6, "asked once (a redirect loop: at most five hops more)"
     assert harvest(config) == 0
-    assert site.paths().count("/robots.txt") == robots_requests, "the failure is remembered too"
+    assert hosts.paths().count("/robots.txt") == robots_requests, "the failure is remembered too"
     with sqlite3.connect(tmp_path / "test.db") as db:
         status, body = db.execute("SELECT status, body FROM robots_files").fetchone()
     file = RobotsFile("x", RobotsStatus(status), NOW, body=body)
@@ -307,13 +216,13 @@ def test_a_broken_or_hostile_robots_txt_never_fails_a_harvest(
         assert status in (RobotsStatus.MISSING, RobotsStatus.UNREACHABLE)
 
 
-def test_a_huge_robots_txt_is_read_up_to_the_limit(site: Site, tmp_path: Path) -> None:
+def test_a_huge_robots_txt_is_read_up_to_the_limit(hosts: Hosts, tmp_path: Path) -> None:
     head = "User-agent: *\nCrawl-delay: 0.5\n"
-    site.routes["/robots.txt"] = robots(head + "Disallow: /privat/sida\n" * 200_000)  # 4.6 MB
-    config = write_config(tmp_path, ical_sources(site, 2), workers=2)
+    hosts.routes["/robots.txt"] = robots(head + "Disallow: /privat/sida\n" * 200_000)  # 4.6 MB
+    config = write_config(tmp_path, ical_sources(hosts, 2), workers=2)
     assert harvest(config) == 0
     assert stored_events(config) == 2
-    assert all(gap >= 0.5 - SLACK for gap in site.gaps()), "the delay at its top still counts"
+    assert all(gap >= 0.5 - SLACK for gap in hosts.gaps()), "the delay at its top still counts"
     with sqlite3.connect(tmp_path / "test.db") as db:
         (body,) = db.execute("SELECT body FROM robots_files").fetchone()
     assert body.startswith(head) and len(body.encode()) <= ROBOTS_MAX_BYTES
@@ -321,10 +230,10 @@ def test_a_huge_robots_txt_is_read_up_to_the_limit(site: Site, tmp_path: Path) -
 
 
 def test_a_robots_txt_that_never_answers_costs_a_timeout_not_the_harvest(
-    site: Site, tmp_path: Path
+    hosts: Hosts, tmp_path: Path
 ) -> None:
-    site.routes["/robots.txt"] = lambda: Reply(b"User-agent: *\nCrawl-delay: 9\n", delay=2.5)
-    config = write_config(tmp_path, ical_sources(site, 1), timeout=0.5)
+    hosts.routes["/robots.txt"] = lambda _: Answer(b"User-agent: *\nCrawl-delay: 9\n", delay=2.5)
+    config = write_config(tmp_path, ical_sources(hosts, 1), timeout=0.5)
     assert harvest(config) == 0
     assert stored_events(config) == 1
     with sqlite3.connect(tmp_path / "test.db") as db:
@@ -336,10 +245,10 @@ def test_a_robots_txt_that_never_answers_costs_a_timeout_not_the_harvest(
 
 
 def test_a_disallowed_feed_is_harvested_and_the_log_says_so(
-    site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    hosts: Hosts, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    site.routes["/robots.txt"] = robots("User-agent: *\nDisallow: /\n")
-    config = write_config(tmp_path, ical_sources(site, 1))
+    hosts.routes["/robots.txt"] = robots("User-agent: *\nDisallow: /\n")
+    config = write_config(tmp_path, ical_sources(hosts, 1))
     assert main(["-v", "--config", str(config), "harvest"]) == 0
     assert stored_events(config) == 1
     said = [r for r in caplog.records if "disallows" in r.getMessage()]

@@ -22,7 +22,7 @@ from aggregator.cli import main
 from aggregator.errors import FetchError
 from aggregator.fetch import fetch_url, new_session
 from aggregator.model import Settings
-from tests.support import tls_server, write_config
+from tests.support import QuickHTTPServer, tls_server, write_config
 
 TOKEN = "EAAGsecretPageToken0123456789abcdefXYZ"  # shaped like a Facebook page token
 ODD_TOKEN = "odd|secret-value-without-a-shape-42"  # found only because we hold it
@@ -55,7 +55,7 @@ def graph_page(*ids: str, next_url: str = "") -> dict[str, object]:
 @pytest.fixture
 def other_host() -> Iterator[HTTPServer]:
     """A second server under another name and port: the place a token must never reach."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = QuickHTTPServer(host="127.0.0.1", port=0)
     server.start()
     yield server
     server.clear()

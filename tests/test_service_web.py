@@ -21,9 +21,9 @@ from aggregator.cli import main
 from aggregator.store import Store
 from aggregator.store.registrations import NewRegistration, hash_token, new_token
 from tests.hosts import Answer, Hosts
-from tests.registration_support import live_app
 from tests.support import write_config
 from tests.test_run_service import Service, configure, event, titles, write_calendar
+from tests.web_server import running
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
@@ -167,7 +167,7 @@ def test_hamta_nu_under_serve_alone_shares_one_gate_and_honours_retry_after(
         )
         for sid in tokens:
             assert main(["--config", str(config), "sources", "approve", sid]) == 0
-        with live_app(config) as base:
+        with running(config) as base:
             answers: dict[str, str] = {}
 
             def click(sid: str) -> None:

@@ -13,22 +13,27 @@ CONFTEST = Path(__file__).parent / "conftest.py"
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
 
 
-def plugins_left_out() -> str:
-    """The suite's ``-p no:…`` options: the probe runs in this process, and a plugin the
-    suite leaves out (schemathesis, hypothesis) would be imported afresh by every probe."""
+def plugin_options() -> str:
+    """The suite's plugin options (no entry-point autoload, the ``-p`` it loads instead):
+    the probe runs in this process, and a plugin the suite never loads (schemathesis,
+    hypothesis) would otherwise be imported, and its modules assertion-rewritten, afresh
+    by every probe."""
     addopts = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"][
         "addopts"
     ].split()
-    return " ".join(
+    autoload = [flag for flag in addopts if flag == "--disable-plugin-autoload"]
+    # xdist too: conftest.py implements one of its hooks
+    loaded = [
         f"-p {name}"
         for flag, name in itertools.pairwise(addopts)
-        if flag == "-p" and name.startswith("no:")
-    )
+        if flag == "-p" and name != "pytester"  # already this process's
+    ]
+    return " ".join(autoload + loaded)
 
 
 MARKERS = (
     "[pytest]\nmarkers =\n    icaljs: ical.js\n    browser: chromium\n"
-    f"addopts = --strict-markers -p no:cacheprovider {plugins_left_out()}\n"
+    f"addopts = --strict-markers -p no:cacheprovider {plugin_options()}\n"
 )
 
 

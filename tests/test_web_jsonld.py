@@ -69,7 +69,7 @@ END:VCALENDAR\r
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     folder = tmp_path_factory.mktemp("jsonld")
     (folder / "cal.ics").write_text(CALENDAR, encoding="utf-8")
     config_file = write_config(
@@ -84,10 +84,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def base(site: tuple[Path, dict[str, str]]) -> Iterator[str]:
+def base(published: tuple[Path, dict[str, str]]) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AGGREGATOR_NOW", "2026-06-26T12:00:00+00:00")
-        with running(load_config(site[0])) as url:
+        with running(load_config(published[0])) as url:
             yield url
 
 
@@ -118,17 +118,17 @@ def jsonld(base: str, ids: dict[str, str], title: str) -> dict[str, object]:
     ],
 )
 def test_end_date_is_inclusive(
-    base: str, site: tuple[Path, dict[str, str]], title: str, start: str, end: str | None
+    base: str, published: tuple[Path, dict[str, str]], title: str, start: str, end: str | None
 ) -> None:
-    data = jsonld(base, site[1], title)
+    data = jsonld(base, published[1], title)
     assert data["startDate"] == start
     assert data.get("endDate") == end
 
 
 def test_a_full_event_has_every_field_google_reads(
-    base: str, site: tuple[Path, dict[str, str]]
+    base: str, published: tuple[Path, dict[str, str]]
 ) -> None:
-    data = jsonld(base, site[1], "Julmarknad")
+    data = jsonld(base, published[1], "Julmarknad")
     assert data["eventStatus"] == "https://schema.org/EventScheduled"
     assert data["eventAttendanceMode"] == "https://schema.org/OfflineEventAttendanceMode"
     assert data["description"] == "Fika och lotter."
@@ -143,16 +143,18 @@ def test_a_full_event_has_every_field_google_reads(
     assert "addressRegion" not in address, "a municipality is not a region"
 
 
-def test_cancelled_says_so(base: str, site: tuple[Path, dict[str, str]]) -> None:
-    title = next(t for t in site[1] if "Konsert" in t)
-    data = jsonld(base, site[1], title)
+def test_cancelled_says_so(base: str, published: tuple[Path, dict[str, str]]) -> None:
+    title = next(t for t in published[1] if "Konsert" in t)
+    data = jsonld(base, published[1], title)
     assert data["eventStatus"] == "https://schema.org/EventCancelled"
 
 
-def test_what_we_do_not_know_is_not_claimed(base: str, site: tuple[Path, dict[str, str]]) -> None:
-    tentative = jsonld(base, site[1], "Sommarkväll")
+def test_what_we_do_not_know_is_not_claimed(
+    base: str, published: tuple[Path, dict[str, str]]
+) -> None:
+    tentative = jsonld(base, published[1], "Sommarkväll")
     assert "eventStatus" not in tentative, "schema.org has no tentative; Scheduled would lie"
-    nowhere = jsonld(base, site[1], "Loppis")
+    nowhere = jsonld(base, published[1], "Loppis")
     assert "location" not in nowhere and "eventAttendanceMode" not in nowhere
-    assert nowhere["url"] == f"https://alltsomsker.test/evenemang/{site[1]['Loppis']}"
+    assert nowhere["url"] == f"https://alltsomsker.test/evenemang/{published[1]['Loppis']}"
     assert "description" not in nowhere
