@@ -21,8 +21,8 @@ from pytest_httpserver import HTTPServer
 
 from aggregator.errors import FetchError, FetchFailure
 from aggregator.web.preview import GENERIC_FETCH_REASON, explain_fetch_error
-from tests.registration_support import live_app
 from tests.support import serve_in_background, tls_server, write_config
+from tests.web_server import running
 
 TIMEOUT = 1.5  # the read timeout; a request's whole deadline is three of them
 DRIP = 0.2  # seconds between two bytes of a dripping answer: well within the read timeout
@@ -87,7 +87,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     plain_host = f"127.0.0.1:{plain.server_address[1]}"
     write_config(folder, [], trusted_hosts=[plain_host, f"localhost:{tls.port}"], timeout=TIMEOUT)
     try:
-        with live_app(folder / "sources.yaml") as base:
+        with running(folder / "sources.yaml") as base:
             yield Servers(base, plain_host, tls, folder / "cert.pem")
     finally:
         stop.set()
