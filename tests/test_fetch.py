@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import threading
+import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -201,10 +204,21 @@ def test_fetch_reports_the_socket_guard_as_a_private_address(
         fetch_url(httpserver.url_for("/cal.ics"), Settings())
 
 
+def drip(out: BinaryIO, stop: threading.Event) -> None:
+    """A byte every 0.2 s, well within any read timeout, until ``stop`` or the client
+    hangs up: only a total time limit ends such an answer."""
+    try:
+        while not stop.is_set():
+            out.write(b"X")
+            out.flush()
+            time.sleep(0.2)
+    except OSError:
+        pass
+
+
 def test_a_server_dripping_bytes_is_cut_off_by_the_total_time_limit() -> None:
     """Each byte arrives within the read timeout, so only a total limit stops it."""
     import threading
-    import time
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     stop = threading.Event()
@@ -213,14 +227,8 @@ def test_a_server_dripping_bytes_is_cut_off_by_the_total_time_limit() -> None:
         def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
-            try:
-                self.wfile.write(b"BEGIN:VCALENDAR\\r\\n")
-                while not stop.is_set():
-                    self.wfile.write(b"X")
-                    self.wfile.flush()
-                    time.sleep(0.2)
-            except OSError:
-                pass
+            self.wfile.write(b"BEGIN:VCALENDAR\\r\\n")
+            drip(self.wfile, stop)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -331,13 +339,7 @@ def test_a_kept_connection_that_starts_dripping_is_still_cut_off() -> None:
                 return
             self.send_header("Content-Length", "100000")
             self.end_headers()
-            try:
-                while not stop.is_set():
-                    self.wfile.write(b"X")
-                    self.wfile.flush()
-                    time.sleep(0.2)
-            except OSError:
-                pass
+            drip(self.wfile, stop)
 
         def log_message(self, *args: object) -> None:
             pass
