@@ -300,3 +300,55 @@ def test_every_public_store_method_translates_sqlite_errors() -> None:
     ]
     assert "apply_harvest" in public and "published_events" in public
     assert [name for name in public if not hasattr(getattr(Store, name), "__wrapped__")] == []
+
+
+UNREADABLE = "holds a value the aggregator did not write"
+# values a person or a damaged disk changed inside the database, where SQLite's own checks
+# do not look, and the commands that read them: each says the store's one sentence (never
+# a reader's traceback); the others do not need the value and succeed (``publish --force``
+# renders events again from what was harvested, which mends a damaged published one)
+HAND_EDITS = {
+    "a time": (
+        "UPDATE sources SET last_attempt_at = 'i går', last_success_at = 'i går'",
+        {"sources list", "harvest", "run --once"},
+    ),
+    "an event": (
+        "UPDATE events SET data = substr(data, 1, 40)",
+        {"events list", "sources list", "harvest", "run --once"},
+    ),
+    "a harvested event": (
+        "UPDATE source_events SET data = replace(data, '\"start\"', '\"b\"')",
+        set(),  # read when its calendar next changes: the test below
+    ),
+    "a warning list": ("UPDATE sources SET warnings = '[\"Tidszon saknas'", {"sources list"}),
+}
+
+
+@pytest.mark.parametrize("edit", HAND_EDITS, ids=str)
+@pytest.mark.parametrize("command", READING[:2] + WRITING, ids=" ".join)
+def test_a_value_edited_by_hand_is_one_sentence_where_it_is_read(
+    site: Path, command: list[str], edit: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statement, readers = HAND_EDITS[edit]
+    conn = sqlite3.connect(database(site))
+    with conn:
+        assert conn.execute(statement).rowcount > 0
+    conn.close()
+    code = main(["--config", str(site), *command])
+    if " ".join(command) in readers:
+        assert code == 2
+        assert UNREADABLE in one_sentence(capsys)
+    else:
+        assert code == 0, capsys.readouterr().err
+
+
+def test_a_harvested_event_edited_by_hand_is_one_sentence_at_the_next_merge(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conn = sqlite3.connect(database(site))
+    with conn:
+        conn.execute(HAND_EDITS["a harvested event"][0])
+    conn.close()
+    (site.parent / "forening.ics").write_text(calendar(7), encoding="utf-8")
+    assert main(["--config", str(site), "run", "--once"]) == 2
+    assert UNREADABLE in one_sentence(capsys)

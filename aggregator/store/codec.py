@@ -16,8 +16,38 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
+class UnreadableValue(ValueError):
+    """Text in the database that is not what the store writes: edited by hand, or
+    damaged where SQLite's own checks do not look (inside a value). The store's wrapper
+    turns it into a ``StoreError`` sentence, as it does for a damaged file."""
+
+
 def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise UnreadableValue(f"{value!r} is not a time") from None
+
+
+def checked_iso(value: str | None) -> str | None:
+    """A stored instant kept as text for its readers, but checked here to be one, so a
+    damaged value is the store's one sentence rather than a reader's traceback."""
+    if value is not None:
+        parse_iso(value)
+    return value
+
+
+def json_value(text: str) -> Any:
+    """A JSON column (an event, a list of warnings) back, or ``UnreadableValue``."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise UnreadableValue(f"{_excerpt(text)} is not JSON") from None
+
+
+def _excerpt(text: object, limit: int = 60) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def content_digest(data: str) -> str:
@@ -48,8 +78,11 @@ def _time_to_json(value: datetime | date | None) -> str | None:
 def _time_from_json(value: str | None) -> datetime | date | None:
     if value is None:
         return None
-    if len(value) == 10:
-        return date.fromisoformat(value)
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise UnreadableValue(f"{value!r} is not a date") from None
     return parse_iso(value)
 
 
@@ -89,10 +122,20 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 
 def event_from_json(data: str) -> Event:
-    return event_from_dict(json.loads(data))
+    return event_from_dict(json_value(data))
 
 
 def event_from_dict(d: dict[str, Any]) -> Event:
+    """The event back from its stored dict; ``UnreadableValue`` for one we did not write."""
+    try:
+        return _event_from_dict(d)
+    except UnreadableValue:
+        raise
+    except (AssertionError, KeyError, TypeError, ValueError) as exc:
+        raise UnreadableValue(f"an event {_excerpt(d)} ({type(exc).__name__}: {exc})") from None
+
+
+def _event_from_dict(d: dict[str, Any]) -> Event:
     start = _time_from_json(d["start"])
     assert start is not None
     return Event(
@@ -135,6 +178,9 @@ def merged_to_json(event: Event, sources: Sequence[tuple[str, str]]) -> str:
 
 def merged_from_json(event_id: str, data: str) -> tuple[Event, tuple[tuple[str, str], ...]]:
     """The merged event and its sources back from ``events.data``."""
-    body = json.loads(data)
-    sources = tuple((s["id"], s["url"]) for s in body.pop("sources"))
+    body = json_value(data)
+    try:
+        sources = tuple((s["id"], s["url"]) for s in body.pop("sources"))
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise UnreadableValue(f"merged event {event_id} ({type(exc).__name__}: {exc})") from None
     return event_from_dict({**body, "source_id": "", "key": event_id, "uid": ""}), sources

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from aggregator.config import SLUG_RE, Config
 from aggregator.errors import AggregatorError
 from aggregator.model import Event, Source
-from aggregator.store.codec import event_from_json, iso
+from aggregator.store.codec import event_from_json, iso, json_value
 from aggregator.store.schedule_queries import MODERATOR_PAUSE
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ _COLUMNS = (
 
 def _registration(row: tuple[object, ...]) -> Registration:
     values = list(row)
-    values[7] = tuple(json.loads(str(values[7])))
+    values[7] = tuple(json_value(str(values[7])))
     values[9] = RegistrationStatus(str(values[9]))
     return Registration(*values)  # type: ignore[arg-type]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from aggregator.model import Outcome, PauseReason, SourceStatus
 from aggregator.store.base import StoreBase
-from aggregator.store.codec import iso, parse_iso
+from aggregator.store.codec import iso, json_value, parse_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,7 @@ class ScheduleQueries(StoreBase):
             server_retry_at=_when(server),  # type: ignore[arg-type]
             retry_reason=str(reason or ""),
             paused_at=_when(paused) if status == SourceStatus.PAUSED else None,  # type: ignore[arg-type]
-            advice=tuple(json.loads(str(lint))),
+            advice=tuple(json_value(str(lint))),
             pause_reason=_pause_reason(str(status), str(why or "")),
         )
 

@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 
 from aggregator.model import Event, FetchState, HarvestWarning, Outcome, Source, SourceStatus
 from aggregator.store.base import StoreBase
-from aggregator.store.codec import content_digest, event_span, event_to_json, iso
+from aggregator.store.codec import (
+    checked_iso,
+    content_digest,
+    event_span,
+    event_to_json,
+    iso,
+    json_value,
+)
 from aggregator.store.decide import Decision, IncomingVersion, StoredVersion, decide_harvest
 from aggregator.store.rows import HarvestOutcome, SourceHealth
 
@@ -350,10 +357,10 @@ class SourceQueries(StoreBase):
                 status=SourceStatus(r[4]),
                 message=r[5],
                 event_count=r[6],
-                warnings=tuple(json.loads(r[7])),
+                warnings=tuple(json_value(r[7])),
                 consecutive_failures=r[8],
-                last_attempt_at=r[9],
-                last_success_at=r[10],
+                last_attempt_at=checked_iso(r[9]),
+                last_success_at=checked_iso(r[10]),
             )
             for r in rows
         ]

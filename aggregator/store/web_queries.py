@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aggregator.store.codec import iso, parse_iso
+from aggregator.store.codec import checked_iso, iso, parse_iso
 from aggregator.store.search import SearchQuery, matches_in_start_order, search_match
 
 
@@ -310,7 +310,7 @@ class WebQueries:
             """SELECT id, name, status, last_success_at, event_count
                FROM sources ORDER BY name, id"""
         ).fetchall()
-        return [SourcePublic(*row) for row in rows]
+        return [SourcePublic(a, b, c, checked_iso(d), e) for a, b, c, d, e in rows]
 
     def event_fragment(self, event_id: str, fragment: Fragment) -> str:
         row = self.conn.execute(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from aggregator.errors import StoreError
+from aggregator.store.codec import UnreadableValue
 
 # primary SQLite result codes (https://sqlite.org/rescode.html)
 SQLITE_PERM = 3
@@ -59,8 +60,22 @@ _SENTENCES = {
 }
 
 
+UNREADABLE = (
+    "the database {path} holds a value the aggregator did not write ({detail}): it was "
+    "edited by hand or is damaged; restore it from a backup (aggregator backup) or move "
+    "it away to start with an empty one"
+)
+
+
+# SQLite's JSON functions meeting a stored value that is not JSON: a value we did not
+# write (our queries only read columns our code filled with json.dumps)
+MALFORMED_JSON = "malformed JSON"
+
+
 def store_error(exc: sqlite3.Error, path: str) -> StoreError | None:
     """The ``StoreError`` for an sqlite3 error about the database itself, else None."""
+    if str(exc) == MALFORMED_JSON:
+        return StoreError(UNREADABLE.format(path=path, detail="a JSON column is not JSON"))
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:
         return None
@@ -85,7 +100,7 @@ def wrap_exceptions(method: F) -> F:
         def generator(self: _HasPath, *args: Any, **kwargs: Any) -> Iterator[Any]:
             try:
                 yield from method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnreadableValue) as exc:
                 _reraise(exc, self.path)
 
         return generator  # type: ignore[return-value]
@@ -94,13 +109,15 @@ def wrap_exceptions(method: F) -> F:
     def wrapper(self: _HasPath, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnreadableValue) as exc:
             _reraise(exc, self.path)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _reraise(exc: sqlite3.Error, path: str) -> None:
+def _reraise(exc: sqlite3.Error | UnreadableValue, path: str) -> None:
+    if isinstance(exc, UnreadableValue):
+        raise StoreError(UNREADABLE.format(path=path, detail=exc)) from exc
     error = store_error(exc, path)
     if error is None:
         raise exc
