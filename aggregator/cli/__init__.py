@@ -97,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser(
         "backup", help="a consistent copy of the database, also while the service runs"
     )
-    backup.add_argument("path", type=Path, help="file to write (replaced atomically)")
+    backup.add_argument(
+        "path",
+        type=Path,
+        help="file to write (replaced atomically), or a folder to write a dated copy into",
+    )
 
     events = commands.add_parser("events", help="list published events")
     event_commands = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
@@ -280,8 +284,8 @@ def _dispatch(args: argparse.Namespace, config: Config, store: Store, now: datet
     if args.command == "sources":
         return sources_cli.run(args, config, store, now)
     if args.command == "backup":
-        size = store.backup_to(args.path)
-        print(f"Backup: {args.path} ({size / 1e6:.1f} MB, integrity ok)")
+        written = store.backup_to(args.path, now.astimezone(ZoneInfo(config.settings.timezone)))
+        print(f"Backup: {written} ({written.stat().st_size / 1e6:.1f} MB, integrity ok)")
         return 0
     if args.command == "events" and args.events_command == "list":
         return _events_list(config, store, args, now)

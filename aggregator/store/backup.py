@@ -11,6 +11,7 @@ import contextlib
 import os
 import sqlite3
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from aggregator.errors import StoreError
@@ -20,18 +21,29 @@ from aggregator.store.base import StoreBase
 class BackupQueries(StoreBase):
     """The online backup of the store's database file."""
 
-    def backup_to(self, target: Path) -> int:
-        """Copy the whole database to ``target`` (replaced atomically); returns its size.
+    def backup_to(self, target: Path, now: datetime) -> Path:
+        """Copy the whole database to ``target`` (replaced atomically); returns the file
+        written: ``target``, or a file named after the database and ``now`` inside it
+        when ``target`` is a folder (so a nightly job can keep one copy per day).
 
         The copy is a single file in rollback-journal mode (no -wal/-shm beside it), so
         restoring is copying it back while the service is stopped."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        os.close(fd)
-        temp = Path(temp_name)
+        if target.is_dir():
+            stem = Path(self.path).stem
+            target = target / f"{stem}-{now.strftime('%Y-%m-%d-%H%M%S')}.db"
+        if self._is_live_file(target):
+            raise StoreError(
+                f"{target} is the database itself (or its -wal/-shm file): replacing it "
+                "would lose what the running service writes; name another file"
+            )
+        temp: Path | None = None
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+            )
+            os.close(fd)
+            temp = Path(temp_name)
             copy = sqlite3.connect(temp)
             try:
                 self.conn.backup(copy, pages=-1)  # all pages in one step: one snapshot
@@ -42,9 +54,25 @@ class BackupQueries(StoreBase):
             if result != "ok":
                 raise StoreError(f"the backup copy failed its integrity check: {result}")
             os.replace(temp, target)
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
             raise StoreError(f"could not back up the database to {target}: {exc}") from exc
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise StoreError(f"could not back up the database to {target}: {reason}") from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-        return target.stat().st_size
+            if temp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+        return target
+
+    def _is_live_file(self, target: Path) -> bool:
+        """Is ``target`` the database or its WAL/shared-memory file, by any name (a
+        relative path, a symlink, a hard link)?"""
+        live = Path(self.path)
+        for name in (live, Path(f"{live}-wal"), Path(f"{live}-shm")):
+            with contextlib.suppress(OSError):
+                if target.exists() and name.exists() and target.samefile(name):
+                    return True
+            if target.resolve() == name.resolve():
+                return True
+        return False
