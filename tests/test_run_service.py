@@ -14,8 +14,6 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +24,7 @@ import requests
 
 from aggregator.cli import main
 from tests.hosts import Answer, Hosts
+from tests.service_process import ServiceProcess
 from tests.support import assert_feeds_valid, read_with_icalendar, write_config
 
 ROOT = Path(__file__).parent.parent
@@ -67,21 +66,11 @@ class Service:
         self.config = config
         self.port = free_port()
         self.log_path = config.parent / "service.log"
-        self.log_file = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "aggregator",
-                "--config",
-                str(config),
-                "run",
-                "--port",
-                str(self.port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=self.log_file,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "AGGREGATOR_WAIT_SCALE": WAIT_SCALE},
+        self.log_path.write_bytes(b"")
+        self.process = ServiceProcess(
+            ["--config", str(config), "run", "--port", str(self.port)],
+            {**os.environ, "AGGREGATOR_WAIT_SCALE": WAIT_SCALE},
+            self.log_path,
         )
 
     def log(self) -> str:
@@ -103,18 +92,14 @@ class Service:
         """Signal the service and wait for it to exit; ``then`` runs in between (a check
         of what the service had done when the signal left)."""
         self.process.send_signal(signum)
-        try:
-            if then is not None:
-                then()
-            return self.process.wait(timeout=DEADLINE)
-        finally:
-            self.log_file.close()
+        if then is not None:
+            then()
+        return self.process.wait(timeout=DEADLINE)
 
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self.log_file.close()
 
 
 def titles(path: Path) -> set[str]:
