@@ -55,6 +55,18 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_corpus_harvests(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Under pytest-xdist, a folder of this run that every worker sees (beside their own
+    temporary folders), where tests.expected.harvest_corpus leaves what it parsed."""
+    from tests import expected
+
+    if os.environ.get("PYTEST_XDIST_WORKER") and not expected.SHARED_HARVESTS:
+        folder = tmp_path_factory.getbasetemp().parent / "corpus-harvests"
+        folder.mkdir(exist_ok=True)
+        expected.SHARED_HARVESTS.append(folder)
+
+
 @pytest.fixture
 def now() -> datetime:
     return NOW

@@ -15,6 +15,10 @@ normalizes (what the store would get), without following links to other pages.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import pickle
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -117,13 +121,59 @@ def corpus_source(corpus: CorpusFile) -> Source:
     )
 
 
+# Where this test run's pytest-xdist workers leave the harvests they made for each other
+# (tests/conftest.py sets it; a run in one process has nothing to share it with).
+SHARED_HARVESTS: list[Path] = []
+SHARED_WAIT = 120.0  # seconds a worker waits for another's harvest before doing its own
+
+
 @functools.cache
 def harvest_corpus(path: Path, now: datetime) -> HarvestResult:
     """A corpus file as its harvester reads it at ``now`` (ParseError passes), without
     following links. Cached per test process: several tests read each big file, and the
-    result is immutable (frozen dataclasses), so sharing it cannot leak between tests."""
+    result is immutable (frozen dataclasses), so sharing it cannot leak between tests.
+
+    The workers of one run share it too: the modules that read the corpus land on
+    different workers, and a file is parsed in up to a second but unpickled in
+    milliseconds. The first worker to need a file claims it (a file created exclusively)
+    and leaves the pickled result; another waits for that result, and harvests the file
+    itself if the claimer gave up (a ParseError, which is not shared) or takes too long."""
+    shared = _shared_harvest(path, now)
+    if shared is None:
+        return _harvest(path, now)
+    claim = shared.with_name(shared.name + ".claim")
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        deadline = time.monotonic() + SHARED_WAIT
+        while time.monotonic() < deadline:
+            if shared.exists():
+                result: HarvestResult = pickle.loads(shared.read_bytes())
+                return result
+            if not claim.exists():
+                break  # the claimer's harvest failed: ours fails the same way, in this test
+            time.sleep(0.01)
+        return _harvest(path, now)
+    try:
+        result = _harvest(path, now)
+        partial = shared.with_name(f"{shared.name}.{os.getpid()}.tmp")
+        partial.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.replace(shared)  # whole or not there, for a worker reading it at once
+    finally:
+        claim.unlink()
+    return result
+
+
+def _harvest(path: Path, now: datetime) -> HarvestResult:
     corpus = corpus_file(path)
     return harvest_bytes(path.read_bytes(), corpus_source(corpus), Settings(), now=now)
+
+
+def _shared_harvest(path: Path, now: datetime) -> Path | None:
+    if not SHARED_HARVESTS:
+        return None
+    key = hashlib.sha256(f"{path.resolve()}\n{now.isoformat()}".encode()).hexdigest()[:32]
+    return SHARED_HARVESTS[0] / f"{key}.pickle"
 
 
 def read_events(corpus: CorpusFile, now: datetime) -> tuple[Event, ...]:

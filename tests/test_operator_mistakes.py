@@ -6,6 +6,7 @@ with one line. Runtime I/O failures (a file that cannot be written) do the same.
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from aggregator.cli import main
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
+from aggregator.pipeline import PARALLEL_PARSE_BYTES
 
 ROOT = Path(__file__).parent.parent
 
@@ -184,11 +186,15 @@ def many_events(count: int) -> bytes:
 def test_a_disk_that_fills_up_exits_2_with_one_sentence(tmp_path: Path) -> None:
     """Writes fail part way through a harvest (a file size limit stands in for a full
     disk): the database's commit, at two points of its growth."""
-    (tmp_path / "x.ics").write_bytes(many_events(2500))  # under a megabyte: parsed in process
+    # parsed in process (a parse worker would only add its start); the harvest's commit
+    # grows the empty 250 kB database to about 0.9 MB, and both limits fall inside it
+    calendar = many_events(700)
+    assert len(calendar) < PARALLEL_PARSE_BYTES
+    (tmp_path / "x.ics").write_bytes(calendar)
     config = tmp_path / "sources.yaml"
     config.write_text(config_text("  feeds_dir: feeds\n"))
     script = tmp_path / "full.py"
-    for limit in (600_000, 2_000_000):
+    for limit in (400_000, 750_000):
         for leftover in [*tmp_path.glob("test.db*"), *tmp_path.glob("feeds/**/*")]:
             if leftover.is_file():
                 leftover.unlink()
@@ -200,6 +206,12 @@ def test_a_disk_that_fills_up_exits_2_with_one_sentence(tmp_path: Path) -> None:
         lines = [line for line in done.stderr.splitlines() if line.startswith("aggregator:")]
         assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
         assert "database" in lines[0] and str(tmp_path / "test.db") in lines[0]
+        db = sqlite3.connect(tmp_path / "test.db")
+        try:
+            stored = db.execute("SELECT count(*) FROM source_events").fetchone()[0]
+        finally:
+            db.close()
+        assert stored == 0, f"the limit {limit} was met after the harvest's commit, not in it"
 
 
 def test_a_feeds_folder_that_cannot_be_written_exits_2_with_one_sentence(

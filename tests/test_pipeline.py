@@ -172,6 +172,7 @@ def test_a_subscription_calendar_is_cut_to_1_mb_nearest_events_first(tmp_path: P
             {"id": "stor", "name": "Stor", "path": str(big), "municipality": "Vimmerby"},
             {"id": "liten", "name": "Liten", "path": str(small), "municipality": "Eksjö"},
         ],
+        workers=1,  # parsed here: a parse worker would add its start and imports
     )
     assert main(["--config", str(config), "-q", "run", "--once"]) == 0
     feeds = tmp_path / "feeds"

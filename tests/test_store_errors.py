@@ -203,7 +203,8 @@ def test_full_disk_is_one_sentence_and_nothing_half_written(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # more events than the empty tables' pages hold: the harvest itself needs new pages
-    (tmp_path / "forening.ics").write_text(calendar(300), encoding="utf-8")
+    # (six still fit; too few would show as a command that did not fail)
+    (tmp_path / "forening.ics").write_text(calendar(60), encoding="utf-8")
     config = write_config(
         tmp_path, [{"id": "forening", "name": "Föreningen", "path": str(tmp_path / "forening.ics")}]
     )

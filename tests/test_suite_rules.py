@@ -90,3 +90,63 @@ def test_deselecting_a_marker_leaves_the_rest(probe: pytest.Pytester) -> None:
     )
     result = probe.runpytest_inprocess("-m", "not browser")
     result.assert_outcomes(passed=1, deselected=1)
+
+
+RSS = (
+    '<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"{xmlns}><channel>'
+    "<title>Evenemang</title><item><title>{title}</title></item></channel></rss>\n"
+)
+
+
+def crafted_feeds() -> dict[str, bytes]:
+    """Well-formed and ill-formed feeds of the kinds rss_bozo must judge as feedparser does."""
+    good = RSS.format(encoding="utf-8", xmlns="", title="Julmarknad på torget")
+    return {
+        "good": good.encode("utf-8"),
+        "no declaration": good.split("\n", 1)[1].encode("utf-8"),
+        "utf-16 with a BOM": good.replace("utf-8", "utf-16").encode("utf-16"),
+        "latin-1 bytes declared utf-8": good.encode("latin-1"),
+        "utf-8 bytes declared us-ascii": good.replace("utf-8", "us-ascii").encode("utf-8"),
+        "a namespaced element": RSS.format(
+            encoding="utf-8",
+            xmlns=' xmlns:dc="http://purl.org/dc/elements/1.1/"',
+            title="<dc:creator>Föreningen</dc:creator>",
+        ).encode("utf-8"),
+        "an unbound prefix": RSS.format(
+            encoding="utf-8", xmlns="", title="<dc:creator>Föreningen</dc:creator>"
+        ).encode("utf-8"),
+        "an HTML entity": good.replace("på", "p&aring;").encode("utf-8"),
+        "a control character": good.replace("på", "p\x01").encode("utf-8"),
+        "an unescaped ampersand": good.replace("på", "&").encode("utf-8"),
+        "an unclosed element": good.replace("</item>", "").encode("utf-8"),
+        "cut short": good.encode("utf-8")[:-30],
+    }
+
+
+def test_rss_bozo_agrees_with_feedparser() -> None:
+    """tests.support.rss_bozo stands in for feedparser.parse(...).bozo in
+    assert_feeds_valid: on the RSS test files (real feeds, feedparser's own ill-formed
+    samples, hostile ones) and on crafted ones, both give the same verdict and the same
+    exception."""
+    import feedparser
+
+    from tests.support import DATA, rss_bozo
+
+    samples = {
+        str(path.relative_to(DATA)): path.read_bytes()
+        for path in sorted((DATA / "rss").rglob("*"))
+        # the 800 kB feed adds nothing the smaller real feeds do not (a well-formed one)
+        if path.is_file()
+        and not path.name.endswith(".expected.txt")
+        and path.stat().st_size < 200_000
+    }
+    samples.update(crafted_feeds())
+    verdicts = set()
+    for name, data in samples.items():
+        theirs = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+        ours = rss_bozo(data)
+        assert bool(theirs.bozo) == (ours is not None), name
+        exc = theirs.get("bozo_exception")
+        assert (type(exc), str(exc)) == (type(ours), str(ours)), name
+        verdicts.add(bool(theirs.bozo))
+    assert verdicts == {True, False}

@@ -54,6 +54,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
              "municipality": "Hultsfred"},
         ],
         municipalities=["Vimmerby", "Hultsfred"],
+        workers=1,  # parsed here: a parse worker per file would add its start and imports
     )  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AGGREGATOR_NOW", NOW)

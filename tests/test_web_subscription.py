@@ -52,6 +52,7 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "municipality": "Högsby",
             }
         ],
+        workers=1,  # parsed here: a parse worker would add its start and imports
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AGGREGATOR_NOW", "2026-11-26T12:00:00+00:00")
