@@ -14,7 +14,13 @@ from werkzeug import Request, Response
 
 from aggregator.cli import main
 from aggregator.errors import FetchError
-from aggregator.fetch import check_host_allowed, fetch_source, fetch_url, new_session
+from aggregator.fetch import (
+    EnvironmentCache,
+    check_host_allowed,
+    fetch_source,
+    fetch_url,
+    new_session,
+)
 from aggregator.model import FetchState, Settings, Source
 from tests.hosts import Answer, Hosts
 from tests.hosts import Request as HostRequest
@@ -285,6 +291,29 @@ def test_proxies_from_the_environment_are_used_and_no_proxy_is_honoured(
     for _ in range(2):
         assert fetch_url(direct, settings, session=session).content.startswith(b"BEGIN")
     assert seen == ["127.0.0.2:9 /kal.ics"] * 2 + [f"127.0.0.1:{httpserver.port} /kal.ics"] * 2
+
+
+def test_the_sessions_of_one_pool_read_the_proxy_settings_once(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A harvest pool's threads each have a session but share what the environment said
+    for each origin: a second session of the pool goes through the proxy the first read,
+    even once the variable is gone; a session of its own reads the environment again."""
+    httpserver.expect_request("/kal.ics").respond_with_data(
+        "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", content_type="text/calendar"
+    )
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{httpserver.port}")
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    settings = Settings(allow_private_hosts=True, timeout=2)
+    via_proxy = "http://127.0.0.2:9/kal.ics"  # nothing listens on port 9: only a proxy answers
+    shared: EnvironmentCache = {}
+    assert fetch_url(via_proxy, settings, session=new_session(settings, shared)).content
+    monkeypatch.delenv("http_proxy")
+    assert fetch_url(via_proxy, settings, session=new_session(settings, shared)).content
+    with pytest.raises(FetchError):
+        fetch_url(via_proxy, settings, session=new_session(settings))
 
 
 def test_calendars_on_one_host_are_asked_over_a_kept_connection(tmp_path: Path) -> None:

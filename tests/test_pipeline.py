@@ -302,3 +302,48 @@ def test_a_harvest_thread_killed_mid_harvest_leaves_the_pool_working(tmp_path: P
             store.close()
     outcomes = {r.source_id: r.outcome for r in reports}
     assert outcomes == {"slow": Outcome.FAILED, "quick": Outcome.OK}
+
+
+def test_a_source_waits_or_runs_in_the_pool_once(tmp_path: Path) -> None:
+    """A second submit of a source that waits or runs is refused (the scheduler and
+    'Hämta nu' may ask at once); a withdrawn source leaves the queue, the others keep
+    their order."""
+    from datetime import UTC, datetime
+
+    from aggregator.config import load_config
+    from aggregator.pipeline.pool import HarvestPool
+    from aggregator.pipeline.steps import SourceReport
+    from aggregator.store import Store
+    from tests.hosts import Answer, Hosts
+    from tests.support import DATA, write_config
+
+    calendar = (DATA / "ical" / "all_day_multi_day.ics").read_bytes()
+    with Hosts(1) as hosts:
+        hosts.routes["/slow.ics"] = lambda request: Answer(calendar, delay=1.0)
+        for name in ("a", "b", "c"):
+            hosts.routes[f"/{name}.ics"] = lambda request: Answer(calendar)
+        sources = [{"id": "slow", "url": hosts.url(1, "/slow.ics")}] + [
+            {"id": name, "url": hosts.url(1, f"/{name}.ics")} for name in ("a", "b", "c")
+        ]
+        config = load_config(write_config(tmp_path, sources, workers=1))
+        store = Store(config.settings.database)
+        now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+        store.sync_sources(config.sources, now)
+        reports: list[SourceReport] = []
+        pool = HarvestPool(store, config, now=lambda: now, on_report=reports.append)
+        slow, a, b, c = config.sources
+        try:
+            assert pool.submit(slow)
+            assert hosts.arrived.wait(10)  # running
+            assert [pool.submit(s) for s in (a, b, c)] == [True, True, True]  # waiting
+            assert [pool.submit(s) for s in (slow, a, b, c)] == [False] * 4
+            assert pool.busy() == {"slow", "a", "b", "c"}
+            pool.withdraw("b")
+            assert pool.busy() == {"slow", "a", "c"}
+            assert pool.wait_idle(timeout=30)
+            assert pool.submit(b), "a source that has left the pool can be submitted again"
+            assert pool.wait_idle(timeout=30)
+        finally:
+            pool.close()
+            store.close()
+    assert [r.source_id for r in reports] == ["slow", "a", "c", "b"]

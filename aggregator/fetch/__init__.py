@@ -21,12 +21,19 @@ import requests
 from aggregator.errors import FetchError
 from aggregator.fetch.files import read_path
 from aggregator.fetch.guard import check_host_allowed
-from aggregator.fetch.http import auth_headers, fetch_url, new_session, page_fetcher
+from aggregator.fetch.http import (
+    EnvironmentCache,
+    auth_headers,
+    fetch_url,
+    new_session,
+    page_fetcher,
+)
 from aggregator.model import FetchResult, FetchState, Settings, Source
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "EnvironmentCache",
     "FetchResult",
     "auth_headers",
     "check_host_allowed",

@@ -186,7 +186,8 @@ class HarvestPool:
         # core and more than one harvest thread (each thread keeps at most one worker)
         parallel = (os.cpu_count() or 1) > 1 and self.workers > 1
         self._parser = _ParsePool() if parse_processes and parallel else None
-        self._pending: list[_Job] = []
+        self._pending: dict[str, _Job] = {}  # by source id, in the order submitted
+        self._environment: fetch.EnvironmentCache = {}  # shared by the threads' sessions
         self._running: dict[str, _Job] = {}
         self._closing = False
         self._threads = 0  # threads alive or starting; each ends when there is no work
@@ -205,9 +206,9 @@ class HarvestPool:
         with self.cond:
             if self._closing or source.id in self._running:
                 return False
-            if any(job.source.id == source.id for job in self._pending):
+            if source.id in self._pending:
                 return False
-            self._pending.append(_Job(source, source_host(source), accept_shrink))
+            self._pending[source.id] = _Job(source, source_host(source), accept_shrink)
             self._start_threads()
             # one new job: one waiting thread can take it (if it cannot, neither can the
             # others); waking them all for each of 200 sources cost more than the jobs
@@ -217,12 +218,12 @@ class HarvestPool:
     def busy(self) -> set[str]:
         """Ids of sources waiting or being harvested."""
         with self.cond:
-            return {job.source.id for job in self._pending} | set(self._running)
+            return set(self._pending) | set(self._running)
 
     def withdraw(self, source_id: str) -> None:
         """Forget a waiting harvest (its source left the configuration)."""
         with self.cond:
-            self._pending = [job for job in self._pending if job.source.id != source_id]
+            self._pending.pop(source_id, None)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing waits or runs; False on timeout."""
@@ -272,14 +273,14 @@ class HarvestPool:
                 if len(self._running) < self.workers:
                     now = self.gate.monotonic()
                     soonest = math.inf
-                    for index, job in enumerate(self._pending):
+                    for source_id, job in self._pending.items():
                         if self.one_pass and self.gate.held_for(job.host) > 0:
-                            del self._pending[index]
-                            self._running[job.source.id] = replace(job, skip=True)
-                            return self._running[job.source.id]
+                            del self._pending[source_id]  # and leave the loop at once
+                            self._running[source_id] = replace(job, skip=True)
+                            return self._running[source_id]
                         if self.gate.try_take(job.host):
-                            del self._pending[index]
-                            self._running[job.source.id] = job
+                            del self._pending[source_id]  # and leave the loop at once
+                            self._running[source_id] = job
                             return job
                         soonest = min(soonest, self.gate.ready_at(job.host))
                     if soonest != math.inf:
@@ -287,7 +288,7 @@ class HarvestPool:
                 self.cond.wait(timeout=wait)
 
     def _work(self) -> None:
-        session = fetch.new_session(self.config.settings)
+        session = fetch.new_session(self.config.settings, self._environment)
         try:
             while (job := self._next_job()) is not None:
                 release_host = self._host_releaser(job)
