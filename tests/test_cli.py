@@ -428,13 +428,16 @@ def test_the_command_delivers_all_its_output_and_its_exit_code(tmp_path: Path, h
             [*command, *args], capture_output=True, text=True, env=env, timeout=120, check=False
         )
 
-    done = run("--config", str(config), "run", "--once")
-    assert done.returncode == 0, done.stderr
-    assert "Sources: 6 ok, 0 unchanged, 0 failed" in done.stdout
-    assert marker.read_text(encoding="utf-8") == "ja"
+    if how.startswith("python"):  # the console script calls the same entry(): one run will do
+        done = run("--config", str(config), "run", "--once")
+        assert done.returncode == 0, done.stderr
+        assert "Sources: 6 ok, 0 unchanged, 0 failed" in done.stdout
+        assert marker.read_text(encoding="utf-8") == "ja"
+        marker.unlink()
     listed = run("--config", str(config), "sources", "list")
     assert listed.returncode == 0 and listed.stdout.endswith("\n")
     assert len(listed.stdout.splitlines()) >= 6 and "vimmerby-teater" in listed.stdout
+    assert marker.read_text(encoding="utf-8") == "ja"
     config.write_text("settings:\n  workers: many\n", encoding="utf-8")
     broken = run("--config", str(config), "sources", "list")
     assert broken.returncode == 2 and broken.stderr.startswith("aggregator: configuration error")
