@@ -7,8 +7,9 @@ of it) before it does anything, and the service tests start ~30 services. So eac
 worker keeps one multiprocessing *forkserver* (the standard library's, preloaded with the
 service's modules), and a service is a fork of it that calls the same ``cli.entry`` as
 ``python -m aggregator`` does, with the environment, working folder and stderr of a child
-process. Nothing of the test process is inherited (the forkserver is a fresh interpreter,
-forked before any test threads exist in it). Tests of start-up itself (what a command
+process. Nothing of the test process is inherited: the forkserver is a fresh interpreter
+(exec'd, not forked, from the pytest worker) with no threads, so a fork of it is safe.
+Our own modules are not preloaded (see PRELOAD). Tests of start-up itself (what a command
 imports, how it exits through a pipe) still exec ``python -m aggregator``: test_cli,
 test_startup_imports.
 """
