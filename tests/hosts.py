@@ -41,6 +41,7 @@ class Exchange:
     # one; or when the server gave up), so before the client can have it all, and so
     # recorded before the next request can arrive
     answered: float
+    cut: bool = False  # the client closed the connection before the answer's end
 
 
 class Hosts:
@@ -99,8 +100,8 @@ class Hosts:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a test stopped the service mid-request)
                 finally:
-                    if not left:
-                        hosts._leave(request)
+                    if not left:  # the client closed before the body's end
+                        hosts._leave(request, cut=True)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -127,10 +128,10 @@ class Hosts:
             self.max_total = max(self.max_total, sum(self.in_flight.values()))
         self.arrived.set()
 
-    def _leave(self, request: Request) -> None:
+    def _leave(self, request: Request, *, cut: bool = False) -> None:
         with self.lock:
             self.in_flight[request.host] -= 1
-            self.done.append(Exchange(request, time.monotonic()))
+            self.done.append(Exchange(request, time.monotonic(), cut))
 
     def requests_to(self, path: str) -> list[Request]:
         with self.lock:
@@ -141,13 +142,20 @@ class Hosts:
         with self.lock:
             return [r.path for r in self.log if r.host == host]
 
-    def gaps(self, host: str = "127.0.0.1") -> list[float]:
-        """Seconds from each answer (its last byte) to the next request's arrival on ``host``."""
+    def gaps(self, host: str = "127.0.0.1", *, after_whole: bool = False) -> list[float]:
+        """Seconds from each answer (its last byte) to the next request's arrival on ``host``.
+        ``after_whole``: only after answers the client read to the end. One it cut short
+        (a robots.txt over our limit) is "answered" when this server noticed the closed
+        connection, which a loaded machine can make later than the client's own end."""
         with self.lock:
             mine = sorted(
                 (e for e in self.done if e.request.host == host), key=lambda e: e.request.arrived
             )
-        return [b.request.arrived - a.answered for a, b in itertools.pairwise(mine)]
+        return [
+            b.request.arrived - a.answered
+            for a, b in itertools.pairwise(mine)
+            if not (after_whole and a.cut)
+        ]
 
     def __enter__(self) -> Hosts:
         return self
