@@ -45,6 +45,7 @@ CALENDAR = calendar(6)
 READING = [["events", "list"], ["events", "review"], ["events", "show", "0123456789abcdef"]]
 WRITING = [["sources", "list"], ["harvest"], ["publish", "--force"], ["run", "--once"]]
 EVERY_COMMAND = READING + WRITING
+LISTINGS = READING[:2]  # the reading commands that need no event id
 
 LOCKED = "is locked by another program"
 DAMAGED = "is damaged"
@@ -326,7 +327,7 @@ HAND_EDITS = {
 
 
 @pytest.mark.parametrize("edit", HAND_EDITS, ids=str)
-@pytest.mark.parametrize("command", READING[:2] + WRITING, ids=" ".join)
+@pytest.mark.parametrize("command", LISTINGS + WRITING, ids=" ".join)
 def test_a_value_edited_by_hand_is_one_sentence_where_it_is_read(
     site: Path, command: list[str], edit: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

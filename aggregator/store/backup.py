@@ -70,9 +70,9 @@ class BackupQueries(StoreBase):
         relative path, a symlink, a hard link)?"""
         live = Path(self.path)
         for name in (live, Path(f"{live}-wal"), Path(f"{live}-shm")):
-            with contextlib.suppress(OSError):
-                if target.exists() and name.exists() and target.samefile(name):
-                    return True
             if target.resolve() == name.resolve():
                 return True
+            with contextlib.suppress(OSError):  # either one missing: no hard link of the other
+                if target.samefile(name):
+                    return True
         return False

@@ -131,13 +131,14 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         return _event_from_dict(d)
     except UnreadableValue:
         raise
-    except (AssertionError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise UnreadableValue(f"an event {_excerpt(d)} ({type(exc).__name__}: {exc})") from None
 
 
 def _event_from_dict(d: dict[str, Any]) -> Event:
     start = _time_from_json(d["start"])
-    assert start is not None
+    if start is None:
+        raise UnreadableValue(f"an event without a start {_excerpt(d)}")
     return Event(
         source_id=d["source_id"],
         key=d["key"],
