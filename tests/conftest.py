@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aggregator.model import Settings, Source
-from tests import support
+from tests import balance, support
 from tests.web_server import running
 from tests.web_site import Site, build_site
 
@@ -41,6 +41,37 @@ def markers_of_this_test(request: pytest.FixtureRequest) -> None:
     support.current_markers.update(m.name for m in request.node.iter_markers())
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--durations-to",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write each test module's CPU and wall seconds to PATH (tests/durations.txt: "
+        "how -n auto shares the modules among its workers, see tests/balance.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("durations_to")
+    if path is not None and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(balance.CostRecorder(path), "balance-cost-recorder")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist worksteal`` (pyproject's): started from bins of modules balanced by their
+    recorded times (tests/balance.py); any other ``--dist`` is xdist's own."""
+    if config.getoption("dist") != "worksteal":
+        return None
+    return balance.balanced_scheduler(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.config.getoption("durations_to"):
+        balance.start_cpu(item)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection leaves (every test module, the app, its libraries, 2,000 items) lives
     until the end; frozen out of the collector, the cyclic garbage collections the tests
@@ -58,6 +89,9 @@ def pytest_runtest_makereport(
     ical.js, chromium) must stop CI rather than quietly test less. Deselecting with
     ``-m "not browser"`` is how to leave a tool out locally."""
     report = yield
+    recording = call.when == "teardown" and item.config.getoption("durations_to")
+    if recording and (cpu := balance.cpu_property(item)) is not None:
+        report.user_properties.append(cpu)  # for the controller's balance.CostRecorder
     if report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
