@@ -63,10 +63,17 @@ def computes(cost: Cost) -> bool:
     return cost.wall <= 0 or cost.cpu / cost.wall >= WAITING
 
 
-def next_module(remaining: dict[str, Cost], running: Sequence[Cost], cpus: int) -> str:
+def next_module(
+    remaining: dict[str, Cost], running: Sequence[Cost], cpus: int, workers: int
+) -> str:
     """Which module a worker that is running out of work takes next: the longest left
     (so the run ends on short ones) of those that mostly compute while fewer of them run
-    than there are CPUs, else of those that mostly wait; whichever kind is left."""
+    than there are CPUs, else of those that mostly wait; whichever kind is left. A module
+    as long as a worker's share of all that is left goes first whatever its kind: started
+    later, it would be the run's last."""
+    longest = max(remaining, key=lambda m: (remaining[m].wall, m))
+    if remaining[longest].wall * workers >= sum(c.wall for c in remaining.values()):
+        return longest
     computing = sum(1 for c in running if computes(c))
     wanted = [m for m, c in remaining.items() if computes(c) == (computing < cpus)]
     return max(wanted or remaining, key=lambda m: (remaining[m].wall, m))
@@ -94,7 +101,8 @@ def balanced_scheduler(config: pytest.Config, log: Any) -> Any:
                 if current is not None
             ]
             remaining = {scope: costs.get(scope, DEFAULT) for scope in self.workqueue}
-            self.workqueue.move_to_end(next_module(remaining, running, cpus), last=False)
+            chosen = next_module(remaining, running, cpus, len(self.assigned_work) or self.numnodes)
+            self.workqueue.move_to_end(chosen, last=False)
             super()._assign_work_unit(node)
 
     return Balanced(config, log)

@@ -17,11 +17,14 @@ COMPUTING_LONG = Cost(cpu=8.0, wall=10.0)
 COMPUTING_SHORT = Cost(cpu=1.0, wall=1.5)
 WAITING_LONG = Cost(cpu=1.0, wall=15.0)
 WAITING_SHORT = Cost(cpu=0.1, wall=2.0)
-REMAINING = {
+WAITING_MANY = {f"waiting_{n}": WAITING_SHORT for n in range(30)}
+REMAINING = {  # so much left that none of these is due to start at once
     "computing_long": COMPUTING_LONG,
     "computing_short": COMPUTING_SHORT,
     "waiting_long": WAITING_LONG,
     "waiting_short": WAITING_SHORT,
+    **WAITING_MANY,
+    **{f"computing_{n}": COMPUTING_SHORT for n in range(40)},
 }
 
 
@@ -36,7 +39,13 @@ REMAINING = {
         ([COMPUTING_LONG] * 2, {"computing_short": COMPUTING_SHORT}, "computing_short"),
         ([], {"waiting_short": WAITING_SHORT, "waiting_long": WAITING_LONG}, "waiting_long"),
         # a module the file does not know counts as computing
-        ([], {"waiting_long": WAITING_LONG, "new": DEFAULT}, "new"),
+        ([], {"waiting_long": WAITING_LONG, "new": DEFAULT, **WAITING_MANY}, "new"),
+        # the last long one goes before the run would end without it, whatever its kind
+        (
+            [COMPUTING_LONG],
+            {"computing_short": COMPUTING_SHORT, "waiting_long": WAITING_LONG},
+            "waiting_long",
+        ),
     ],
     ids=[
         "idle",
@@ -46,12 +55,13 @@ REMAINING = {
         "no waiting left",
         "no computing left",
         "unknown module",
+        "critical",
     ],
 )
 def test_next_module_keeps_a_cpu_s_worth_of_computing_per_cpu(
     running: list[Cost], remaining: dict[str, Cost], expected: str
 ) -> None:
-    assert next_module(remaining, running, cpus=2) == expected
+    assert next_module(remaining, running, cpus=2, workers=4) == expected
 
 
 def test_read_costs_skips_comments_and_a_missing_file(tmp_path: Path) -> None:
