@@ -49,10 +49,17 @@ def read_costs(path: Path = DURATIONS) -> dict[str, Cost]:
     costs: dict[str, Cost] = {}
     if not path.exists():
         return costs
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        try:
             module, cpu, wall = line.split()
             costs[module] = Cost(float(cpu), float(wall))
+        except ValueError:
+            raise ValueError(
+                f"{path}:{number}: not 'module cpu-seconds wall-seconds': {line!r} "
+                "(rewrite it with ./run-tests.sh --durations-to tests/durations.txt)"
+            ) from None
     return costs
 
 
@@ -96,9 +103,7 @@ def balanced_scheduler(config: pytest.Config, log: Any) -> Any:
             running = [
                 costs.get(current, DEFAULT)
                 for other, work in self.assigned_work.items()
-                if other is not node
-                for current in [next((s for s, d in work.items() if not all(d.values())), None)]
-                if current is not None
+                if other is not node and (current := _first_unfinished(work)) is not None
             ]
             remaining = {scope: costs.get(scope, DEFAULT) for scope in self.workqueue}
             chosen = next_module(remaining, running, cpus, len(self.assigned_work) or self.numnodes)
@@ -106,6 +111,11 @@ def balanced_scheduler(config: pytest.Config, log: Any) -> Any:
             super()._assign_work_unit(node)
 
     return Balanced(config, log)
+
+
+def _first_unfinished(work: dict[str, dict[str, bool]]) -> str | None:
+    """The module a worker is running: the first of its modules with a test not done."""
+    return next((module for module, done in work.items() if not all(done.values())), None)
 
 
 class CostRecorder:

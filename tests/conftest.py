@@ -59,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """``--dist worksteal`` (pyproject's): started from bins of modules balanced by their
+    """``--dist worksteal`` (pyproject's): whole modules, the next one chosen by its
     recorded times (tests/balance.py); any other ``--dist`` is xdist's own."""
     if config.getoption("dist") != "worksteal":
         return None

@@ -71,6 +71,13 @@ def test_read_costs_skips_comments_and_a_missing_file(tmp_path: Path) -> None:
     assert read_costs(path) == {"tests/test_a.py": Cost(1.5, 3.25)}
 
 
+def test_a_malformed_line_is_named_with_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "durations.txt"
+    path.write_text("tests/test_a.py 1.50 3.25\ntests/test_b.py 1,5\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"durations.txt:2: .*'tests/test_b.py 1,5'"):
+        read_costs(path)
+
+
 def test_the_repository_s_file_names_modules_that_exist() -> None:
     """A module renamed or removed leaves a stale line: harmless, but regenerate the file."""
     costs = read_costs()
